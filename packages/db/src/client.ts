@@ -1,0 +1,109 @@
+import { openDriver, resolveDriverConfig, type DriverConfig } from './drivers/select.js';
+import type { Driver, DriverName, QueryResult, Statement } from './drivers/types.js';
+import { currentScope } from './scope.js';
+import { createSql, type Sql } from './sql.js';
+import { runTenantScope } from './tenant.js';
+
+/** How to reach a database. Omitted fields come from the environment (see `resolveDriverConfig`). */
+export interface DatabaseOptions {
+  /** A connection string; implies the pg driver unless `driver` says otherwise. */
+  url?: string;
+  driver?: DriverName;
+  /** PGlite data directory; `undefined` with driver 'pglite' and no env = `.cgk/pglite`. Use ':memory:' for none. */
+  dataDir?: string;
+}
+
+/**
+ * One database: a lazily opened driver, its `sql` tag and its tenant scopes. Most code uses the module-level
+ * `sql` and `withTenant`, which go to the default database (`getDatabase()`); tests and tools that talk to
+ * several databases create their own.
+ */
+export class Database {
+  /** Runs on this database; inside a withTenant() scope of this database it runs in that scope's transaction. */
+  readonly sql: Sql;
+  readonly config: DriverConfig;
+  #driver: Promise<Driver> | undefined;
+  #ended = false;
+
+  constructor(options: DatabaseOptions = {}) {
+    this.config = resolveOptions(options);
+    this.sql = createSql((statement) => {
+      const scope = currentScope();
+      return scope && scope.owner === this ? scope.run(statement) : this.query(statement);
+    });
+  }
+
+  /** The driver, opened on first use; a failure to open is reported on every use, as a typed error. */
+  driver(): Promise<Driver> {
+    if (this.#ended) return Promise.reject(new Error('This database has been closed (end() was called)'));
+    this.#driver ??= openDriver(this.config);
+    return this.#driver;
+  }
+
+  /** Runs one statement outside any scope (autocommit), whatever the current async context. */
+  async query(statement: Statement): Promise<QueryResult> {
+    return (await this.driver()).query(statement);
+  }
+
+  /**
+   * Runs `fn` in a transaction whose `search_path` is the tenant's schema; see `withTenant` for the guarantees.
+   *
+   * @example
+   * const pending = await db.withTenant('acme', (sql) => sql`select * from orders where status = 'pending'`);
+   */
+  withTenant<T>(slug: string, fn: (sql: Sql) => Promise<T> | T): Promise<T> {
+    return runTenantScope(this, slug, fn);
+  }
+
+  /** Closes every connection. Safe to call twice; queries afterwards fail. */
+  async end(): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    const driver = this.#driver;
+    this.#driver = undefined;
+    if (driver) await (await driver.catch(() => undefined))?.end();
+  }
+}
+
+function resolveOptions(options: DatabaseOptions): DriverConfig {
+  if (options.driver === 'pglite' || (options.dataDir !== undefined && !options.url)) {
+    const dataDir = options.dataDir === ':memory:' ? undefined : options.dataDir ?? resolveDriverConfig({ CGK_DB_DRIVER: 'pglite', CGK_PGLITE_DIR: process.env.CGK_PGLITE_DIR }).dataDir;
+    return { driver: 'pglite', dataDir, reason: 'chosen in code' };
+  }
+  if (options.url) return { driver: options.driver ?? 'pg', url: options.url, reason: 'chosen in code' };
+  const fromEnv = resolveDriverConfig();
+  return options.driver ? { ...fromEnv, driver: options.driver } : fromEnv;
+}
+
+let defaultDatabase: Database | undefined;
+
+/** The process-wide database behind the module-level `sql` and `withTenant`, created from the environment on first use. */
+export function getDatabase(): Database {
+  defaultDatabase ??= new Database();
+  return defaultDatabase;
+}
+
+/** Replaces the process-wide database (closing nothing); returns the new one. */
+export function configureDatabase(options: DatabaseOptions = {}): Database {
+  defaultDatabase = new Database(options);
+  return defaultDatabase;
+}
+
+/** Closes the process-wide database, so scripts and tests can exit; the next use opens it again. */
+export async function closeDatabase(): Promise<void> {
+  const db = defaultDatabase;
+  defaultDatabase = undefined;
+  await db?.end();
+}
+
+/**
+ * The platform's `sql` tag. Outside a scope it runs on the default database's pool, where `search_path`
+ * holds no tenant; inside `withTenant()` it runs in that scope's transaction.
+ *
+ * @example
+ * const { rows } = await sql<{ email: string }>`select email from users where id = ${id}`;
+ */
+export const sql: Sql = createSql((statement) => {
+  const scope = currentScope();
+  return scope ? scope.run(statement) : getDatabase().query(statement);
+});

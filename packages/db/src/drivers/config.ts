@@ -1,0 +1,52 @@
+import { ConfigError, redactSecrets } from '../errors.js';
+
+/** Pool and timeout settings read from the connection string's query parameters. */
+export interface PoolSettings {
+  /** The connection string without the parameters this library consumed. */
+  connectionString: string;
+  /** `pool_max` (alias `connection_limit`): most connections held open; default 10. */
+  max: number;
+  /** `connect_timeout` (seconds, as libpq): how long to wait for a connection; default 10. */
+  connectTimeoutMs: number;
+  /** `idle_timeout` (seconds): how long an unused connection stays open; default 30. */
+  idleTimeoutMs: number;
+  /** `statement_timeout` (milliseconds, as PostgreSQL): server-side limit per statement; default none. */
+  statementTimeoutMs: number | undefined;
+  /** The URL with its password replaced by `***`, safe to print. */
+  redacted: string;
+}
+
+const CONSUMED = ['pool_max', 'connection_limit', 'connect_timeout', 'idle_timeout', 'statement_timeout'];
+
+/**
+ * Parses `DATABASE_URL`-style strings. Other query parameters (`sslmode`, `application_name`, `options`, ...)
+ * stay in `connectionString` for the driver, which honours them. Throws `ConfigError` on a malformed URL or
+ * a non-numeric setting, without echoing the password.
+ */
+export function parsePoolSettings(connectionString: string): PoolSettings {
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    throw new ConfigError(`DATABASE_URL is not a valid URL: ${redactSecrets(connectionString)}`, 'Expected postgres://user:password@host:5432/database');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql://, not ${url.protocol}//`, 'Copy the connection string from your provider (Neon: Dashboard → Connect).');
+  }
+  const number = (name: string, fallback: number | undefined): number | undefined => {
+    const raw = url.searchParams.get(name);
+    if (raw === null) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0) throw new ConfigError(`DATABASE_URL parameter ${name}=${raw} is not a non-negative number`);
+    return value;
+  };
+  const max = number('pool_max', undefined) ?? number('connection_limit', 10) ?? 10;
+  const settings = {
+    max: Math.max(1, Math.floor(max)),
+    connectTimeoutMs: (number('connect_timeout', 10) ?? 10) * 1000,
+    idleTimeoutMs: (number('idle_timeout', 30) ?? 30) * 1000,
+    statementTimeoutMs: number('statement_timeout', undefined),
+  };
+  for (const name of CONSUMED) url.searchParams.delete(name);
+  return { ...settings, connectionString: url.toString(), redacted: redactSecrets(url.toString()) };
+}

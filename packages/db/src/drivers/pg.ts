@@ -1,0 +1,128 @@
+import pg from 'pg';
+import { parsePoolSettings } from './config.js';
+import { normalizeDriverError } from './errors.js';
+import type { Driver, QueryResult, Settled, Statement, Transaction } from './types.js';
+
+/** Options for the node-postgres driver. */
+export interface PgDriverOptions {
+  connectionString: string;
+}
+
+/**
+ * The node-postgres driver, for any `postgres://` server (local, CI, self-hosted, Neon over TCP, PgBouncer).
+ * Connections run in pg's pipeline mode: queued statements go out without waiting for the previous answer,
+ * so `begin()` sends BEGIN and its prelude in one round trip. Each statement carries its own Sync, so one
+ * failing statement does not swallow the answers of the others.
+ */
+export function createPgDriver(options: PgDriverOptions): Driver {
+  const settings = parsePoolSettings(options.connectionString);
+  const target = settings.redacted;
+  const pool = new pg.Pool({
+    connectionString: settings.connectionString,
+    max: settings.max,
+    connectionTimeoutMillis: settings.connectTimeoutMs,
+    idleTimeoutMillis: settings.idleTimeoutMs,
+    ...(settings.statementTimeoutMs === undefined ? {} : { statement_timeout: settings.statementTimeoutMs }),
+    pipeline: true,
+  } as pg.PoolConfig);
+  // An idle connection that the server drops must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  let ended = false;
+  const fail = (error: unknown): never => {
+    throw normalizeDriverError(error, target);
+  };
+
+  const run = async (client: pg.Pool | pg.PoolClient, statement: Statement): Promise<QueryResult> => {
+    const result = await client.query(statement.text, statement.values as unknown[] | undefined);
+    return toResult(result);
+  };
+
+  return {
+    name: 'pg',
+    async query(statement) {
+      return run(pool, statement).catch(fail);
+    },
+    async exec(script) {
+      await pool.query(script).catch(fail);
+    },
+    async begin(prelude) {
+      const client = await pool.connect().catch(fail);
+      const begun = client.query('BEGIN');
+      const sent = prelude.map((statement) => settle(run(client, statement), target));
+      try {
+        await begun;
+      } catch (error) {
+        await Promise.allSettled(sent);
+        client.release(true);
+        fail(error);
+      }
+      return { tx: pgTransaction(client, target), results: await Promise.all(sent) };
+    },
+    async end() {
+      if (ended) return;
+      ended = true;
+      await pool.end();
+    },
+  };
+}
+
+function pgTransaction(client: pg.PoolClient, target: string): Transaction {
+  let done = false;
+  const finish = (destroy: boolean) => {
+    if (done) return;
+    done = true;
+    client.release(destroy);
+  };
+  return {
+    async query(statement) {
+      try {
+        return toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
+      } catch (error) {
+        throw normalizeDriverError(error, target);
+      }
+    },
+    async exec(script) {
+      try {
+        await client.query(script);
+      } catch (error) {
+        throw normalizeDriverError(error, target);
+      }
+    },
+    async commit() {
+      try {
+        const result = await client.query('COMMIT');
+        finish(false);
+        return result.command;
+      } catch (error) {
+        finish(true);
+        throw normalizeDriverError(error, target);
+      }
+    },
+    async rollback() {
+      try {
+        await client.query('ROLLBACK');
+        finish(false);
+      } catch {
+        // The connection's state is unknown: destroy it rather than hand a half-open transaction to the next user.
+        finish(true);
+      }
+    },
+  };
+}
+
+async function settle(promise: Promise<QueryResult>, target: string): Promise<Settled> {
+  try {
+    return { ok: true, result: await promise };
+  } catch (error) {
+    return { ok: false, error: normalizeDriverError(error, target) };
+  }
+}
+
+function toResult(result: pg.QueryResult): QueryResult {
+  return {
+    rows: result.rows,
+    rowCount: result.rowCount ?? result.rows.length,
+    fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
+    command: result.command,
+  };
+}

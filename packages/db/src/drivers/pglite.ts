@@ -1,0 +1,134 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite, types } from '@electric-sql/pglite';
+import { normalizeDriverError } from './errors.js';
+import type { Driver, QueryResult, Settled, Statement, Transaction } from './types.js';
+
+/** Options for the embedded PostgreSQL driver. */
+export interface PgliteDriverOptions {
+  /** Directory holding the data; omitted = in memory (nothing persists). */
+  dataDir?: string;
+}
+
+/**
+ * The embedded PostgreSQL (PGlite: PostgreSQL compiled to WebAssembly, in this process). It has exactly one
+ * connection, so this driver serialises work with a lock: a transaction holds the connection from BEGIN to
+ * COMMIT and every other statement waits, which is what keeps one scope's `search_path` away from another.
+ * Values parse as node-postgres parses them (int8 and numeric as strings), so code behaves the same on
+ * both drivers.
+ */
+export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  const target = options.dataDir ? `embedded PostgreSQL at ${options.dataDir}` : 'embedded PostgreSQL (in memory)';
+  const identity = (value: string) => value;
+  const ready = PGlite.create(options.dataDir, { parsers: { [types.INT8]: identity, [types.NUMERIC]: identity } });
+  // Surface an open failure on first use, not as an unhandled rejection.
+  ready.catch(() => {});
+  let tail: Promise<void> = Promise.resolve();
+  let closed = false;
+
+  /** Waits for the connection, runs `work`, then lets the next waiter in. */
+  const lock = async (): Promise<{ db: PGlite; release: () => void }> => {
+    let release!: () => void;
+    const previous = tail;
+    tail = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    if (closed) {
+      release();
+      throw normalizeDriverError(new Error('Client was closed and is not queryable'), target);
+    }
+    try {
+      return { db: await ready, release };
+    } catch (error) {
+      release();
+      throw normalizeDriverError(error, target);
+    }
+  };
+
+  const run = async (db: PGlite, statement: Statement): Promise<QueryResult> => {
+    try {
+      const result = await db.query<Record<string, unknown>>(statement.text, statement.values as unknown[] | undefined);
+      return {
+        rows: result.rows,
+        rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length,
+        fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
+        command: result.command ?? commandOf(statement.text),
+      };
+    } catch (error) {
+      throw normalizeDriverError(error, target);
+    }
+  };
+  const exec = async (db: PGlite, script: string): Promise<void> => {
+    try {
+      await db.exec(script);
+    } catch (error) {
+      throw normalizeDriverError(error, target);
+    }
+  };
+
+  return {
+    name: 'pglite',
+    async query(statement) {
+      const { db, release } = await lock();
+      try {
+        return await run(db, statement);
+      } finally {
+        release();
+      }
+    },
+    async exec(script) {
+      const { db, release } = await lock();
+      try {
+        await exec(db, script);
+      } finally {
+        release();
+      }
+    },
+    async begin(prelude) {
+      const { db, release } = await lock();
+      try {
+        await run(db, { text: 'BEGIN' });
+      } catch (error) {
+        release();
+        throw error;
+      }
+      const results: Settled[] = [];
+      for (const statement of prelude) {
+        try {
+          results.push({ ok: true, result: await run(db, statement) });
+        } catch (error) {
+          results.push({ ok: false, error: error as Error });
+        }
+      }
+      let done = false;
+      const end = async (text: 'COMMIT' | 'ROLLBACK'): Promise<string> => {
+        if (done) throw new Error('transaction already ended');
+        done = true;
+        try {
+          return (await run(db, { text })).command;
+        } finally {
+          release();
+        }
+      };
+      const tx: Transaction = {
+        query: (statement) => run(db, statement),
+        exec: (script) => exec(db, script),
+        commit: () => end('COMMIT'),
+        rollback: async () => {
+          await end('ROLLBACK').catch(() => {});
+        },
+      };
+      return { tx, results };
+    },
+    async end() {
+      if (closed) return;
+      const { db, release } = await lock().catch(() => ({ db: undefined, release: () => {} }));
+      closed = true;
+      release();
+      if (db && !db.closed) await db.close();
+    },
+  };
+}
+
+function commandOf(text: string): string {
+  return /^\s*([a-z]+)/i.exec(text)?.[1]?.toUpperCase() ?? '';
+}

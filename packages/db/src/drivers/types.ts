@@ -1,0 +1,60 @@
+/**
+ * The one interface every driver implements. Everything above it (the sql tag, withTenant, migrations) is
+ * written once against this interface, so the behavioural test suite can run unchanged over each driver.
+ */
+
+export type DriverName = 'pg' | 'pglite' | 'vercel' | 'neon';
+
+/** One statement: text with `$1..$n` placeholders and the values for them. */
+export interface Statement {
+  text: string;
+  values?: readonly unknown[];
+}
+
+/** Column metadata, as PostgreSQL describes it. */
+export interface FieldDef {
+  name: string;
+  dataTypeID: number;
+}
+
+/** What a statement resolves to: the contract of @vercel/postgres's `sql`. */
+export interface QueryResult<Row = Record<string, unknown>> {
+  rows: Row[];
+  rowCount: number;
+  fields: FieldDef[];
+  /** The command tag's verb: SELECT, INSERT, UPDATE, DELETE, CREATE, ... */
+  command: string;
+}
+
+/** Outcome of one statement sent in a batch. */
+export type Settled =
+  | { ok: true; result: QueryResult }
+  | { ok: false; error: Error };
+
+/** A transaction on one dedicated connection. Exactly one of commit() / rollback() ends it. */
+export interface Transaction {
+  query(statement: Statement): Promise<QueryResult>;
+  /** Runs a script of several statements without parameters (simple protocol). */
+  exec(script: string): Promise<void>;
+  /** Commits and releases the connection. Resolves to the server's tag: `COMMIT`, or `ROLLBACK` when the transaction had failed. */
+  commit(): Promise<string>;
+  /** Rolls back and releases the connection; a connection whose rollback fails is destroyed, never reused. */
+  rollback(): Promise<void>;
+}
+
+/** A connection pool (or a single embedded connection) to one database. */
+export interface Driver {
+  readonly name: DriverName;
+  /** Runs one statement outside any transaction block, on whichever connection is free. */
+  query(statement: Statement): Promise<QueryResult>;
+  /** Runs a script of several statements without parameters, outside any transaction block. */
+  exec(script: string): Promise<void>;
+  /**
+   * Checks out a connection, opens a transaction and runs `prelude` in it. Drivers that can pipeline send
+   * BEGIN and the whole prelude in one round trip. Rejects only if the transaction could not be opened;
+   * each prelude statement's own failure is reported in `results`.
+   */
+  begin(prelude: readonly Statement[]): Promise<{ tx: Transaction; results: Settled[] }>;
+  /** Closes every connection; further queries fail. Safe to call twice. */
+  end(): Promise<void>;
+}

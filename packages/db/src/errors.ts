@@ -1,0 +1,181 @@
+/**
+ * Every error this library throws on purpose is a `CgkError`: a stable `code` to branch on, a message that
+ * says what happened, and a `hint` that says what to do. Messages never contain a password: anything that
+ * may hold a connection string passes through `redactSecrets()` first.
+ */
+
+/** The stable codes. Documented one by one in docs/setup/DATABASE.md (troubleshooting). */
+export type CgkErrorCode =
+  | 'CGK_INVALID_SLUG'
+  | 'CGK_INVALID_IDENTIFIER'
+  | 'CGK_TENANT_NOT_FOUND'
+  | 'CGK_TENANT_EXISTS'
+  | 'CGK_TENANT_SCOPE_CONFLICT'
+  | 'CGK_SCOPE_ENDED'
+  | 'CGK_TRANSACTION_ABORTED'
+  | 'CGK_CONFIG'
+  | 'CGK_CONNECTION'
+  | 'CGK_QUERY'
+  | 'CGK_MIGRATION'
+  | 'CGK_MIGRATION_CHECKSUM'
+  | 'CGK_MIGRATION_FILES'
+  | 'CGK_CONFIRMATION_REQUIRED'
+  | 'CGK_ENCRYPTION'
+  | 'CGK_CACHE'
+  | 'CGK_INVALID_REQUEST'
+  | 'CGK_ROLE';
+
+export interface CgkErrorOptions {
+  hint?: string;
+  cause?: unknown;
+}
+
+/** Base class of every typed error; `code` is stable across versions, `hint` is for humans. */
+export class CgkError extends Error {
+  readonly code: CgkErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: CgkErrorCode, message: string, options: CgkErrorOptions = {}) {
+    super(redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint === undefined ? undefined : redactSecrets(options.hint);
+  }
+
+  /** One line for a terminal: message, then the hint. */
+  toLine(): string {
+    return this.hint ? `${this.message} (hint: ${this.hint})` : this.message;
+  }
+}
+
+/** A tenant slug that breaks the slug rules; raised before any SQL is sent. */
+export class InvalidSlugError extends CgkError {
+  constructor(readonly slug: unknown, reason: string) {
+    super('CGK_INVALID_SLUG', `Invalid tenant slug ${describe(slug)}: ${reason}`, {
+      hint: 'A slug is 1-56 characters of lowercase letters, digits and "_", starting with a letter (e.g. "acme_store"); reserved names such as "public" or "pg_*" are refused.',
+    });
+  }
+}
+
+/** An SQL identifier (schema, table, role) that is not a plain lowercase identifier. */
+export class InvalidIdentifierError extends CgkError {
+  constructor(readonly identifier: unknown, reason: string) {
+    super('CGK_INVALID_IDENTIFIER', `Invalid SQL identifier ${describe(identifier)}: ${reason}`, {
+      hint: 'Identifiers are lowercase letters, digits and "_", starting with a letter or "_", at most 63 bytes.',
+    });
+  }
+}
+
+/** The tenant's schema does not exist in this database. */
+export class TenantNotFoundError extends CgkError {
+  constructor(readonly slug: string) {
+    super('CGK_TENANT_NOT_FOUND', `Tenant "${slug}" does not exist (no schema tenant_${slug})`, {
+      hint: `Create it with: npx @cgk/cli tenant:create ${slug}`,
+    });
+  }
+}
+
+/** A tenant with this slug already exists (or is being created right now by someone else). */
+export class TenantExistsError extends CgkError {
+  constructor(readonly slug: string) {
+    super('CGK_TENANT_EXISTS', `Tenant "${slug}" already exists`, {
+      hint: 'Pick another slug, or use the existing tenant (npx @cgk/cli tenant:list).',
+    });
+  }
+}
+
+/** withTenant() for tenant B was called inside a scope of tenant A. */
+export class TenantScopeConflictError extends CgkError {
+  constructor(readonly outer: string, readonly inner: string) {
+    super('CGK_TENANT_SCOPE_CONFLICT', `withTenant("${inner}") called inside the scope of tenant "${outer}"`, {
+      hint: 'A scope is one transaction on one tenant; finish it before working on another tenant.',
+    });
+  }
+}
+
+/** A query was issued through a tenant scope (or its bound sql) after that scope ended. */
+export class ScopeEndedError extends CgkError {
+  constructor(readonly slug: string) {
+    super('CGK_SCOPE_ENDED', `Query issued through the scope of tenant "${slug}" after it ended`, {
+      hint: 'Await every query inside the withTenant() callback; do not keep its sql for later.',
+    });
+  }
+}
+
+/** The transaction was aborted by an earlier failed query whose error was swallowed: nothing was committed. */
+export class TransactionAbortedError extends CgkError {
+  constructor(readonly slug: string, cause?: unknown) {
+    super('CGK_TRANSACTION_ABORTED', `The transaction of tenant scope "${slug}" was aborted by a failed query; nothing was committed`, {
+      hint: 'A query inside the scope failed and its error was caught; PostgreSQL rolled the whole scope back. Let the error propagate or retry the whole scope.',
+      cause,
+    });
+  }
+}
+
+/** Missing or malformed configuration (environment variables, options). */
+export class ConfigError extends CgkError {
+  constructor(message: string, hint?: string) {
+    super('CGK_CONFIG', message, { hint });
+  }
+}
+
+/** The database server could not be reached or refused the connection. */
+export class ConnectionError extends CgkError {
+  constructor(message: string, options: CgkErrorOptions = {}) {
+    super('CGK_CONNECTION', message, {
+      hint: options.hint ?? 'Check DATABASE_URL (host, port, user, database) and that the server is running: npx @cgk/cli doctor',
+      cause: options.cause,
+    });
+  }
+}
+
+/** An operation that destroys data was called without its explicit confirmation flag. */
+export class ConfirmationRequiredError extends CgkError {
+  constructor(what: string, hint: string) {
+    super('CGK_CONFIRMATION_REQUIRED', `Refusing to ${what} without explicit confirmation`, { hint });
+  }
+}
+
+/** Fields PostgreSQL reports with a failed statement, the same whichever driver ran it. */
+export interface QueryErrorDetails {
+  /** The five-character SQLSTATE, e.g. `23505` for a unique violation. */
+  sqlState?: string;
+  detail?: string;
+  constraint?: string;
+  table?: string;
+  schema?: string;
+  /** 1-based character position of the error in the statement text, as PostgreSQL reports it. */
+  position?: number;
+}
+
+/** A statement that PostgreSQL rejected. `sqlState` is PostgreSQL's own error code. */
+export class QueryError extends CgkError {
+  readonly sqlState: string | undefined;
+  readonly detail: string | undefined;
+  readonly constraint: string | undefined;
+  readonly table: string | undefined;
+  readonly schema: string | undefined;
+  readonly position: number | undefined;
+
+  constructor(message: string, details: QueryErrorDetails = {}, options: CgkErrorOptions = {}) {
+    super('CGK_QUERY', message, options);
+    this.sqlState = details.sqlState;
+    this.detail = details.detail;
+    this.constraint = details.constraint;
+    this.table = details.table;
+    this.schema = details.schema;
+    this.position = details.position;
+  }
+}
+
+/** Removes passwords from connection strings and `password=` pairs, wherever they appear in a text. */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)([^@\s]*)@/gi, '$1***@')
+    .replace(/(password\s*=\s*)('[^']*'|"[^"]*"|[^\s&;]+)/gi, '$1***');
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  return `(${value === null ? 'null' : typeof value})`;
+}

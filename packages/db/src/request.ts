@@ -1,0 +1,81 @@
+import { CgkError, InvalidSlugError } from './errors.js';
+import { assertValidSlug } from './identifier.js';
+
+/** Header names are matched case-insensitively; this is the one read unless told otherwise. */
+export const DEFAULT_TENANT_HEADER = 'x-tenant-slug';
+
+/** Where getTenantFromRequest() looks. */
+export interface TenantRequestOptions {
+  /** Header carrying the slug; default `x-tenant-slug`. */
+  header?: string;
+  /** With e.g. `shop.example.com`, a request to `acme.shop.example.com` resolves to `acme` (the header wins if both are present). */
+  rootDomain?: string;
+}
+
+/** A Fetch `Request`/`NextRequest`, a Node `IncomingMessage`, or a plain headers object. */
+export type TenantRequest =
+  | { headers: { get(name: string): string | null } }
+  | { headers: Record<string, string | string[] | undefined> }
+  | Record<string, string | string[] | undefined>;
+
+/**
+ * The tenant slug a request is for, or `null` when it names none. Reads the configured header, then (with
+ * `rootDomain`) the subdomain of the Host header. A value that is present but not a valid slug throws
+ * `InvalidSlugError` rather than silently returning null; two different values in one header throw too.
+ *
+ * @example
+ * export async function GET(req: Request) {
+ *   const slug = getTenantFromRequest(req);
+ *   if (!slug) return new Response('tenant required', { status: 400 });
+ *   return withTenant(slug, async () => Response.json((await sql`select * from orders`).rows));
+ * }
+ */
+export function getTenantFromRequest(request: TenantRequest, options: TenantRequestOptions = {}): string | null {
+  const read = headerReader(request);
+  const fromHeader = read(options.header ?? DEFAULT_TENANT_HEADER);
+  if (fromHeader !== null) return assertValidSlug(fromHeader.trim());
+  if (options.rootDomain) {
+    const host = read('x-forwarded-host') ?? read('host');
+    if (host) return subdomainOf(host, options.rootDomain);
+  }
+  return null;
+}
+
+function subdomainOf(hostHeader: string, rootDomain: string): string | null {
+  const host = (hostHeader.split(',')[0] ?? '').trim().toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+  const root = rootDomain.toLowerCase().replace(/^\./, '');
+  if (!host.endsWith(`.${root}`)) return null;
+  const sub = host.slice(0, -(root.length + 1));
+  if (sub === 'www') return null;
+  if (sub.includes('.')) throw new InvalidSlugError(sub, `"${host}" has more than one label before ${root}`);
+  return assertValidSlug(sub);
+}
+
+function headerReader(request: TenantRequest): (name: string) => string | null {
+  if (request === null || typeof request !== 'object') {
+    throw new CgkError('CGK_INVALID_REQUEST', 'getTenantFromRequest() needs a Request, an IncomingMessage or a headers object');
+  }
+  const headers = 'headers' in request && typeof request.headers === 'object' && request.headers !== null ? request.headers : request;
+  if (typeof (headers as { get?: unknown }).get === 'function') {
+    const fetchHeaders = headers as { get(name: string): string | null };
+    return (name) => single(fetchHeaders.get(name), name);
+  }
+  const record = headers as Record<string, string | string[] | undefined>;
+  const lowered = new Map(Object.entries(record).map(([key, value]) => [key.toLowerCase(), value]));
+  return (name) => {
+    const value = lowered.get(name.toLowerCase());
+    if (value === undefined) return null;
+    return single(Array.isArray(value) ? value.join(',') : value, name);
+  };
+}
+
+/** A header repeated with different values is ambiguous: refuse it rather than pick one. */
+function single(value: string | null, name: string): string | null {
+  if (value === null) return null;
+  const parts = [...new Set(value.split(',').map((part) => part.trim()))].filter((part) => part !== '');
+  if (parts.length === 0) return null;
+  if (parts.length > 1 && name.toLowerCase() !== 'x-forwarded-host') {
+    throw new InvalidSlugError(value, `header ${name} carries several different values`);
+  }
+  return parts[0] ?? null;
+}

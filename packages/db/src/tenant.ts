@@ -1,0 +1,115 @@
+import { getDatabase, type Database } from './client.js';
+import type { QueryResult, Statement, Transaction } from './drivers/types.js';
+import { ScopeEndedError, TenantNotFoundError, TenantScopeConflictError, TransactionAbortedError } from './errors.js';
+import { schemaNameFor } from './identifier.js';
+import { currentScope, scopeStorage, type ActiveScope } from './scope.js';
+import { createSql, type Sql } from './sql.js';
+
+/**
+ * Runs `fn` in a tenant scope on the default database: one connection, one transaction, `search_path` set
+ * transaction-locally to `tenant_{slug}, public`. Inside `fn` the module-level `sql` and the `sql` passed to
+ * `fn` both run in that transaction. Commits when `fn` resolves, rolls back when it throws (rethrowing the
+ * original error). A tenant without a schema throws `TenantNotFoundError`; a bad slug throws
+ * `InvalidSlugError` before any SQL; a nested scope of the same tenant reuses the outer one, of another
+ * tenant throws `TenantScopeConflictError`.
+ *
+ * Cost: the connection is taken and BEGIN, the `search_path` and the first query go out together on the
+ * first query, then COMMIT: two round trips for a one-query scope. A scope that runs no query costs none.
+ *
+ * @example
+ * const orders = await withTenant('acme', async () => sql`select * from orders where status = 'pending'`);
+ */
+export async function withTenant<T>(slug: string, fn: (sql: Sql) => Promise<T> | T): Promise<T> {
+  return runTenantScope(getDatabase(), slug, fn);
+}
+
+/** withTenant() on a given database; `Database.withTenant` and `withTenant` both land here. */
+export async function runTenantScope<T>(db: Database, slug: string, fn: (sql: Sql) => Promise<T> | T): Promise<T> {
+  const schema = schemaNameFor(slug);
+  const outer = currentScope();
+  if (outer) {
+    if (outer.slug !== slug) throw new TenantScopeConflictError(outer.slug, slug);
+    if (outer.owner === db) return fn(outer.sql);
+  }
+  const scope = new TenantScope(db, slug, schema);
+  let value: T;
+  try {
+    value = await scopeStorage.run(scope, () => fn(scope.sql));
+  } catch (error) {
+    await scope.close('rollback');
+    throw error;
+  }
+  await scope.close('commit');
+  return value;
+}
+
+/** The statement sent with BEGIN: sets the path transaction-locally and says whether the schema exists. */
+function tenantPrelude(schema: string): Statement {
+  return {
+    text: "select set_config('search_path', $1, true) as search_path, exists (select 1 from pg_namespace where nspname = $2) as found",
+    values: [`${schema}, public`, schema],
+  };
+}
+
+class TenantScope implements ActiveScope {
+  readonly sql: Sql;
+  #tx: Transaction | undefined;
+  /** Settles when the transaction is open (or failed to open). */
+  #opening: Promise<void> | undefined;
+  #openError: Error | undefined;
+  #missing = false;
+  #ended = false;
+
+  constructor(readonly owner: Database, readonly slug: string, readonly schema: string) {
+    this.sql = createSql((statement) => this.run(statement));
+  }
+
+  async run(statement: Statement): Promise<QueryResult> {
+    if (this.#ended) throw new ScopeEndedError(this.slug);
+    if (!this.#opening) {
+      const first = this.#open(statement);
+      this.#opening = first.then(() => undefined, () => undefined);
+      return first;
+    }
+    await this.#opening;
+    if (this.#ended) throw new ScopeEndedError(this.slug);
+    if (!this.#tx) throw this.#openError ?? new TenantNotFoundError(this.slug);
+    if (this.#missing) throw new TenantNotFoundError(this.slug);
+    return this.#tx.query(statement);
+  }
+
+  /** BEGIN + path + first statement in one round trip; the first statement's result is returned. */
+  async #open(first: Statement): Promise<QueryResult> {
+    try {
+      const driver = await this.owner.driver();
+      const { tx, results } = await driver.begin([tenantPrelude(this.schema), first]);
+      this.#tx = tx;
+      const [prelude, answer] = results;
+      if (!prelude?.ok) throw prelude?.error ?? new Error('tenant prelude returned no result');
+      if (prelude.result.rows[0]?.found !== true) {
+        this.#missing = true;
+        throw new TenantNotFoundError(this.slug);
+      }
+      if (!answer?.ok) throw answer?.error ?? new Error('first statement returned no result');
+      return answer.result;
+    } catch (error) {
+      this.#openError = error as Error;
+      throw error;
+    }
+  }
+
+  /** Ends the scope: later queries throw; the transaction commits or rolls back and its connection is released. */
+  async close(outcome: 'commit' | 'rollback'): Promise<void> {
+    this.#ended = true;
+    await this.#opening;
+    const tx = this.#tx;
+    if (!tx) return;
+    if (outcome === 'rollback' || this.#missing) {
+      await tx.rollback();
+      if (this.#missing && outcome === 'commit') throw new TenantNotFoundError(this.slug);
+      return;
+    }
+    const tag = await tx.commit();
+    if (tag === 'ROLLBACK') throw new TransactionAbortedError(this.slug);
+  }
+}
