@@ -1,3 +1,4 @@
+import { parsePoolSettings } from './drivers/config.js';
 import { openDriver, resolveDriverConfig, type DriverConfig } from './drivers/select.js';
 import type { Driver, DriverName, QueryResult, Statement } from './drivers/types.js';
 import { currentScope } from './scope.js';
@@ -27,6 +28,8 @@ export class Database {
 
   constructor(options: DatabaseOptions = {}) {
     this.config = resolveOptions(options);
+    // A malformed connection string is reported here, where it was given, not at the first query.
+    if (this.config.url) parsePoolSettings(this.config.url);
     this.sql = createSql((statement) => {
       const scope = currentScope();
       return scope && scope.owner === this ? scope.run(statement) : this.query(statement);

@@ -171,7 +171,8 @@ export class QueryError extends CgkError {
 /** Removes passwords from connection strings and `password=` pairs, wherever they appear in a text. */
 export function redactSecrets(text: string): string {
   return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)([^@\s]*)@/gi, '$1***@')
+    // Greedy up to the last "@" of the token: an unencoded "@" inside a password must not leak its tail.
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)(\S*)@/gi, '$1***@')
     .replace(/(password\s*=\s*)('[^']*'|"[^"]*"|[^\s&;]+)/gi, '$1***');
 }
 

@@ -39,6 +39,6 @@ CREATE TRIGGER creators_set_updated_at
   FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 
 COMMENT ON TABLE creators IS 'Creators (affiliates, ambassadors) in the brand''s programme; one per e-mail address.';
-COMMENT ON COLUMN creators.handle IS 'Public handle used in referral links, lower case.';
+COMMENT ON COLUMN creators.handle IS 'Handle used in referral links and on the creator''s page, lower case.';
 COMMENT ON COLUMN creators.commission_rate_bps IS 'Default commission rate in basis points (1000 = 10%).';
 COMMENT ON COLUMN creators.social_profiles IS 'Social accounts, e.g. {"instagram": "name", "tiktok": "name"}.';

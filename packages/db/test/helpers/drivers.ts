@@ -1,0 +1,46 @@
+import { Database } from '../../src/index.js';
+import { createTestDatabase } from './database.js';
+
+/** A database of one driver kind, fresh for one test file, and how to throw it away. */
+export interface DriverSetup {
+  db: Database;
+  teardown(): Promise<void>;
+}
+
+/** One driver the behavioural suites run over. */
+export interface DriverFixture {
+  name: string;
+  /** Several connections (scopes really run side by side), or one (scopes queue)? */
+  concurrent: boolean;
+  setup(): Promise<DriverSetup>;
+}
+
+/** node-postgres against the local server, in a scratch database of its own. */
+export const pgFixture: DriverFixture = {
+  name: 'pg',
+  concurrent: true,
+  async setup() {
+    const scratch = await createTestDatabase();
+    const db = new Database({ url: scratch.url });
+    return {
+      db,
+      async teardown() {
+        await db.end();
+        await scratch.drop();
+      },
+    };
+  },
+};
+
+/** The embedded PostgreSQL, in memory. */
+export const pgliteFixture: DriverFixture = {
+  name: 'pglite',
+  concurrent: false,
+  async setup() {
+    const db = new Database({ driver: 'pglite', dataDir: ':memory:' });
+    return { db, teardown: () => db.end() };
+  },
+};
+
+/** Every driver the behavioural suites run over. */
+export const driverFixtures: DriverFixture[] = [pgFixture, pgliteFixture];

@@ -1,0 +1,53 @@
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { InvalidSlugError, getTenantFromRequest } from '../src/index.js';
+
+function incoming(headers: Record<string, string>): IncomingMessage {
+  const message = new IncomingMessage(new Socket());
+  message.headers = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+  return message;
+}
+
+describe('getTenantFromRequest', () => {
+  it('reads x-tenant-slug from a Fetch Request', () => {
+    expect(getTenantFromRequest(new Request('https://shop.example.com/', { headers: { 'X-Tenant-Slug': 'acme' } }))).toBe('acme');
+  });
+
+  it('reads it from a Node IncomingMessage', () => {
+    expect(getTenantFromRequest(incoming({ 'X-Tenant-Slug': 'acme' }))).toBe('acme');
+  });
+
+  it('reads it from a plain headers object, case-insensitively', () => {
+    expect(getTenantFromRequest({ 'X-TENANT-SLUG': 'acme' })).toBe('acme');
+    expect(getTenantFromRequest({ headers: { 'x-tenant-slug': 'acme' } })).toBe('acme');
+  });
+
+  it('reads a configured header', () => {
+    expect(getTenantFromRequest({ 'x-org': 'acme', 'x-tenant-slug': 'other' }, { header: 'x-org' })).toBe('acme');
+  });
+
+  it('returns null when no tenant is named', () => {
+    expect(getTenantFromRequest(new Request('https://example.com/'))).toBeNull();
+    expect(getTenantFromRequest(incoming({}))).toBeNull();
+    expect(getTenantFromRequest({})).toBeNull();
+    expect(getTenantFromRequest({ host: 'example.com' }, { rootDomain: 'shop.example.com' })).toBeNull();
+    expect(getTenantFromRequest({ host: 'www.shop.example.com' }, { rootDomain: 'shop.example.com' })).toBeNull();
+  });
+
+  it('throws a typed error for an invalid slug instead of returning null', () => {
+    expect(() => getTenantFromRequest({ 'x-tenant-slug': 'Acme' })).toThrow(InvalidSlugError);
+    expect(() => getTenantFromRequest(new Request('https://x/', { headers: { 'x-tenant-slug': "a'; drop" } }))).toThrow(InvalidSlugError);
+    expect(() => getTenantFromRequest({ 'x-tenant-slug': ['acme', 'evil'] })).toThrow(/several different values/);
+  });
+
+  it('reads the subdomain of a configured root domain; the header wins', () => {
+    const options = { rootDomain: 'shop.example.com' };
+    expect(getTenantFromRequest(new Request('https://acme.shop.example.com/'), options)).toBeNull(); // Fetch Request has no Host header
+    expect(getTenantFromRequest({ host: 'acme.shop.example.com:3000' }, options)).toBe('acme');
+    expect(getTenantFromRequest(incoming({ Host: 'ACME.shop.example.com' }), options)).toBe('acme');
+    expect(getTenantFromRequest({ host: 'acme.shop.example.com', 'x-tenant-slug': 'other' }, options)).toBe('other');
+    expect(() => getTenantFromRequest({ host: 'a.b.shop.example.com' }, options)).toThrow(InvalidSlugError);
+    expect(() => getTenantFromRequest({ host: 'bad-name.shop.example.com' }, options)).toThrow(InvalidSlugError);
+  });
+});
