@@ -43,12 +43,22 @@ export async function runTenantScope<T>(db: Database, slug: string, fn: (sql: Sq
   return value;
 }
 
-/** The statement sent with BEGIN: sets the path transaction-locally and says whether the schema exists. */
+/**
+ * The statement sent with BEGIN: sets the path transaction-locally and says whether the schema exists.
+ * It carries no parameters on purpose: drivers send a parameterless prelude in the same simple-protocol
+ * message as BEGIN, which costs less than even a hand-pipelined BEGIN + parameterised set_config. Inlining
+ * is safe because the only value is a schema name that `schemaNameFor` has already limited to
+ * `[a-z][a-z0-9_]*`, and `literal()` checks that again.
+ */
 function tenantPrelude(schema: string): Statement {
   return {
-    text: "select set_config('search_path', $1, true) as search_path, exists (select 1 from pg_namespace where nspname = $2) as found",
-    values: [`${schema}, public`, schema],
+    text: `select set_config('search_path', ${literal(`${schema}, public`)}, true) as search_path, to_regnamespace(${literal(schema)}) is not null as found`,
   };
+}
+
+function literal(value: string): string {
+  if (!/^[a-z0-9_, ]*$/.test(value)) throw new Error(`refusing to inline ${JSON.stringify(value)} into SQL`);
+  return `'${value}'`;
 }
 
 class TenantScope implements ActiveScope {

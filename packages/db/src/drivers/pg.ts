@@ -47,16 +47,27 @@ export function createPgDriver(options: PgDriverOptions): Driver {
     },
     async begin(prelude) {
       const client = await pool.connect().catch(fail);
-      const begun = client.query('BEGIN');
-      const sent = prelude.map((statement) => settle(run(client, statement), target));
+      // A parameterless first prelude statement rides in BEGIN's own simple-protocol message: one message
+      // and no Parse/Bind round in the first flight. The rest, and the caller's first query, are pipelined.
+      const [head, ...rest] = prelude;
+      const merged = head !== undefined && !head.values?.length;
+      const begun = client.query(merged ? `BEGIN; ${head.text}` : 'BEGIN') as Promise<pg.QueryResult | pg.QueryResult[]>;
+      const sent = (merged ? rest : prelude).map((statement) => settle(run(client, statement), target));
+      let headResult: Settled | undefined;
       try {
-        await begun;
+        const answer = await begun;
+        if (merged) headResult = { ok: true, result: toResult(Array.isArray(answer) ? answer[answer.length - 1]! : answer) };
       } catch (error) {
-        await Promise.allSettled(sent);
-        client.release(true);
-        fail(error);
+        if (!merged || client.getTransactionStatus?.() === 'I' || !isStatementError(error)) {
+          await Promise.allSettled(sent);
+          client.release(true);
+          fail(error);
+        }
+        // BEGIN ran and the prelude failed: the transaction is open (and aborted); report it like any statement.
+        headResult = { ok: false, error: normalizeDriverError(error, target) };
       }
-      return { tx: pgTransaction(client, target), results: await Promise.all(sent) };
+      const results = await Promise.all(sent);
+      return { tx: pgTransaction(client, target), results: headResult ? [headResult, ...results] : results };
     },
     async end() {
       if (ended) return;
@@ -108,6 +119,12 @@ function pgTransaction(client: pg.PoolClient, target: string): Transaction {
       }
     },
   };
+}
+
+/** A statement the server rejected (it carries a SQLSTATE), as opposed to a broken connection. */
+function isStatementError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08');
 }
 
 async function settle(promise: Promise<QueryResult>, target: string): Promise<Settled> {

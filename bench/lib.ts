@@ -1,0 +1,77 @@
+/**
+ * Shared pieces of the benchmarks. Every figure is a ratio against a baseline measured in the same run,
+ * with the variants interleaved round by round, because the machines are shared and noisy.
+ */
+import { pathToFileURL } from 'node:url';
+
+export { createTestDatabase as createScratchDatabase, ADMIN_URL } from '../packages/db/test/helpers/database.js';
+
+/** One line of a benchmark's result: what was measured, the baseline, ours, and ours / baseline. */
+export interface BenchRow {
+  name: string;
+  unit: string;
+  baseline: number;
+  ours: number;
+  ratio: number;
+  goal?: string;
+  note?: string;
+}
+
+/** The median of a list of numbers. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * Times each variant `perRound` times per round, interleaving variants round by round, and returns the
+ * median per-operation time in microseconds of each variant.
+ */
+export async function interleave(variants: Record<string, () => Promise<unknown>>, rounds: number, perRound: number): Promise<Record<string, number>> {
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+  for (const run of Object.values(variants)) for (let i = 0; i < 50; i++) await run(); // warm-up
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, run] of Object.entries(variants)) {
+      for (let i = 0; i < perRound; i++) {
+        const start = process.hrtime.bigint();
+        await run();
+        samples[name]!.push(Number(process.hrtime.bigint() - start) / 1000);
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+}
+
+/** Operations per second of `callers` concurrent loops over `run` for about `ms` milliseconds. */
+export async function throughput(run: () => Promise<unknown>, callers: number, ms: number): Promise<number> {
+  let count = 0;
+  const until = Date.now() + ms;
+  await Promise.all(Array.from({ length: callers }, async () => {
+    while (Date.now() < until) {
+      await run();
+      count++;
+    }
+  }));
+  return count / (ms / 1000);
+}
+
+/** A row with its ratio computed. */
+export function row(name: string, unit: string, baseline: number, ours: number, extra: Partial<BenchRow> = {}): BenchRow {
+  return { name, unit, baseline, ours, ratio: ours / baseline, ...extra };
+}
+
+/** Prints rows as an aligned table. */
+export function printTable(title: string, rows: BenchRow[]): void {
+  console.log(`\n${title}`);
+  const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+  const lines = rows.map((r) => [r.name, `${fmt(r.baseline)} ${r.unit}`, `${fmt(r.ours)} ${r.unit}`, `${r.ratio.toFixed(2)}x`, r.goal ?? '', r.note ?? '']);
+  const header = ['measure', 'baseline', 'ours', 'ratio', 'goal', 'note'];
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  for (const line of [header, ...lines]) console.log(line.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+}
+
+/** True when the calling module is the script node was started with. */
+export function isMain(metaUrl: string): boolean {
+  return process.argv[1] !== undefined && metaUrl === pathToFileURL(process.argv[1]).href;
+}
