@@ -4,16 +4,19 @@
  * - floor: the hand-written pipelined scope, BEGIN + set_config(search_path, true) + query sent together,
  *   then COMMIT: two round trips, the least any correct scope can cost;
  * - naive: BEGIN, set_config, query, COMMIT as four waits, the way scope helpers are usually written.
+ * "ours" runs with tenant roles on (SET LOCAL ROLE in the same prelude); "roles off" is search_path only.
  */
 import pg from 'pg';
 import { Database } from '../packages/db/src/index.js';
+import { grantTenantRoleSql } from '../packages/db/src/roles.js';
 import { createScratchDatabase, interleave, isMain, printTable, row, throughput, type BenchRow } from './lib.js';
 
 export async function runTenantBench(options: { rounds?: number; perRound?: number } = {}): Promise<BenchRow[]> {
   const rounds = options.rounds ?? 6;
   const perRound = options.perRound ?? 500;
   const scratch = await createScratchDatabase('cgk_bench_tenant');
-  const db = new Database({ url: scratch.url });
+  const db = new Database({ url: scratch.url, tenantRoles: true });
+  const noRoles = new Database({ url: scratch.url, tenantRoles: false });
   const pipelined = new pg.Pool({ connectionString: scratch.url, max: 16, pipeline: true } as pg.PoolConfig);
   const plain = new pg.Pool({ connectionString: scratch.url, max: 16 });
   try {
@@ -21,6 +24,7 @@ export async function runTenantBench(options: { rounds?: number; perRound?: numb
     await db.sql`create table tenant_bench.orders (id int primary key, status text not null)`;
     await db.sql`insert into tenant_bench.orders select g, 'pending' from generate_series(1, 10000) g`;
     await db.sql`analyze tenant_bench.orders`;
+    await (await db.driver()).exec(grantTenantRoleSql('bench'));
     const path = 'tenant_bench, public';
 
     const floor = async (text: string, values: unknown[]) => {
@@ -54,6 +58,7 @@ export async function runTenantBench(options: { rounds?: number; perRound?: numb
       floor: () => floor('select 1', []),
       naive: () => naive('select 1', []),
       ours: () => db.withTenant('bench', (sql) => sql`select 1`),
+      oursNoRoles: () => noRoles.withTenant('bench', (sql) => sql`select 1`),
     }, rounds, perRound);
 
     let id = 0;
@@ -65,6 +70,7 @@ export async function runTenantBench(options: { rounds?: number; perRound?: numb
 
     return [
       row('withTenant(select 1) vs pipelined floor', 'µs', one.floor!, one.ours!, { goal: '≤ 1.10x' }),
+      row('withTenant(select 1), tenant roles on vs off', 'µs', one.oursNoRoles!, one.ours!, { goal: 'on ≤ 1.10x floor' }),
       row('withTenant(select 1) vs bare select 1', 'µs', one.bare!, one.ours!, { note: `floor/bare ${(one.floor! / one.bare!).toFixed(2)}x` }),
       row('withTenant(select 1) vs naive 4-wait scope', 'µs', one.naive!, one.ours!, { note: `naive/bare ${(one.naive! / one.bare!).toFixed(2)}x` }),
       // Throughput: higher is better, so the ratio is baseline time per op over ours (ops/s ours / ops/s baseline inverted).
@@ -72,7 +78,7 @@ export async function runTenantBench(options: { rounds?: number; perRound?: numb
       row('16 callers, indexed read: ops/s naive vs ours', 'op/s', tpNaive, tpOurs, { note: 'ratio = ours/naive throughput' }),
     ];
   } finally {
-    await Promise.all([db.end(), pipelined.end(), plain.end()]);
+    await Promise.all([db.end(), noRoles.end(), pipelined.end(), plain.end()]);
     await scratch.drop();
   }
 }

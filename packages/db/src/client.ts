@@ -12,6 +12,16 @@ export interface DatabaseOptions {
   driver?: DriverName;
   /** PGlite data directory; `undefined` with driver 'pglite' and no env = `.cgk/pglite`. Use ':memory:' for none. */
   dataDir?: string;
+  /**
+   * Enforce isolation with a PostgreSQL role per tenant (`SET LOCAL ROLE` in every scope). Default: on,
+   * unless `CGK_TENANT_ROLES=off`. Off means search_path-only isolation; see docs/setup/DATABASE.md.
+   */
+  tenantRoles?: boolean;
+}
+
+/** Reads CGK_TENANT_ROLES: on unless it says off / false / 0. */
+export function tenantRolesFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return !/^(off|false|0|no)$/i.test(env.CGK_TENANT_ROLES?.trim() ?? '');
 }
 
 /**
@@ -23,11 +33,14 @@ export class Database {
   /** Runs on this database; inside a withTenant() scope of this database it runs in that scope's transaction. */
   readonly sql: Sql;
   readonly config: DriverConfig;
+  /** Whether scopes switch to the tenant's own role (see DatabaseOptions.tenantRoles). */
+  readonly tenantRoles: boolean;
   #driver: Promise<Driver> | undefined;
   #ended = false;
 
   constructor(options: DatabaseOptions = {}) {
     this.config = resolveOptions(options);
+    this.tenantRoles = options.tenantRoles ?? tenantRolesFromEnv();
     // A malformed connection string is reported here, where it was given, not at the first query.
     if (this.config.url) parsePoolSettings(this.config.url);
     this.sql = createSql((statement) => {

@@ -1,8 +1,9 @@
 import { getDatabase, type Database } from './client.js';
 import type { QueryResult, Statement, Transaction } from './drivers/types.js';
-import { ScopeEndedError, TenantNotFoundError, TenantScopeConflictError, TransactionAbortedError } from './errors.js';
+import { CgkError, QueryError, ScopeEndedError, TenantNotFoundError, TenantScopeConflictError, TransactionAbortedError } from './errors.js';
 import { schemaNameFor } from './identifier.js';
 import { currentScope, scopeStorage, type ActiveScope } from './scope.js';
+import { tenantRoleExpression } from './roles.js';
 import { createSql, type Sql } from './sql.js';
 
 /**
@@ -50,10 +51,22 @@ export async function runTenantScope<T>(db: Database, slug: string, fn: (sql: Sq
  * is safe because the only value is a schema name that `schemaNameFor` has already limited to
  * `[a-z][a-z0-9_]*`, and `literal()` checks that again.
  */
-function tenantPrelude(schema: string): Statement {
+function tenantPrelude(slug: string, schema: string, withRole: boolean): Statement {
+  const found = `to_regnamespace(${literal(schema)}) is not null`;
+  // The role is only set when the schema exists, so a missing tenant reads as "not found", not "no role".
+  const role = withRole ? `, case when ${found} then set_config('role', ${tenantRoleExpression(slug)}, true) end as role` : '';
   return {
-    text: `select set_config('search_path', ${literal(`${schema}, public`)}, true) as search_path, to_regnamespace(${literal(schema)}) is not null as found`,
+    text: `select set_config('search_path', ${literal(`${schema}, public`)}, true) as search_path, ${found} as found${role}`,
   };
+}
+
+/** The tenant's schema exists but its role does not: created before roles were on, or by hand. */
+function roleMissing(error: Error | undefined, slug: string): CgkError | undefined {
+  if (!(error instanceof QueryError) || !/role .* does not exist/.test(error.message)) return undefined;
+  return new CgkError('CGK_ROLE', `Tenant "${slug}" has no database role, and tenant roles are on`, {
+    hint: `Create its role and grants with: npx @cgk/cli tenant:repair ${slug} (or set CGK_TENANT_ROLES=off for search_path-only isolation)`,
+    cause: error,
+  });
 }
 
 function literal(value: string): string {
@@ -92,10 +105,10 @@ class TenantScope implements ActiveScope {
   async #open(first: Statement): Promise<QueryResult> {
     try {
       const driver = await this.owner.driver();
-      const { tx, results } = await driver.begin([tenantPrelude(this.schema), first]);
+      const { tx, results } = await driver.begin([tenantPrelude(this.slug, this.schema, this.owner.tenantRoles), first]);
       this.#tx = tx;
       const [prelude, answer] = results;
-      if (!prelude?.ok) throw prelude?.error ?? new Error('tenant prelude returned no result');
+      if (!prelude?.ok) throw roleMissing(prelude?.error, this.slug) ?? prelude?.error ?? new Error('tenant prelude returned no result');
       if (prelude.result.rows[0]?.found !== true) {
         this.#missing = true;
         throw new TenantNotFoundError(this.slug);

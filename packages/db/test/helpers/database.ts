@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 /** The server the tests run against; `scripts/services.sh` (run by `npm test`) makes sure it is up. */
@@ -36,6 +36,14 @@ export async function createTestDatabase(prefix = 'cgk_test'): Promise<TestDatab
     url: url.toString(),
     async drop() {
       await adminQuery(`drop database if exists "${name}" with (force)`);
+      await dropTenantRolesOf(name);
     },
   };
+}
+
+/** Tenant roles are cluster-wide: drop the ones a test database made (they carry its tag, see src/roles.ts). */
+export async function dropTenantRolesOf(database: string): Promise<void> {
+  const tag = createHash('md5').update(database).digest('hex').slice(0, 8);
+  const { rows } = await adminQuery<{ rolname: string }>(`select rolname from pg_roles where rolname like $1`, [`ct\\_${tag}\\_%`]);
+  for (const { rolname } of rows) await adminQuery(`drop role if exists "${rolname}"`);
 }

@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
 import { Database, identifier, sql } from '../../src/index.js';
+import { grantTenantRoleSql } from '../../src/roles.js';
 
 /** Creates `count` tenant schemas, each with a `marker` table naming its tenant and an empty `events` table. */
 export async function createMarkedTenants(db: Database, prefix: string, count: number): Promise<string[]> {
@@ -10,6 +11,7 @@ export async function createMarkedTenants(db: Database, prefix: string, count: n
       create table tenant_${slug}.marker (tenant text not null);
       insert into tenant_${slug}.marker values ('${slug}');
       create table tenant_${slug}.events (op int primary key, tenant text not null)`);
+    if (db.tenantRoles) await driver.exec(grantTenantRoleSql(slug));
   }
   return slugs;
 }

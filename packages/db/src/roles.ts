@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { assertValidSlug, schemaNameFor } from './identifier.js';
+
+/**
+ * A PostgreSQL role per tenant, so that isolation is enforced by the server and not only by `search_path`.
+ *
+ * Roles are cluster-wide while schemas live in one database: two databases on one server (development and
+ * test, parallel test runs) may hold the same slug. So a role name carries a tag of the database it belongs
+ * to, computed by the server itself (`md5(current_database())`): the scope's prelude can name the role in
+ * the same statement that sets `search_path`, with no lookup and no extra round trip.
+ *
+ * Name: `ct_` + 8 hex of md5(database) + `_` + slug (slugs over 40 characters: their first 40 + `_` + 8 hex
+ * of md5(slug)), at most 61 bytes.
+ */
+
+const SLUG_PART_MAX = 40;
+
+/** The slug part of a tenant's role name (everything after the database tag). */
+export function roleSuffix(slug: string): string {
+  assertValidSlug(slug);
+  if (slug.length <= SLUG_PART_MAX) return slug;
+  return `${slug.slice(0, SLUG_PART_MAX)}_${createHash('md5').update(slug).digest('hex').slice(0, 8)}`;
+}
+
+/** A SQL expression that evaluates, on the server, to the tenant's role name in the current database. */
+export function tenantRoleExpression(slug: string): string {
+  return `('ct_' || left(md5(current_database()), 8) || '_${roleSuffix(slug)}')`;
+}
+
+/** The role name of `slug` in the database called `database` (what `tenantRoleExpression` evaluates to there). */
+export function tenantRoleName(slug: string, database: string): string {
+  return `ct_${createHash('md5').update(database).digest('hex').slice(0, 8)}_${roleSuffix(slug)}`;
+}
+
+/** What a tenant role may do in its own schema. Everything else (other tenants, platform tables) it may not. */
+const TABLE_RIGHTS = 'select, insert, update, delete';
+
+/**
+ * SQL that creates the tenant's NOLOGIN role if missing and (re)applies its grants: usage of its own schema,
+ * DML on every table and usage of every sequence there, the same by default for tables that later
+ * migrations create, nothing on the migration bookkeeping, and membership for the application role so
+ * that it may `SET ROLE` to it (superusers need none, ordinary owners do). Idempotent: safe to re-run.
+ */
+export function grantTenantRoleSql(slug: string): string {
+  const schema = schemaNameFor(slug);
+  const role = tenantRoleExpression(slug);
+  return `do $cgk$
+declare r text := ${role};
+begin
+  if not exists (select 1 from pg_roles where rolname = r) then
+    execute format('create role %I nologin', r);
+  end if;
+  if not exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid join pg_roles u on u.oid = m.member
+                 where g.rolname = r and u.rolname = current_user) then
+    execute format('grant %I to %I', r, current_user);
+  end if;
+  execute format('grant usage on schema ${schema} to %I', r);
+  execute format('grant ${TABLE_RIGHTS} on all tables in schema ${schema} to %I', r);
+  execute format('grant usage, select on all sequences in schema ${schema} to %I', r);
+  execute format('alter default privileges in schema ${schema} grant ${TABLE_RIGHTS} on tables to %I', r);
+  execute format('alter default privileges in schema ${schema} grant usage, select on sequences to %I', r);
+  if to_regclass('${schema}.schema_migrations') is not null then
+    execute format('revoke all on ${schema}.schema_migrations from %I', r);
+  end if;
+end $cgk$`;
+}
+
+/** SQL that drops the tenant's role and whatever privileges it still holds in this database, if it exists. */
+export function dropTenantRoleSql(slug: string): string {
+  const role = tenantRoleExpression(slug);
+  return `do $cgk$
+declare r text := ${role};
+begin
+  if exists (select 1 from pg_roles where rolname = r) then
+    execute format('drop owned by %I', r);
+    execute format('drop role %I', r);
+  end if;
+end $cgk$`;
+}
