@@ -58,12 +58,14 @@ export function createPgDriver(options: PgDriverOptions): Driver {
         const answer = await begun;
         if (merged) headResult = { ok: true, result: toResult(Array.isArray(answer) ? answer[answer.length - 1]! : answer) };
       } catch (error) {
-        if (!merged || client.getTransactionStatus?.() === 'I' || !isStatementError(error)) {
+        if (!merged || !isStatementError(error)) {
           await Promise.allSettled(sent);
           client.release(true);
           fail(error);
         }
-        // BEGIN ran and the prelude failed: the transaction is open (and aborted); report it like any statement.
+        // The server rejected the prelude: the transaction is open and aborted (or, for a parse error of the
+        // whole message, was never opened; the ROLLBACK that follows is then a harmless no-op). Report it like
+        // any failed statement and keep the connection: the caller rolls back.
         headResult = { ok: false, error: normalizeDriverError(error, target) };
       }
       const results = await Promise.all(sent);
