@@ -1,0 +1,135 @@
+/**
+ * The tenant cache against the raw ioredis client, same Redis, same run: what do namespacing, key checks,
+ * error translation and the bounded-wait options (a commandTimeout timer per command) cost per operation?
+ * Goal: at most 1.2x. The baseline serialises like the cache does (JSON); the "raw string" rows do not.
+ *
+ *   npx tsx bench/cache.bench.ts          (CGK_BENCH_OPS=20000 CGK_BENCH_ROUNDS=5 by default)
+ *
+ * Each case runs OPS operations per side per round, the two sides interleaved in blocks of OPS/10 (order
+ * swapped every block), for several rounds, and reports the median per-operation time of each side and their ratio. Sequential cases wait for
+ * each reply; the concurrent ones keep 16 operations in flight. Not part of the test suite.
+ */
+import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
+import { closeCache, createTenantCache } from '../packages/db/src/cache.js';
+
+export interface BenchResult {
+  name: string;
+  /** Median microseconds per operation, raw ioredis client. */
+  baseline: number;
+  /** Median microseconds per operation, tenant cache. */
+  ours: number;
+  /** ours / baseline. */
+  ratio: number;
+}
+
+const OPS = Number(process.env.CGK_BENCH_OPS ?? 20_000);
+const ROUNDS = Number(process.env.CGK_BENCH_ROUNDS ?? 5);
+const IN_FLIGHT = 16;
+/** Blocks per round, alternating sides. */
+const BLOCKS = 10;
+const KEYS = 100;
+
+/** Runs `op(i)` for i in [0, ops) with `parallel` in flight; returns microseconds per operation. */
+async function timeOps(ops: number, parallel: number, op: (i: number) => Promise<unknown>): Promise<number> {
+  const started = process.hrtime.bigint();
+  let next = 0;
+  const worker = async () => {
+    while (next < ops) await op(next++);
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return Number(process.hrtime.bigint() - started) / 1000 / ops;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Benchmarks get, set and getOrSet (hit) through the tenant cache against GET/SET on a raw client. */
+export async function runCacheBench(): Promise<BenchResult[]> {
+  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const run = randomBytes(4).toString('hex');
+  const raw = new Redis(url, { lazyConnect: true });
+  const cache = createTenantCache(`bench_${run}`, { url });
+  const rawPrefix = `cgkbench:${run}:`;
+  const value = { id: 1234, name: 'Blue widget', price: 19.99, tags: ['sale', 'new'], stock: { eu: 12, us: 3 } };
+  const text = JSON.stringify(value);
+  const rawKeys = Array.from({ length: KEYS }, (_, i) => `${rawPrefix}product:${i}`);
+  const ourKeys = Array.from({ length: KEYS }, (_, i) => `product:${i}`);
+
+  // The baseline does what a hand-written cache on ioredis does for the same call: GET + JSON.parse,
+  // JSON.stringify + SET. The "raw string" rows leave JSON out of the baseline: the strictest comparison.
+  const rawGet = (i: number) => raw.get(rawKeys[i % KEYS]!).then((t) => (t === null ? undefined : JSON.parse(t)));
+  const rawSet = (i: number) => raw.set(rawKeys[i % KEYS]!, JSON.stringify(value));
+  const ourGet = (i: number) => cache.get(ourKeys[i % KEYS]!);
+  const ourSet = (i: number) => cache.set(ourKeys[i % KEYS]!, value);
+  const cases: Array<{ name: string; parallel: number; baseline: (i: number) => Promise<unknown>; ours: (i: number) => Promise<unknown> }> = [
+    { name: 'get', parallel: 1, baseline: rawGet, ours: ourGet },
+    { name: 'set', parallel: 1, baseline: rawSet, ours: ourSet },
+    { name: 'getOrSet (hit) vs get', parallel: 1, baseline: rawGet, ours: (i) => cache.getOrSet(ourKeys[i % KEYS]!, () => value) },
+    { name: `get, ${IN_FLIGHT} in flight`, parallel: IN_FLIGHT, baseline: rawGet, ours: ourGet },
+    { name: `set, ${IN_FLIGHT} in flight`, parallel: IN_FLIGHT, baseline: rawSet, ours: ourSet },
+    { name: `get, ${IN_FLIGHT} in flight, raw string`, parallel: IN_FLIGHT, baseline: (i) => raw.get(rawKeys[i % KEYS]!), ours: ourGet },
+    { name: `set, ${IN_FLIGHT} in flight, raw string`, parallel: IN_FLIGHT, baseline: (i) => raw.set(rawKeys[i % KEYS]!, text), ours: ourSet },
+  ];
+
+  try {
+    for (let i = 0; i < KEYS; i++) {
+      await raw.set(rawKeys[i]!, text);
+      await cache.set(ourKeys[i]!, value);
+    }
+    // warm-up: connections open, JIT warm
+    for (const c of cases) {
+      await timeOps(Math.min(OPS, 2000), c.parallel, c.baseline);
+      await timeOps(Math.min(OPS, 2000), c.parallel, c.ours);
+    }
+    const results: BenchResult[] = [];
+    for (const c of cases) {
+      const baseline: number[] = [];
+      const ours: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        // One round = OPS operations on each side, interleaved in blocks (order swapped every round), so a
+        // slowdown of the machine during the round hits both sides alike.
+        let b = 0;
+        let o = 0;
+        for (let block = 0; block < BLOCKS; block++) {
+          if ((round + block) % 2 === 0) {
+            b += await timeOps(Math.ceil(OPS / BLOCKS), c.parallel, c.baseline);
+            o += await timeOps(Math.ceil(OPS / BLOCKS), c.parallel, c.ours);
+          } else {
+            o += await timeOps(Math.ceil(OPS / BLOCKS), c.parallel, c.ours);
+            b += await timeOps(Math.ceil(OPS / BLOCKS), c.parallel, c.baseline);
+          }
+        }
+        baseline.push(b / BLOCKS);
+        ours.push(o / BLOCKS);
+      }
+      const b = median(baseline);
+      const o = median(ours);
+      results.push({ name: c.name, baseline: b, ours: o, ratio: o / b });
+    }
+    return results;
+  } finally {
+    await cache.clear().catch(() => 0);
+    if (rawKeys.length > 0) await raw.unlink(...rawKeys).catch(() => 0);
+    await raw.quit().catch(() => raw.disconnect());
+    await closeCache();
+  }
+}
+
+function printTable(results: BenchResult[]): void {
+  const rows = results.map((r) => [r.name, r.baseline.toFixed(1), r.ours.toFixed(1), `${r.ratio.toFixed(2)}x`]);
+  const header = ['case', 'raw ioredis (+JSON) µs/op', 'tenant cache µs/op', 'ratio'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  console.log(`tenant cache vs raw ioredis: ${OPS} ops per measurement, median of ${ROUNDS} alternating rounds (goal ≤ 1.20x)`);
+  console.log(line(header));
+  for (const row of rows) console.log(line(row));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  printTable(await runCacheBench());
+}

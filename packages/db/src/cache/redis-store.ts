@@ -1,0 +1,162 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { CacheError, ConfigError } from '../errors.js';
+import { escapeGlob, type CacheStore } from './store.js';
+
+/** Keys SCAN looks at per call: each call is short, so clear() never holds Redis for long. */
+const SCAN_COUNT = 1000;
+/** Wait between reconnection attempts while Redis is down (commands fail fast meanwhile). */
+const MAX_RECONNECT_DELAY_MS = 2000;
+
+/**
+ * A store on Redis through ioredis. Either it owns its client (made from a URL, lazily, on the first command,
+ * and closed by `close()`), or it uses a caller's client, which it never closes.
+ *
+ * Bounded waits: an owned client has `connectTimeout` and `commandTimeout` = `timeoutMs`, fails queued commands
+ * at the first failed connection attempt (`maxRetriesPerRequest: 0`) and queues commands only while it
+ * connects (`enableOfflineQueue`, bounded by `commandTimeout`). A caller's client without `commandTimeout`
+ * gets the same bound from a timer around each command.
+ */
+export class RedisStore implements CacheStore {
+  readonly target: string;
+  readonly #url: string | undefined;
+  readonly #timeoutMs: number;
+  readonly #deadline: boolean;
+  #client: Redis | undefined;
+  #lastError: Error | undefined;
+
+  private constructor(target: string, timeoutMs: number, url: string | undefined, client: Redis | undefined) {
+    this.target = target;
+    this.#timeoutMs = timeoutMs;
+    this.#url = url;
+    this.#client = client;
+    this.#deadline = client !== undefined && typeof client.options.commandTimeout !== 'number';
+  }
+
+  /** A store with its own connection to `url` (`redis://` or `rediss://`, with a password or not), opened on first use. */
+  static fromUrl(url: string, timeoutMs: number): RedisStore {
+    return new RedisStore(describeUrl(url), timeoutMs, url, undefined);
+  }
+
+  /** A store on the caller's client; `close()` leaves it open. Refuses a client with a `keyPrefix` (see below). */
+  static fromClient(client: Redis, timeoutMs: number): RedisStore {
+    if (client.options.keyPrefix) {
+      // ioredis prefixes GET/SET/UNLINK keys but not SCAN's MATCH pattern, so clear() would silently miss every key.
+      throw new ConfigError('A Redis client with a keyPrefix cannot back a tenant cache', 'Pass a client without keyPrefix: the tenant cache names its keys cgk:{slug}:... itself.');
+    }
+    const { host, port, db, tls } = client.options;
+    return new RedisStore(`${tls ? 'rediss' : 'redis'}://${host ?? 'localhost'}:${port ?? 6379}/${db ?? 0}`, timeoutMs, undefined, client);
+  }
+
+  // The hot paths hand back #run's promise as is: one async frame between the caller and ioredis.
+  get(key: string): Promise<string | null> {
+    return this.#run('GET', (client) => client.get(key));
+  }
+
+  set(key: string, value: string, ttlMs: number | undefined): Promise<unknown> {
+    return this.#run('SET', (client) => (ttlMs === undefined ? client.set(key, value) : client.set(key, value, 'PX', ttlMs)));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return (await this.#run('UNLINK', (client) => client.unlink(key))) > 0;
+  }
+
+  /**
+   * SCAN with MATCH on the escaped prefix, COUNT 1000 per call, and UNLINK of each batch (the memory is freed
+   * in the background), until the cursor comes back to 0. Never KEYS, never FLUSHDB: each call is short, so
+   * Redis keeps serving other clients in between. Keys written during the scan may survive it (SCAN's rules).
+   */
+  async deletePrefix(prefix: string): Promise<number> {
+    const pattern = `${escapeGlob(prefix)}*`;
+    let cursor = '0';
+    let removed = 0;
+    do {
+      const [next, keys] = await this.#run('SCAN', (client) => client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
+      cursor = next;
+      // MATCH already did this; checking again costs nothing and keeps the guarantee local.
+      const mine = keys.filter((key) => key.startsWith(prefix));
+      if (mine.length > 0) removed += await this.#run('UNLINK', (client) => client.unlink(...mine));
+    } while (cursor !== '0');
+    return removed;
+  }
+
+  /** Quits the owned connection (or drops it if Redis does not answer in time); the next command reopens one. */
+  async close(): Promise<void> {
+    const client = this.#url === undefined ? undefined : this.#client;
+    if (!client) return;
+    this.#client = undefined;
+    if (client.status === 'ready') {
+      try {
+        await client.quit();
+        return;
+      } catch {
+        // fall through: not answering, drop it
+      }
+    }
+    client.disconnect();
+  }
+
+  async #run<T>(command: string, send: (client: Redis) => Promise<T>): Promise<T> {
+    try {
+      const reply = send(this.#connection());
+      return await (this.#deadline ? withDeadline(reply, this.#timeoutMs) : reply);
+    } catch (error) {
+      throw this.#failure(command, error);
+    }
+  }
+
+  #connection(): Redis {
+    if (this.#client) return this.#client;
+    const client = new Redis(this.#url!, clientOptions(this.#timeoutMs));
+    // Without a listener ioredis prints every failed reconnection; keep the last one for the error message.
+    client.on('error', (error: Error) => { this.#lastError = error; });
+    client.on('ready', () => { this.#lastError = undefined; });
+    this.#client = client;
+    return client;
+  }
+
+  #failure(command: string, error: unknown): CacheError {
+    const text = error instanceof Error ? error.message : String(error);
+    const last = this.#lastError?.message;
+    let reason: string;
+    if (/command timed out/i.test(text)) reason = `no reply within ${this.#timeoutMs} ms${last && !/command timed out/i.test(last) ? ` (${last})` : ''}`;
+    else if (error instanceof Error && error.name === 'MaxRetriesPerRequestError') reason = `cannot connect${last ? ` (${last})` : ''}`;
+    else if (/connection is closed/i.test(text)) reason = `connection closed${last ? ` (${last})` : ''}`;
+    else reason = text; // Redis answered with an error (NOAUTH, WRONGTYPE, OOM...)
+    return new CacheError('unavailable', `Cache unavailable: ${command} on Redis at ${this.target} failed: ${reason}`, { cause: error });
+  }
+}
+
+/** The ioredis options behind the bounded waits described on `RedisStore`. */
+function clientOptions(timeoutMs: number): RedisOptions {
+  return {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: true,
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+  };
+}
+
+/** `redis://host:port/db` without user or password; refuses what is not a redis:// or rediss:// URL. */
+function describeUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('REDIS_URL is not a valid URL', 'Use redis://[:password@]host:port[/db] or rediss://... for TLS.');
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, not ${parsed.protocol}//`, 'Use redis://[:password@]host:port[/db] or rediss://... for TLS.');
+  }
+  const db = parsed.pathname.length > 1 ? parsed.pathname.slice(1) : '0';
+  return `${parsed.protocol}//${parsed.host}${parsed.port ? '' : ':6379'}/${db}`;
+}
+
+function withDeadline<T>(reply: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('Command timed out')), timeoutMs);
+  });
+  return Promise.race([reply, late]).finally(() => clearTimeout(timer));
+}
