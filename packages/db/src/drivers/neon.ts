@@ -1,13 +1,292 @@
-import { ConfigError } from '../errors.js';
-import type { Driver } from './types.js';
+import { Pool, type NeonConfigGlobalAndClient, type PoolClient, type PoolConfig, type QueryResult as NeonQueryResult } from '@neondatabase/serverless';
+import { createPool } from '@vercel/postgres';
+import ws from 'ws';
+import { ConfigError, ConnectionError, redactSecrets } from '../errors.js';
+import { parsePoolSettings } from './config.js';
+import { normalizeDriverError } from './errors.js';
+import type { Driver, QueryResult, Settled, Statement, Transaction } from './types.js';
 
 /** Options for the @vercel/postgres / @neondatabase/serverless driver. */
 export interface NeonDriverOptions {
   connectionString: string;
+  /** `vercel`: `createPool()` from @vercel/postgres; `neon`: the `Pool` of @neondatabase/serverless it wraps. */
   flavour: 'vercel' | 'neon';
+  /**
+   * A WebSocket→TCP relay to connect through instead of Neon's own proxy: `host:port` (plain `ws://`), or
+   * `wss://host:port` for a relay behind TLS. The relay is asked for `/v2?address=<db host>:<db port>`.
+   * Default: `CGK_NEON_WS_PROXY`; neither set (production) = Neon's proxy on the database host itself.
+   */
+  wsProxy?: string;
+  /**
+   * Neon's `coalesceWrites`: gather a turn's writes into one WebSocket message sent by a 0 ms timer. Default
+   * here: false. In Node that timer waits at least 1 ms, on every statement: measured through a local relay,
+   * a bare `select 1` took ~1.2 ms coalesced against ~0.05 ms not (bench/neon.bench.ts). Off, each protocol
+   * message is its own small WebSocket frame, sent at once.
+   */
+  coalesceWrites?: boolean;
 }
 
-/** Placeholder until the Neon/Vercel driver lands (issue 6): refuses clearly instead of misbehaving. */
+/**
+ * The driver that production on Vercel/Neon uses: `@vercel/postgres` (flavour `vercel`), or the
+ * `@neondatabase/serverless` Pool under it (flavour `neon`; @vercel/postgres is deprecated upstream in its
+ * favour). Both speak the PostgreSQL protocol over a WebSocket, one connection per pooled client, and share
+ * everything below. Only `pool.query(text, values)` and `pool.connect()` are used: `pool.sql` and the
+ * package-level `sql` of @vercel/postgres go over HTTPS to Neon's SQL-over-HTTP endpoint, which no other
+ * PostgreSQL has, and they cannot hold a transaction open across statements.
+ *
+ * Semantics are the pg driver's: plain statements outside scopes, `begin()` on one client in one
+ * transaction, errors normalised to `QueryError` / `ConnectionError`, int8 and numeric as strings.
+ *
+ * Cost. Neon's client is node-postgres 8.8 over a WebSocket: it sends a statement only after the previous
+ * one's ReadyForQuery (no pipelining), so every statement is one wait, one network round trip to Neon's
+ * proxy. A tenant scope costs:
+ *   - BEGIN + the parameterless prelude (`select set_config('search_path', ..., true), ...`): 1 wait, sent
+ *     as one simple-protocol message `BEGIN; select ...`;
+ *   - the first statement (Parse/Bind/Describe/Execute/Sync in one flight): 1 wait; each further one: 1;
+ *   - COMMIT: 1.
+ * So a one-query `withTenant` is 3 waits here: BEGIN, path, query and COMMIT one by one would be 4 (measured
+ * through a local relay: 0.60x of that), and the pg driver, which pipelines the first query behind BEGIN,
+ * needs 2. A prelude statement that has parameters cannot ride in the simple-protocol message and costs 1
+ * wait of its own: this driver never turns a value into SQL text (tenant.ts builds its prelude without
+ * parameters, from identifiers it has validated). Reaching pg's 2 would take writing BEGIN + prelude and the
+ * first statement's extended-protocol messages in one flight behind the client's back (a Submittable),
+ * which leans on internals of the node-postgres copy bundled in Neon's client: not done.
+ * Checking out an idle pooled connection costs nothing; opening one costs the WebSocket handshake and the
+ * PostgreSQL startup (on Neon, startup and password go together: `pipelineConnect: 'password'`).
+ * Through a loopback relay a round trip costs ~0.08 ms once write coalescing is off (see `coalesceWrites`).
+ */
 export function createNeonDriver(options: NeonDriverOptions): Driver {
-  throw new ConfigError(`The ${options.flavour} driver is not available yet`, 'Use CGK_DB_DRIVER=pg with the same connection string.');
+  const settings = parsePoolSettings(options.connectionString);
+  const target = settings.redacted;
+  const socket = { ...socketOptions(options.wsProxy ?? process.env.CGK_NEON_WS_PROXY), coalesceWrites: options.coalesceWrites ?? false };
+  const config: PoolConfig = {
+    connectionString: settings.connectionString,
+    max: settings.max,
+    connectionTimeoutMillis: settings.connectTimeoutMs,
+    idleTimeoutMillis: settings.idleTimeoutMs,
+    ...(settings.statementTimeoutMs === undefined ? {} : { statement_timeout: settings.statementTimeoutMs }),
+  };
+  const pool = options.flavour === 'vercel' ? vercelPool(config, target) : new Pool(config);
+  configureClients(pool, socket);
+  // An idle connection that the server drops must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  let ended = false;
+  const fail = (error: unknown): never => {
+    throw normalizeNeonError(error, target);
+  };
+  const run = async (client: Pool | PoolClient, statement: Statement): Promise<QueryResult> =>
+    toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
+
+  return {
+    name: options.flavour,
+    async query(statement) {
+      return run(pool, statement).catch(fail);
+    },
+    async exec(script) {
+      await pool.query(script).catch(fail);
+    },
+    async begin(prelude) {
+      const client = await pool.connect().catch(fail);
+      // A parameterless first prelude statement rides in BEGIN's own simple-protocol message (1 wait for
+      // both); the rest, and the caller's first query, follow one wait each: this client cannot pipeline.
+      const [head, ...rest] = prelude;
+      const merged = head !== undefined && !head.values?.length;
+      const results: Settled[] = [];
+      try {
+        const answer = (await client.query(merged ? `BEGIN; ${head.text}` : 'BEGIN')) as NeonQueryResult | NeonQueryResult[];
+        if (merged) results.push({ ok: true, result: toResult(Array.isArray(answer) ? answer[answer.length - 1]! : answer) });
+      } catch (error) {
+        if (!merged || !isStatementError(error)) {
+          client.release(true);
+          fail(error);
+        }
+        // The server rejected the prelude: the transaction is open and aborted (or, for a parse error of the
+        // whole message, was never opened). Report it like any failed statement; the caller rolls back.
+        results.push({ ok: false, error: normalizeNeonError(error, target) });
+      }
+      for (const statement of merged ? rest : prelude) {
+        const failed = results.find((r) => !r.ok);
+        // After a failure the server would refuse each statement with 25P02 (or, had BEGIN not run, execute
+        // it outside any transaction): answer for it here instead of spending a wait on it.
+        results.push(failed ? { ok: false, error: abortedBy(failed.error, target) } : await settle(run(client, statement), target));
+      }
+      return { tx: neonTransaction(client, target, results.some((r) => !r.ok)), results };
+    },
+    async end() {
+      if (ended) return;
+      ended = true;
+      // Ends every client: each sends Terminate and closes its WebSocket, so nothing keeps the process alive.
+      await pool.end();
+    },
+  };
+}
+
+/**
+ * The per-connection WebSocket settings for a relay. None (production): Neon's defaults, `wss://<host>/v2`
+ * with the startup and password pipelined. With a relay: plain `ws://` to it unless it was given as
+ * `wss://`, and no pipelined password (a local server may not ask for one: trust, SCRAM). Either way the
+ * `ws` package is the WebSocket (Node 20 has no global one) and writes are not coalesced (see options).
+ */
+function socketOptions(wsProxy: string | undefined): Partial<NeonConfigGlobalAndClient> {
+  const value = wsProxy?.trim();
+  if (!value) return {};
+  const match = /^(wss?:\/\/)?([^/?#\s@]+?)\/?$/.exec(value);
+  if (!match) {
+    throw new ConfigError(`WebSocket relay address (CGK_NEON_WS_PROXY / wsProxy) ${JSON.stringify(redactSecrets(value))} is not host:port`, 'Give host:port of a WebSocket→TCP relay, e.g. CGK_NEON_WS_PROXY=localhost:8080 (or wss://relay.example:443), or unset it to use Neon\'s own proxy.');
+  }
+  const relay = match[2]!;
+  return {
+    wsProxy: (host: string, port: number | string) => `${relay}/v2?address=${host}:${port}`,
+    useSecureWebSocket: match[1] === 'wss://',
+    pipelineConnect: false,
+  };
+}
+
+/** A Neon client's socket: its per-connection settings, and the EventEmitter the pg connection listens to. */
+type NeonSocket = NeonConfigGlobalAndClient & { emit(event: string | symbol, ...args: unknown[]): boolean };
+type ClientClass = new (config?: unknown) => { neonConfig: NeonSocket };
+
+/**
+ * Applies the WebSocket settings to each client this pool creates (on its own socket, see the
+ * `neonConfig` property of a Neon client) rather than to the global `neonConfig`: two drivers in one
+ * process (a relay in tests, Neon in production) do not disturb each other, nor other code using Neon.
+ *
+ * It also turns the socket's WebSocket `ErrorEvent`s into `Error`s. Neon's socket re-emits ws's ErrorEvent
+ * as is, and when the pool's connect timeout fires first, pg-pool assigns `err.message` on it, which is a
+ * getter on an ErrorEvent: the TypeError is thrown inside an event handler and kills the process (seen
+ * with a relay that accepts TCP and never answers the WebSocket handshake).
+ */
+function configureClients(pool: Pool, settings: Partial<NeonConfigGlobalAndClient>): void {
+  const holder = pool as unknown as { Client: ClientClass };
+  const Base = holder.Client;
+  holder.Client = class extends Base {
+    constructor(config?: unknown) {
+      super(config);
+      const socket = this.neonConfig;
+      if (socket.webSocketConstructor === undefined) socket.webSocketConstructor = ws;
+      Object.assign(socket, settings);
+      const emit = socket.emit.bind(socket);
+      socket.emit = (event, ...args) => (event === 'error' && !(args[0] instanceof Error) ? emit('error', webSocketError(args[0]), ...args.slice(1)) : emit(event, ...args));
+    }
+  };
+}
+
+/** A WebSocket ErrorEvent (or anything else thrown at us) as a plain Error that keeps its message and cause. */
+function webSocketError(event: unknown): Error {
+  const { message, error } = (typeof event === 'object' && event !== null ? event : {}) as { message?: unknown; error?: unknown };
+  const text = typeof message === 'string' && message !== '' ? message : error instanceof Error ? error.message : 'WebSocket error';
+  const wrapped = new Error(text, { cause: error ?? event });
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string') Object.assign(wrapped, { code });
+  return wrapped;
+}
+
+/** `createPool()` of @vercel/postgres, with its refusal of a non-pooled URL turned into a ConfigError. */
+function vercelPool(config: PoolConfig, target: string): Pool {
+  try {
+    return createPool(config);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new ConfigError(
+      `@vercel/postgres refuses ${target}: ${redactSecrets((error as Error).message)}`,
+      code === 'invalid_connection_string'
+        ? 'It takes a pooled Neon URL (host with "-pooler.") or a host of exactly "localhost"; use CGK_DB_DRIVER=neon (or pg) for any other URL.'
+        : undefined,
+    );
+  }
+}
+
+function neonTransaction(client: PoolClient, target: string, aborted: boolean): Transaction {
+  let done = false;
+  const finish = (destroy: boolean) => {
+    if (done) return;
+    done = true;
+    client.release(destroy);
+  };
+  // A transaction whose prelude failed takes no more statements (PostgreSQL would refuse them with 25P02, or
+  // run them outside any transaction had its BEGIN not been parsed) and can only roll back.
+  const refuse = () => abortedBy(new Error('prelude failed'), target);
+  return {
+    async query(statement) {
+      if (aborted) throw refuse();
+      try {
+        return toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
+      } catch (error) {
+        throw normalizeNeonError(error, target);
+      }
+    },
+    async exec(script) {
+      if (aborted) throw refuse();
+      try {
+        await client.query(script);
+      } catch (error) {
+        throw normalizeNeonError(error, target);
+      }
+    },
+    async commit() {
+      try {
+        const result = await client.query(aborted ? 'ROLLBACK' : 'COMMIT');
+        finish(false);
+        return aborted ? 'ROLLBACK' : result.command;
+      } catch (error) {
+        finish(true);
+        throw normalizeNeonError(error, target);
+      }
+    },
+    async rollback() {
+      try {
+        await client.query('ROLLBACK');
+        finish(false);
+      } catch {
+        // The connection's state is unknown: destroy it rather than hand a half-open transaction to the next user.
+        finish(true);
+      }
+    },
+  };
+}
+
+/** The error for a statement not sent because an earlier one failed: PostgreSQL's own 25P02, or the same connection failure. */
+function abortedBy(cause: Error, target: string): Error {
+  if (cause instanceof ConnectionError) return cause;
+  return normalizeDriverError({ code: '25P02', message: 'current transaction is aborted, commands ignored until end of transaction block' }, target);
+}
+
+/**
+ * normalizeDriverError, plus the failures only this transport has: the WebSocket could not be opened or was
+ * refused by the proxy (ws reports those as an ErrorEvent or an `Unexpected server response`).
+ */
+function normalizeNeonError(error: unknown, target: string): Error {
+  const message = (error as { message?: unknown } | null)?.message;
+  const isEvent = typeof error === 'object' && error !== null && (error as { type?: unknown }).type === 'error' && 'target' in error;
+  if (isEvent || (typeof message === 'string' && /WebSocket|Unexpected server response/i.test(message))) {
+    const text = typeof message === 'string' && message !== '' ? message : 'the WebSocket connection failed';
+    return new ConnectionError(`Cannot use PostgreSQL at ${target}: ${text}`, {
+      cause: error,
+      hint: 'Check the connection string and that the database (or the WebSocket relay named by CGK_NEON_WS_PROXY) is reachable: npx @cgk/cli doctor',
+    });
+  }
+  return normalizeDriverError(error, target);
+}
+
+/** A statement the server rejected (it carries a SQLSTATE), as opposed to a broken connection. */
+function isStatementError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08');
+}
+
+async function settle(promise: Promise<QueryResult>, target: string): Promise<Settled> {
+  try {
+    return { ok: true, result: await promise };
+  } catch (error) {
+    return { ok: false, error: normalizeNeonError(error, target) };
+  }
+}
+
+function toResult(result: NeonQueryResult): QueryResult {
+  return {
+    rows: result.rows,
+    rowCount: result.rowCount ?? result.rows.length,
+    fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
+    command: result.command,
+  };
 }

@@ -1,5 +1,6 @@
 import { Database } from '../../src/index.js';
 import { createTestDatabase } from './database.js';
+import { onLocalhost, openThroughRelay, startWsRelay } from './ws-relay.js';
 
 /** A database of one driver kind, fresh for one test file, and how to throw it away. */
 export interface DriverSetup {
@@ -42,5 +43,34 @@ export const pgliteFixture: DriverFixture = {
   },
 };
 
+/**
+ * @vercel/postgres (`vercel`) or the @neondatabase/serverless Pool (`neon`), speaking to the local server
+ * through a WebSocket→TCP relay of the test's own (as they speak to Neon's proxy in production), in a
+ * scratch database. The URL names host `localhost`, the only direct host @vercel/postgres accepts.
+ */
+function serverlessFixture(flavour: 'vercel' | 'neon'): DriverFixture {
+  return {
+    name: flavour,
+    concurrent: true,
+    async setup() {
+      const scratch = await createTestDatabase();
+      const relay = await startWsRelay();
+      const db = new Database({ url: onLocalhost(scratch.url), driver: flavour });
+      await openThroughRelay(db, relay);
+      return {
+        db,
+        async teardown() {
+          await db.end();
+          await relay.stop();
+          await scratch.drop();
+        },
+      };
+    },
+  };
+}
+
+export const vercelFixture = serverlessFixture('vercel');
+export const neonFixture = serverlessFixture('neon');
+
 /** Every driver the behavioural suites run over. */
-export const driverFixtures: DriverFixture[] = [pgFixture, pgliteFixture];
+export const driverFixtures: DriverFixture[] = [pgFixture, pgliteFixture, vercelFixture, neonFixture];
