@@ -18,7 +18,6 @@ describe('a role per tenant', () => {
     appRole = `app_${scratch.name}`;
     await adminQuery(`create role ${appRole} login createrole`);
     await adminQuery(`alter database ${scratch.name} owner to ${appRole}`);
-    await adminQuery(`grant all on schema public to ${appRole}`);
     const url = new URL(scratch.url);
     url.username = appRole;
     const owner = new Database({ url: `postgres://postgres@127.0.0.1:5432/${scratch.name}` });
