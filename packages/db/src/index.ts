@@ -25,3 +25,46 @@ export {
   redactSecrets,
   type CgkErrorCode,
 } from './errors.js';
+export { createTenantCache, tenantCache, closeCache, DEFAULT_CACHE_TIMEOUT_MS, type TenantCache, type TenantCacheOptions } from './cache.js';
+export { CacheError, type CacheErrorReason } from './errors.js';
+export { encryptSecret, decryptSecret, isEncryptedSecret, needsReencryption, checkEncryptionKeys, type EncryptionKeyStatus } from './secrets.js';
+export { EncryptionError } from './errors.js';
+export {
+  createTenant,
+  listTenants,
+  getTenant,
+  suspendTenant,
+  activateTenant,
+  dropTenant,
+  repairTenantRoles,
+  type TenantStatus,
+  type TenantRecord,
+  type CreateTenantInput,
+  type CreateTenantResult,
+  type CreateTenantOptions,
+  type LifecycleOptions,
+} from './tenants.js';
+export { setupDatabase, PLATFORM_TABLES, type SetupReport } from './setup.js';
+export { tenantRolesFromEnv } from './client.js';
+export { diagnose, type DoctorReport, type DoctorCheck, type DoctorStatus, type DiagnoseOptions } from './doctor.js';
+export { migratePublic, migrateTenant, migrateTenants, migrationStatus, throwIfFailed, type MigrationResult, type MigrationResultSet, type MigrateTenantsResult, type TenantProgress, type MigrationStatusReport } from './migrations/index.js';
+export {
+  loadMigrations,
+  clearMigrationCache,
+  applyTenantMigrations,
+  NO_TRANSACTION_MARKER,
+  type Migration,
+  type MigrateOptions,
+  type MigrationResultStatus,
+  type TenantSource,
+  type TenantRunStatus,
+  type TenantRunResult,
+  type SummaryDisagreement,
+  type MigrateTenantsOptions,
+  type SchemaMigrationStatus,
+  type FleetMigrationStatus,
+  type TenantPendingStatus,
+  type AppliedMigration,
+  type MigrationStatusOptions,
+} from './migrations/index.js';
+export { MigrationError, MigrationChecksumError, MigrationFilesError, MigrationFleetError, type MigrationErrorDetails } from './errors.js';

@@ -1,0 +1,217 @@
+/**
+ * The migration runner over a fleet of tenants (DESIGN.md rule 6). Two scratch databases with the same fleet
+ * (`CGK_BENCH_TENANTS` tenants, default 1000, each a 3-table template, created with applyTenantMigrations):
+ * one for our runner, one for the baselines, so each side changes only its own tenants.
+ *
+ * - "nothing pending": ours = migrateTenants() from a fresh Database, files read from disk (one query on the
+ *   summary table); baseline = what the schema-per-tenant anchors do, ask every tenant: one
+ *   `select max(version) from tenant_x.schema_migrations` per tenant over one warm connection (kinder to the
+ *   baseline than django-tenants, which also starts a migrate command per tenant).
+ * - "one-line migration" (`alter table orders add column ...`): baseline = ONE psql session running the
+ *   statements schema by schema (`set search_path = tenant_x; alter table ...;` per tenant, autocommit, one
+ *   commit per tenant like ours). That is the fairer (stronger) baseline: a psql process per schema pays a
+ *   process start and a connection per tenant, which is shown as a note, measured on 100 tenants. Ours also
+ *   writes the tracking row and the summary row, each tenant in its own transaction, and checks checksums.
+ *   Rounds interleaved (a different column each time); the baseline is the mean of its rounds. Our default
+ *   commits each tenant with synchronous_commit off (still atomic) and flushes the WAL once at the end; the
+ *   `synchronousCommit` row shows the cost of waiting for every commit's flush, as psql's autocommit does.
+ *
+ * Run: `npx tsx bench/migrations.bench.ts`; the large fleet: `CGK_BENCH_TENANTS=10000 CGK_BENCH_PARTS=noop npx tsx
+ * bench/migrations.bench.ts` (setting up 2 x 10,000 tenants takes a few minutes).
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { Database } from '../packages/db/src/client.js';
+import { applyTenantMigrations, clearMigrationCache, migrateTenants, throwIfFailed } from '../packages/db/src/migrations/index.js';
+import { createScratchDatabase, isMain, median, printTable, row, type BenchRow } from './lib.js';
+
+const run = promisify(execFile);
+
+const TEMPLATE = {
+  '001_orders.sql': 'create table orders (id bigserial primary key, total numeric not null default 0, created_at timestamptz not null default now());\n',
+  '002_customers.sql': 'create table customers (id bigserial primary key, email text not null unique);\n',
+  '003_products.sql': 'create table products (id bigserial primary key, title text not null, price numeric not null);\ncreate index products_title_idx on products (title);\n',
+};
+
+export interface MigrationsBenchOptions {
+  /** Fleet size; default CGK_BENCH_TENANTS or 1000. */
+  tenants?: number;
+  /** 'noop' measures only "nothing pending" (for the 10,000-tenant run); default CGK_BENCH_PARTS or 'all'. */
+  parts?: 'all' | 'noop';
+}
+
+export async function runMigrationsBench(options: MigrationsBenchOptions = {}): Promise<BenchRow[]> {
+  const tenants = options.tenants ?? Number(process.env.CGK_BENCH_TENANTS ?? 1000);
+  const parts = options.parts ?? (process.env.CGK_BENCH_PARTS === 'noop' ? 'noop' : 'all');
+  const work = mkdtempSync(join(tmpdir(), 'cgk-bench-migrations-'));
+  /** A migration directory of its own per version of the files (the runner reads each directory once). */
+  const dir = (name: string, files: Record<string, string>) => {
+    const path = join(work, name);
+    mkdirSync(path);
+    for (const [file, text] of Object.entries(files)) writeFileSync(join(path, file), text);
+    return path;
+  };
+  const ours = await createScratchDatabase('cgk_bench_migr_ours');
+  const base = await createScratchDatabase('cgk_bench_migr_base');
+  const slugs = Array.from({ length: tenants }, (_, i) => `t${String(i).padStart(6, '0')}`);
+  try {
+    const template = dir('template', TEMPLATE);
+    await Promise.all([createFleet(ours.url, slugs, template), createFleet(base.url, slugs, template)]);
+
+    // --- nothing pending -------------------------------------------------------------------------------
+    const fastSamples: number[] = [];
+    const verifySamples: number[] = [];
+    const perTenantSamples: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      perTenantSamples.push(await timed(() => askEveryTenant(base.url, slugs)));
+      fastSamples.push(await timed(() => noopRun(ours.url, template, false)));
+      if (round < 2) verifySamples.push(await timed(() => noopRun(ours.url, template, true)));
+    }
+    const baselineNoop = median(perTenantSamples);
+    const noopRows = [
+      row(`nothing pending, ${tenants} tenants (ours: fast check)`, 'ms', baselineNoop, median(fastSamples), {
+        goal: tenants >= 10_000 ? '< 5000 ms' : '< 1000 ms',
+        note: 'baseline: one query per tenant on a warm connection',
+      }),
+      row(`nothing pending, ${tenants} tenants (ours: verify)`, 'ms', baselineNoop, median(verifySamples), {
+        note: 'verify reads every schema_migrations, 200 per UNION ALL query',
+      }),
+    ];
+    if (parts === 'noop') return noopRows;
+
+    // --- a one-line migration --------------------------------------------------------------------------
+    const psqlSamples: number[] = [];
+    const ourSamples: number[] = [];
+    const serialSamples: number[] = [];
+    const tenantFiles: Record<string, string> = { ...TEMPLATE };
+    for (let round = 1; round <= 2; round++) {
+      const column = `note${round}`;
+      psqlSamples.push(await timed(() => psqlOneSession(base.url, slugs, `alter table orders add column ${column} text;`, join(work, `round${round}.sql`))));
+      tenantFiles[`00${3 + round}_orders_${column}.sql`] = `alter table orders add column ${column} text;\n`;
+      const next = dir(`round${round}`, tenantFiles);
+      ourSamples.push(await timed(() => fleetRun(ours.url, next, 4)));
+    }
+    // Concurrency 1, for a like-for-like comparison with the single psql session.
+    tenantFiles['006_orders_note3.sql'] = 'alter table orders add column note3 text;\n';
+    const serialDir = dir('serial', tenantFiles);
+    psqlSamples.push(await timed(() => psqlOneSession(base.url, slugs, 'alter table orders add column note3 text;', join(work, 'round3.sql'))));
+    serialSamples.push(await timed(() => fleetRun(ours.url, serialDir, 1)));
+    // Every tenant commit waiting for its WAL flush, as psql's autocommit does.
+    tenantFiles['007_orders_note4.sql'] = 'alter table orders add column note4 text;\n';
+    const syncDir = dir('sync', tenantFiles);
+    psqlSamples.push(await timed(() => psqlOneSession(base.url, slugs, 'alter table orders add column note4 text;', join(work, 'round4.sql'))));
+    const syncSample = await timed(() => fleetRun(ours.url, syncDir, 4, true));
+    const perProcess = await psqlPerSchema(base.url, slugs.slice(0, 100), 'alter table orders add column note_pp text;');
+    const psqlMean = mean(psqlSamples);
+
+    return [
+      ...noopRows,
+      row(`one-line migration, ${tenants} tenants, concurrency 4`, 'ms', psqlMean, mean(ourSamples), {
+        goal: '≤ 1.0x',
+        note: `baseline: one psql session; psql per schema would take ~${Math.round(perProcess * tenants / 100)} ms`,
+      }),
+      row(`one-line migration, ${tenants} tenants, concurrency 1`, 'ms', psqlMean, mean(serialSamples), {
+        note: 'same work, one tenant at a time',
+      }),
+      row(`one-line migration, ${tenants} tenants, concurrency 4, synchronousCommit`, 'ms', psqlMean, syncSample, {
+        note: 'each tenant commit waits for its WAL flush (default: one flush at the end)',
+      }),
+    ];
+  } finally {
+    await ours.drop();
+    await base.drop();
+    rmSync(work, { recursive: true, force: true });
+    clearMigrationCache();
+  }
+}
+
+/** The fleet: a minimal registry (public.organizations(slug)), and each tenant created in one transaction. */
+async function createFleet(url: string, slugs: string[], template: string): Promise<void> {
+  const db = new Database({ url: `${url}?pool_max=8` });
+  try {
+    const driver = await db.driver();
+    await driver.exec('create table public.organizations (slug text primary key)');
+    let next = 0;
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (next < slugs.length) {
+        const batch = slugs.slice(next, next + 5);
+        next += 5;
+        const { tx } = await driver.begin([]);
+        try {
+          for (const slug of batch) {
+            await tx.exec(`insert into public.organizations values ('${slug}'); create schema tenant_${slug};`);
+            await applyTenantMigrations(tx, `tenant_${slug}`, { tenantDir: template });
+          }
+          await tx.commit();
+        } catch (error) {
+          await tx.rollback();
+          throw error;
+        }
+      }
+    }));
+  } finally {
+    await db.end();
+  }
+}
+
+async function noopRun(url: string, template: string, verify: boolean): Promise<void> {
+  clearMigrationCache();
+  const db = new Database({ url });
+  try {
+    const result = throwIfFailed(await migrateTenants(db, { tenantDir: template, verify }));
+    if (result.pending !== 0) throw new Error(`expected nothing pending, found ${result.pending}`);
+  } finally {
+    await db.end();
+  }
+}
+
+async function fleetRun(url: string, dir: string, concurrency: number, synchronousCommit = false): Promise<void> {
+  const db = new Database({ url });
+  try {
+    const result = throwIfFailed(await migrateTenants(db, { tenantDir: dir, concurrency, synchronousCommit }));
+    if (result.tenants.length !== result.total) throw new Error(`migrated ${result.tenants.length} of ${result.total}`);
+  } finally {
+    await db.end();
+  }
+}
+
+/** The anchors' way: ask each tenant what it has applied. */
+async function askEveryTenant(url: string, slugs: string[]): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (const slug of slugs) await client.query(`select max(version) from tenant_${slug}.schema_migrations`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function psqlOneSession(url: string, slugs: string[], statement: string, file: string): Promise<void> {
+  writeFileSync(file, slugs.map((slug) => `set search_path = tenant_${slug};\n${statement}\n`).join(''));
+  await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', file]);
+}
+
+/** One psql process per schema, as a shell loop would do; returns the total time for `slugs`. */
+async function psqlPerSchema(url: string, slugs: string[], statement: string): Promise<number> {
+  return timed(async () => {
+    for (const slug of slugs) await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', `set search_path = tenant_${slug}; ${statement}`]);
+  });
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return performance.now() - started;
+}
+
+function mean(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+if (isMain(import.meta.url)) {
+  printTable(`Migration runner (pg, local PostgreSQL, ${process.env.CGK_BENCH_TENANTS ?? 1000} tenants)`, await runMigrationsBench());
+}

@@ -1,0 +1,366 @@
+/**
+ * Every benchmark, one table: `npm run bench` (never run by the test suite).
+ *
+ *   npm run bench                          the full run (a few minutes)
+ *   npm run bench -- --quick               fewer rounds: a smoke run, figures are rough
+ *   npm run bench -- --only tenant,cli     only these modules (tenant, lifecycle, migrations, cache, neon, cli)
+ *
+ * Each module measures its baselines in the same run as ours, interleaved (shared, noisy machines: only
+ * ratios mean something). A module whose file is missing is reported "not available", one that throws is
+ * reported "failed"; the others still run. Writes bench/results/<timestamp>.json and bench/results/latest.json
+ * with the machine, the versions and every row.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { ADMIN_URL, isMain, median, row, type BenchRow } from './lib.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const resultsDir = join(ROOT, 'bench', 'results');
+
+/** `2025-01-31T12-34-56Z`: a file-name-safe UTC timestamp. */
+export function timestamp(date = new Date()): string {
+  return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+}
+
+async function packageVersion(name: string): Promise<string | null> {
+  try {
+    return JSON.parse(await readFile(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The machine and the versions a run used: CPUs, memory, Node, PostgreSQL, Redis, the driver packages. */
+export async function machineInfo(db?: { sql: { query(text: string): Promise<{ rows: Array<Record<string, unknown>> }> } }) {
+  let postgres: string | null = null;
+  try {
+    if (db) {
+      postgres = String((await db.sql.query(`select version() as v`)).rows[0]?.v);
+    } else {
+      const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
+      await client.connect();
+      try {
+        postgres = String((await client.query('select version() as v')).rows[0].v);
+      } finally {
+        await client.end();
+      }
+    }
+  } catch (error) {
+    postgres = `unreachable: ${(error as Error).message}`;
+  }
+  let redis: string | null = null;
+  try {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0 });
+    try {
+      await client.connect();
+      redis = /redis_version:(\S+)/.exec(await client.info('server'))?.[1] ?? null;
+    } finally {
+      client.disconnect();
+    }
+  } catch {
+    redis = null;
+  }
+  const cpu = cpus();
+  const names = ['pg', '@electric-sql/pglite', 'ioredis', '@vercel/postgres', '@neondatabase/serverless', 'tsx', 'typescript'];
+  const packages = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await packageVersion(n)] as const)));
+  return {
+    cpus: cpu.length,
+    cpuModel: cpu[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
+    os: `${process.platform} ${release()}`,
+    node: process.version,
+    postgres,
+    redis,
+    packages,
+  };
+}
+
+// --- modules -------------------------------------------------------------------------------------------------
+
+interface Ctx {
+  quick: boolean;
+}
+
+interface ModuleSpec {
+  name: string;
+  /** File under bench/, for the "not available" message. */
+  file: string;
+  run(ctx: Ctx): Promise<BenchRow[]>;
+}
+
+class NotAvailable extends Error {}
+
+/** Imports a bench module by file name; a missing file (or a missing export) means "not available". */
+async function load<T>(file: string, exportName: string): Promise<T> {
+  const path = join(ROOT, 'bench', file);
+  if (!existsSync(path)) throw new NotAvailable(`bench/${file} is not there`);
+  const mod = (await import(`./${file.replace(/\.ts$/, '.js')}`)) as Record<string, unknown>;
+  if (typeof mod[exportName] !== 'function') throw new NotAvailable(`bench/${file} does not export ${exportName}()`);
+  return mod[exportName] as T;
+}
+
+type RowsRun = (options?: Record<string, unknown>) => Promise<BenchRow[]>;
+
+const MODULES: ModuleSpec[] = [
+  {
+    name: 'tenant',
+    file: 'tenant.bench.ts',
+    async run({ quick }) {
+      const run = await load<RowsRun>('tenant.bench.ts', 'runTenantBench');
+      return run(quick ? { rounds: 2, perRound: 150 } : {});
+    },
+  },
+  {
+    name: 'lifecycle',
+    file: 'lifecycle.bench.ts',
+    async run({ quick }) {
+      const run = await load<RowsRun>('lifecycle.bench.ts', 'runLifecycleBench');
+      return run(quick ? { tenants: 8 } : {});
+    },
+  },
+  {
+    name: 'migrations',
+    file: 'migrations.bench.ts',
+    async run({ quick }) {
+      const run = await load<RowsRun>('migrations.bench.ts', 'runMigrationsBench');
+      // The goal is stated for 1,000 tenants; --quick uses 200 (the fleet is built twice).
+      return run(quick ? { tenants: 200 } : { tenants: 1000 });
+    },
+  },
+  {
+    name: 'cache',
+    file: 'cache.bench.ts',
+    async run({ quick }) {
+      // cache.bench.ts reads its sizes from the environment when it is loaded.
+      if (quick) {
+        process.env.CGK_BENCH_OPS ??= '2000';
+        process.env.CGK_BENCH_ROUNDS ??= '2';
+      }
+      const run = await load<() => Promise<Array<{ name: string; baseline: number; ours: number; ratio: number }>>>('cache.bench.ts', 'runCacheBench');
+      const results = await run();
+      return results.map((r) => row(`cache ${r.name} vs raw ioredis`, 'µs', r.baseline, r.ours, r.name.includes('raw string') ? { note: 'baseline skips JSON: strictest comparison, no goal' } : {}));
+    },
+  },
+  {
+    name: 'neon',
+    file: 'neon.bench.ts',
+    async run({ quick }) {
+      const run = await load<RowsRun>('neon.bench.ts', 'runNeonBench');
+      return run(quick ? { rounds: 2, perRound: 40 } : {});
+    },
+  },
+  {
+    name: 'cli',
+    file: '../packages/cli/bin/cgk.mjs',
+    run: ({ quick }) => runCliBench(quick ? 4 : 10),
+  },
+];
+
+/** Wall time of `node <args>` in ms; rejects if it exits non-zero. */
+function timeNode(args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    execFile(process.execPath, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } }, (error) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (error) reject(new Error(`node ${args.join(' ')} failed: ${error.message}`));
+      else resolve(ms);
+    });
+  });
+}
+
+/** CLI start-up: `node packages/cli/bin/cgk.mjs --help` against `node -e 0`, interleaved, medians. */
+async function runCliBench(runs: number): Promise<BenchRow[]> {
+  const bin = join(ROOT, 'packages', 'cli', 'bin', 'cgk.mjs');
+  if (!existsSync(bin)) throw new NotAvailable('packages/cli/bin/cgk.mjs is not there');
+  const cli = [bin, '--help'];
+  const bare = ['-e', '0'];
+  await timeNode(bare);
+  await timeNode(cli); // warm-up: file cache, tsx's transform cache
+  const base: number[] = [];
+  const ours: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    if (i % 2 === 0) {
+      base.push(await timeNode(bare));
+      ours.push(await timeNode(cli));
+    } else {
+      ours.push(await timeNode(cli));
+      base.push(await timeNode(bare));
+    }
+  }
+  return [row(`cgk --help start-up vs node -e 0 (median of ${runs})`, 'ms', median(base), median(ours), { note: `CLI's own share: ${(median(ours) - median(base)).toFixed(0)} ms` })];
+}
+
+// --- goals ---------------------------------------------------------------------------------------------------
+
+interface Goal {
+  text: string;
+  met(r: BenchRow): boolean;
+}
+
+/** `ours` in milliseconds, whatever the row's unit. */
+function oursMs(r: BenchRow): number {
+  const unit = r.unit.toLowerCase();
+  if (unit === 'µs' || unit === 'us') return r.ours / 1000;
+  if (unit === 's') return r.ours * 1000;
+  return r.ours;
+}
+
+/** The issue's goals, matched to rows by module and name; other rows keep a plain "≤ Nx" goal they state themselves. */
+function goalFor(module: string, r: BenchRow): Goal | undefined {
+  const name = r.name.toLowerCase();
+  if (module === 'tenant' && name.startsWith('withtenant(select 1) vs pipelined floor')) {
+    return { text: '≤ 1.10x floor', met: (x) => x.ratio <= 1.1 };
+  }
+  if (module === 'lifecycle' && name.startsWith('createtenant')) {
+    return { text: '≤ 1.50x raw DDL, < 100 ms', met: (x) => x.ratio <= 1.5 && oursMs(x) < 100 };
+  }
+  // migrations.bench.ts rows: "nothing pending, N tenants (ours: fast check)" / "(ours: verify)",
+  // "one-line migration, N tenants, concurrency 4" / "concurrency 1". The goals are on the fast check and on
+  // the default concurrency; the other two rows are shown for context.
+  if (module === 'migrations' && /nothing pending|no-?op/.test(name) && !name.includes('verify')) {
+    return { text: '< 1 s (1,000 tenants)', met: (x) => oursMs(x) < 1000 };
+  }
+  if (module === 'migrations' && /one-line/.test(name) && !/concurrency 1\b/.test(name)) {
+    return { text: '≤ 1.00x psql', met: (x) => x.ratio <= 1.0 };
+  }
+  if (module === 'cache' && /^cache (get|set)\b/.test(name) && !name.includes('raw string')) {
+    return { text: '≤ 1.20x raw client', met: (x) => x.ratio <= 1.2 };
+  }
+  const stated = /^≤\s*([\d.]+)x\s*$/.exec(r.goal?.trim() ?? '');
+  if (stated) return { text: `≤ ${stated[1]}x`, met: (x) => x.ratio <= Number(stated[1]) };
+  return undefined;
+}
+
+// --- the run -------------------------------------------------------------------------------------------------
+
+interface ModuleOutcome {
+  name: string;
+  status: 'ok' | 'not available' | 'failed' | 'skipped';
+  message?: string;
+  durationMs: number;
+  rows: Array<BenchRow & { goalText: string | null; met: boolean | null }>;
+}
+
+export function parseRunArgs(argv: string[]): { quick: boolean; only: string[] | null } {
+  let quick = false;
+  let only: string[] | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--quick') quick = true;
+    else if (arg === '--only' || arg.startsWith('--only=')) {
+      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
+      if (!value) throw new Error('--only needs a module name');
+      only = [...(only ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+    } else if (arg === '--help' || arg === '-h') {
+      console.log(`usage: npm run bench -- [--quick] [--only ${MODULES.map((m) => m.name).join(',')}]`);
+      process.exit(0);
+    } else throw new Error(`unknown option ${arg} (try --help)`);
+  }
+  const unknown = only?.filter((n) => !MODULES.some((m) => m.name === n)) ?? [];
+  if (unknown.length > 0) throw new Error(`unknown module ${unknown.join(', ')}; modules: ${MODULES.map((m) => m.name).join(', ')}`);
+  return { quick, only };
+}
+
+export async function runAll(options: { quick: boolean; only: string[] | null }): Promise<ModuleOutcome[]> {
+  const outcomes: ModuleOutcome[] = [];
+  for (const mod of MODULES) {
+    if (options.only && !options.only.includes(mod.name)) continue;
+    const started = performance.now();
+    process.stdout.write(`bench: ${mod.name} ... `);
+    // A module can die outside its promise (an 'error' event nobody listens to on a pg client, say, when
+    // another process drops a database): that fails this module, not the whole run.
+    let onUncaught: ((error: unknown) => void) | undefined;
+    const escaped = new Promise<never>((_, reject) => {
+      onUncaught = (error) => reject(error instanceof Error ? error : new Error(String(error)));
+    });
+    escaped.catch(() => undefined);
+    process.on('uncaughtException', onUncaught!);
+    process.on('unhandledRejection', onUncaught!);
+    try {
+      const rows = await Promise.race([mod.run({ quick: options.quick }), escaped]);
+      const decorated = rows.map((r) => {
+        const goal = goalFor(mod.name, r);
+        return { ...r, goalText: goal?.text ?? null, met: goal ? goal.met(r) : null };
+      });
+      outcomes.push({ name: mod.name, status: 'ok', durationMs: performance.now() - started, rows: decorated });
+      console.log(`${((performance.now() - started) / 1000).toFixed(1)} s`);
+    } catch (error) {
+      const status = error instanceof NotAvailable ? 'not available' : 'failed';
+      const message = error instanceof Error ? error.message : String(error);
+      outcomes.push({ name: mod.name, status, message, durationMs: performance.now() - started, rows: [] });
+      console.log(`${status}: ${message}`);
+      if (status === 'failed' && error instanceof Error && error.stack) console.error(error.stack);
+    } finally {
+      process.off('uncaughtException', onUncaught!);
+      process.off('unhandledRejection', onUncaught!);
+    }
+  }
+  return outcomes;
+}
+
+/** The one table: module, measure, baseline, ours, ratio, goal, met?; then each row's note. */
+export function printOutcomes(outcomes: ModuleOutcome[]): void {
+  const fmt = (n: number) => (n >= 1000 ? n.toFixed(0) : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+  const lines: string[][] = [];
+  const notes: string[] = [];
+  for (const o of outcomes) {
+    if (o.status !== 'ok') {
+      lines.push([o.name, o.status, '', '', '', '', '']);
+      notes.push(`${o.name}: ${o.status}: ${o.message}`);
+      continue;
+    }
+    for (const r of o.rows) {
+      lines.push([o.name, r.name, `${fmt(r.baseline)} ${r.unit}`, `${fmt(r.ours)} ${r.unit}`, `${r.ratio.toFixed(2)}x`, r.goalText ?? '—', r.met === null ? '—' : r.met ? 'yes' : 'NO']);
+      if (r.note) notes.push(`${o.name} / ${r.name}: ${r.note}`);
+    }
+  }
+  const header = ['bench', 'measure', 'baseline', 'ours', 'ratio', 'goal', 'met?'];
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const right = new Set([2, 3, 4]);
+  const format = (cells: string[]) => cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  console.log('');
+  console.log(format(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const l of lines) console.log(format(l));
+  if (notes.length > 0) {
+    console.log('\nnotes:');
+    for (const n of notes) console.log(`  ${n}`);
+  }
+  const goals = outcomes.flatMap((o) => o.rows).filter((r) => r.met !== null);
+  const missed = goals.filter((r) => r.met === false);
+  console.log(`\ngoals: ${goals.length - missed.length}/${goals.length} met${missed.length ? `; not met: ${missed.map((r) => r.name).join('; ')}` : ''}`);
+}
+
+if (isMain(import.meta.url)) {
+  const options = parseRunArgs(process.argv.slice(2));
+  const started = new Date();
+  const machine = await machineInfo();
+  console.log(`bench: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, load ${machine.loadAverage.join(' ')}, node ${machine.node}, ${machine.postgres?.split(' on ')[0]}${options.quick ? ' (--quick: rough figures)' : ''}`);
+  const outcomes = await runAll(options);
+  printOutcomes(outcomes);
+  const report = {
+    kind: 'bench',
+    date: started.toISOString(),
+    durationMs: Math.round(Date.now() - started.getTime()),
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    quick: options.quick,
+    only: options.only,
+    machine: { ...machine, loadAverageAfter: loadavg().map((x) => Math.round(x * 100) / 100) },
+    modules: outcomes,
+  };
+  await mkdir(resultsDir, { recursive: true });
+  const json = JSON.stringify(report, null, 2);
+  await writeFile(join(resultsDir, `${timestamp(started)}.json`), json);
+  await writeFile(join(resultsDir, 'latest.json'), json);
+  console.log(`\nwrote bench/results/${timestamp(started)}.json and bench/results/latest.json`);
+  // A bench module that leaves a handle open (a pool, a socket) must not keep the process alive.
+  process.exitCode = outcomes.some((o) => o.status === 'failed') ? 1 : 0;
+  setTimeout(() => process.exit(), 1000).unref();
+}

@@ -1,0 +1,138 @@
+import { InvalidArgumentError } from 'commander';
+import { migratePublic, migrateTenants, migrationStatus, type CgkError, type TenantProgress } from '@cgk/db';
+import type { Register } from '../main.js';
+import { EXIT_OK, type Output, duration, plural } from '../output.js';
+
+const MAX_CONCURRENCY = 64;
+
+/** `migrate` (public schema, then every tenant) and `migrate:status`. */
+export const registerMigrate: Register = (program, ctx, done) => {
+  const { out } = ctx;
+
+  program
+    .command('migrate')
+    .option('--concurrency <n>', `tenants migrated at once, 1-${MAX_CONCURRENCY}`, parseConcurrency, 4)
+    .option('--verify', "check every tenant's own schema_migrations instead of trusting the summary table (slower)")
+    .summary('apply pending migrations: public schema, then every tenant')
+    .description('Applies the pending public-schema migrations, then the pending tenant migrations of every tenant, several tenants at a time. A failing tenant does not stop the others; the exit code is 1 if any failed. Finding nothing to do costs a couple of queries, whatever the number of tenants.')
+    .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli migrate\n  $ npx @cgk/cli migrate --concurrency 8 --json')
+    .action(async (opts: { concurrency: number; verify?: boolean }) => {
+      const db = ctx.database();
+      const pub = await migratePublic(db);
+      const publicApplied = pub.results.filter((r) => r.status === 'Success').map((r) => r.filename);
+      const publicDoc = { applied: publicApplied, upToDate: pub.results.filter((r) => r.status === 'Skipped').length };
+      if (pub.error) {
+        done(out.error(pub.error, { public: publicDoc }));
+        return;
+      }
+      const progress = new Progress(out);
+      const fleet = await migrateTenants(db, { concurrency: opts.concurrency, verify: opts.verify === true, onProgress: (p) => progress.update(p) });
+      progress.finish();
+      const tenantsDoc = {
+        total: fleet.total,
+        pending: fleet.pending,
+        migrated: fleet.tenants.filter((t) => t.status === 'Success').map((t) => ({ slug: t.slug, applied: t.applied })),
+        failed: fleet.failed.map((t) => ({ slug: t.slug, applied: t.applied, error: errorDoc(t.error) })),
+        ...(opts.verify ? { disagreements: fleet.disagreements } : {}),
+        durationMs: Math.round(fleet.durationMs),
+      };
+      const failed = tenantsDoc.failed.length;
+      const summary = [
+        publicApplied.length === 0 ? 'public: up to date' : `public: applied ${publicApplied.join(', ')}`,
+        fleet.pending === 0 && failed === 0
+          ? `tenants: ${plural(fleet.total, 'tenant')}, all up to date (${duration(fleet.durationMs)})`
+          : `tenants: ${tenantsDoc.migrated.length} migrated, ${fleet.tenants.length - tenantsDoc.migrated.length - failed} already up to date, ${failed} failed, of ${plural(fleet.total, 'tenant')} (${duration(fleet.durationMs)})`,
+        ...tenantsDoc.migrated.slice(0, 20).map((t) => `  ${t.slug}: applied ${t.applied.join(', ')}`),
+        ...(tenantsDoc.migrated.length > 20 ? [`  ... and ${tenantsDoc.migrated.length - 20} more (--json lists them all)`] : []),
+        ...tenantsDoc.failed.slice(0, 20).map((t) => `  ${t.slug}: FAILED: ${t.error ? `${t.error.code}: ${t.error.message}` : 'unknown error'}`),
+        ...(failed > 20 ? [`  ... and ${failed - 20} more failures (--json lists them all)`] : []),
+        ...(opts.verify && fleet.disagreements.length > 0 ? [`repaired ${plural(fleet.disagreements.length, 'summary row')}: ${fleet.disagreements.map((d) => d.slug).join(', ')}`] : []),
+      ];
+      if (fleet.error) {
+        if (failed > 0) out.text(summary);
+        done(out.error(fleet.error, { public: publicDoc, tenants: tenantsDoc }));
+        return;
+      }
+      out.result({ public: publicDoc, tenants: tenantsDoc }, () => summary);
+      done(EXIT_OK);
+    });
+
+  program
+    .command('migrate:status')
+    .summary('show applied and pending migrations')
+    .description('Shows the public schema\'s applied and pending migrations, and how many tenants are up to date or have pending migrations (listing those). Read-only.')
+    .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli migrate:status\n  $ npx @cgk/cli migrate:status --json')
+    .action(async () => {
+      const status = await migrationStatus(ctx.database());
+      const p = status.public;
+      const t = status.tenants;
+      out.result({ public: p, tenants: t }, () => {
+        const lines = [
+          !p.initialized
+            ? `public: not set up (${plural(p.pending.length, 'migration')} pending): run npx @cgk/cli setup:database`
+            : `public: ${p.applied.length} applied, ${p.pending.length} pending${p.pending.length ? ` (${p.pending.map((m) => m.filename).join(', ')})` : ''}`,
+        ];
+        const changed = p.applied.filter((a) => a.changed || a.missingFile);
+        for (const a of changed) lines.push(`  ${String(a.version).padStart(3, '0')}_${a.name}: ${a.changed ? 'file changed after it was applied' : 'no such file (applied by a newer release?)'}`);
+        if (!t.registry) lines.push('tenants: no tenant registry yet (public.organizations)');
+        else {
+          lines.push(`tenants: ${plural(t.total, 'tenant')}, ${t.upToDate} up to date, ${t.pending} with pending migrations (latest tenant migration: ${String(t.latest).padStart(3, '0')})`);
+          const shown = t.tenants.slice(0, 50);
+          for (const x of shown) lines.push(`  ${x.slug}: ${x.reason}, ${x.reason === 'ahead' ? `at version ${x.version}` : plural(x.pending.length, 'pending migration')}`);
+          if (t.tenants.length > shown.length) lines.push(`  ... and ${t.tenants.length - shown.length} more (--json lists them all)`);
+          if (t.pending > 0) lines.push('Run: npx @cgk/cli migrate');
+        }
+        return lines;
+      });
+      done(EXIT_OK);
+    });
+};
+
+function parseConcurrency(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > MAX_CONCURRENCY) throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_CONCURRENCY}`);
+  return n;
+}
+
+function errorDoc(error: CgkError | undefined): { code: string; message: string; hint?: string } | undefined {
+  return error ? { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) } : undefined;
+}
+
+/**
+ * Fleet progress on stderr: on a terminal, one bar redrawn in place (failures printed above it); otherwise
+ * one plain line per tenant, so CI logs stay readable.
+ */
+class Progress {
+  #drawn = false;
+  #last = 0;
+
+  constructor(private readonly out: Output) {}
+
+  update(p: TenantProgress): void {
+    const failure = p.status === 'Error' ? `${p.slug}: failed: ${p.error ? `${p.error.code}: ${p.error.message}` : 'unknown error'}` : undefined;
+    if (!this.out.interactive) {
+      this.out.note(`migrate [${p.done}/${p.total}] ${failure ?? `${p.slug}: ${p.status === 'Success' ? `applied ${plural(p.applied.length, 'migration')}` : 'up to date'}`}`);
+      return;
+    }
+    if (failure) this.out.progress(`\r\x1b[2Kcgk: ${oneLine(failure)}\n`);
+    const now = Date.now();
+    // Redraw at most every 50 ms (and always for the last tenant): thousands of tenants must not flood the terminal.
+    if (!failure && p.done < p.total && now - this.#last < 50) return;
+    this.#last = now;
+    const columns = this.out.streams.stderr.columns ?? 80;
+    const width = Math.max(10, Math.min(40, columns - 40));
+    const filled = Math.round((p.done / Math.max(1, p.total)) * width);
+    const bar = `${'#'.repeat(filled)}${'-'.repeat(width - filled)}`;
+    const label = `migrating tenants [${bar}] ${p.done}/${p.total} ${p.slug}`;
+    this.out.progress(`\r\x1b[2K${label.slice(0, columns - 1)}`);
+    this.#drawn = true;
+  }
+
+  finish(): void {
+    if (this.#drawn) this.out.progress('\r\x1b[2K');
+  }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
+}

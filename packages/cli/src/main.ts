@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { closeDatabase } from '@cgk/db';
+import { createContext, type Context } from './context.js';
+import { loadEnvFiles } from './env.js';
+import { EXIT_OK, EXIT_USAGE, Output, type Streams } from './output.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerMigrate } from './commands/migrate.js';
+import { registerSetup } from './commands/setup.js';
+import { registerTenant } from './commands/tenant.js';
+
+/** Registers commands on the program; each command file exports one of these. */
+export type Register = (program: Command, ctx: Context, done: (code: number) => void) => void;
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/**
+ * Builds the `cgk` program. Commands are thin: they parse arguments, call `@cgk/db`, and print.
+ * `done(code)` records the command's exit code.
+ */
+export function buildProgram(ctx: Context, done: (code: number) => void, streams: Streams): Command {
+  const program = new Command('cgk')
+    .description('CGK database command line: set up the database, manage tenants, run migrations.')
+    .version(VERSION, '-V, --version', 'print the version')
+    .option('--json', 'print one JSON document on stdout (for scripts)')
+    .option('--verbose', 'print stack traces of unexpected errors')
+    .helpOption('-h, --help', 'show help for a command')
+    .showSuggestionAfterError(true)
+    .configureHelp({ showGlobalOptions: true })
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => streams.stdout.write(text),
+      writeErr: (text) => streams.stderr.write(text),
+      // Usage errors are printed by run() as one line; commander's own copy is dropped.
+      outputError: () => {},
+    })
+    .addHelpText('after', `
+Environment:
+  DATABASE_URL   postgres://user:password@host:5432/db (unset: the embedded PostgreSQL in ./.cgk/pglite)
+  .env and .env.local in the working directory are read; real environment variables win.
+
+Examples:
+  $ npx @cgk/cli setup:database
+  $ npx @cgk/cli tenant:create acme --name "Acme Inc."
+  $ npx @cgk/cli doctor`);
+  for (const register of [registerSetup, registerTenant, registerMigrate, registerDoctor] satisfies Register[]) {
+    register(program, ctx, done);
+  }
+  return program;
+}
+
+/**
+ * Runs the CLI on `argv` (without `node` and the script) and resolves to the exit code: 0 success, 1 failure,
+ * 2 usage error. Loads `.env` / `.env.local` first and always closes the database before returning.
+ *
+ * @example
+ * process.exitCode = await run(['tenant:create', 'acme']);
+ */
+export async function run(argv: string[], streams: Streams = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  // The flags are needed before commander has parsed anything (to format a usage error, say).
+  const flags = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length);
+  const out = new Output(flags.includes('--json'), flags.includes('--verbose'), streams);
+  let code = EXIT_OK;
+  try {
+    loadEnvFiles();
+    const ctx = createContext(out);
+    const program = buildProgram(ctx, (c) => (code = c), streams);
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') code = EXIT_OK;
+      // `help [command]` exits 0; no command at all shows the help on stderr with exitCode 1: a usage error.
+      else if (error.code === 'commander.help') code = error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+      else code = out.usage(error.message);
+    } else {
+      code = out.error(error);
+    }
+  } finally {
+    try {
+      await closeDatabase();
+    } catch (error) {
+      if (code === EXIT_OK) code = out.error(error);
+    }
+  }
+  return code;
+}

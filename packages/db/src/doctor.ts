@@ -1,0 +1,310 @@
+import { existsSync } from 'node:fs';
+import { Database, tenantRolesFromEnv } from './client.js';
+import { parsePoolSettings } from './drivers/config.js';
+import { resolveDriverConfig, type DriverConfig } from './drivers/select.js';
+import { CgkError, redactSecrets } from './errors.js';
+import { migrationStatus, type MigrationStatusReport } from './migrations/fleet.js';
+import { checkEncryptionKeys } from './secrets.js';
+
+/**
+ * `diagnose()`: what `npx @cgk/cli doctor` prints. Looks at the configuration and the services it names and
+ * says, check by check, what is fine, what is odd and what is broken, with a hint for each problem. It never
+ * throws for a problem it finds (that is a `fail` check) and never prints a password.
+ */
+
+export type DoctorStatus = 'ok' | 'warn' | 'fail';
+
+/** One finding. `detail` says what was seen; `hint` what to do about it. */
+export interface DoctorCheck {
+  name: string;
+  status: DoctorStatus;
+  detail: string;
+  hint?: string;
+}
+
+export interface DoctorReport {
+  /** False when any check failed. Warnings do not make the report fail. */
+  ok: boolean;
+  checks: DoctorCheck[];
+  durationMs: number;
+}
+
+export interface DiagnoseOptions {
+  /** The database to examine; default: the one the environment names (opened and closed by `diagnose`). */
+  db?: Database;
+  /** The environment to read; default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Bound on the Redis check, in milliseconds; default 2000. */
+  redisTimeoutMs?: number;
+}
+
+const MIN_SERVER_MAJOR = 15;
+
+/**
+ * Runs every check and returns them in a fixed order: database url, driver, connection, server, pooling,
+ * migrations, redis, encryption key. Checks that need the database are skipped (`warn`, saying why) when it
+ * cannot be reached. The embedded database is not created by a diagnosis: if its directory does not exist
+ * yet, that is reported instead.
+ *
+ * @example
+ * const report = await diagnose();
+ * for (const c of report.checks) console.log(c.status, c.name, c.detail);
+ */
+export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorReport> {
+  const started = performance.now();
+  const env = options.env ?? process.env;
+  const checks: DoctorCheck[] = [];
+  const add = (check: DoctorCheck) => {
+    checks.push({ ...check, detail: redactSecrets(check.detail), ...(check.hint === undefined ? {} : { hint: redactSecrets(check.hint) }) });
+  };
+
+  add(checkUrl(env));
+
+  let config: DriverConfig | undefined;
+  try {
+    config = resolveDriverConfig(env);
+    add({ name: 'driver', status: 'ok', detail: `${config.driver} (${config.reason})` });
+  } catch (error) {
+    add(failure('driver', error));
+  }
+
+  // The database to examine: the caller's, or one opened from the environment (closed below).
+  const target = options.db?.config ?? config;
+  let db = options.db;
+  const own = !db;
+  let reachable = false;
+  if (!target) {
+    add({ name: 'connection', status: 'warn', detail: 'skipped: no usable driver configuration' });
+  } else if (target.driver === 'pglite' && target.dataDir && !existsSync(target.dataDir)) {
+    add({
+      name: 'connection',
+      status: 'warn',
+      detail: `the embedded PostgreSQL has not been created yet (${target.dataDir})`,
+      hint: 'npx @cgk/cli setup:database creates it (the first start takes a few seconds).',
+    });
+  } else {
+    try {
+      db ??= new Database(target.driver === 'pglite' ? { driver: 'pglite', dataDir: target.dataDir ?? ':memory:' } : { url: target.url ?? '', driver: target.driver });
+      const t0 = performance.now();
+      await db.sql`select 1`;
+      const connectMs = performance.now() - t0;
+      const t1 = performance.now();
+      const { rows } = await db.sql<{ server_version: string; version: string }>`select current_setting('server_version') as server_version, version() as version`;
+      const roundTripMs = performance.now() - t1;
+      reachable = true;
+      add({ name: 'connection', status: 'ok', detail: `${describeTarget(target)}: first query ${ms(connectMs)} (includes connecting), round trip ${ms(roundTripMs)}` });
+      const version = rows[0]?.server_version ?? 'unknown';
+      const major = Number.parseInt(version, 10);
+      // version() reads "PostgreSQL 15.20 (Debian ...) on x86_64-pc-linux-gnu, compiled by ...": keep it up to the comma.
+      const described = rows[0]?.version?.startsWith('PostgreSQL') ? rows[0].version.split(',')[0]! : `PostgreSQL ${version}`;
+      add(Number.isFinite(major) && major < MIN_SERVER_MAJOR
+        ? { name: 'server', status: 'warn', detail: described, hint: `The migrations are tested on PostgreSQL ${MIN_SERVER_MAJOR} and newer; upgrade the server.` }
+        : { name: 'server', status: 'ok', detail: described });
+    } catch (error) {
+      add(failure('connection', error));
+    }
+  }
+
+  if (target) add(checkPooling(target));
+  add(await checkTenantRoles(options.db?.tenantRoles ?? tenantRolesFromEnv(env), reachable ? db : undefined));
+
+  if (reachable && db) {
+    try {
+      add(describeMigrations(await migrationStatus(db)));
+    } catch (error) {
+      add(failure('migrations', error));
+    }
+  } else {
+    add({ name: 'migrations', status: 'warn', detail: 'skipped: the database was not reached' });
+  }
+
+  if (own) await db?.end().catch(() => {});
+
+  add(await checkRedis(env, options.redisTimeoutMs ?? 2000));
+  add(checkEncryption(env));
+
+  return { ok: checks.every((c) => c.status !== 'fail'), checks, durationMs: Math.round(performance.now() - started) };
+}
+
+function checkUrl(env: NodeJS.ProcessEnv): DoctorCheck {
+  const name = 'database url';
+  const source = env.DATABASE_URL ? 'DATABASE_URL' : env.POSTGRES_URL ? 'POSTGRES_URL' : undefined;
+  if (!source) {
+    return {
+      name,
+      status: 'warn',
+      detail: 'DATABASE_URL is not set (nor POSTGRES_URL): the embedded PostgreSQL is used, fine for development only',
+      hint: 'For staging and production set DATABASE_URL to your Neon (or other PostgreSQL) connection string: see docs/setup/DATABASE.md.',
+    };
+  }
+  const url = env[source] ?? '';
+  let settings;
+  try {
+    settings = parsePoolSettings(url);
+  } catch (error) {
+    return failure(name, error);
+  }
+  const parts = [`${source}=${settings.redacted}`];
+  if (source === 'DATABASE_URL' && env.POSTGRES_URL && env.POSTGRES_URL !== env.DATABASE_URL) parts.push('POSTGRES_URL is also set and ignored');
+  parts.push(`pool_max ${settings.max}, connect_timeout ${settings.connectTimeoutMs / 1000} s, idle_timeout ${settings.idleTimeoutMs / 1000} s, statement_timeout ${settings.statementTimeoutMs === undefined ? 'none' : `${settings.statementTimeoutMs} ms`}`);
+  const parsed = new URL(url);
+  const sslmode = parsed.searchParams.get('sslmode');
+  if (!isLocalHost(parsed.hostname) && (sslmode === null || sslmode === 'disable' || sslmode === 'allow' || sslmode === 'prefer')) {
+    return {
+      name,
+      status: 'warn',
+      detail: `${parts.join('; ')}; remote host without sslmode=require`,
+      hint: 'Add ?sslmode=require for a server on another machine (Neon requires TLS; its connection strings include it).',
+    };
+  }
+  return { name, status: 'ok', detail: parts.join('; ') };
+}
+
+/** What the connection string says about pooling, and what that means for this library. */
+function checkPooling(config: DriverConfig): DoctorCheck {
+  const name = 'pooling';
+  if (config.driver === 'pglite') return { name, status: 'ok', detail: 'embedded: one in-process connection, no pooler' };
+  let url: URL;
+  try {
+    url = new URL(config.url ?? '');
+  } catch {
+    return { name, status: 'warn', detail: 'skipped: the connection string does not parse' };
+  }
+  const safe = 'safe for withTenant() (search_path is set transaction-locally with set_config(..., true)) and for migrations (transaction-level advisory locks; only a "-- cgk:no-transaction" file would need the direct URL)';
+  if (url.hostname.includes('-pooler.')) {
+    return { name, status: 'ok', detail: `pooled (Neon's PgBouncer in transaction mode, host ${url.hostname}): ${safe}; session state (SET, LISTEN, session advisory locks) does not survive a transaction` };
+  }
+  if (url.port === '6432') {
+    return { name, status: 'ok', detail: `pooled (port 6432: PgBouncer, assumed in transaction mode): ${safe}; session state (SET, LISTEN, session advisory locks) does not survive a transaction` };
+  }
+  if (/\.neon\.tech$/i.test(url.hostname)) {
+    return {
+      name,
+      status: 'ok',
+      detail: `direct (Neon compute endpoint ${url.hostname}, no pooler): fine for migrations and scripts`,
+      hint: 'For application traffic from many serverless instances, use the pooled connection string (host with -pooler): this library is safe on it.',
+    };
+  }
+  return { name, status: 'ok', detail: `direct (${url.hostname || 'local socket'}:${url.port || '5432'}): each pooled client holds a server connection; pool size pool_max` };
+}
+
+function describeMigrations(status: MigrationStatusReport): DoctorCheck {
+  const name = 'migrations';
+  if (!status.public.initialized) {
+    return { name, status: 'warn', detail: 'the platform tables have not been created (no public.schema_migrations)', hint: 'Run: npx @cgk/cli setup:database' };
+  }
+  const publicPending = status.public.pending.length;
+  const { total, pending, upToDate } = status.tenants;
+  const detail = `public: ${status.public.applied.length} applied, ${publicPending} pending; tenants: ${total} total, ${upToDate} up to date, ${pending} with pending migrations`;
+  const changed = status.public.applied.filter((a) => a.changed).map((a) => `${String(a.version).padStart(3, '0')}_${a.name}.sql`);
+  if (changed.length > 0) {
+    return { name, status: 'fail', detail: `${detail}; changed after being applied: ${changed.join(', ')}`, hint: 'Applied migrations are never edited: restore those files (git checkout) and put the change in a new migration file.' };
+  }
+  if (publicPending > 0) return { name, status: 'warn', detail, hint: 'Run: npx @cgk/cli migrate (or setup:database)' };
+  if (pending > 0) return { name, status: 'warn', detail, hint: 'Run: npx @cgk/cli migrate' };
+  return { name, status: 'ok', detail };
+}
+
+/** Tenant roles on: creating a tenant creates a role, so the connection's user needs CREATEROLE. */
+async function checkTenantRoles(on: boolean, db: Database | undefined): Promise<DoctorCheck> {
+  const name = 'tenant roles';
+  if (!on) return { name, status: 'ok', detail: 'off (CGK_TENANT_ROLES=off): isolation by search_path only' };
+  const detail = 'on: every tenant scope runs as the tenant\'s own role (SET LOCAL ROLE), which can reach only its schema';
+  if (!db) return { name, status: 'ok', detail };
+  try {
+    const { rows } = await db.sql<{ user: string; can: boolean }>`select current_user::text as user, (rolsuper or rolcreaterole) as can from pg_roles where rolname = current_user`;
+    const row = rows[0];
+    if (row && !row.can) {
+      return { name, status: 'warn', detail: `${detail}; but ${row.user} may not create roles, so tenant:create will fail`, hint: `Grant it: ALTER ROLE ${row.user} CREATEROLE (Neon's default role has it), or set CGK_TENANT_ROLES=off.` };
+    }
+    return { name, status: 'ok', detail: `${detail}; ${row?.user ?? 'the current user'} may create roles` };
+  } catch (error) {
+    return failure(name, error);
+  }
+}
+
+async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<DoctorCheck> {
+  const name = 'redis';
+  const url = env.REDIS_URL?.trim();
+  if (!url) return { name, status: 'ok', detail: 'REDIS_URL not set: in-process fallback cache (not shared between processes)' };
+  const shown = redactRedis(url);
+  let client: import('ioredis').Redis | undefined;
+  try {
+    const { Redis } = await import('ioredis');
+    client = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout: timeoutMs,
+      commandTimeout: timeoutMs,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
+    client.on('error', () => {});
+    const started = performance.now();
+    const live = client;
+    const pong = await withTimeout((async () => {
+      await live.connect();
+      return live.ping();
+    })(), timeoutMs + 500, `no answer within ${timeoutMs} ms`);
+    return { name, status: 'ok', detail: `${shown}: ${pong} in ${ms(performance.now() - started)}` };
+  } catch (error) {
+    return {
+      name,
+      status: 'fail',
+      detail: `${shown} is unreachable: ${redactSecrets((error as Error).message ?? String(error))}`,
+      hint: 'Start Redis or fix REDIS_URL (redis://[:password@]host:6379/0); unset it to use the in-process cache.',
+    };
+  } finally {
+    client?.disconnect();
+  }
+}
+
+function checkEncryption(env: NodeJS.ProcessEnv): DoctorCheck {
+  const found = checkEncryptionKeys(env);
+  const name = 'encryption key';
+  if (found.status === 'ok') return { name, status: 'ok', detail: `CGK_ENCRYPTION_KEY ${found.detail}` };
+  if (found.status === 'missing') {
+    return { name, status: 'warn', detail: 'CGK_ENCRYPTION_KEY is not set: Shopify access tokens cannot be stored or read', ...(found.hint ? { hint: found.hint } : {}) };
+  }
+  return { name, status: 'fail', detail: found.detail, ...(found.hint ? { hint: found.hint } : {}) };
+}
+
+function failure(name: string, error: unknown): DoctorCheck {
+  if (error instanceof CgkError) return { name, status: 'fail', detail: `${error.code}: ${error.message}`, ...(error.hint ? { hint: error.hint } : {}) };
+  return { name, status: 'fail', detail: error instanceof Error ? error.message : String(error) };
+}
+
+function describeTarget(config: DriverConfig): string {
+  if (config.driver === 'pglite') return `embedded PostgreSQL at ${config.dataDir ?? '(memory)'}`;
+  try {
+    return parsePoolSettings(config.url ?? '').redacted.replace(/\?.*$/, '');
+  } catch {
+    return config.driver;
+  }
+}
+
+function isLocalHost(host: string): boolean {
+  return host === '' || host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host === '::1' || host.startsWith('/');
+}
+
+function redactRedis(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return redactSecrets(url);
+  }
+}
+
+function ms(value: number): string {
+  return value < 10 ? `${value.toFixed(1)} ms` : `${Math.round(value)} ms`;
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

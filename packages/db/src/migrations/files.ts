@@ -1,0 +1,293 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MigrationFilesError } from '../errors.js';
+
+/**
+ * Migration files: loading a directory of `NNN_name.sql` files, checksums, and the small amount of SQL text
+ * handling the runner needs (statement boundaries, error positions to lines). No database access here.
+ */
+
+/** One migration file, as loaded by `loadMigrations`. */
+export interface Migration {
+  /** The number before the first `_` (`007_reviews.sql` → 7). Versions run 1, 2, 3, ... without gaps. */
+  readonly version: number;
+  /** The part after the number, without `.sql` (`reviews`). */
+  readonly name: string;
+  /** The file name (`007_reviews.sql`). */
+  readonly filename: string;
+  /** Absolute path of the file. */
+  readonly path: string;
+  /** The file's text (UTF-8, a leading byte order mark removed). */
+  readonly sql: string;
+  /** SHA-256 of the file's bytes, lowercase hex. */
+  readonly checksum: string;
+  /** The first line is `-- cgk:no-transaction`: the file runs outside a transaction (CREATE INDEX CONCURRENTLY). */
+  readonly noTransaction: boolean;
+}
+
+/** First line of a file that must run outside a transaction block. */
+export const NO_TRANSACTION_MARKER = '-- cgk:no-transaction';
+
+const FILE_PATTERN = /^(\d{3,})_([a-z0-9_]+)\.sql$/;
+/** Statements that would end or nest the runner's transaction. (`END` is left out: it closes BEGIN ATOMIC bodies.) */
+const TRANSACTION_CONTROL = /^(begin|commit|rollback|abort|start\s+transaction|savepoint|release|prepare\s+transaction)\b/i;
+const cache = new Map<string, Promise<readonly Migration[]>>();
+
+/**
+ * Reads the migrations of `dir` in version order: every `*.sql` file must be named `NNN_name.sql` (three or
+ * more digits, then `[a-z0-9_]+`), versions start at 1 and have no gaps or duplicates. Anything else throws
+ * `MigrationFilesError` (code `CGK_MIGRATION_FILES`) naming the file. Other files (README.md, dot files) and
+ * sub-directories are ignored. Each directory is read once per process; later calls return the same array.
+ *
+ * @example
+ * const migrations = await loadMigrations(new URL('./migrations/tenant/', import.meta.url));
+ * console.log(migrations.map((m) => `${m.filename} ${m.checksum.slice(0, 8)}`));
+ */
+export function loadMigrations(dir: string | URL): Promise<readonly Migration[]> {
+  const path = resolve(typeof dir === 'string' ? dir : fileURLToPath(dir));
+  let loaded = cache.get(path);
+  if (!loaded) {
+    loaded = readMigrations(path);
+    cache.set(path, loaded);
+    // A directory that failed to load is read again next time (the operator may have fixed it).
+    loaded.catch(() => cache.delete(path));
+  }
+  return loaded;
+}
+
+/** Forgets every directory `loadMigrations` has read, so the next call reads the files again. */
+export function clearMigrationCache(): void {
+  cache.clear();
+}
+
+async function readMigrations(dir: string): Promise<readonly Migration[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    throw new MigrationFilesError(dir, `Cannot read the migration directory ${dir}: ${(error as Error).message}`, {
+      hint: 'Check the path (options publicDir / tenantDir) and that the directory exists.',
+      cause: error,
+    });
+  }
+  const candidates = entries
+    .filter((entry) => !entry.isDirectory() && !entry.name.startsWith('.') && /\.sql$/i.test(entry.name))
+    .map((entry) => entry.name)
+    .sort();
+  const parsed: Array<{ version: number; name: string; filename: string }> = [];
+  for (const filename of candidates) {
+    const match = FILE_PATTERN.exec(filename);
+    if (!match) {
+      throw new MigrationFilesError(join(dir, filename), `Migration file ${filename} has a bad name (in ${dir})`, {
+        hint: 'Name migration files NNN_name.sql: three or more digits, "_", then lowercase letters, digits and "_" (e.g. 014_order_notes.sql).',
+      });
+    }
+    parsed.push({ version: Number(match[1]), name: match[2]!, filename });
+  }
+  parsed.sort((a, b) => a.version - b.version || a.filename.localeCompare(b.filename));
+  for (let i = 0; i < parsed.length; i++) {
+    const file = parsed[i]!;
+    const previous = parsed[i - 1];
+    if (previous && previous.version === file.version) {
+      throw new MigrationFilesError(join(dir, file.filename), `Migration files ${previous.filename} and ${file.filename} have the same version ${file.version} (in ${dir})`, {
+        hint: 'Each version number is used once; renumber the newer file to the next free number.',
+      });
+    }
+    const expected = i + 1;
+    if (file.version !== expected) {
+      throw new MigrationFilesError(join(dir, file.filename), `Migration file ${file.filename} leaves a gap: version ${expected} is missing before it (in ${dir})`, {
+        hint: `Versions run 1, 2, 3, ... without gaps; rename ${file.filename} to use version ${String(expected).padStart(3, '0')}.`,
+      });
+    }
+  }
+  return Promise.all(parsed.map(async ({ version, name, filename }): Promise<Migration> => {
+    const path = join(dir, filename);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (error) {
+      throw new MigrationFilesError(path, `Cannot read migration file ${filename}: ${(error as Error).message}`, { cause: error });
+    }
+    const sql = bytes.toString('utf8').replace(/^\uFEFF/, '');
+    const firstLine = sql.split('\n', 1)[0]!.trimEnd();
+    const noTransaction = firstLine === NO_TRANSACTION_MARKER;
+    if (!noTransaction) {
+      const control = splitStatements(sql).find((s) => TRANSACTION_CONTROL.test(s.text));
+      if (control) {
+        const line = lineAt(sql, control.offset + 1)?.line ?? 1;
+        throw new MigrationFilesError(path, `Migration file ${filename} controls transactions itself (line ${line}: ${control.text.split(/\s+/, 2).join(' ')}): the runner runs each file in its own transaction`, {
+          hint: `Remove the BEGIN/COMMIT from ${filename}, or make its first line "${NO_TRANSACTION_MARKER}" if it must run outside a transaction.`,
+        });
+      }
+    }
+    return Object.freeze({
+      version,
+      name,
+      filename,
+      path,
+      sql,
+      checksum: createHash('sha256').update(bytes).digest('hex'),
+      noTransaction,
+    });
+  })).then((migrations) => Object.freeze(migrations));
+}
+
+/**
+ * The digest of a list of applied migrations: SHA-256 (hex) of their history text (`historyText`).
+ * Computed in JavaScript only: PostgreSQL's sha256() costs about half a millisecond a call here (OpenSSL 3
+ * digest setup), which adds up over thousands of tenants; SQL compares history texts instead.
+ */
+export function migrationsDigest(migrations: ReadonlyArray<{ version: number; checksum: string }>): string {
+  return createHash('sha256').update(historyText(migrations)).digest('hex');
+}
+
+/** `version:checksum` of each migration, in version order, joined by `,`. `HISTORY_SQL` builds the same text in SQL. */
+export function historyText(migrations: ReadonlyArray<{ version: number; checksum: string }>): string {
+  return migrations.map((m) => `${m.version}:${m.checksum}`).join(',');
+}
+
+/** SQL aggregate over a `schema_migrations` table giving `historyText` of its rows. */
+export const HISTORY_SQL = "coalesce(string_agg(version::text || ':' || checksum, ',' order by version), '')";
+
+/**
+ * The 1-based line and column of a 1-based character `position` in `text` (PostgreSQL counts characters, not
+ * bytes or UTF-16 units), or undefined when the position is missing or outside the text.
+ */
+export function lineAt(text: string, position: number | undefined): { line: number; column: number } | undefined {
+  if (position === undefined || !Number.isInteger(position) || position < 1) return undefined;
+  let line = 1;
+  let column = 1;
+  let count = 0;
+  for (const char of text) {
+    count++;
+    if (count === position) return { line, column };
+    if (char === '\n') {
+      line++;
+      column = 1;
+    } else {
+      column++;
+    }
+  }
+  return undefined;
+}
+
+/** The number of characters (code points, as PostgreSQL counts them) in `text`. */
+export function charLength(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+/** One statement of a script: its text (without the `;`) and the character offset where it starts. */
+export interface ScriptStatement {
+  text: string;
+  /** 0-based character offset (code points) of the statement's first character in the script. */
+  offset: number;
+}
+
+/**
+ * Splits a script into statements at top-level `;`, skipping quoted strings ('...', E'...'), quoted
+ * identifiers, dollar-quoted bodies, `--` and nested block comments. Statements holding only whitespace and
+ * comments are dropped. Used for files that run outside a transaction (one statement at a time, as
+ * PostgreSQL requires for CREATE INDEX CONCURRENTLY) and to find the failing statement of a file.
+ * SQL-standard function bodies (`BEGIN ATOMIC ... END`) are not understood: they contain `;`.
+ */
+export function splitStatements(script: string): ScriptStatement[] {
+  const chars = Array.from(script);
+  const statements: ScriptStatement[] = [];
+  /** Index of the statement's first character that is not whitespace or comment; -1 while there is none. */
+  let first = -1;
+  let i = 0;
+  const push = (end: number) => {
+    if (first !== -1) statements.push({ text: chars.slice(first, end).join(''), offset: first });
+    first = -1;
+  };
+  while (i < chars.length) {
+    const c = chars[i]!;
+    const next = chars[i + 1];
+    if (c === '-' && next === '-') {
+      while (i < chars.length && chars[i] !== '\n') i++;
+      continue;
+    }
+    if (c === '/' && next === '*') {
+      let depth = 1;
+      i += 2;
+      while (i < chars.length && depth > 0) {
+        if (chars[i] === '/' && chars[i + 1] === '*') {
+          depth++;
+          i += 2;
+        } else if (chars[i] === '*' && chars[i + 1] === '/') {
+          depth--;
+          i += 2;
+        } else {
+          i++;
+        }
+      }
+      continue;
+    }
+    if (c === ';') {
+      push(i);
+      i++;
+      continue;
+    }
+    if (first === -1 && !/\s/.test(c)) first = i;
+    if (c === "'") {
+      const escapes = i > 0 && /[eE]/.test(chars[i - 1]!) && (i < 2 || !/[\w$]/.test(chars[i - 2]!));
+      i++;
+      while (i < chars.length) {
+        if (escapes && chars[i] === '\\') {
+          i += 2;
+        } else if (chars[i] === "'" && chars[i + 1] === "'") {
+          i += 2;
+        } else if (chars[i] === "'") {
+          i++;
+          break;
+        } else {
+          i++;
+        }
+      }
+      continue;
+    }
+    if (c === '"') {
+      i++;
+      while (i < chars.length) {
+        if (chars[i] === '"' && chars[i + 1] === '"') i += 2;
+        else if (chars[i] === '"') {
+          i++;
+          break;
+        } else i++;
+      }
+      continue;
+    }
+    if (c === '$' && (i === 0 || !/[\w$]/.test(chars[i - 1]!))) {
+      const rest = chars.slice(i, i + 64).join('');
+      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(rest)?.[0];
+      if (tag) {
+        const body = chars.slice(i + tag.length).join('');
+        const close = body.indexOf(tag);
+        if (close === -1) {
+          i = chars.length;
+        } else {
+          i += tag.length + charLength(body.slice(0, close)) + tag.length;
+        }
+        continue;
+      }
+    }
+    i++;
+  }
+  push(chars.length);
+  return statements;
+}
+
+/**
+ * Makes a no-transaction file runnable inside a transaction, for a brand-new (empty) schema: the keyword
+ * CONCURRENTLY of CREATE [UNIQUE] INDEX, DROP INDEX and REINDEX is blanked out with spaces (so character
+ * positions, and therefore error lines, stay the same). On empty tables a plain index build is what
+ * CONCURRENTLY would have produced.
+ */
+export function withoutConcurrently(sql: string): string {
+  return sql.replace(/\b((?:create\s+(?:unique\s+)?index|drop\s+index|reindex\s+(?:\(\s*[^)]*\)\s*)?(?:index|table|schema|database|system))\s+)(concurrently)\b/gi,
+    (_all, head: string, keyword: string) => head + ' '.repeat(keyword.length));
+}

@@ -1,0 +1,163 @@
+import type { Driver, Settled, Statement, Transaction } from '../drivers/types.js';
+import { QueryError } from '../errors.js';
+import { quoteIdentifier } from '../identifier.js';
+
+/**
+ * The runner's own tables and locks: each schema's `schema_migrations`, the fleet summary
+ * `public.tenant_migration_state`, and the transaction-level advisory lock that serialises runners per schema.
+ */
+
+/** Prefix of the advisory lock key of a schema: `hashtext('cgk_migrations:' || schema)`. */
+export const LOCK_PREFIX = 'cgk_migrations:';
+
+/**
+ * Takes the schema's migration lock until the transaction ends, waiting for it in the server. Transaction-level,
+ * so it works through PgBouncer (transaction mode) and the Neon pooler, where a session lock would be held by
+ * whichever server connection happened to run it. Only used inside a caller's transaction
+ * (`applyTenantMigrations`, on a schema nobody else can see yet); runners use `beginLocked`.
+ */
+export function lockStatement(schema: string): Statement {
+  return { text: 'select pg_advisory_xact_lock(hashtext($1))', values: [LOCK_PREFIX + schema] };
+}
+
+/**
+ * Runners never wait for a lock inside the server. A statement blocked on a lock holds a snapshot, and
+ * CREATE INDEX CONCURRENTLY (run by a no-transaction file, under the same lock) waits for every transaction
+ * holding an older snapshot: the two would wait for each other. So the lock is *tried*: when another runner
+ * holds it, the cast of 'cgk_lock_busy' to integer fails, which aborts this transaction before the rest of its
+ * prelude can do anything; the runner rolls back, pauses and tries again (`beginLocked`).
+ */
+export function tryLockStatement(schema: string): Statement {
+  return { text: tryLockSql('$1'), values: [LOCK_PREFIX + schema] };
+}
+
+/** The try-lock as SQL, for a key given as `$n` or as a literal. */
+export function tryLockSql(key: string): string {
+  return `select (case when pg_try_advisory_xact_lock(hashtext(${key})) then '1' else '${LOCK_BUSY}' end)::integer as locked`;
+}
+
+/** The sentinels the runner's own guard statements raise (as "invalid input syntax for type integer"). */
+export const LOCK_BUSY = 'cgk_lock_busy';
+export const GUARD_FAILED = 'cgk_guard_failed';
+
+/** True for the error `tryLockStatement` raises when the lock is busy. */
+export function isLockBusy(error: unknown): boolean {
+  return isSentinel(error, LOCK_BUSY);
+}
+
+export function isSentinel(error: unknown, sentinel: string): boolean {
+  return error instanceof QueryError && error.sqlState === '22P02' && error.message.includes(`"${sentinel}"`);
+}
+
+/**
+ * Opens a transaction holding the schema's migration lock, with `prelude` sent in the same round trip after
+ * the lock (so it runs under it). Retries with a growing pause (5 ms to 250 ms) while another runner holds
+ * the lock; waits as long as it takes, like a blocking lock would. `results[0]` is the lock's.
+ */
+export async function beginLocked(driver: Driver, schema: string, prelude: readonly Statement[]): Promise<{ tx: Transaction; results: Settled[] }> {
+  for (let attempt = 0; ; attempt++) {
+    const begun = await driver.begin([tryLockStatement(schema), ...prelude]);
+    const lock = begun.results[0];
+    if (!lock || lock.ok || !isLockBusy(lock.error)) return begun;
+    await begun.tx.rollback();
+    await pause(attempt);
+  }
+}
+
+/** Takes the schema's lock as a session lock on a connection outside any transaction, by the same rule. */
+export async function lockSession(session: Transaction, schema: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const { rows } = await session.query({ text: 'select pg_try_advisory_lock(hashtext($1)) as locked', values: [LOCK_PREFIX + schema] });
+    if (rows[0]?.locked === true) return;
+    await pause(attempt);
+  }
+}
+
+export async function unlockSession(session: Transaction, schema: string): Promise<void> {
+  await session.query({ text: 'select pg_advisory_unlock(hashtext($1))', values: [LOCK_PREFIX + schema] });
+}
+
+function pause(attempt: number): Promise<void> {
+  const ms = Math.min(250, 5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Sets the schema the migration files run in, transaction-locally, and says whether it exists. */
+export function searchPathStatement(schema: string): Statement {
+  return {
+    text: "select set_config('search_path', $1, true) as search_path, exists (select 1 from pg_namespace where nspname = $1) as found",
+    values: [schema],
+  };
+}
+
+/** The tracking table of one schema; created by the runner, under the schema's lock. */
+export function createTrackingTableSql(schema: string): string {
+  return `create table if not exists ${quoteIdentifier(schema)}.schema_migrations (
+  version integer primary key,
+  name text not null,
+  checksum text not null,
+  applied_at timestamptz not null default now(),
+  duration_ms integer
+)`;
+}
+
+export function selectAppliedStatement(schema: string): Statement {
+  return { text: `select version, name, checksum from ${quoteIdentifier(schema)}.schema_migrations order by version` };
+}
+
+/**
+ * The fleet summary: one row per tenant schema with the highest applied version and the digest of its
+ * applied (version, checksum) list, written in the same transaction as each tenant migration. Comparing it
+ * with the files' latest version and digest tells in one query whether any tenant has anything pending.
+ * Created by the runner (not a numbered migration), under the lock of `public`.
+ */
+export const CREATE_STATE_TABLE_SQL = `create table if not exists public.tenant_migration_state (
+  schema_name text primary key,
+  version integer not null,
+  checksum_digest text not null,
+  updated_at timestamptz not null default now()
+)`;
+
+export function selectStateStatement(schema: string): Statement {
+  return { text: 'select version, checksum_digest from public.tenant_migration_state where schema_name = $1', values: [schema] };
+}
+
+export function upsertStateStatement(schema: string, version: number, digest: string): Statement {
+  return {
+    text: `insert into public.tenant_migration_state as s (schema_name, version, checksum_digest, updated_at) values ($1, $2, $3, now())
+on conflict (schema_name) do update set version = excluded.version, checksum_digest = excluded.checksum_digest, updated_at = excluded.updated_at`,
+    values: [schema, version, digest],
+  };
+}
+
+/** Records a migration; the duration is measured in the server from the `cgk.migration_started` setting. */
+export function insertAppliedStatement(schema: string, migration: { version: number; name: string; checksum: string }, durationMs?: number): Statement {
+  const duration = durationMs === undefined
+    ? "((extract(epoch from clock_timestamp()) - current_setting('cgk.migration_started')::numeric) * 1000)::integer"
+    : '$4::integer';
+  return {
+    text: `insert into ${quoteIdentifier(schema)}.schema_migrations (version, name, checksum, duration_ms) values ($1, $2, $3, ${duration}) returning duration_ms`,
+    values: durationMs === undefined ? [migration.version, migration.name, migration.checksum] : [migration.version, migration.name, migration.checksum, Math.round(durationMs)],
+  };
+}
+
+/** Starts the server-side clock for `insertAppliedStatement`. */
+export const START_CLOCK: Statement = { text: "select set_config('cgk.migration_started', extract(epoch from clock_timestamp())::text, true)" };
+
+const stateTableReady = new WeakSet<Driver>();
+
+/**
+ * Makes sure `public.tenant_migration_state` exists: one short transaction under the lock of `public` (so two
+ * runners never race on CREATE), skipped after the first success for this driver.
+ */
+export async function ensureStateTable(driver: Driver): Promise<void> {
+  if (stateTableReady.has(driver)) return;
+  const { tx, results } = await beginLocked(driver, 'public', [{ text: CREATE_STATE_TABLE_SQL }]);
+  const failure = results.find((r) => !r.ok);
+  if (failure && !failure.ok) {
+    await tx.rollback();
+    throw failure.error;
+  }
+  await tx.commit();
+  stateTableReady.add(driver);
+}

@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Database } from '../../src/client.js';
+import type { Driver, QueryResult, Transaction } from '../../src/drivers/types.js';
+
+/** Temporary migration directories for the runner tests; `cleanup()` removes them all. */
+export function fixtureDirs() {
+  const made: string[] = [];
+  return {
+    /** Writes `files` (name → SQL) into a new directory and returns its path. */
+    dir(files: Record<string, string>): string {
+      const dir = mkdtempSync(join(tmpdir(), 'cgk-migrations-'));
+      made.push(dir);
+      for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+      return dir;
+    },
+    cleanup(): void {
+      for (const dir of made) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A small tenant template: three files, the second with two statements. */
+export const TENANT_FILES = {
+  '001_orders.sql': 'create table orders (\n  id serial primary key,\n  total numeric not null default 0\n);\n',
+  '002_customers.sql': 'create table customers (id serial primary key, email text);\ncreate index customers_email_idx on customers (email);\n',
+  '003_order_note.sql': 'alter table orders add column note text;\n',
+};
+
+/** Counts what a driver is asked to do: statements sent and round trips waited for (a pipelined batch is one). */
+export interface Counter {
+  statements: number;
+  roundTrips: number;
+  reset(): void;
+}
+
+/** Wraps a driver so every statement it runs is counted; the wrapper is stable (the runner caches per driver). */
+export function countingDriver(inner: Driver): { driver: Driver; counter: Counter } {
+  const counter: Counter = {
+    statements: 0,
+    roundTrips: 0,
+    reset() {
+      this.statements = 0;
+      this.roundTrips = 0;
+    },
+  };
+  const count = <T>(statements: number, work: Promise<T>): Promise<T> => {
+    counter.statements += statements;
+    counter.roundTrips += 1;
+    return work;
+  };
+  const wrapTx = (tx: Transaction): Transaction => ({
+    query: (statement) => count(1, tx.query(statement)),
+    exec: (script) => count(1, tx.exec(script)),
+    commit: () => count(1, tx.commit()),
+    rollback: () => count(1, tx.rollback()),
+  });
+  const driver: Driver = {
+    name: inner.name,
+    query: (statement): Promise<QueryResult> => count(1, inner.query(statement)),
+    exec: (script) => count(1, inner.exec(script)),
+    begin: async (prelude) => {
+      const { tx, results } = await count(prelude.length + 1, inner.begin(prelude));
+      return { tx: wrapTx(tx), results };
+    },
+    end: () => inner.end(),
+  };
+  return { driver, counter };
+}
+
+/** A `DriverSource` over a counted driver of `db`. */
+export async function countedSource(db: Database) {
+  const { driver, counter } = countingDriver(await db.driver());
+  return { source: { driver: async () => driver }, counter };
+}
