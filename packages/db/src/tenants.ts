@@ -151,15 +151,12 @@ export async function dropTenant(slug: string, options: LifecycleOptions & { con
     const deleted = expectOk(results[0], slug);
     const found = expectOk(results[1], slug).rows[0]?.found === true;
     if (deleted.rowCount === 0 && !found) throw new TenantNotFoundError(slug);
-    const script = [
-      `drop schema if exists ${schema} cascade`,
-      `delete from public.tenant_migration_state where schema_name = '${schema}'`,
-      dropTenantRoleSql(slug),
-    ];
-    for (const statement of script) await tx.exec(statement).catch((error: unknown) => {
-      // The migration summary is created by the runner on first use; a database without it has nothing to clean.
+    await tx.exec(`drop schema if exists ${schema} cascade`);
+    // The migration summary is created by the runner on first use; a database without it has nothing to clean.
+    await tx.query({ text: 'delete from public.tenant_migration_state where schema_name = $1', values: [schema] }).catch((error: unknown) => {
       if (!isSqlState(error, '42P01')) throw error;
     });
+    await tx.exec(dropTenantRoleSql(slug));
     await commit(tx, slug);
   } catch (error) {
     await tx.rollback();

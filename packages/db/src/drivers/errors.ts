@@ -12,6 +12,7 @@ interface DriverErrorShape {
   table?: unknown;
   schema?: unknown;
   position?: unknown;
+  hint?: unknown;
 }
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
@@ -40,7 +41,7 @@ export function normalizeDriverError(error: unknown, target: string): Error {
       table: text(e.table),
       schema: text(e.schema),
       position: Number.isFinite(position) ? position : undefined,
-    }, { cause: error });
+    }, { cause: error, hint: text(e.hint) });
   }
   return error instanceof Error ? error : new Error(message);
 }

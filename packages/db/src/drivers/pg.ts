@@ -56,7 +56,7 @@ export function createPgDriver(options: PgDriverOptions): Driver {
       let headResult: Settled | undefined;
       try {
         const answer = await begun;
-        if (merged) headResult = { ok: true, result: toResult(Array.isArray(answer) ? answer[answer.length - 1]! : answer) };
+        if (merged) headResult = { ok: true, result: toResult(answer) };
       } catch (error) {
         if (!merged || !isStatementError(error)) {
           await Promise.allSettled(sent);
@@ -137,7 +137,10 @@ async function settle(promise: Promise<QueryResult>, target: string): Promise<Se
   }
 }
 
-function toResult(result: pg.QueryResult): QueryResult {
+function toResult(answer: pg.QueryResult | pg.QueryResult[]): QueryResult {
+  // A parameterless text holding several statements runs as one simple query; pg answers with one result
+  // per statement, and the last one is what the caller asked for (as psql shows it).
+  const result = Array.isArray(answer) ? answer[answer.length - 1]! : answer;
   return {
     rows: result.rows,
     rowCount: result.rowCount ?? result.rows.length,

@@ -18,17 +18,32 @@ import { ensureStateTable } from './tracking.js';
 /**
  * Fleet work: every tenant, scaled (DESIGN.md rule 6).
  *
- * The fast path: `public.tenant_migration_state` holds, per tenant schema, the highest applied version and
- * the digest of its applied (version, checksum) list, written in the same transaction as each tenant
- * migration. One query compares it with the files' latest version and digest for the whole fleet, so
- * "nothing pending" costs one round trip whatever the number of tenants. Only tenants the query finds
- * pending are then streamed (keyset pages) and migrated, with bounded concurrency. `verify: true` does not
- * trust the summary: it reads every tenant's own `schema_migrations` (one UNION ALL query per page of
- * tenants) and repairs what disagrees.
+ * The summary: `public.tenant_migration_state(schema_name, version, checksum_digest, updated_at)`, created by
+ * the runner (under the lock of `public`; not a numbered migration, so it exists before any public file runs
+ * and whatever the public files are). Each tenant migration writes its tenant's row in the same transaction
+ * as the migration and its tracking row: highest applied version and the SHA-256 of its applied
+ * `version:checksum` list. One query compares every tenant's row with the files' latest version and digest,
+ * so "nothing pending" costs one round trip whatever the number of tenants, and a changed file (other
+ * digest) or a tenant migrated by a newer release (other version) also shows up as pending (and is then
+ * refused by the tenant's run with the precise error).
+ *
+ * The run: pending tenants are streamed in keyset pages (`slug > $last order by slug limit $page`), migrated
+ * `concurrency` at a time, each reported to `onProgress`; a failing tenant is recorded and the others go on.
+ * A tenant whose summary row shows exactly the first N files takes the fast path (`runSchemaAssuming`: one
+ * script per file, guarded against a wrong summary); others take the general path. Tenant transactions
+ * commit without waiting for the WAL flush and one synchronous commit at the end makes them durable.
+ *
+ * `verify: true` does not trust the summary: it reads every tenant's own `schema_migrations` (UNION ALL
+ * queries of 25 schemas), reports the rows that disagree and lets each such tenant's run rewrite its row
+ * (and apply what is really pending).
  */
 
 /**
- * Where the tenants are listed. A tenant is a slug listed there whose schema `tenant_{slug}` exists.
+ * Where the tenants are listed. A tenant is a slug listed there whose schema `tenant_{slug}` exists: a
+ * registry row without a schema (a half-created or dropped tenant) is not migrated, nor is a `tenant_*`
+ * schema without a row. Every status (active, suspended, onboarding) is migrated: a schema must match the
+ * code whatever the tenant's state. The listing is SQL (joined with the summary in the same query), which is
+ * what keeps the fast check to one query.
  * - `'organizations'` (default): `public.organizations.slug`, the platform's registry (public migration 001).
  * - `'schemas'`: every schema named `tenant_*`, no registry needed (tests, tools, recovery).
  * - `{ table, schema?, slugColumn? }`: another registry table (its slug column, default `slug`).
@@ -319,20 +334,27 @@ limit $2`,
   }
 }
 
-/** Each schema's highest applied version and digest, in batched UNION ALL queries. */
+/**
+ * Each schema's highest applied version and digest: UNION ALL queries of 25 schemas each (the planner's cost
+ * grows faster than linearly with the branches: 25 measured ~2.4x faster per schema than 200), sent together
+ * so a pooled driver runs them on several connections.
+ */
 async function readHistories(driver: Driver, schemas: string[]): Promise<Map<string, { version: number; digest: string }>> {
   const histories = new Map<string, { version: number; digest: string }>();
-  const batch = 200;
+  const batch = 25;
+  const queries: Array<Promise<void>> = [];
   for (let i = 0; i < schemas.length; i += batch) {
     const part = schemas.slice(i, i + batch);
     const text = part
       .map((schema, j) => `select $${j + 1}::text as schema_name, coalesce(max(version), 0) as version, ${HISTORY_SQL} as history from ${quoteIdentifier(schema)}.schema_migrations`)
       .join('\nunion all\n');
-    const { rows } = await driver.query({ text, values: part });
-    for (const row of rows) {
-      histories.set(String(row.schema_name), { version: Number(row.version), digest: createHash('sha256').update(String(row.history)).digest('hex') });
-    }
+    queries.push(driver.query({ text, values: part }).then(({ rows }) => {
+      for (const row of rows) {
+        histories.set(String(row.schema_name), { version: Number(row.version), digest: createHash('sha256').update(String(row.history)).digest('hex') });
+      }
+    }));
   }
+  await Promise.all(queries);
   return histories;
 }
 

@@ -359,9 +359,10 @@ async function applyScripted(driver: Driver, target: RunTarget, migration: Migra
   const q = quoteIdentifier(schema);
   const version = migration.version;
   const digests = prefixDigests(target.migrations);
-  // Lock first, in a statement of its own: the guard's snapshot must be taken after the lock is held.
+  // Lock first, in a statement of its own: the guard's snapshot must be taken after the lock is held. The
+  // guard compares the whole applied history (every version:checksum) with the files before this one.
   const head = `${tryLockSql(sqlLiteral(LOCK_PREFIX + schema))}, set_config('search_path', ${sqlLiteral(schema)}, true)${target.asyncCommit ? ", set_config('synchronous_commit', 'off', true)" : ''};
-select (case when count(*) = ${version - 1} and ${HISTORY_SQL} = ${sqlLiteral(historyText(target.migrations.slice(0, version - 1)))} then '1' else '${GUARD_FAILED}' end)::integer from ${q}.schema_migrations;
+select (case when ${HISTORY_SQL} = ${sqlLiteral(historyText(target.migrations.slice(0, version - 1)))} then '1' else '${GUARD_FAILED}' end)::integer from ${q}.schema_migrations;
 `;
   // statement_timestamp() is when the script arrived: the duration includes the lock and the guard (microseconds).
   let tail = `
