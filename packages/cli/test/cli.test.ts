@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, adminQuery, type TestDatabase } from '../../db/test/helpers/database.js';
 import { REPO_ROOT, cleanEnv, cli, expectOneErrorLine, json, tempDir, type CliRun } from './helpers/cli.js';
+import { closedPort } from '../../db/test/helpers/net.js';
 
 /**
  * The real `cgk` binary as a subprocess against a scratch database on the local server: exit codes, output,
@@ -51,13 +52,6 @@ async function tenantSchemas(): Promise<string[]> {
   }
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('help and usage errors', () => {
   it('prints help listing every command, exit 0', async () => {

@@ -1,14 +1,8 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, ConnectionError, Database, redactSecrets, resolveDriverConfig } from '../src/index.js';
+import { closedPort } from './helpers/net.js';
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('unreachable or misconfigured servers', () => {
   let db: Database | undefined;

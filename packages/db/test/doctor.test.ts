@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database, diagnose, type DoctorReport } from '../src/index.js';
 import { migratePublic } from '../src/migrations/index.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { closedPort } from './helpers/net.js';
 
 const check = (report: DoctorReport, name: string) => {
   const found = report.checks.find((c) => c.name === name);
@@ -14,13 +14,6 @@ const check = (report: DoctorReport, name: string) => {
   return found;
 };
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('diagnose()', () => {
   let scratch: TestDatabase;

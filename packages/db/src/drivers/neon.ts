@@ -4,6 +4,7 @@ import ws from 'ws';
 import { ConfigError, ConnectionError, redactSecrets } from '../errors.js';
 import { parsePoolSettings } from './config.js';
 import { normalizeDriverError } from './errors.js';
+import { isStatementError, settle, toResult } from './results.js';
 import type { Driver, QueryResult, Settled, Statement, Transaction } from './types.js';
 
 /** Options for the @vercel/postgres / @neondatabase/serverless driver. */
@@ -94,7 +95,7 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
       const results: Settled[] = [];
       try {
         const answer = (await client.query(merged ? `BEGIN; ${head.text}` : 'BEGIN')) as NeonQueryResult | NeonQueryResult[];
-        if (merged) results.push({ ok: true, result: toResult(Array.isArray(answer) ? answer[answer.length - 1]! : answer) });
+        if (merged) results.push({ ok: true, result: toResult(answer) });
       } catch (error) {
         if (!merged || !isStatementError(error)) {
           client.release(true);
@@ -108,7 +109,7 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
         const failed = results.find((r) => !r.ok);
         // After a failure the server would refuse each statement with 25P02 (or, had BEGIN not run, execute
         // it outside any transaction): answer for it here instead of spending a wait on it.
-        results.push(failed ? { ok: false, error: abortedBy(failed.error, target) } : await settle(run(client, statement), target));
+        results.push(failed ? { ok: false, error: abortedBy(failed.error, target) } : await settle(run(client, statement), (error) => normalizeNeonError(error, target)));
       }
       return { tx: neonTransaction(client, target, results.some((r) => !r.ok)), results };
     },
@@ -266,27 +267,4 @@ function normalizeNeonError(error: unknown, target: string): Error {
     });
   }
   return normalizeDriverError(error, target);
-}
-
-/** A statement the server rejected (it carries a SQLSTATE), as opposed to a broken connection. */
-function isStatementError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08');
-}
-
-async function settle(promise: Promise<QueryResult>, target: string): Promise<Settled> {
-  try {
-    return { ok: true, result: await promise };
-  } catch (error) {
-    return { ok: false, error: normalizeNeonError(error, target) };
-  }
-}
-
-function toResult(result: NeonQueryResult): QueryResult {
-  return {
-    rows: result.rows,
-    rowCount: result.rowCount ?? result.rows.length,
-    fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
-    command: result.command,
-  };
 }

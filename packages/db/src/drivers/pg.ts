@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { parsePoolSettings } from './config.js';
 import { normalizeDriverError } from './errors.js';
+import { isStatementError, settle, toResult } from './results.js';
 import type { Driver, QueryResult, Settled, Statement, Transaction } from './types.js';
 
 /** Options for the node-postgres driver. */
@@ -52,7 +53,7 @@ export function createPgDriver(options: PgDriverOptions): Driver {
       const [head, ...rest] = prelude;
       const merged = head !== undefined && !head.values?.length;
       const begun = client.query(merged ? `BEGIN; ${head.text}` : 'BEGIN') as Promise<pg.QueryResult | pg.QueryResult[]>;
-      const sent = (merged ? rest : prelude).map((statement) => settle(run(client, statement), target));
+      const sent = (merged ? rest : prelude).map((statement) => settle(run(client, statement), (error) => normalizeDriverError(error, target)));
       let headResult: Settled | undefined;
       try {
         const answer = await begun;
@@ -120,31 +121,5 @@ function pgTransaction(client: pg.PoolClient, target: string): Transaction {
         finish(true);
       }
     },
-  };
-}
-
-/** A statement the server rejected (it carries a SQLSTATE), as opposed to a broken connection. */
-function isStatementError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08');
-}
-
-async function settle(promise: Promise<QueryResult>, target: string): Promise<Settled> {
-  try {
-    return { ok: true, result: await promise };
-  } catch (error) {
-    return { ok: false, error: normalizeDriverError(error, target) };
-  }
-}
-
-function toResult(answer: pg.QueryResult | pg.QueryResult[]): QueryResult {
-  // A parameterless text holding several statements runs as one simple query; pg answers with one result
-  // per statement, and the last one is what the caller asked for (as psql shows it).
-  const result = Array.isArray(answer) ? answer[answer.length - 1]! : answer;
-  return {
-    rows: result.rows,
-    rowCount: result.rowCount ?? result.rows.length,
-    fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
-    command: result.command,
   };
 }
