@@ -32,7 +32,7 @@ export async function runNeonBench(options: { rounds?: number; perRound?: number
   const coalesced = createNeonDriver({ connectionString: url, flavour: 'vercel', wsProxy: relay.address, coalesceWrites: true });
   try {
     await pgDb.sql`create schema tenant_bench`;
-    await (await pgDb.driver()).exec(grantTenantRoleSql('bench'));
+    await (await pgDb.driver()).exec(grantTenantRoleSql('bench', { existingTables: true }));
     const driver = await openThroughRelay(vercelDb, relay);
     const prelude = { text: "select set_config('search_path', 'tenant_bench, public', true) as search_path" };
 

@@ -24,7 +24,7 @@ export async function runTenantBench(options: { rounds?: number; perRound?: numb
     await db.sql`create table tenant_bench.orders (id int primary key, status text not null)`;
     await db.sql`insert into tenant_bench.orders select g, 'pending' from generate_series(1, 10000) g`;
     await db.sql`analyze tenant_bench.orders`;
-    await (await db.driver()).exec(grantTenantRoleSql('bench'));
+    await (await db.driver()).exec(grantTenantRoleSql('bench', { existingTables: true }));
     const path = 'tenant_bench, public';
 
     const floor = async (text: string, values: unknown[]) => {

@@ -36,14 +36,24 @@ export function tenantRoleName(slug: string, database: string): string {
 const TABLE_RIGHTS = 'select, insert, update, delete';
 
 /**
- * SQL that creates the tenant's NOLOGIN role if missing and (re)applies its grants: usage of its own schema,
- * DML on every table and usage of every sequence there, the same by default for tables that later
- * migrations create, nothing on the migration bookkeeping, and membership for the application role so
- * that it may `SET ROLE` to it (superusers need none, ordinary owners do). Idempotent: safe to re-run.
+ * SQL that creates the tenant's NOLOGIN role if missing and sets up its rights: usage of its own schema, DML
+ * on its tables and usage of its sequences by default (`alter default privileges`, so every table a
+ * migration creates later gets them), and membership for the application role so that it may `SET ROLE` to
+ * it (superusers need none, ordinary owners do). Idempotent.
+ *
+ * With `existingTables` it also grants on the tables and sequences already in the schema (for `repair`).
+ * Tenant creation runs it BEFORE the migrations instead and leaves that out: `grant ... on all tables in
+ * schema` scans the whole of pg_class, a cost that grows with every tenant on the server (docs/SCALING.md).
+ * Either way, run `revokeBookkeepingSql` after the migrations.
  */
-export function grantTenantRoleSql(slug: string): string {
+export function grantTenantRoleSql(slug: string, options: { existingTables?: boolean } = {}): string {
   const schema = schemaNameFor(slug);
   const role = tenantRoleExpression(slug);
+  const existing = options.existingTables
+    ? `
+  execute format('grant ${TABLE_RIGHTS} on all tables in schema ${schema} to %I', r);
+  execute format('grant usage, select on all sequences in schema ${schema} to %I', r);`
+    : '';
   return `do $cgk$
 declare r text := ${role};
 begin
@@ -55,12 +65,19 @@ begin
     execute format('grant %I to %I', r, current_user);
   end if;
   execute format('grant usage on schema ${schema} to %I', r);
-  execute format('grant ${TABLE_RIGHTS} on all tables in schema ${schema} to %I', r);
-  execute format('grant usage, select on all sequences in schema ${schema} to %I', r);
   execute format('alter default privileges in schema ${schema} grant ${TABLE_RIGHTS} on tables to %I', r);
-  execute format('alter default privileges in schema ${schema} grant usage, select on sequences to %I', r);
+  execute format('alter default privileges in schema ${schema} grant usage, select on sequences to %I', r);${existing}
+end $cgk$;
+${revokeBookkeepingSql(slug)}`;
+}
+
+/** SQL that takes the tenant role's rights on its schema's migration bookkeeping away, if that table exists yet. */
+export function revokeBookkeepingSql(slug: string): string {
+  const schema = schemaNameFor(slug);
+  return `do $cgk$
+begin
   if to_regclass('${schema}.schema_migrations') is not null then
-    execute format('revoke all on ${schema}.schema_migrations from %I', r);
+    execute format('revoke all on ${schema}.schema_migrations from %I', ${tenantRoleExpression(slug)});
   end if;
 end $cgk$`;
 }

@@ -3,7 +3,7 @@ import type { QueryResult, Transaction } from './drivers/types.js';
 import { CgkError, ConfigError, ConfirmationRequiredError, QueryError, TenantExistsError, TenantNotFoundError } from './errors.js';
 import { assertValidSlug, schemaNameFor } from './identifier.js';
 import { applyTenantMigrations } from './migrations/runner.js';
-import { dropTenantRoleSql, grantTenantRoleSql } from './roles.js';
+import { dropTenantRoleSql, grantTenantRoleSql, revokeBookkeepingSql } from './roles.js';
 import { encryptSecret } from './secrets.js';
 
 /** Lifecycle of a tenant: its row in `public.organizations`, its schema, its role, all or nothing. */
@@ -89,12 +89,15 @@ export async function createTenant(input: CreateTenantInput, options: CreateTena
   }]);
   try {
     const inserted = expectOk(results[0], slug);
-    await tx.exec(`create schema ${schema}`).catch((error: unknown) => {
+    // The role's default privileges go in before the migrations, so every table they create is granted as it
+    // is created: no `grant on all tables`, whose catalog scan grows with the number of tenants on the server.
+    const role = db.tenantRoles ? `;\n${grantTenantRoleSql(slug)}` : '';
+    await tx.exec(`create schema ${schema}${role}`).catch((error: unknown) => {
       throw isSqlState(error, '42P06') ? new TenantExistsError(slug) : error;
     });
     const applied = await applyTenantMigrations(tx, schema, { tenantDir: options.tenantDir });
-    if (db.tenantRoles) await tx.exec(grantTenantRoleSql(slug));
-    await verifyQueryable(tx, schema);
+    if (db.tenantRoles) await tx.exec(revokeBookkeepingSql(slug));
+    await verifyQueryable(tx, schema, applied);
     await commit(tx, slug);
     return { tenant: toRecord(inserted.rows[0] as unknown as OrganizationRow), migrationsApplied: applied, durationMs: performance.now() - started };
   } catch (error) {
@@ -172,10 +175,12 @@ async function setStatus(slug: string, status: TenantStatus, options: LifecycleO
   return toRecord(rows[0]);
 }
 
-async function verifyQueryable(tx: Transaction, schema: string): Promise<void> {
-  const { rows } = await tx.query({ text: `select count(*)::int as tables from pg_tables where schemaname = $1`, values: [schema] });
-  await tx.query({ text: `select 1 from ${schema}.orders limit 1` });
-  if (!(Number(rows[0]?.tables) > 0)) throw new CgkError('CGK_MIGRATION', `Tenant schema ${schema} has no tables after its migrations`);
+/** The new schema answers a query on its first table and holds as many tracking rows as migrations applied. */
+async function verifyQueryable(tx: Transaction, schema: string, applied: number): Promise<void> {
+  const { rows } = await tx.query({ text: `select (select count(*) from ${schema}.schema_migrations)::int as tracked, (select count(*) from ${schema}.orders)::int as orders` });
+  if (rows[0]?.tracked !== applied || applied === 0) {
+    throw new CgkError('CGK_MIGRATION', `Tenant schema ${schema} is not complete after its migrations (${String(rows[0]?.tracked)} tracked, ${applied} applied)`);
+  }
 }
 
 async function commit(tx: Transaction, slug: string): Promise<void> {
@@ -222,7 +227,7 @@ export async function repairTenantRoles(options: LifecycleOptions & { slug?: str
   for (const slug of slugs) {
     const { rows } = await db.sql<{ found: boolean }>`select to_regnamespace(${schemaNameFor(slug)}) is not null as found`;
     if (!rows[0]?.found) throw new TenantNotFoundError(slug);
-    await driver.exec(grantTenantRoleSql(slug));
+    await driver.exec(grantTenantRoleSql(slug, { existingTables: true }));
   }
   return slugs;
 }

@@ -64,8 +64,8 @@ describe.each(['vercel', 'neon'] as const)('the %s driver through a local WebSoc
       create table tenant_acme.orders (id int primary key, status text not null);
       create schema tenant_globex;
       create table tenant_globex.orders (id int primary key, status text not null);`);
-    await driver.exec(grantTenantRoleSql('acme'));
-    await driver.exec(grantTenantRoleSql('globex'));
+    await driver.exec(grantTenantRoleSql('acme', { existingTables: true }));
+    await driver.exec(grantTenantRoleSql('globex', { existingTables: true }));
   });
   afterAll(async () => {
     await db?.end();

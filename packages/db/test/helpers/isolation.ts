@@ -11,7 +11,7 @@ export async function createMarkedTenants(db: Database, prefix: string, count: n
       create table tenant_${slug}.marker (tenant text not null);
       insert into tenant_${slug}.marker values ('${slug}');
       create table tenant_${slug}.events (op int primary key, tenant text not null)`);
-    if (db.tenantRoles) await driver.exec(grantTenantRoleSql(slug));
+    if (db.tenantRoles) await driver.exec(grantTenantRoleSql(slug, { existingTables: true }));
   }
   return slugs;
 }
