@@ -1,20 +1,24 @@
 /**
  * The many-tenant run on ONE PostgreSQL server: how far does schema-per-tenant go, and what grows?
+ * Findings and the recorded 10,000-tenant run: docs/SCALING.md.
  *
- *   npm run bench:scale                       10,000 tenants (about 20-40 minutes on a shared 2-core machine)
- *   npx tsx bench/scale.ts --tenants 50       smoke run (about a minute)
+ *   npm run bench:scale                       10,000 tenants (about 18 minutes on a shared 2-core machine)
+ *   npx tsx bench/scale.ts --tenants 50       smoke run (about 30 seconds)
  *
- * Options: --tenants N (default 10000), --concurrency C (parallel createTenant calls, default 4),
+ * Options: --tenants N (default 10000), --createtenant-max M (default 3000: tenants 1..M are created with
+ * createTenant(), the rest by the fast fill below), --concurrency C (parallel creations, default 4),
  * --scopes S (withTenant scopes per side, default 2000), --keep (leave the scratch databases; default: drop
  * them and their tenant roles at the end, also on Ctrl-C).
  *
- * In a scratch database of its own it runs setupDatabase, provisions N tenants with createTenant (bounded
- * concurrency, one Database), then measures: the no-op fleet check (migrateTenants with nothing pending,
- * counting every driver call it makes), migrationStatus, a verify run, a one-line fleet migration (the real
- * tenant migrations plus one `alter table orders add column ...` file, concurrency 4: time, failures, peak
- * RSS), disk and catalog size, server connections, and withTenant latency on random tenants at N tenants
- * against the same scopes on a 10-tenant database created in the same run, interleaved. Prints a table and
- * writes bench/results/scale-latest.json (and a timestamped copy).
+ * In a scratch database of its own it runs setupDatabase, provisions N tenants (bounded concurrency, one
+ * Database; createTenant() up to M, then `fastCreateTenant`, which is createTenant() without its statements
+ * that scan the whole catalog, checked to produce identical tenants), then measures: the no-op fleet check
+ * (migrateTenants with nothing pending, counting every driver call it makes), migrationStatus, a verify run,
+ * a one-line fleet migration (the real tenant migrations plus one `alter table orders add column ...` file,
+ * concurrency 4: time, failures, peak RSS), disk and catalog size, server connections, withTenant latency on
+ * random tenants at N tenants against the same scopes on a 10-tenant database created in the same run,
+ * interleaved, and one more createTenant() against one more fast fill at N. Prints a table and writes
+ * bench/results/scale-latest.json (and a timestamped copy).
  */
 import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
