@@ -1,7 +1,7 @@
 /**
  * @cgk/db: the public API. Everything a service may use is exported here and nowhere else.
  */
-export { sql, Database, getDatabase, configureDatabase, closeDatabase, type DatabaseOptions } from './client.js';
+export { sql, Database, getDatabase, configureDatabase, closeDatabase, tenantRolesFromEnv, type DatabaseOptions } from './client.js';
 export { identifier, SqlIdentifier, type Sql, type Row } from './sql.js';
 export { withTenant } from './tenant.js';
 export { currentTenant } from './scope.js';
@@ -22,13 +22,19 @@ export {
   ConnectionError,
   ConfirmationRequiredError,
   QueryError,
+  CacheError,
+  EncryptionError,
+  MigrationError,
+  MigrationChecksumError,
+  MigrationFilesError,
+  MigrationFleetError,
   redactSecrets,
   type CgkErrorCode,
+  type CacheErrorReason,
+  type MigrationErrorDetails,
 } from './errors.js';
 export { createTenantCache, tenantCache, closeCache, DEFAULT_CACHE_TIMEOUT_MS, type TenantCache, type TenantCacheOptions } from './cache.js';
-export { CacheError, type CacheErrorReason } from './errors.js';
 export { encryptSecret, decryptSecret, isEncryptedSecret, needsReencryption, checkEncryptionKeys, type EncryptionKeyStatus } from './secrets.js';
-export { EncryptionError } from './errors.js';
 export {
   createTenant,
   listTenants,
@@ -45,10 +51,18 @@ export {
   type LifecycleOptions,
 } from './tenants.js';
 export { setupDatabase, PLATFORM_TABLES, type SetupReport } from './setup.js';
-export { tenantRolesFromEnv } from './client.js';
 export { diagnose, type DoctorReport, type DoctorCheck, type DoctorStatus, type DiagnoseOptions } from './doctor.js';
-export { migratePublic, migrateTenant, migrateTenants, migrationStatus, throwIfFailed, type MigrationResult, type MigrationResultSet, type MigrateTenantsResult, type TenantProgress, type MigrationStatusReport } from './migrations/index.js';
 export {
+  migratePublic,
+  migrateTenant,
+  migrateTenants,
+  migrationStatus,
+  throwIfFailed,
+  type MigrationResult,
+  type MigrationResultSet,
+  type MigrateTenantsResult,
+  type TenantProgress,
+  type MigrationStatusReport,
   loadMigrations,
   clearMigrationCache,
   applyTenantMigrations,
@@ -67,4 +81,3 @@ export {
   type AppliedMigration,
   type MigrationStatusOptions,
 } from './migrations/index.js';
-export { MigrationError, MigrationChecksumError, MigrationFilesError, MigrationFleetError, type MigrationErrorDetails } from './errors.js';
