@@ -25,22 +25,24 @@ export function median(values: number[]): number {
 }
 
 /**
- * Times each variant `perRound` times per round, interleaving variants round by round, and returns the
- * median per-operation time in microseconds of each variant.
+ * Times each variant `rounds * perRound` times and returns the median per-operation time in microseconds of
+ * each. The variants take turns operation by operation (in an order that rotates every operation), so a
+ * burst of load from elsewhere on a shared machine falls on all of them alike instead of on one block.
  */
 export async function interleave(variants: Record<string, () => Promise<unknown>>, rounds: number, perRound: number): Promise<Record<string, number>> {
-  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
-  for (const run of Object.values(variants)) for (let i = 0; i < 50; i++) await run(); // warm-up
-  for (let round = 0; round < rounds; round++) {
-    for (const [name, run] of Object.entries(variants)) {
-      for (let i = 0; i < perRound; i++) {
-        const start = process.hrtime.bigint();
-        await run();
-        samples[name]!.push(Number(process.hrtime.bigint() - start) / 1000);
-      }
+  const entries = Object.entries(variants);
+  const samples: number[][] = entries.map(() => []);
+  for (const [, run] of entries) for (let i = 0; i < 50; i++) await run(); // warm-up
+  const total = rounds * perRound;
+  for (let i = 0; i < total; i++) {
+    for (let k = 0; k < entries.length; k++) {
+      const index = (i + k) % entries.length;
+      const start = process.hrtime.bigint();
+      await entries[index]![1]();
+      samples[index]!.push(Number(process.hrtime.bigint() - start) / 1000);
     }
   }
-  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+  return Object.fromEntries(entries.map(([name], index) => [name, median(samples[index]!)]));
 }
 
 /** Operations per second of `callers` concurrent loops over `run` for about `ms` milliseconds. */

@@ -35,12 +35,18 @@ export class Database {
   readonly config: DriverConfig;
   /** Whether scopes switch to the tenant's own role (see DatabaseOptions.tenantRoles). */
   readonly tenantRoles: boolean;
+  /**
+   * @internal The tag of the database this URL reaches (see roles.ts), learned by the first tenant scope so
+   * that later scopes name the tenant role as a literal instead of computing it on the server.
+   */
+  databaseTag: string | undefined;
   #driver: Promise<Driver> | undefined;
   #ended = false;
 
   constructor(options: DatabaseOptions = {}) {
     this.config = resolveOptions(options);
     this.tenantRoles = options.tenantRoles ?? tenantRolesFromEnv();
+    this.databaseTag = undefined;
     // A malformed connection string is reported here, where it was given, not at the first query.
     if (this.config.url) parsePoolSettings(this.config.url);
     this.sql = createSql((statement) => {

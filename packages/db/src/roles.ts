@@ -24,12 +24,26 @@ export function roleSuffix(slug: string): string {
 
 /** A SQL expression that evaluates, on the server, to the tenant's role name in the current database. */
 export function tenantRoleExpression(slug: string): string {
-  return `('ct_' || left(md5(current_database()), 8) || '_${roleSuffix(slug)}')`;
+  return `('ct_' || ${DATABASE_TAG_EXPRESSION} || '_${roleSuffix(slug)}')`;
+}
+
+/** SQL that evaluates to the tag of the current database (the part of role names that names it). */
+export const DATABASE_TAG_EXPRESSION = 'left(md5(current_database()), 8)';
+
+/** The tag of the database called `database`: what `DATABASE_TAG_EXPRESSION` evaluates to there. */
+export function databaseTag(database: string): string {
+  return createHash('md5').update(database).digest('hex').slice(0, 8);
+}
+
+/** The role name of `slug` in the database whose tag is `tag` (see `databaseTag`). */
+export function tenantRoleNameForTag(slug: string, tag: string): string {
+  if (!/^[0-9a-f]{8}$/.test(tag)) throw new Error(`not a database tag: ${JSON.stringify(tag)}`);
+  return `ct_${tag}_${roleSuffix(slug)}`;
 }
 
 /** The role name of `slug` in the database called `database` (what `tenantRoleExpression` evaluates to there). */
 export function tenantRoleName(slug: string, database: string): string {
-  return `ct_${createHash('md5').update(database).digest('hex').slice(0, 8)}_${roleSuffix(slug)}`;
+  return tenantRoleNameForTag(slug, databaseTag(database));
 }
 
 /** What a tenant role may do in its own schema. Everything else (other tenants, platform tables) it may not. */

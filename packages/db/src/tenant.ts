@@ -3,7 +3,7 @@ import type { QueryResult, Statement, Transaction } from './drivers/types.js';
 import { CgkError, QueryError, ScopeEndedError, TenantNotFoundError, TenantScopeConflictError, TransactionAbortedError } from './errors.js';
 import { schemaNameFor } from './identifier.js';
 import { currentScope, scopeStorage, type ActiveScope } from './scope.js';
-import { tenantRoleExpression } from './roles.js';
+import { DATABASE_TAG_EXPRESSION, tenantRoleExpression, tenantRoleNameForTag } from './roles.js';
 import { createSql, type Sql } from './sql.js';
 
 /**
@@ -51,10 +51,16 @@ export async function runTenantScope<T>(db: Database, slug: string, fn: (sql: Sq
  * is safe because the only value is a schema name that `schemaNameFor` has already limited to
  * `[a-z][a-z0-9_]*`, and `literal()` checks that again.
  */
-function tenantPrelude(slug: string, schema: string, withRole: boolean): Statement {
+function tenantPrelude(slug: string, schema: string, roles: { databaseTag: string | undefined } | undefined): Statement {
   const found = `to_regnamespace(${literal(schema)}) is not null`;
-  // The role is only set when the schema exists, so a missing tenant reads as "not found", not "no role".
-  const role = withRole ? `, case when ${found} then set_config('role', ${tenantRoleExpression(slug)}, true) end as role` : '';
+  let role = '';
+  if (roles) {
+    // The role is only set when the schema exists, so a missing tenant reads as "not found", not "no role".
+    // Its name carries the database's tag: computed by the server until the first scope has reported it,
+    // a literal afterwards (the server-side md5 costs more than the whole role switch).
+    const name = roles.databaseTag ? literal(tenantRoleNameForTag(slug, roles.databaseTag)) : tenantRoleExpression(slug);
+    role = `, case when ${found} then set_config('role', ${name}, true) end as role${roles.databaseTag ? '' : `, ${DATABASE_TAG_EXPRESSION} as database_tag`}`;
+  }
   return {
     text: `select set_config('search_path', ${literal(`${schema}, public`)}, true) as search_path, ${found} as found${role}`,
   };
@@ -104,12 +110,15 @@ class TenantScope implements ActiveScope {
   /** BEGIN + path + first statement in one round trip; the first statement's result is returned. */
   async #open(first: Statement): Promise<QueryResult> {
     try {
-      const driver = await this.owner.driver();
-      const { tx, results } = await driver.begin([tenantPrelude(this.slug, this.schema, this.owner.tenantRoles), first]);
+      const owner = this.owner;
+      const driver = await owner.driver();
+      const { tx, results } = await driver.begin([tenantPrelude(this.slug, this.schema, owner.tenantRoles ? owner : undefined), first]);
       this.#tx = tx;
       const [prelude, answer] = results;
       if (!prelude?.ok) throw roleMissing(prelude?.error, this.slug) ?? prelude?.error ?? new Error('tenant prelude returned no result');
-      if (prelude.result.rows[0]?.found !== true) {
+      const row = prelude.result.rows[0];
+      if (typeof row?.database_tag === 'string') owner.databaseTag = row.database_tag;
+      if (row?.found !== true) {
         this.#missing = true;
         throw new TenantNotFoundError(this.slug);
       }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CgkError, Database, QueryError, createTenant, repairTenantRoles, setupDatabase } from '../src/index.js';
+import { tenantRoleName } from '../src/roles.js';
 import { adminQuery, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { startPgBouncer, type PgBouncerInstance } from './helpers/pgbouncer.js';
 
@@ -47,6 +48,21 @@ describe('a role per tenant', () => {
     expect((error as QueryError).sqlState).toBe('42501');
     expect((error as Error).message).toMatch(/permission denied/);
   };
+
+  it('runs as the tenant role whose name carries this database\'s tag, in the first scope and in later ones', async () => {
+    const fresh = new Database({ url: db.config.url!, tenantRoles: true });
+    try {
+      const expected = tenantRoleName('a', scratch.name);
+      // The first scope computes the name on the server; later ones send the name the first one reported.
+      for (let i = 0; i < 3; i++) {
+        const { rows } = await fresh.withTenant('a', (sql) => sql<{ who: string }>`select current_user as who`);
+        expect(rows[0]!.who).toBe(expected);
+      }
+      expect(fresh.databaseTag).toBe(expected.slice(3, 11));
+    } finally {
+      await fresh.end();
+    }
+  });
 
   it('works on its own tables', async () => {
     const rows = await db.withTenant('a', async (sql) => {
