@@ -25,21 +25,25 @@ export function median(values: number[]): number {
 }
 
 /**
- * Times each variant `rounds * perRound` times and returns the median per-operation time in microseconds of
- * each. The variants take turns operation by operation (in an order that rotates every operation), so a
- * burst of load from elsewhere on a shared machine falls on all of them alike instead of on one block.
+ * Times each variant `perRound` times per round, for `rounds` rounds, and returns the median per-operation
+ * time in microseconds of each. Variants take turns block by block, the order rotating every round: short
+ * blocks spread a burst of load from elsewhere on a shared machine over every variant, and within a block
+ * the variant's connection stays warm (alternating operation by operation instead makes every server
+ * process sleep between its turns, and the wake-ups then dominate what is measured).
  */
 export async function interleave(variants: Record<string, () => Promise<unknown>>, rounds: number, perRound: number): Promise<Record<string, number>> {
   const entries = Object.entries(variants);
   const samples: number[][] = entries.map(() => []);
   for (const [, run] of entries) for (let i = 0; i < 50; i++) await run(); // warm-up
-  const total = rounds * perRound;
-  for (let i = 0; i < total; i++) {
+  for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < entries.length; k++) {
-      const index = (i + k) % entries.length;
-      const start = process.hrtime.bigint();
-      await entries[index]![1]();
-      samples[index]!.push(Number(process.hrtime.bigint() - start) / 1000);
+      const index = (round + k) % entries.length;
+      const run = entries[index]![1];
+      for (let i = 0; i < perRound; i++) {
+        const start = process.hrtime.bigint();
+        await run();
+        samples[index]!.push(Number(process.hrtime.bigint() - start) / 1000);
+      }
     }
   }
   return Object.fromEntries(entries.map(([name], index) => [name, median(samples[index]!)]));

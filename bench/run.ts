@@ -114,7 +114,7 @@ const MODULES: ModuleSpec[] = [
     file: 'tenant.bench.ts',
     async run({ quick }) {
       const run = await load<RowsRun>('tenant.bench.ts', 'runTenantBench');
-      return run(quick ? { rounds: 2, perRound: 150 } : {});
+      return run(quick ? { rounds: 2, perRound: 100, trials: 2 } : {});
     },
   },
   {
