@@ -2,7 +2,7 @@
  * @cgk/db: the public API. Everything a service may use is exported here and nowhere else.
  */
 export { sql, Database, getDatabase, configureDatabase, closeDatabase, tenantRolesFromEnv, type DatabaseOptions } from './client.js';
-export { identifier, SqlIdentifier, type Sql, type Row } from './sql.js';
+export { identifier, type SqlIdentifier, type Sql, type Row } from './sql.js';
 export { withTenant } from './tenant.js';
 export { currentTenant } from './scope.js';
 export { getTenantFromRequest, DEFAULT_TENANT_HEADER, type TenantRequest, type TenantRequestOptions } from './request.js';

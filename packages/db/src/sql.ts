@@ -22,10 +22,15 @@ export interface Sql {
 export type Executor = (statement: Statement) => Promise<QueryResult>;
 
 /** A validated SQL identifier; interpolated into the text (quoted) instead of becoming a parameter. */
-export class SqlIdentifier {
-  /** @internal use `identifier()` */
-  constructor(readonly quoted: string) {}
+export interface SqlIdentifier {
+  readonly quoted: string;
 }
+
+/**
+ * The identifiers `identifier()` made. Only these are spliced: an object of the same shape built anywhere
+ * else is refused, so the sql tag cannot be talked into splicing text that was never validated.
+ */
+const validated = new WeakSet<SqlIdentifier>();
 
 /**
  * The one way to put a name (schema, table, column) where SQL needs an identifier rather than a value.
@@ -36,7 +41,9 @@ export class SqlIdentifier {
  * await sql`select count(*) from ${identifier('tenant_acme', 'orders')}`;
  */
 export function identifier(...parts: [string, ...string[]]): SqlIdentifier {
-  return new SqlIdentifier(parts.map(quoteIdentifier).join('.'));
+  const id: SqlIdentifier = Object.freeze({ quoted: parts.map(quoteIdentifier).join('.') });
+  validated.add(id);
+  return id;
 }
 
 /** Turns a tagged template into text with `$1..$n` and the values array. Identifiers are spliced quoted. */
@@ -45,8 +52,8 @@ export function toStatement(strings: TemplateStringsArray, values: readonly unkn
   const params: unknown[] = [];
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
-    if (value instanceof SqlIdentifier) {
-      text += value.quoted;
+    if (typeof value === 'object' && value !== null && validated.has(value as SqlIdentifier)) {
+      text += (value as SqlIdentifier).quoted;
     } else {
       params.push(value);
       text += `$${params.length}`;

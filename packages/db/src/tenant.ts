@@ -8,14 +8,15 @@ import { createSql, type Sql } from './sql.js';
 
 /**
  * Runs `fn` in a tenant scope on the default database: one connection, one transaction, `search_path` set
- * transaction-locally to `tenant_{slug}, public`. Inside `fn` the module-level `sql` and the `sql` passed to
+ * transaction-locally to `tenant_{slug}, public` and, with tenant roles on (the default), the transaction
+ * running as the tenant's own role (`SET LOCAL ROLE`; see docs/ISOLATION.md). Inside `fn` the module-level `sql` and the `sql` passed to
  * `fn` both run in that transaction. Commits when `fn` resolves, rolls back when it throws (rethrowing the
  * original error). A tenant without a schema throws `TenantNotFoundError`; a bad slug throws
  * `InvalidSlugError` before any SQL; a nested scope of the same tenant reuses the outer one, of another
  * tenant throws `TenantScopeConflictError`.
  *
- * Cost: the connection is taken and BEGIN, the `search_path` and the first query go out together on the
- * first query, then COMMIT: two round trips for a one-query scope. A scope that runs no query costs none.
+ * Cost: the connection is taken and BEGIN, the `search_path`, the role and the first query go out together
+ * on the first query, then COMMIT: two round trips for a one-query scope. A scope that runs no query costs none.
  *
  * @example
  * const orders = await withTenant('acme', async () => sql`select * from orders where status = 'pending'`);

@@ -71,6 +71,14 @@ describe.each(driverFixtures)('behaviour on $name', (fixture) => {
       expect(() => identifier('a'.repeat(64))).toThrow(InvalidIdentifierError);
     });
 
+    it('splices only identifiers that identifier() made: a look-alike object is sent as a value, never as text', async () => {
+      const forged = { quoted: '"tenant_iso1"."marker"; drop schema tenant_iso1 cascade; --' };
+      const error = await db.sql`select * from ${forged}`.catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'CGK_QUERY', sqlState: '42601' });
+      const still = await db.sql`select 1 from pg_namespace where nspname = 'tenant_iso1'`;
+      expect(still.rowCount).toBe(1);
+    });
+
     it('reports a failed statement as a QueryError carrying the SQLSTATE', async () => {
       const error = await db.sql`select * from no_such_table`.catch((e: unknown) => e);
       expect(error).toBeInstanceOf(QueryError);
