@@ -22,7 +22,6 @@
 import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { Database, createTenant, migrateTenants, migrationStatus, setupDatabase } from '../packages/db/src/index.js';
 import { DEFAULT_TENANT_DIR } from '../packages/db/src/migrations/runner.js';
@@ -189,21 +188,10 @@ function perTenant(before: CatalogSize, after: CatalogSize, n: number) {
   };
 }
 
-/** Drops a scratch database and its tenant roles on one admin connection (many roles: batched DROP ROLE). */
-async function dropScratch(name: string): Promise<number> {
+/** Drops a scratch database and its tenant roles (the shared helper batches DROP ROLE); resolves to the time taken. */
+async function dropScratch(scratch: { drop(): Promise<void> }): Promise<number> {
   const started = performance.now();
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(`drop database if exists "${name}" with (force)`);
-    const tag = createHash('md5').update(name).digest('hex').slice(0, 8);
-    const { rows } = await client.query<{ rolname: string }>(`select rolname from pg_roles where rolname like $1`, [`ct\\_${tag}\\_%`]);
-    for (let i = 0; i < rows.length; i += 500) {
-      await client.query(`drop role if exists ${rows.slice(i, i + 500).map((r) => `"${r.rolname}"`).join(', ')}`);
-    }
-  } finally {
-    await client.end();
-  }
+  await scratch.drop();
   return performance.now() - started;
 }
 
@@ -295,8 +283,8 @@ export async function runScale(options: ScaleOptions) {
       return {};
     }
     log(`dropping ${big.name} and its tenant roles`);
-    const bigMs = await dropScratch(big.name);
-    const smallMs = await dropScratch(small.name);
+    const bigMs = await dropScratch(big);
+    const smallMs = await dropScratch(small);
     log(`dropped in ${(bigMs / 1000).toFixed(1)} s`);
     return { dropBigDatabaseMs: round(bigMs, 0), dropSmallDatabaseMs: round(smallMs, 0) };
   };

@@ -16,7 +16,7 @@ import { assertValidSlug, schemaNameFor } from './identifier.js';
 const SLUG_PART_MAX = 40;
 
 /** The slug part of a tenant's role name (everything after the database tag). */
-export function roleSuffix(slug: string): string {
+function roleSuffix(slug: string): string {
   assertValidSlug(slug);
   if (slug.length <= SLUG_PART_MAX) return slug;
   return `${slug.slice(0, SLUG_PART_MAX)}_${createHash('md5').update(slug).digest('hex').slice(0, 8)}`;
