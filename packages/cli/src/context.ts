@@ -4,7 +4,7 @@ import { configureDatabase, resolveDriverConfig, type Database, type DriverConfi
 import type { Output } from './output.js';
 
 /** How long the CLI waits for a server that does not answer, when the URL has no `connect_timeout`. */
-export const CLI_CONNECT_TIMEOUT_SECONDS = 5;
+const CLI_CONNECT_TIMEOUT_SECONDS = 5;
 
 /** What every command gets: where to print, and the database (opened on first use, closed by main). */
 export interface Context {
@@ -13,28 +13,15 @@ export interface Context {
   database(): Database;
   /** The driver choice from the environment, without opening anything. */
   driverConfig(): DriverConfig;
-  /** Like `driverConfig()`, but undefined instead of a ConfigError (for `doctor`, which reports it). */
-  driverConfigOrUndefined(): DriverConfig | undefined;
-  /** Like `database()`, but undefined instead of a ConfigError (for `doctor`, which reports it). */
-  databaseOrUndefined(): Database | undefined;
 }
 
 export function createContext(out: Output): Context {
   let db: Database | undefined;
   let config: DriverConfig | undefined;
   const driverConfig = () => (config ??= resolveDriverConfig());
-  const orUndefined = <T>(fn: () => T): T | undefined => {
-    try {
-      return fn();
-    } catch {
-      return undefined;
-    }
-  };
   const context: Context = {
     out,
     driverConfig,
-    driverConfigOrUndefined: () => orUndefined(driverConfig),
-    databaseOrUndefined: () => orUndefined(() => context.database()),
     database() {
       if (db) return db;
       const cfg = driverConfig();
@@ -57,7 +44,7 @@ export function createContext(out: Output): Context {
  * Adds `connect_timeout=5` to a connection string that has none, so an unreachable server fails in seconds.
  * A string that does not parse is returned unchanged (the database reports it as a ConfigError).
  */
-export function withDefaultConnectTimeout(url: string, seconds = CLI_CONNECT_TIMEOUT_SECONDS): string {
+function withDefaultConnectTimeout(url: string, seconds = CLI_CONNECT_TIMEOUT_SECONDS): string {
   try {
     const parsed = new URL(url);
     if (parsed.searchParams.has('connect_timeout')) return url;
@@ -69,7 +56,7 @@ export function withDefaultConnectTimeout(url: string, seconds = CLI_CONNECT_TIM
 }
 
 /** `./.cgk/pglite` for a path under the working directory, the absolute path otherwise. */
-export function displayPath(path: string, cwd = process.cwd()): string {
+function displayPath(path: string, cwd = process.cwd()): string {
   const rel = relative(cwd, path);
   if (rel === '') return '.';
   return rel.startsWith('..') || isAbsolute(rel) ? path : `./${rel}`;

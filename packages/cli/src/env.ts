@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import dotenv from 'dotenv';
 
 /** The files read, in order; a later file overrides an earlier one, the real environment overrides both. */
-export const ENV_FILES = ['.env', '.env.local'] as const;
+const ENV_FILES = ['.env', '.env.local'] as const;
 
 /**
  * Loads `.env` then `.env.local` from `cwd` into `env`: `.env.local` overrides `.env`, and a variable already

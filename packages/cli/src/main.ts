@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { closeDatabase } from '@cgk/db';
 import { createContext, type Context } from './context.js';
 import { loadEnvFiles } from './env.js';
-import { EXIT_OK, EXIT_USAGE, Output, type Streams } from './output.js';
+import { EXIT_OK, Output, type Streams } from './output.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerSetup } from './commands/setup.js';
@@ -18,12 +18,12 @@ const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
  * Builds the `cgk` program. Commands are thin: they parse arguments, call `@cgk/db`, and print.
  * `done(code)` records the command's exit code.
  */
-export function buildProgram(ctx: Context, done: (code: number) => void, streams: Streams): Command {
+function buildProgram(ctx: Context, done: (code: number) => void, streams: Streams): Command {
   const program = new Command('cgk')
     .description('CGK database command line: set up the database, manage tenants, run migrations.')
     .version(VERSION, '-V, --version', 'print the version')
     .option('--json', 'print one JSON document on stdout (for scripts)')
-    .option('--verbose', 'print stack traces of unexpected errors')
+    .option('--verbose', 'print the stack trace of an error')
     .helpOption('-h, --help', 'show help for a command')
     .showSuggestionAfterError(true)
     .configureHelp({ showGlobalOptions: true })
@@ -69,8 +69,9 @@ export async function run(argv: string[], streams: Streams = { stdout: process.s
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') code = EXIT_OK;
-      // `help [command]` exits 0; no command at all shows the help on stderr with exitCode 1: a usage error.
-      else if (error.code === 'commander.help') code = error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+      // `help [command]` exits 0; no command at all shows the help on stderr with exitCode 1: a usage error,
+      // reported like any other (one line, and with --json one document).
+      else if (error.code === 'commander.help') code = error.exitCode === 0 ? EXIT_OK : out.usage('no command given');
       else code = out.usage(error.message);
     } else {
       code = out.error(error);

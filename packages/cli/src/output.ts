@@ -76,7 +76,7 @@ export class Output {
       this.#writeJson({
         ok: false,
         ...details,
-        error: { code: cgk?.code ?? 'CGK_UNEXPECTED', message: redactSecrets(err.message), ...(cgk?.hint ? { hint: cgk.hint } : {}) },
+        error: errorJson(err),
       });
     }
     return EXIT_FAILURE;
@@ -93,7 +93,8 @@ export class Output {
   #writeJson(doc: Record<string, unknown>): void {
     if (this.#sentJson) return;
     this.#sentJson = true;
-    this.streams.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    // Redacted as a whole, as text mode is: a connection string anywhere in a result never shows its password.
+    this.streams.stdout.write(`${redactSecrets(JSON.stringify(doc, null, 2))}\n`);
   }
 }
 
@@ -114,7 +115,14 @@ export function duration(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-function oneLine(text: string): string {
+/** The JSON shape of an error: `{ code, message, hint? }` (code `CGK_UNEXPECTED` for non-platform errors). */
+export function errorJson(error: Error): { code: string; message: string; hint?: string } {
+  const cgk = error instanceof CgkError ? error : undefined;
+  return { code: cgk?.code ?? 'CGK_UNEXPECTED', message: redactSecrets(error.message), ...(cgk?.hint ? { hint: cgk.hint } : {}) };
+}
+
+/** Several lines as one, for one-line error output. */
+export function oneLine(text: string): string {
   return text.split(/\r?\n/).map((s) => s.trim()).filter(Boolean).join(' ');
 }
 

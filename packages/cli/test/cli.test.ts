@@ -1,9 +1,9 @@
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, adminQuery, type TestDatabase } from '../../db/test/helpers/database.js';
+import { createTestDatabase, type TestDatabase } from '../../db/test/helpers/database.js';
 import { REPO_ROOT, cleanEnv, cli, expectOneErrorLine, json, tempDir, type CliRun } from './helpers/cli.js';
 import { closedPort } from '../../db/test/helpers/net.js';
 
@@ -57,7 +57,7 @@ describe('help and usage errors', () => {
   it('prints help listing every command, exit 0', async () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);
-    for (const command of ['setup:database', 'tenant:create', 'tenant:list', 'tenant:suspend', 'tenant:activate', 'tenant:drop', 'migrate', 'migrate:status', 'doctor']) {
+    for (const command of ['setup:database', 'tenant:create', 'tenant:list', 'tenant:suspend', 'tenant:activate', 'tenant:repair', 'tenant:drop', 'migrate', 'migrate:status', 'doctor']) {
       expect(r.stdout).toContain(command);
     }
     expect(r.stdout).toMatch(/--json/);
@@ -67,7 +67,7 @@ describe('help and usage errors', () => {
   });
 
   it('has --help with a description and an example for each command', async () => {
-    for (const command of ['setup:database', 'tenant:create', 'tenant:list', 'tenant:suspend', 'tenant:activate', 'tenant:drop', 'migrate', 'migrate:status', 'doctor']) {
+    for (const command of ['setup:database', 'tenant:create', 'tenant:list', 'tenant:suspend', 'tenant:activate', 'tenant:repair', 'tenant:drop', 'migrate', 'migrate:status', 'doctor']) {
       const r = await run([command, '--help']);
       expect(r.code, command).toBe(0);
       expect(r.stdout, command).toContain(`Usage: cgk ${command}`);
@@ -99,10 +99,14 @@ describe('help and usage errors', () => {
     expect(json(r)).toMatchObject({ ok: false, error: { code: 'CGK_USAGE' } });
   });
 
-  it('prints help on stderr and exits 2 without a command', async () => {
+  it('prints help on stderr and exits 2 without a command, as a usage error (one JSON document with --json)', async () => {
     const r = await run([]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('Usage: cgk');
+    expect(r.stderr).toMatch(/^cgk: usage error: no command given/m);
+    const j = await run(['--json']);
+    expect(j.code).toBe(2);
+    expect(json(j)).toMatchObject({ ok: false, error: { code: 'CGK_USAGE' } });
   });
 
   it('prints its version', async () => {
@@ -126,7 +130,6 @@ describe('against a PostgreSQL server', () => {
     expect(report).toMatchObject({ ok: true, driver: 'pg', alreadyApplied: 0 });
     expect(report.applied.length).toBeGreaterThanOrEqual(6);
     expect(report.tables).toEqual(expect.arrayContaining(['organizations', 'users', 'sessions', 'api_keys', 'billing', 'magic_links']));
-    expect(report.target).not.toMatch(/:[^@/]*@/); // no password
     const again = await run(['setup:database']);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/Database ready: pg/);
@@ -179,8 +182,27 @@ describe('against a PostgreSQL server', () => {
     expect(r.code).toBe(0);
     expect(json(r).tenants.map((t: { slug: string }) => t.slug)).toEqual(['acme', 'globex']);
     expect(await tenantSchemas()).toEqual(['tenant_acme', 'tenant_globex']);
-    const { rows } = await adminQuery<{ n: string }>(`select count(*) as n from pg_database where datname = $1`, [db.name]);
-    expect(rows[0]?.n).toBe('1');
+  });
+
+  it('tenant:repair reapplies the role and grants of one tenant, or of all', async () => {
+    const one = await run(['tenant:repair', 'acme', '--json']);
+    expect(one.code, one.stderr).toBe(0);
+    expect(json(one)).toMatchObject({ ok: true, repaired: ['acme'] });
+    const all = await run(['tenant:repair']);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toMatch(/Repaired the role and grants of 2 tenants: acme, globex/);
+  });
+
+  it('never prints the password of DATABASE_URL, in text or in JSON', async () => {
+    const url = new URL(db.url);
+    url.password = 's3tup-pw'; // the local server trusts loopback, so the password is carried but never checked
+    for (const args of [['setup:database'], ['setup:database', '--json'], ['doctor', '--json'], ['migrate:status', '--json']]) {
+      const r = await run(args, { DATABASE_URL: url.toString() });
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      expect(r.stdout + r.stderr).not.toContain('s3tup-pw');
+      // Where the output names the server, it names it with the password masked.
+      if (args[0] !== 'migrate:status') expect(r.stdout + r.stderr).toContain(':***@');
+    }
   });
 
   it('refuses a bad slug in every command that takes one', async () => {
@@ -405,6 +427,21 @@ describe('npx @cgk/cli', () => {
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toContain('Usage: cgk');
       expect(result.stdout).toContain('tenant:create');
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
+describe('doctor without any configuration', () => {
+  it('reports the embedded database as not created yet, and does not create it', async () => {
+    const dir = tempDir();
+    try {
+      const r = await cli(['doctor', '--json'], { cwd: dir.path, env: {} });
+      expect(r.code, r.stderr).toBe(0);
+      const checks = json(r).checks as Array<{ name: string; status: string; detail: string }>;
+      expect(checks.find((c) => c.name === 'connection')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/not been created yet/) });
+      expect(existsSync(join(dir.path, '.cgk'))).toBe(false);
     } finally {
       dir.remove();
     }

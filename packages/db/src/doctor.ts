@@ -42,7 +42,7 @@ const MIN_SERVER_MAJOR = 15;
 
 /**
  * Runs every check and returns them in a fixed order: database url, driver, connection, server, pooling,
- * migrations, redis, encryption key. Checks that need the database are skipped (`warn`, saying why) when it
+ * tenant roles, migrations, redis, encryption key. Checks that need the database are skipped (`warn`, saying why) when it
  * cannot be reached. The embedded database is not created by a diagnosis: if its directory does not exist
  * yet, that is reported instead.
  *
@@ -58,7 +58,7 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
     checks.push({ ...check, detail: redactSecrets(check.detail), ...(check.hint === undefined ? {} : { hint: redactSecrets(check.hint) }) });
   };
 
-  add(checkUrl(env));
+  add(checkUrl(env, options.db?.config.url));
 
   let config: DriverConfig | undefined;
   try {
@@ -126,7 +126,8 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   return { ok: checks.every((c) => c.status !== 'fail'), checks, durationMs: Math.round(performance.now() - started) };
 }
 
-function checkUrl(env: NodeJS.ProcessEnv): DoctorCheck {
+/** The URL from the environment; its settings as `inUse` (the caller's database, e.g. the CLI's with its own connect_timeout) has them. */
+function checkUrl(env: NodeJS.ProcessEnv, inUse?: string): DoctorCheck {
   const name = 'database url';
   const source = env.DATABASE_URL ? 'DATABASE_URL' : env.POSTGRES_URL ? 'POSTGRES_URL' : undefined;
   if (!source) {
@@ -137,7 +138,7 @@ function checkUrl(env: NodeJS.ProcessEnv): DoctorCheck {
       hint: 'For staging and production set DATABASE_URL to your Neon (or other PostgreSQL) connection string: see docs/setup/DATABASE.md.',
     };
   }
-  const url = env[source] ?? '';
+  const url = inUse ?? env[source] ?? '';
   let settings;
   try {
     settings = parsePoolSettings(url);

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from 'commander';
-import { migratePublic, migrateTenants, migrationStatus, type CgkError, type TenantProgress } from '@cgk/db';
+import { migratePublic, migrateTenants, migrationStatus, type TenantProgress } from '@cgk/db';
 import type { Register } from '../main.js';
-import { EXIT_OK, type Output, duration, plural } from '../output.js';
+import { EXIT_OK, type Output, duration, errorJson, oneLine, plural } from '../output.js';
 
 const MAX_CONCURRENCY = 64;
 
@@ -26,13 +26,17 @@ export const registerMigrate: Register = (program, ctx, done) => {
         return;
       }
       const progress = new Progress(out);
-      const fleet = await migrateTenants(db, { concurrency: opts.concurrency, verify: opts.verify === true, onProgress: (p) => progress.update(p) });
-      progress.finish();
+      let fleet: Awaited<ReturnType<typeof migrateTenants>>;
+      try {
+        fleet = await migrateTenants(db, { concurrency: opts.concurrency, verify: opts.verify === true, onProgress: (p) => progress.update(p) });
+      } finally {
+        progress.finish();
+      }
       const tenantsDoc = {
         total: fleet.total,
         pending: fleet.pending,
         migrated: fleet.tenants.filter((t) => t.status === 'Success').map((t) => ({ slug: t.slug, applied: t.applied })),
-        failed: fleet.failed.map((t) => ({ slug: t.slug, applied: t.applied, error: errorDoc(t.error) })),
+        failed: fleet.failed.map((t) => ({ slug: t.slug, applied: t.applied, error: t.error ? errorJson(t.error) : undefined })),
         ...(opts.verify ? { disagreements: fleet.disagreements } : {}),
         durationMs: Math.round(fleet.durationMs),
       };
@@ -94,9 +98,6 @@ function parseConcurrency(value: string): number {
   return n;
 }
 
-function errorDoc(error: CgkError | undefined): { code: string; message: string; hint?: string } | undefined {
-  return error ? { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) } : undefined;
-}
 
 /**
  * Fleet progress on stderr: on a terminal, one bar redrawn in place (failures printed above it); otherwise
@@ -131,8 +132,4 @@ class Progress {
   finish(): void {
     if (this.#drawn) this.out.progress('\r\x1b[2K');
   }
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ');
 }
