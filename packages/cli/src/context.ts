@@ -28,8 +28,7 @@ export function createContext(out: Output): Context {
       if (cfg.driver === 'pglite') {
         const dir = cfg.dataDir ?? '';
         const fresh = !existsSync(dir);
-        const why = cfg.reason.startsWith('DATABASE_URL is not set') ? 'DATABASE_URL is not set' : cfg.reason;
-        out.note(`${why}: using the embedded PostgreSQL in ${displayPath(dir)}${fresh ? ' (creating it: the first start takes a few seconds)' : ''}`);
+        out.note(`${cfg.reason}: using the embedded PostgreSQL in ${displayPath(dir)}${fresh ? ' (creating it: the first start takes a few seconds)' : ''}`);
         db = configureDatabase({ driver: 'pglite', dataDir: dir });
       } else {
         db = configureDatabase({ url: withDefaultConnectTimeout(cfg.url ?? ''), driver: cfg.driver });

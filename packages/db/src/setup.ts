@@ -9,7 +9,7 @@ export const PLATFORM_TABLES = ['organizations', 'users', 'sessions', 'api_keys'
 /** What setupDatabase() found and did. */
 export interface SetupReport {
   driver: DriverName;
-  /** Why this driver: e.g. "DATABASE_URL is set", "DATABASE_URL is not set: using the embedded PostgreSQL". */
+  /** Why this driver: e.g. "DATABASE_URL is set", "DATABASE_URL is not set" (the embedded PostgreSQL). */
   reason: string;
   /** Where: the connection string without its password, or the embedded data directory. */
   target: string;

@@ -39,7 +39,7 @@ export function resolveDriverConfig(env: NodeJS.ProcessEnv = process.env, cwd = 
     if (!url) throw missingUrl(`CGK_DB_DRIVER=${driver} needs a connection string`);
     return { driver, url, reason: `CGK_DB_DRIVER=${driver}` };
   }
-  if (!url) return { driver: 'pglite', dataDir, reason: 'DATABASE_URL is not set: using the embedded PostgreSQL' };
+  if (!url) return { driver: 'pglite', dataDir, reason: 'DATABASE_URL is not set' };
   if (env.VERCEL) return { driver: 'vercel', url, reason: `${urlSource} on Vercel` };
   return { driver: 'pg', url, reason: `${urlSource} is set` };
 }
