@@ -51,8 +51,12 @@ export function loadMigrations(dir: string | URL): Promise<readonly Migration[]>
   if (!loaded) {
     loaded = readMigrations(path);
     cache.set(path, loaded);
-    // A directory that failed to load is read again next time (the operator may have fixed it).
-    loaded.catch(() => cache.delete(path));
+    // A directory that failed to load is read again next time (the operator may have fixed it). Only this
+    // entry is forgotten: after clearMigrationCache() the path may already hold a newer load.
+    const entry = loaded;
+    entry.catch(() => {
+      if (cache.get(path) === entry) cache.delete(path);
+    });
   }
   return loaded;
 }
@@ -140,7 +144,33 @@ async function readMigrations(dir: string): Promise<readonly Migration[]> {
  * digest setup), which adds up over thousands of tenants; SQL compares history texts instead.
  */
 export function migrationsDigest(migrations: ReadonlyArray<{ version: number; checksum: string }>): string {
-  return createHash('sha256').update(historyText(migrations)).digest('hex');
+  return historyDigest(historyText(migrations));
+}
+
+/** The digest of a history text (`historyText` in JavaScript, `HISTORY_SQL` in SQL): SHA-256, lowercase hex. */
+export function historyDigest(history: string): string {
+  return createHash('sha256').update(history).digest('hex');
+}
+
+const prefixDigestCache = new WeakMap<readonly Migration[], readonly string[]>();
+
+/**
+ * `prefixDigests(m)[k]` = `migrationsDigest(m.slice(0, k))`, the digest of the first k files (k = 0 ..
+ * m.length), computed once per file set (`loadMigrations` returns the same array for a directory).
+ */
+export function prefixDigests(migrations: readonly Migration[]): readonly string[] {
+  let digests = prefixDigestCache.get(migrations);
+  if (!digests) {
+    const computed: string[] = [];
+    let history = '';
+    for (let k = 0; k <= migrations.length; k++) {
+      if (k > 0) history += `${k > 1 ? ',' : ''}${historyText([migrations[k - 1]!])}`;
+      computed.push(historyDigest(history));
+    }
+    digests = Object.freeze(computed);
+    prefixDigestCache.set(migrations, digests);
+  }
+  return digests;
 }
 
 /** `version:checksum` of each migration, in version order, joined by `,`. `HISTORY_SQL` builds the same text in SQL. */

@@ -1,14 +1,12 @@
-import { createHash } from 'node:crypto';
 import type { Driver, Statement } from '../drivers/types.js';
 import { CgkError, InvalidSlugError, MigrationError, MigrationFleetError, QueryError } from '../errors.js';
 import { isValidSlug, quoteIdentifier, schemaNameFor, TENANT_SCHEMA_PREFIX } from '../identifier.js';
-import { HISTORY_SQL, loadMigrations, migrationsDigest, type Migration } from './files.js';
+import { historyDigest, HISTORY_SQL, loadMigrations, prefixDigests, type Migration } from './files.js';
 import {
   DEFAULT_PUBLIC_DIR,
   DEFAULT_TENANT_DIR,
   runSchema,
   runSchemaAssuming,
-  prefixDigests,
   type DriverSource,
   type MigrateOptions,
   type MigrationResult,
@@ -90,7 +88,7 @@ export interface SummaryDisagreement {
 }
 
 export interface MigrateTenantsOptions extends Pick<MigrateOptions, 'tenantDir'> {
-  /** How many tenants are migrated at once; default 4. Each uses one connection (two for a no-transaction file). */
+  /** How many tenants are migrated at once; default 4. Each uses one connection at a time (for a no-transaction file: the locked transaction's, ended before the file's own session is opened). */
   concurrency?: number;
   /** Called after each tenant looked at (exceptions it throws are ignored). */
   onProgress?: (progress: TenantProgress) => void;
@@ -162,7 +160,7 @@ export async function migrateTenants(db: DriverSource, options: MigrateTenantsOp
     return done();
   }
   const latest = migrations.length;
-  const digest = migrationsDigest(migrations);
+  const digest = prefixDigests(migrations)[latest]!;
   const pageSize = Math.max(1, Math.floor(options.pageSize ?? 500));
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
 
@@ -255,7 +253,20 @@ function prefixOf(migrations: readonly Migration[], version: unknown, digest: un
   return prefixDigests(migrations)[n] === digest ? n : undefined;
 }
 
+/** One tenant's run. Never throws: an unexpected exception becomes that tenant's 'Error' result. */
 async function runTenant(driver: Driver, migrations: readonly Migration[], task: FleetTask, asyncCommit: boolean): Promise<TenantRunResult> {
+  try {
+    return await runTenantUnguarded(driver, migrations, task, asyncCommit);
+  } catch (caught) {
+    const { slug, schema } = task;
+    const error = caught instanceof CgkError && caught.code !== 'CGK_QUERY' && caught.code !== 'CGK_CONNECTION'
+      ? caught
+      : new MigrationError({ schema }, `Migrations of schema ${schema} could not run: ${caught instanceof Error ? caught.message : String(caught)}`, { cause: caught });
+    return { slug, schema, status: 'Error', applied: [], results: [], error };
+  }
+}
+
+async function runTenantUnguarded(driver: Driver, migrations: readonly Migration[], task: FleetTask, asyncCommit: boolean): Promise<TenantRunResult> {
   const { slug, schema } = task;
   if (!isValidSlug(slug)) {
     const error = new InvalidSlugError(slug, 'its schema was found, but the slug breaks the slug rules; rename or drop the schema');
@@ -273,7 +284,7 @@ async function runTenant(driver: Driver, migrations: readonly Migration[], task:
 /** Pending tenants (per the summary), page by page. */
 async function* pendingTenants(driver: Driver, source: string, migrations: readonly Migration[], pageSize: number): AsyncGenerator<FleetTask> {
   const latest = migrations.length;
-  const digest = migrationsDigest(migrations);
+  const digest = prefixDigests(migrations)[latest]!;
   let last = '';
   for (;;) {
     const { rows } = await driver.query({
@@ -300,8 +311,9 @@ limit $4`,
  * are recorded (the tenant's run then rewrites its summary row).
  */
 async function* verifiedTenants(driver: Driver, source: string, migrations: readonly Migration[], pageSize: number, outcome: MigrateTenantsResult): AsyncGenerator<FleetTask> {
+  const digests = prefixDigests(migrations);
   const latest = migrations.length;
-  const expected = migrationsDigest(migrations);
+  const expected = digests[latest]!;
   let last = '';
   for (;;) {
     const { rows } = await driver.query({
@@ -318,7 +330,7 @@ limit $2`,
     for (const row of rows) {
       const slug = String(row.slug);
       const schema = String(row.schema_name);
-      const truth = actual.get(schema) ?? { version: 0, digest: migrationsDigest([]) };
+      const truth = actual.get(schema) ?? { version: 0, digest: digests[0]! };
       const summary = row.version === null || row.version === undefined ? null : { version: Number(row.version), digest: String(row.checksum_digest) };
       const agrees = summary === null
         ? truth.version === 0
@@ -326,7 +338,9 @@ limit $2`,
       if (!agrees && isValidSlug(slug)) outcome.disagreements.push({ slug, schema, summary, actual: truth });
       const current = truth.version === latest && truth.digest === expected;
       if (!current) outcome.pending++;
-      const assumed = prefixOf(migrations, truth.version, truth.digest);
+      // Only a schema whose schema_migrations was read can be assumed to hold a prefix: one without the table
+      // takes the general path (which creates it) rather than a fast path that would fall back.
+      const assumed = row.tracked === true ? prefixOf(migrations, truth.version, truth.digest) : undefined;
       yield { slug, schema, migrate: !current || !agrees, ...(assumed === undefined || !agrees ? {} : { assumed }) };
     }
     if (rows.length < pageSize) return;
@@ -350,7 +364,7 @@ async function readHistories(driver: Driver, schemas: string[]): Promise<Map<str
       .join('\nunion all\n');
     queries.push(driver.query({ text, values: part }).then(({ rows }) => {
       for (const row of rows) {
-        histories.set(String(row.schema_name), { version: Number(row.version), digest: createHash('sha256').update(String(row.history)).digest('hex') });
+        histories.set(String(row.schema_name), { version: Number(row.version), digest: historyDigest(String(row.history)) });
       }
     }));
   }
@@ -511,7 +525,7 @@ async function schemaStatus(driver: Driver, schema: string, files: readonly Migr
 
 async function fleetStatus(driver: Driver, source: string, files: readonly Migration[], stateTable: boolean): Promise<FleetMigrationStatus> {
   const latest = files.length;
-  const digest = migrationsDigest(files);
+  const digest = prefixDigests(files)[latest]!;
   const state = stateTable
     ? 'public.tenant_migration_state'
     : '(select null::text as schema_name, null::int as version, null::text as checksum_digest where false)';

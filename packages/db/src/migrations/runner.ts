@@ -10,7 +10,19 @@ import {
   TenantNotFoundError,
 } from '../errors.js';
 import { assertValidSlug, quoteIdentifier, schemaNameFor, TENANT_SCHEMA_PREFIX } from '../identifier.js';
-import { charLength, historyText, HISTORY_SQL, lineAt, loadMigrations, migrationsDigest, splitStatements, withoutConcurrently, type Migration } from './files.js';
+import {
+  charLength,
+  historyText,
+  HISTORY_SQL,
+  lineAt,
+  loadMigrations,
+  migrationsDigest,
+  prefixDigests,
+  splitStatements,
+  withoutConcurrently,
+  type Migration,
+  type ScriptStatement,
+} from './files.js';
 import {
   beginLocked,
   CREATE_STATE_TABLE_SQL,
@@ -29,6 +41,7 @@ import {
   selectAppliedStatement,
   selectStateStatement,
   START_CLOCK,
+  START_CLOCK_ASYNC_COMMIT,
   upsertStateStatement,
 } from './tracking.js';
 
@@ -57,7 +70,11 @@ export interface MigrationResult {
   filename: string;
   /** Success: applied now. Skipped: was applied before. Error: failed (rolled back), or refused (changed checksum). NotExecuted: pending, not run because of an error. */
   status: MigrationResultStatus;
-  /** Time the file took in the server, for Success. */
+  /**
+   * Time the file took, in milliseconds, for Success on the general path: measured in the server for a file
+   * run in a transaction, in the client for a no-transaction file. Not set by the fleet's fast path (its
+   * duration is only recorded in schema_migrations.duration_ms), nor for other statuses.
+   */
   durationMs?: number;
   error?: CgkError;
 }
@@ -82,9 +99,6 @@ export interface MigrateOptions {
 
 /** Anything that hands out a driver: a `Database`, or a test's wrapper. */
 export type DriverSource = Pick<Database, 'driver'>;
-
-// The fleet functions live in fleet.ts; re-exported so the runner module is the one entry point.
-export { migrateTenants, migrationStatus } from './fleet.js';
 
 export const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 export const DEFAULT_TENANT_DIR = fileURLToPath(new URL('./tenant/', import.meta.url));
@@ -193,7 +207,7 @@ export async function applyTenantMigrations(tx: Transaction, schema: string, opt
     insertStep.set(steps.length, migration);
     steps.push(insertAppliedStatement(schema, migration));
   }
-  steps.push(upsertStateStatement(schema, migrations.length, migrationsDigest(migrations)));
+  steps.push(upsertStateStatement(schema, migrations.length, prefixDigests(migrations)[migrations.length]!));
   steps.push({ text: 'release savepoint cgk_apply_migrations' });
   steps.push({ text: "select set_config('search_path', $1, true)", values: [String(infoRow.previous ?? '')] });
   const settled = await pipeline(tx, steps);
@@ -299,8 +313,9 @@ export async function runSchema(driver: Driver, target: RunTarget): Promise<Migr
     const next = plan.pending[0];
     if (plan.error || !next) {
       // Nothing to apply (or refused): keep the summary truthful, commit the tracking table if it was just created.
-      if (summaryFix) await tx.query(summaryFix).catch(() => undefined);
-      const ended = await endQuietly(tx, schema);
+      // The correction is sent with the COMMIT (one round trip); its failure, or a COMMIT that became a
+      // ROLLBACK, is the run's error.
+      const ended = summaryFix ? await endWith(tx, schema, summaryFix) : await endQuietly(tx, schema);
       if (plan.error) {
         if (plan.blamed) status.set(plan.blamed.version, { ...entry(schema, plan.blamed, 'Error'), error: plan.error });
         return finish(plan.error);
@@ -390,18 +405,6 @@ insert into public.tenant_migration_state as s (schema_name, version, checksum_d
   return { error: asMigrationError(error, schema, migration, located) };
 }
 
-const prefixDigestCache = new WeakMap<readonly Migration[], string[]>();
-
-/** `prefixDigests(m)[k]` = the digest of the first k files (k = 0 .. m.length), computed once per file set. */
-export function prefixDigests(migrations: readonly Migration[]): string[] {
-  let digests = prefixDigestCache.get(migrations);
-  if (!digests) {
-    digests = Array.from({ length: migrations.length + 1 }, (_, k) => migrationsDigest(migrations.slice(0, k)));
-    prefixDigestCache.set(migrations, digests);
-  }
-  return digests;
-}
-
 /**
  * A value the runner writes into its own scripts: schema names, lock keys, migration names and hex checksums,
  * all produced by the runner from validated names (never user input). Anything else is refused.
@@ -422,20 +425,15 @@ function preludeFor(target: RunTarget): Statement[] {
   ];
 }
 
-const ASYNC_COMMIT: Statement = { text: "select set_config('synchronous_commit', 'off', true)" };
-
 /** The file, its tracking row, the summary row and COMMIT, in one round trip. */
 async function applyInTransaction(driver: Driver, tx: Transaction, target: RunTarget, migration: Migration): Promise<{ durationMs?: number; error?: CgkError }> {
   const { schema } = target;
-  const steps: Step[] = [START_CLOCK, { exec: migration.sql }, insertAppliedStatement(schema, migration)];
-  if (target.asyncCommit) steps.unshift(ASYNC_COMMIT);
-  if (target.tenant) steps.push(upsertStateStatement(schema, migration.version, migrationsDigest(target.migrations.slice(0, migration.version))));
+  const steps: Step[] = [target.asyncCommit ? START_CLOCK_ASYNC_COMMIT : START_CLOCK, { exec: migration.sql }, insertAppliedStatement(schema, migration)];
+  if (target.tenant) steps.push(upsertStateStatement(schema, migration.version, prefixDigests(target.migrations)[migration.version]!));
   // COMMIT is queued behind the steps: one round trip for all of them.
   const sent = pipeline(tx, steps);
   const commit = settleCommit(tx);
-  const settledSteps = await sent;
-  if (target.asyncCommit) settledSteps.shift();
-  const [started, file, insert, summary] = settledSteps;
+  const [started, file, insert, summary] = await sent;
   const committed = await commit;
   const failure = [started, file, insert, summary].find((s) => s !== undefined && !s.ok);
   if (failure) {
@@ -444,8 +442,8 @@ async function applyInTransaction(driver: Driver, tx: Transaction, target: RunTa
     const located = locationOf(migration, error) ?? (error instanceof QueryError ? await locateByReplay(driver, schema, migration, error) : undefined);
     return { error: asMigrationError(error, schema, migration, located) };
   }
-  if (!committed.ok) return { error: asMigrationError(committed.error, schema, migration) };
-  if (committed.tag !== 'COMMIT') return { error: new MigrationError({ schema, file: migration.filename }, `Migration ${migration.filename} was rolled back in schema ${schema} (COMMIT answered ${committed.tag})`) };
+  const notCommitted = commitError(committed, schema, migration);
+  if (notCommitted) return { error: notCommitted };
   return { durationMs: durationOf(insert) };
 }
 
@@ -490,7 +488,7 @@ async function applyOutsideTransaction(driver: Driver, tx: Transaction, target: 
       return { error: asMigrationError(failure.error, schema, migration, lineAt(migration.sql, failure.offset + position)) };
     }
     const steps: Step[] = [{ text: 'begin' }, insertAppliedStatement(schema, migration, durationMs)];
-    if (target.tenant) steps.push(upsertStateStatement(schema, migration.version, migrationsDigest(target.migrations.slice(0, migration.version))));
+    if (target.tenant) steps.push(upsertStateStatement(schema, migration.version, prefixDigests(target.migrations)[migration.version]!));
     steps.push({ text: 'commit' });
     const settled = await pipeline(session, steps);
     const bad = settled.find((r) => !r.ok);
@@ -510,21 +508,27 @@ async function applyOutsideTransaction(driver: Driver, tx: Transaction, target: 
   }
 }
 
-/** Runs statements one by one with a session search_path (reset after); returns the first failure and its statement's offset. */
-async function runInSession(session: Transaction, schema: string, statements: ReturnType<typeof splitStatements>): Promise<{ error: unknown; offset: number } | undefined> {
+/**
+ * Runs statements one by one with a session search_path (reset after); returns the first failure and its
+ * statement's offset. A failing reset throws only when nothing failed before it (it never hides the file's error).
+ */
+async function runInSession(session: Transaction, schema: string, statements: readonly ScriptStatement[]): Promise<{ error: unknown; offset: number } | undefined> {
   await session.query({ text: "select set_config('search_path', $1, false)", values: [schema] });
-  try {
-    for (const statement of statements) {
-      try {
-        await session.exec(statement.text);
-      } catch (error) {
-        return { error, offset: statement.offset };
-      }
+  let failure: { error: unknown; offset: number } | undefined;
+  for (const statement of statements) {
+    try {
+      await session.exec(statement.text);
+    } catch (error) {
+      failure = { error, offset: statement.offset };
+      break;
     }
-    return undefined;
-  } finally {
-    await session.exec('reset search_path');
   }
+  try {
+    await session.exec('reset search_path');
+  } catch (error) {
+    if (!failure) throw error;
+  }
+  return failure;
 }
 
 /**
@@ -614,7 +618,7 @@ async function locateInTransaction(tx: Transaction, schema: string, migration: M
   }
 }
 
-async function replay(tx: Transaction, migration: Migration, statements: ReturnType<typeof splitStatements>, original: QueryError): Promise<Location | undefined> {
+async function replay(tx: Transaction, migration: Migration, statements: readonly ScriptStatement[], original: QueryError): Promise<Location | undefined> {
   for (const statement of statements) {
     try {
       await tx.exec(migration.noTransaction ? withoutConcurrently(statement.text) : statement.text);
@@ -707,11 +711,26 @@ async function settleCommit(tx: Transaction): Promise<{ ok: true; tag: string } 
   }
 }
 
+/** The error of a commit that failed or was turned into a ROLLBACK by the server; undefined when it committed. */
+function commitError(committed: Awaited<ReturnType<typeof settleCommit>>, schema: string, migration?: Migration): CgkError | undefined {
+  if (!committed.ok) return asMigrationError(committed.error, schema, migration);
+  if (committed.tag === 'COMMIT') return undefined;
+  return migration
+    ? new MigrationError({ schema, file: migration.filename }, `Migration ${migration.filename} was rolled back in schema ${schema} (COMMIT answered ${committed.tag})`)
+    : new MigrationError({ schema }, `The migration transaction of schema ${schema} was rolled back (COMMIT answered ${committed.tag})`);
+}
+
+/** Commits; a commit that fails or answers anything but COMMIT is returned as the error. */
 async function endQuietly(tx: Transaction, schema: string): Promise<CgkError | undefined> {
-  try {
-    await tx.commit();
-    return undefined;
-  } catch (error) {
-    return asMigrationError(error, schema);
-  }
+  return commitError(await settleCommit(tx), schema);
+}
+
+/** Sends `statement` and COMMIT in one round trip; the statement's failure (else the commit's) is returned as the error. */
+async function endWith(tx: Transaction, schema: string, statement: Statement): Promise<CgkError | undefined> {
+  const sent = pipeline(tx, [statement]);
+  const commit = settleCommit(tx);
+  const [settled] = await sent;
+  const committed = await commit;
+  if (!settled?.ok) return asMigrationError(settledError(settled), schema);
+  return commitError(committed, schema);
 }

@@ -13,8 +13,11 @@ export const LOCK_PREFIX = 'cgk_migrations:';
 /**
  * Takes the schema's migration lock until the transaction ends, waiting for it in the server. Transaction-level,
  * so it works through PgBouncer (transaction mode) and the Neon pooler, where a session lock would be held by
- * whichever server connection happened to run it. Only used inside a caller's transaction
- * (`applyTenantMigrations`, on a schema nobody else can see yet); runners use `beginLocked`.
+ * whichever server connection happened to run it. Only used inside a caller's transaction, by
+ * `applyTenantMigrations`: on the new tenant's schema (which nobody else can see yet), and on `public` when
+ * `public.tenant_migration_state` is missing, to create it. The lock of `public` is a real blocking wait (held
+ * until the caller's transaction ends); it is what serialises that CREATE with runners' `ensureStateTable`.
+ * Runners use `beginLocked` (a tried lock) instead.
  */
 export function lockStatement(schema: string): Statement {
   return { text: 'select pg_advisory_xact_lock(hashtext($1))', values: [LOCK_PREFIX + schema] };
@@ -27,7 +30,7 @@ export function lockStatement(schema: string): Statement {
  * holds it, the cast of 'cgk_lock_busy' to integer fails, which aborts this transaction before the rest of its
  * prelude can do anything; the runner rolls back, pauses and tries again (`beginLocked`).
  */
-export function tryLockStatement(schema: string): Statement {
+function tryLockStatement(schema: string): Statement {
   return { text: tryLockSql('$1'), values: [LOCK_PREFIX + schema] };
 }
 
@@ -37,7 +40,7 @@ export function tryLockSql(key: string): string {
 }
 
 /** The sentinels the runner's own guard statements raise (as "invalid input syntax for type integer"). */
-export const LOCK_BUSY = 'cgk_lock_busy';
+const LOCK_BUSY = 'cgk_lock_busy';
 export const GUARD_FAILED = 'cgk_guard_failed';
 
 /** True for the error `tryLockStatement` raises when the lock is busy. */
@@ -130,7 +133,11 @@ on conflict (schema_name) do update set version = excluded.version, checksum_dig
   };
 }
 
-/** Records a migration; the duration is measured in the server from the `cgk.migration_started` setting. */
+/**
+ * Records a migration. Without `durationMs`, the duration is measured in the server from the
+ * `cgk.migration_started` setting (`START_CLOCK`, same transaction); with it (a no-transaction file, timed in
+ * the client), that value is stored.
+ */
 export function insertAppliedStatement(schema: string, migration: { version: number; name: string; checksum: string }, durationMs?: number): Statement {
   const duration = durationMs === undefined
     ? "((extract(epoch from clock_timestamp()) - current_setting('cgk.migration_started')::numeric) * 1000)::integer"
@@ -144,6 +151,11 @@ export function insertAppliedStatement(schema: string, migration: { version: num
 /** Starts the server-side clock for `insertAppliedStatement`. */
 export const START_CLOCK: Statement = { text: "select set_config('cgk.migration_started', extract(epoch from clock_timestamp())::text, true)" };
 
+/** `START_CLOCK` that also sets `synchronous_commit = off` for the transaction (see `RunTarget.asyncCommit`). */
+export const START_CLOCK_ASYNC_COMMIT: Statement = {
+  text: "select set_config('cgk.migration_started', extract(epoch from clock_timestamp())::text, true), set_config('synchronous_commit', 'off', true)",
+};
+
 const stateTableReady = new WeakSet<Driver>();
 
 /**
@@ -153,8 +165,8 @@ const stateTableReady = new WeakSet<Driver>();
 export async function ensureStateTable(driver: Driver): Promise<void> {
   if (stateTableReady.has(driver)) return;
   const { tx, results } = await beginLocked(driver, 'public', [{ text: CREATE_STATE_TABLE_SQL }]);
-  const failure = results.find((r) => !r.ok);
-  if (failure && !failure.ok) {
+  const failure = results.find((r): r is Extract<Settled, { ok: false }> => !r.ok);
+  if (failure) {
     await tx.rollback();
     throw failure.error;
   }

@@ -28,10 +28,15 @@ export const TENANT_FILES = {
   '003_order_note.sql': 'alter table orders add column note text;\n',
 };
 
-/** Counts what a driver is asked to do: statements sent and round trips waited for (a pipelined batch is one). */
+/** Counts what a driver is asked to do. */
 export interface Counter {
+  /** Statements sent: one per query/exec/commit/rollback call, a `begin` counts its prelude plus one. */
   statements: number;
-  roundTrips: number;
+  /**
+   * Calls made to the driver or a transaction (query, exec, begin, commit, rollback), one each. Not round trips:
+   * calls sent together in a pipeline are counted one by one, although pg answers them in one round trip.
+   */
+  calls: number;
   reset(): void;
 }
 
@@ -39,15 +44,15 @@ export interface Counter {
 export function countingDriver(inner: Driver): { driver: Driver; counter: Counter } {
   const counter: Counter = {
     statements: 0,
-    roundTrips: 0,
+    calls: 0,
     reset() {
       this.statements = 0;
-      this.roundTrips = 0;
+      this.calls = 0;
     },
   };
   const count = <T>(statements: number, work: Promise<T>): Promise<T> => {
     counter.statements += statements;
-    counter.roundTrips += 1;
+    counter.calls += 1;
     return work;
   };
   const wrapTx = (tx: Transaction): Transaction => ({
