@@ -3,29 +3,25 @@
  * error translation and the bounded-wait options (a commandTimeout timer per command) cost per operation?
  * Goal: at most 1.2x. The baseline serialises like the cache does (JSON); the "raw string" rows do not.
  *
- *   npx tsx bench/cache.bench.ts          (CGK_BENCH_OPS=20000 CGK_BENCH_ROUNDS=5 by default)
+ *   npx tsx bench/cache.bench.ts          (20,000 ops, 5 rounds; CGK_BENCH_OPS / CGK_BENCH_ROUNDS override)
  *
- * Each case runs OPS operations per side per round, the two sides interleaved in blocks of OPS/10 (order
- * swapped every block), for several rounds, and reports the median per-operation time of each side and their ratio. Sequential cases wait for
- * each reply; the concurrent ones keep 16 operations in flight. Not part of the test suite.
+ * Each case runs `ops` operations per side per round, the two sides interleaved in blocks of ops/10 (the
+ * order swapped from one block to the next, and the first block's order alternating round by round), for
+ * `rounds` rounds, and reports the median per-operation time of each side and their ratio. Sequential cases
+ * wait for each reply; the concurrent ones keep 16 operations in flight. Not part of the test suite.
  */
 import { randomBytes } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { closeCache, createTenantCache } from '../packages/db/src/cache.js';
+import { isMain, median, printTable, row, type BenchRow } from './lib.js';
 
-export interface BenchResult {
-  name: string;
-  /** Median microseconds per operation, raw ioredis client. */
-  baseline: number;
-  /** Median microseconds per operation, tenant cache. */
-  ours: number;
-  /** ours / baseline. */
-  ratio: number;
+export interface CacheBenchOptions {
+  /** Operations per side per round; default 20,000. */
+  ops?: number;
+  /** Rounds; the medians are over them. Default 5. */
+  rounds?: number;
 }
 
-const OPS = Number(process.env.CGK_BENCH_OPS ?? 20_000);
-const ROUNDS = Number(process.env.CGK_BENCH_ROUNDS ?? 5);
 const IN_FLIGHT = 16;
 /** Blocks per round, alternating sides. */
 const BLOCKS = 10;
@@ -42,14 +38,8 @@ async function timeOps(ops: number, parallel: number, op: (i: number) => Promise
   return Number(process.hrtime.bigint() - started) / 1000 / ops;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 /** Benchmarks get, set and getOrSet (hit) through the tenant cache against GET/SET on a raw client. */
-export async function runCacheBench(): Promise<BenchResult[]> {
+export async function runCacheBench({ ops = 20_000, rounds = 5 }: CacheBenchOptions = {}): Promise<BenchRow[]> {
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const run = randomBytes(4).toString('hex');
   const raw = new Redis(url, { lazyConnect: true });
@@ -83,33 +73,34 @@ export async function runCacheBench(): Promise<BenchResult[]> {
     }
     // warm-up: connections open, JIT warm
     for (const c of cases) {
-      await timeOps(Math.min(OPS, 2000), c.parallel, c.baseline);
-      await timeOps(Math.min(OPS, 2000), c.parallel, c.ours);
+      await timeOps(Math.min(ops, 2000), c.parallel, c.baseline);
+      await timeOps(Math.min(ops, 2000), c.parallel, c.ours);
     }
-    const results: BenchResult[] = [];
+    const results: BenchRow[] = [];
     for (const c of cases) {
       const baseline: number[] = [];
       const ours: number[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        // One round = OPS operations on each side, interleaved in blocks (order swapped every round), so a
-        // slowdown of the machine during the round hits both sides alike.
+      for (let round = 0; round < rounds; round++) {
+        // One round = ops operations on each side, interleaved in blocks (order swapped every block, the
+        // first block's order alternating by round), so a slowdown of the machine hits both sides alike.
         let b = 0;
         let o = 0;
         for (let block = 0; block < BLOCKS; block++) {
           if ((round + block) % 2 === 0) {
-            b += await timeOps(Math.ceil(OPS / BLOCKS), c.parallel, c.baseline);
-            o += await timeOps(Math.ceil(OPS / BLOCKS), c.parallel, c.ours);
+            b += await timeOps(Math.ceil(ops / BLOCKS), c.parallel, c.baseline);
+            o += await timeOps(Math.ceil(ops / BLOCKS), c.parallel, c.ours);
           } else {
-            o += await timeOps(Math.ceil(OPS / BLOCKS), c.parallel, c.ours);
-            b += await timeOps(Math.ceil(OPS / BLOCKS), c.parallel, c.baseline);
+            o += await timeOps(Math.ceil(ops / BLOCKS), c.parallel, c.ours);
+            b += await timeOps(Math.ceil(ops / BLOCKS), c.parallel, c.baseline);
           }
         }
         baseline.push(b / BLOCKS);
         ours.push(o / BLOCKS);
       }
-      const b = median(baseline);
-      const o = median(ours);
-      results.push({ name: c.name, baseline: b, ours: o, ratio: o / b });
+      const rawString = c.name.includes('raw string');
+      results.push(row(`cache ${c.name} vs raw ioredis`, 'µs', median(baseline), median(ours), rawString
+        ? { note: 'baseline skips JSON: strictest comparison, no goal' }
+        : /^(get|set)\b/.test(c.name) ? { goal: '≤ 1.20x' } : {}));
     }
     return results;
   } finally {
@@ -120,16 +111,8 @@ export async function runCacheBench(): Promise<BenchResult[]> {
   }
 }
 
-function printTable(results: BenchResult[]): void {
-  const rows = results.map((r) => [r.name, r.baseline.toFixed(1), r.ours.toFixed(1), `${r.ratio.toFixed(2)}x`]);
-  const header = ['case', 'raw ioredis (+JSON) µs/op', 'tenant cache µs/op', 'ratio'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
-  console.log(`tenant cache vs raw ioredis: ${OPS} ops per measurement, median of ${ROUNDS} alternating rounds (goal ≤ 1.20x)`);
-  console.log(line(header));
-  for (const row of rows) console.log(line(row));
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  printTable(await runCacheBench());
+if (isMain(import.meta.url)) {
+  const ops = Number(process.env.CGK_BENCH_OPS ?? 20_000);
+  const rounds = Number(process.env.CGK_BENCH_ROUNDS ?? 5);
+  printTable(`Tenant cache vs raw ioredis: ${ops} ops per measurement, median of ${rounds} alternating rounds (µs per operation)`, await runCacheBench({ ops, rounds }));
 }

@@ -4,7 +4,7 @@
  */
 import { pathToFileURL } from 'node:url';
 
-export { createTestDatabase as createScratchDatabase, ADMIN_URL } from '../packages/db/test/helpers/database.js';
+export { createTestDatabase as createScratchDatabase, ADMIN_URL, type TestDatabase as ScratchDatabase } from '../packages/db/test/helpers/database.js';
 
 /** One line of a benchmark's result: what was measured, the baseline, ours, and ours / baseline. */
 export interface BenchRow {

@@ -27,7 +27,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { Database } from '../packages/db/src/client.js';
 import { applyTenantMigrations, clearMigrationCache, migrateTenants, throwIfFailed } from '../packages/db/src/migrations/index.js';
-import { createScratchDatabase, isMain, median, printTable, row, type BenchRow } from './lib.js';
+import { createScratchDatabase, isMain, median, printTable, row, type BenchRow, type ScratchDatabase } from './lib.js';
 
 const run = promisify(execFile);
 
@@ -55,21 +55,25 @@ export async function runMigrationsBench(options: MigrationsBenchOptions = {}): 
     for (const [file, text] of Object.entries(files)) writeFileSync(join(path, file), text);
     return path;
   };
-  const ours = await createScratchDatabase('cgk_bench_migr_ours');
-  const base = await createScratchDatabase('cgk_bench_migr_base');
   const slugs = Array.from({ length: tenants }, (_, i) => `t${String(i).padStart(6, '0')}`);
+  let ours: ScratchDatabase | undefined;
+  let base: ScratchDatabase | undefined;
   try {
+    ours = await createScratchDatabase('cgk_bench_migr_ours');
+    base = await createScratchDatabase('cgk_bench_migr_base');
+    const oursUrl = ours.url;
+    const baseUrl = base.url;
     const template = dir('template', TEMPLATE);
-    await Promise.all([createFleet(ours.url, slugs, template), createFleet(base.url, slugs, template)]);
+    await Promise.all([createFleet(oursUrl, slugs, template), createFleet(baseUrl, slugs, template)]);
 
     // --- nothing pending -------------------------------------------------------------------------------
     const fastSamples: number[] = [];
     const verifySamples: number[] = [];
     const perTenantSamples: number[] = [];
     for (let round = 0; round < 5; round++) {
-      perTenantSamples.push(await timed(() => askEveryTenant(base.url, slugs)));
-      fastSamples.push(await timed(() => noopRun(ours.url, template, false)));
-      if (round < 2) verifySamples.push(await timed(() => noopRun(ours.url, template, true)));
+      perTenantSamples.push(await timed(() => askEveryTenant(baseUrl, slugs)));
+      fastSamples.push(await timed(() => noopRun(oursUrl, template, false)));
+      if (round < 2) verifySamples.push(await timed(() => noopRun(oursUrl, template, true)));
     }
     const baselineNoop = median(perTenantSamples);
     const noopRows = [
@@ -96,15 +100,15 @@ export async function runMigrationsBench(options: MigrationsBenchOptions = {}): 
     };
     for (let round = 1; round <= 3; round++) {
       column++;
-      samples.psql.push(await timed(() => psqlOneSession(base.url, slugs, `alter table orders add column note${column} text;`, join(work, `psql${round}.sql`))));
+      samples.psql.push(await timed(() => psqlOneSession(baseUrl, slugs, `alter table orders add column note${column} text;`, join(work, `psql${round}.sql`))));
       const c4 = nextFiles();
-      samples.c4.push(await timed(() => fleetRun(ours.url, c4, 4)));
+      samples.c4.push(await timed(() => fleetRun(oursUrl, c4, 4)));
       const c1 = nextFiles();
-      samples.c1.push(await timed(() => fleetRun(ours.url, c1, 1)));
+      samples.c1.push(await timed(() => fleetRun(oursUrl, c1, 1)));
       const sync = nextFiles();
-      samples.sync.push(await timed(() => fleetRun(ours.url, sync, 4, true)));
+      samples.sync.push(await timed(() => fleetRun(oursUrl, sync, 4, true)));
     }
-    const perProcess = await psqlPerSchema(base.url, slugs.slice(0, 100), 'alter table orders add column note_pp text;');
+    const perProcess = await psqlPerSchema(baseUrl, slugs.slice(0, 100), 'alter table orders add column note_pp text;');
     const psql = median(samples.psql);
 
     return [
@@ -121,8 +125,8 @@ export async function runMigrationsBench(options: MigrationsBenchOptions = {}): 
       }),
     ];
   } finally {
-    await ours.drop();
-    await base.drop();
+    await ours?.drop();
+    await base?.drop();
     rmSync(work, { recursive: true, force: true });
     clearMigrationCache();
   }
@@ -189,15 +193,32 @@ async function askEveryTenant(url: string, slugs: string[]): Promise<void> {
   }
 }
 
+/**
+ * psql's connection: the URL without its password (psql echoes the URL in some failures, and an execFile
+ * error quotes the command line, which bench/run.ts would write into the results JSON) and the password in
+ * PGPASSWORD.
+ */
+function psqlTarget(url: string): { url: string; env: NodeJS.ProcessEnv } {
+  const parsed = new URL(url);
+  const env = { ...process.env };
+  if (parsed.password) {
+    env.PGPASSWORD = decodeURIComponent(parsed.password);
+    parsed.password = '';
+  }
+  return { url: parsed.toString(), env };
+}
+
 async function psqlOneSession(url: string, slugs: string[], statement: string, file: string): Promise<void> {
   writeFileSync(file, slugs.map((slug) => `set search_path = tenant_${slug};\n${statement}\n`).join(''));
-  await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', file]);
+  const target = psqlTarget(url);
+  await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', target.url, '-f', file], { env: target.env });
 }
 
 /** One psql process per schema, as a shell loop would do; returns the total time for `slugs`. */
 async function psqlPerSchema(url: string, slugs: string[], statement: string): Promise<number> {
+  const target = psqlTarget(url);
   return timed(async () => {
-    for (const slug of slugs) await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', `set search_path = tenant_${slug}; ${statement}`]);
+    for (const slug of slugs) await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', target.url, '-c', `set search_path = tenant_${slug}; ${statement}`], { env: target.env });
   });
 }
 

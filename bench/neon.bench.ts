@@ -24,13 +24,19 @@ export async function runNeonBench(options: { rounds?: number; perRound?: number
   const rounds = options.rounds ?? 6;
   const perRound = options.perRound ?? 100;
   const scratch = await createScratchDatabase('cgk_bench_neon');
-  const relay = await startWsRelay();
-  // @vercel/postgres takes a direct (non-pooler) URL only on host "localhost".
-  const url = onLocalhost(scratch.url);
-  const pgDb = new Database({ url: scratch.url, tenantRoles: true });
-  const vercelDb = new Database({ url, driver: 'vercel', tenantRoles: true });
-  const coalesced = createNeonDriver({ connectionString: url, flavour: 'vercel', wsProxy: relay.address, coalesceWrites: true });
+  // What to close, most recent first; filled as each piece opens, so a failed setup still cleans up.
+  const closers: Array<() => Promise<void>> = [() => scratch.drop()];
   try {
+    const relay = await startWsRelay();
+    closers.unshift(() => relay.stop());
+    // @vercel/postgres takes a direct (non-pooler) URL only on host "localhost".
+    const url = onLocalhost(scratch.url);
+    const pgDb = new Database({ url: scratch.url, tenantRoles: true });
+    closers.unshift(() => pgDb.end());
+    const vercelDb = new Database({ url, driver: 'vercel', tenantRoles: true });
+    closers.unshift(() => vercelDb.end());
+    const coalesced = createNeonDriver({ connectionString: url, flavour: 'vercel', wsProxy: relay.address, coalesceWrites: true });
+    closers.unshift(() => coalesced.end());
     await pgDb.sql`create schema tenant_bench`;
     await (await pgDb.driver()).exec(grantTenantRoleSql('bench', { existingTables: true }));
     const driver = await openThroughRelay(vercelDb, relay);
@@ -74,11 +80,7 @@ export async function runNeonBench(options: { rounds?: number; perRound?: number
       row('relay 3-wait scope: Neon write coalescing on vs off (ours)', 'µs', t.coalescedThreeWaits!, t.threeWaits!),
     ];
   } finally {
-    await coalesced.end();
-    await vercelDb.end();
-    await pgDb.end();
-    await relay.stop();
-    await scratch.drop();
+    for (const close of closers) await close();
   }
 }
 

@@ -2,7 +2,7 @@
  * The many-tenant run on ONE PostgreSQL server: how far does schema-per-tenant go, and what grows?
  * Findings and the recorded 10,000-tenant run: docs/SCALING.md.
  *
- *   npm run bench:scale                       10,000 tenants (about 20 minutes on a shared 2-core machine)
+ *   npm run bench:scale                       10,000 tenants (about 10 minutes on a shared 2-core machine; the recorded run took ~9)
  *   npx tsx bench/scale.ts --tenants 60       smoke run (under a minute)
  *
  * Options: --tenants N (default 10000), --concurrency C (parallel creations, default 4), --scopes S
@@ -17,7 +17,7 @@
  * time, failures, peak RSS), disk and catalog size, server connections, withTenant latency on random tenants
  * at N tenants against the same scopes on a 10-tenant database created in the same run, interleaved, and one
  * more createTenant() at N tenants against one on the 10-tenant database, alternated. Prints a table and
- * writes bench/results/scale-latest.json (and a timestamped copy).
+ * writes bench/results/scale-latest.json and a copy named by the run's start time, like bench/run.ts does.
  */
 import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Database, createTenant, migrateTenants, migrationStatus, setupDatabase } from '../packages/db/src/index.js';
 import { DEFAULT_TENANT_DIR } from '../packages/db/src/migrations/runner.js';
+import { parsePoolSettings } from '../packages/db/src/drivers/config.js';
 import type { Driver, Statement, Transaction } from '../packages/db/src/drivers/types.js';
 import { ADMIN_URL, createScratchDatabase, interleave, isMain, median, type BenchRow, row } from './lib.js';
 import { machineInfo, resultsDir, timestamp } from './run.js';
@@ -76,7 +77,6 @@ function countingSource(db: Database) {
     source: { driver: async () => (wrapped ??= wrap(await db.driver())) },
     total: () => Object.values(counts).reduce((a, b) => a + b, 0),
     reset: () => { for (const k of Object.keys(counts) as Array<keyof typeof counts>) counts[k] = 0; },
-    snapshot: () => ({ ...counts }),
   };
 }
 
@@ -266,11 +266,14 @@ async function backendMemory(db: Database, pool: number): Promise<{ medianMiB: n
 export async function runScale(options: ScaleOptions) {
   const { tenants: n, concurrency } = options;
   const started = performance.now();
+  const startedAt = new Date();
   const big = await createScratchDatabase('cgk_scale');
   const small = await createScratchDatabase('cgk_scale_small');
   log(`scratch databases ${big.name} (N=${n}) and ${small.name} (10 tenants)`);
   const db = new Database({ url: big.url });
   const smallDb = new Database({ url: small.url });
+  /** Connections per Database object: the library's pool size for this URL (pool_max / connection_limit, default 10). */
+  const poolSize = parsePoolSettings(big.url).max;
   const sampler = new Sampler(big.name);
   let cleaning: Promise<Record<string, number>> | undefined;
   // One cleanup, shared: a signal and the normal end (or an error) wait for the same drop.
@@ -414,7 +417,7 @@ export async function runScale(options: ScaleOptions) {
       bigRead: () => db.withTenant(pick('t', created), readOrder),
       smallRead: () => smallDb.withTenant(pick('s', 10), readOrder),
     }, rounds, perRound);
-    const memory = { big: await backendMemory(db, 10), small: await backendMemory(smallDb, 10) };
+    const memory = { big: await backendMemory(db, poolSize), small: await backendMemory(smallDb, parsePoolSettings(small.url).max) };
     const latencyRows: BenchRow[] = [
       row(`withTenant(select 1), random tenant: ${created} vs 10 tenants`, 'µs', latency.smallSelect1!, latency.bigSelect1!),
       row(`withTenant(orders by id), random tenant: ${created} vs 10 tenants`, 'µs', latency.smallRead!, latency.bigRead!),
@@ -441,7 +444,7 @@ export async function runScale(options: ScaleOptions) {
 
     const report = {
       kind: 'scale',
-      date: new Date().toISOString(),
+      date: startedAt.toISOString(),
       options,
       machine: await machineInfo(db),
       server: {
@@ -450,7 +453,7 @@ export async function runScale(options: ScaleOptions) {
         superuserReservedConnections: Number(server.reserved),
         sharedBuffers: String(server.shared_buffers),
         maxLocksPerTransaction: Number(server.max_locks),
-        poolSizePerDatabaseObject: 10,
+        poolSizePerDatabaseObject: poolSize,
         peakConnectionsToScratchDb: Math.max(provisionPeak.ours, migrationPeak.ours, final.ours),
         peakConnectionsOnServer: Math.max(provisionPeak.server, migrationPeak.server, final.server),
       },
@@ -529,7 +532,7 @@ export async function runScale(options: ScaleOptions) {
     report.totalMs = round(performance.now() - started, 0);
     await mkdir(resultsDir, { recursive: true });
     const json = JSON.stringify(report, null, 2);
-    await writeFile(join(resultsDir, `scale-${timestamp()}.json`), json);
+    await writeFile(join(resultsDir, `scale-${timestamp(startedAt)}.json`), json);
     await writeFile(join(resultsDir, 'scale-latest.json'), json);
     log(`wrote ${join('bench/results', 'scale-latest.json')}`);
     return { report, latencyRows };

@@ -44,8 +44,8 @@ let announced = false;
  * const product = await cache.getOrSet(`product:${id}`, () => loadProduct(id), 300);
  */
 export function createTenantCache(slug: string, options: TenantCacheOptions = {}): TenantCache {
-  assertValidSlug(slug);
-  return bindTenantCache(slug, resolveStore(options));
+  // The one slug check: first, so a bad slug is refused before any option is looked at or any store made.
+  return bindTenantCache(assertValidSlug(slug), resolveStore(options));
 }
 
 /**

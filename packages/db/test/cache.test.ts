@@ -242,6 +242,36 @@ describe.each(backends)('tenant cache on $name', (backend) => {
     await other.clear();
   });
 
+  it('getOrSet refuses a loader that is not a function, with the usage error, and stores nothing', async () => {
+    const c = backend.cache(slug('sf'));
+    for (const bad of [undefined, null, 'value', 42, { then: () => {} }]) {
+      await expect(c.getOrSet('k', bad as unknown as () => unknown)).rejects.toMatchObject({
+        code: 'CGK_CACHE',
+        reason: 'usage',
+        message: expect.stringContaining('needs a loader function') as unknown as string,
+      });
+    }
+    expect(await c.get('k')).toBeUndefined();
+    expect(await backend.keys(c.prefix)).toEqual([]);
+  });
+
+  it('getOrSet: concurrent calls with different TTLs share one flight, and the first caller\'s TTL wins', async () => {
+    const c = backend.cache(slug('sf'));
+    let calls = 0;
+    const loader = async () => {
+      calls++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return 'v';
+    };
+    const results = await Promise.all([c.getOrSet('ttl', loader, 600), c.getOrSet('ttl', loader, 5), c.getOrSet('ttl', loader)]);
+    expect(results).toEqual(['v', 'v', 'v']);
+    expect(calls).toBe(1);
+    const pttl = await backend.pttl(`${c.prefix}ttl`);
+    expect(pttl).toBeGreaterThan(5_000);
+    expect(pttl).toBeLessThanOrEqual(600_000);
+    await c.clear();
+  });
+
   it('getOrSet: a failing loader stores nothing, every waiter gets its error, and the next call retries', async () => {
     const c = backend.cache(slug('sf'));
     let calls = 0;
@@ -429,15 +459,40 @@ describe('Redis connection', () => {
     }
   });
 
-  it('a bad slug is refused before any Redis command (the client is never even connected)', () => {
-    const client = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true });
+  it('bounds a caller-supplied client by timeoutMs even when its own commandTimeout is longer', async () => {
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => { sockets.add(socket); socket.on('error', () => {}); });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, commandTimeout: 5000 });
+    client.on('error', () => {});
     try {
-      expect(() => createTenantCache('Bad-Slug', { client })).toThrow(InvalidSlugError);
-      expect(() => createTenantCache('evil:*', { url: 'redis://127.0.0.1:1' })).toThrow(InvalidSlugError);
-      expect(client.status).toBe('wait');
+      const cache = createTenantCache(slug('own'), { client, timeoutMs: 300 });
+      const { error, ms } = await failure(() => cache.get('k'));
+      expect(ms).toBeGreaterThanOrEqual(250);
+      expect(ms).toBeLessThan(1000);
+      expect(error.reason).toBe('unavailable');
+      expect(error.message).toMatch(/no reply within 300 ms/);
     } finally {
       client.disconnect();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+
+  it('checks the slug first: a bad slug with bad options is an InvalidSlugError, not a ConfigError', () => {
+    for (const options of [{ url: 'not a url' }, { url: 'not a url', timeoutMs: -1 }]) {
+      let thrown: unknown;
+      try {
+        createTenantCache('Bad-Slug', options);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(InvalidSlugError);
+      expect(thrown).not.toBeInstanceOf(ConfigError);
+    }
+    // the same options with a good slug are refused by the option checks
+    expect(() => createTenantCache(slug('cfg'), { url: 'not a url' })).toThrow(ConfigError);
   });
 
   it('uses a caller-supplied client as is, and closeCache() leaves it open', async () => {

@@ -60,9 +60,6 @@ export class MemoryStore implements CacheStore {
     return [...this.#entries].filter(([, entry]) => entry.expiresAt > now).map(([key]) => key);
   }
 
-  /** Nothing to release: the entries stay (the store is the process' cache, not a connection). */
-  async close(): Promise<void> {}
-
   #live(key: string): Entry | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;

@@ -13,8 +13,9 @@ const MAX_RECONNECT_DELAY_MS = 2000;
  *
  * Bounded waits: an owned client has `connectTimeout` and `commandTimeout` = `timeoutMs`, fails queued commands
  * at the first failed connection attempt (`maxRetriesPerRequest: 0`) and queues commands only while it
- * connects (`enableOfflineQueue`, bounded by `commandTimeout`). A caller's client without `commandTimeout`
- * gets the same bound from a timer around each command.
+ * connects (`enableOfflineQueue`, bounded by `commandTimeout`). A caller's client gets the same bound from a
+ * timer around each command, whatever `commandTimeout` of its own it has (the shorter of the two wins).
+ * Not part of `CacheStore`: `closeCache()` calls `close()` on the stores it owns, which are all RedisStores.
  */
 export class RedisStore implements CacheStore {
   readonly target: string;
@@ -29,7 +30,8 @@ export class RedisStore implements CacheStore {
     this.#timeoutMs = timeoutMs;
     this.#url = url;
     this.#client = client;
-    this.#deadline = client !== undefined && typeof client.options.commandTimeout !== 'number';
+    // A caller's client keeps its own options (its commandTimeout may be longer, or absent): always time it.
+    this.#deadline = client !== undefined;
   }
 
   /** A store with its own connection to `url` (`redis://` or `rediss://`, with a password or not), opened on first use. */
@@ -118,11 +120,26 @@ export class RedisStore implements CacheStore {
     const text = error instanceof Error ? error.message : String(error);
     const last = this.#lastError?.message;
     let reason: string;
-    if (/command timed out/i.test(text)) reason = `no reply within ${this.#timeoutMs} ms${last && !/command timed out/i.test(last) ? ` (${last})` : ''}`;
+    if (/command timed out/i.test(text)) reason = `no reply within ${this.#timeLimit(error)} ms${last && !/command timed out/i.test(last) ? ` (${last})` : ''}`;
     else if (error instanceof Error && error.name === 'MaxRetriesPerRequestError') reason = `cannot connect${last ? ` (${last})` : ''}`;
     else if (/connection is closed/i.test(text)) reason = `connection closed${last ? ` (${last})` : ''}`;
     else reason = text; // Redis answered with an error (NOAUTH, WRONGTYPE, OOM...)
     return new CacheError('unavailable', `Cache unavailable: ${command} on Redis at ${this.target} failed: ${reason}`, { cause: error });
+  }
+
+  /** The bound that expired: ours (our timer, or an owned client's commandTimeout, which is ours), or a caller's client's shorter commandTimeout. */
+  #timeLimit(error: unknown): number {
+    if (error instanceof DeadlineError || this.#url !== undefined) return this.#timeoutMs;
+    const own = this.#client?.options.commandTimeout;
+    return typeof own === 'number' ? own : this.#timeoutMs;
+  }
+}
+
+/** Our timer's expiry (as opposed to ioredis' own commandTimeout); same message as ioredis'. */
+class DeadlineError extends Error {
+  constructor() {
+    super('Command timed out');
+    this.name = 'DeadlineError';
   }
 }
 
@@ -156,7 +173,7 @@ function describeUrl(url: string): string {
 function withDeadline<T>(reply: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('Command timed out')), timeoutMs);
+    timer = setTimeout(() => reject(new DeadlineError()), timeoutMs);
   });
   return Promise.race([reply, late]).finally(() => clearTimeout(timer));
 }

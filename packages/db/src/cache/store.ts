@@ -15,8 +15,6 @@ export interface CacheStore {
   delete(key: string): Promise<boolean>;
   /** Removes every key that starts with `prefix` (and no other), in batches; returns how many were removed. */
   deletePrefix(prefix: string): Promise<number>;
-  /** Closes what the store owns (its own connection); a later call reopens it. Never closes a caller's client. */
-  close(): Promise<void>;
 }
 
 /**

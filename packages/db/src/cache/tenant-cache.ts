@@ -1,5 +1,4 @@
 import { CacheError } from '../errors.js';
-import { assertValidSlug } from '../identifier.js';
 import type { CacheStore } from './store.js';
 
 /**
@@ -67,9 +66,9 @@ const flightsByStore = new WeakMap<CacheStore, Map<string, Promise<string>>>();
 /** Lone UTF-16 surrogates: Redis would store them as U+FFFD, so two different keys would collide. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
-/** A tenant cache on `store`; validates the slug (InvalidSlugError) before anything touches the store. */
+/** A tenant cache on `store`. `slug` must already be valid: `createTenantCache()` checks it, before it resolves a store. */
 export function bindTenantCache(slug: string, store: CacheStore): TenantCache {
-  return new BoundTenantCache(assertValidSlug(slug), store);
+  return new BoundTenantCache(slug, store);
 }
 
 class BoundTenantCache implements TenantCache {

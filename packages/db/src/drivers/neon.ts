@@ -45,16 +45,17 @@ export interface NeonDriverOptions {
  *     as one simple-protocol message `BEGIN; select ...`;
  *   - the first statement (Parse/Bind/Describe/Execute/Sync in one flight): 1 wait; each further one: 1;
  *   - COMMIT: 1.
- * So a one-query `withTenant` is 3 waits here: BEGIN, path, query and COMMIT one by one would be 4 (measured
- * through a local relay: 0.60x of that), and the pg driver, which pipelines the first query behind BEGIN,
- * needs 2. A prelude statement that has parameters cannot ride in the simple-protocol message and costs 1
+ * So a one-query `withTenant` is 3 waits here: BEGIN, path, query and COMMIT one by one would be 4 (through
+ * a local relay the 3 took 0.70x the time of the 4: see docs/BENCHMARKS.md), and the pg driver, which
+ * pipelines the first query behind BEGIN, needs 2. A prelude statement that has parameters cannot ride in the simple-protocol message and costs 1
  * wait of its own: this driver never turns a value into SQL text (tenant.ts builds its prelude without
  * parameters, from identifiers it has validated). Reaching pg's 2 would take writing BEGIN + prelude and the
  * first statement's extended-protocol messages in one flight behind the client's back (a Submittable),
  * which leans on internals of the node-postgres copy bundled in Neon's client: not done.
  * Checking out an idle pooled connection costs nothing; opening one costs the WebSocket handshake and the
  * PostgreSQL startup (on Neon, startup and password go together: `pipelineConnect: 'password'`).
- * Through a loopback relay a round trip costs ~0.08 ms once write coalescing is off (see `coalesceWrites`).
+ * Through a loopback relay a bare `select 1` (one round trip) took 63 µs with write coalescing off and 1,168 µs
+ * with it on (see `coalesceWrites` and docs/BENCHMARKS.md).
  */
 export function createNeonDriver(options: NeonDriverOptions): Driver {
   const settings = parsePoolSettings(options.connectionString);

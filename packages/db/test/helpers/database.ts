@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { redactSecrets } from '../../src/errors.js';
 import { databaseTag } from '../../src/roles.js';
 
 /** The server the tests run against; `scripts/services.sh` (run by `npm test`) makes sure it is up. */
@@ -17,7 +18,7 @@ export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow
   try {
     await client.connect();
   } catch (error) {
-    throw new Error(`Test PostgreSQL at ${ADMIN_URL} is unreachable (${(error as Error).message}). Run: npm run services`);
+    throw new Error(redactSecrets(`Test PostgreSQL at ${ADMIN_URL} is unreachable (${(error as Error).message}). Run: npm run services`));
   }
   try {
     return await client.query<R>(text, values);

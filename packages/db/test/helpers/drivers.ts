@@ -54,17 +54,23 @@ function serverlessFixture(flavour: 'vercel' | 'neon'): DriverFixture {
     concurrent: true,
     async setup() {
       const scratch = await createTestDatabase();
-      const relay = await startWsRelay();
-      const db = new Database({ url: onLocalhost(scratch.url), driver: flavour });
-      await openThroughRelay(db, relay);
-      return {
-        db,
-        async teardown() {
-          await db.end();
-          await relay.stop();
-          await scratch.drop();
-        },
+      let relay: Awaited<ReturnType<typeof startWsRelay>> | undefined;
+      let db: Database | undefined;
+      const teardown = async () => {
+        await db?.end();
+        await relay?.stop();
+        await scratch.drop();
       };
+      try {
+        relay = await startWsRelay();
+        db = new Database({ url: onLocalhost(scratch.url), driver: flavour });
+        await openThroughRelay(db, relay);
+      } catch (error) {
+        // A setup that fails half way must not leave the relay listening or the scratch database behind.
+        await teardown().catch(() => {});
+        throw error;
+      }
+      return { db, teardown };
     },
   };
 }

@@ -10,7 +10,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
  * without the internet. Point the drivers at it with `wsProxy: relay.address` (or
  * `CGK_NEON_WS_PROXY=127.0.0.1:<port>`).
  *
- * Only loopback targets are relayed (127.0.0.1, localhost, ::1); anything else is refused with 403 before
+ * Only loopback targets are relayed (127.0.0.1, localhost, [::1]); anything else is refused with 403 before
  * the WebSocket is accepted, so the relay cannot be used to reach another host.
  */
 export interface WsRelay {
@@ -31,7 +31,8 @@ export interface WsRelay {
   stop(): Promise<void>;
 }
 
-const LOOPBACK: Record<string, string> = { '127.0.0.1': '127.0.0.1', localhost: '127.0.0.1', '::1': '::1', '[::1]': '::1' };
+/** Keyed by the host as `loopbackTarget` matches it: IPv6 only in brackets (a bare `::1:5432` is ambiguous). */
+const LOOPBACK: Record<string, string> = { '127.0.0.1': '127.0.0.1', localhost: '127.0.0.1', '[::1]': '::1' };
 
 /** Parses `host:port` (host may be `[::1]`) and returns a loopback target, or undefined. */
 function loopbackTarget(address: string | null): { host: string; port: number } | undefined {
