@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { Database, tenantRolesFromEnv } from './client.js';
 import { parsePoolSettings } from './drivers/config.js';
 import { resolveDriverConfig, type DriverConfig } from './drivers/select.js';
-import { CgkError, redactSecrets } from './errors.js';
+import { CacheError, CgkError, redactSecrets } from './errors.js';
 import { migrationStatus, type MigrationStatusReport } from './migrations/fleet.js';
 import { checkEncryptionKeys } from './secrets.js';
 
@@ -230,6 +230,8 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
   if (!url) return { name, status: 'ok', detail: 'REDIS_URL not set: in-process fallback cache (not shared between processes)' };
   const shown = redactRedis(url);
   let client: import('ioredis').Redis | undefined;
+  // ioredis rejects a failed connect() with a bare "Connection is closed."; the reason is in its 'error' event.
+  let lastError: Error | undefined;
   try {
     const { Redis } = await import('ioredis');
     client = new Redis(url, {
@@ -240,7 +242,7 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
       enableOfflineQueue: false,
       retryStrategy: () => null,
     });
-    client.on('error', () => {});
+    client.on('error', (error: Error) => { lastError = error; });
     const started = performance.now();
     const live = client;
     const pong = await withTimeout((async () => {
@@ -249,12 +251,12 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
     })(), timeoutMs + 500, `no answer within ${timeoutMs} ms`);
     return { name, status: 'ok', detail: `${shown}: ${pong} in ${ms(performance.now() - started)}` };
   } catch (error) {
-    return {
-      name,
-      status: 'fail',
-      detail: `${shown} is unreachable: ${redactSecrets((error as Error).message ?? String(error))}`,
+    const message = error instanceof Error ? error.message : String(error);
+    const reason = lastError && /connection is closed/i.test(message) ? lastError.message : message;
+    return failure(name, new CacheError('unavailable', `Cannot reach Redis at ${shown}: ${reason}`, {
       hint: 'Start Redis or fix REDIS_URL (redis://[:password@]host:6379/0); unset it to use the in-process cache.',
-    };
+      cause: error,
+    }));
   } finally {
     client?.disconnect();
   }
