@@ -67,7 +67,7 @@ export const registerMigrate: Register = (program, ctx, done) => {
     .description('Shows the public schema\'s applied and pending migrations, and how many tenants are up to date or have pending migrations (listing those). Read-only.')
     .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli migrate:status\n  $ npx @cgk/cli migrate:status --json')
     .action(async () => {
-      const status = await migrationStatus(ctx.database());
+      const status = await migrationStatus(ctx.database({ setUp: true }));
       const p = status.public;
       const t = status.tenants;
       out.result({ public: p, tenants: t }, () => {
