@@ -2,6 +2,7 @@ import { Pool, type NeonConfigGlobalAndClient, type PoolClient, type PoolConfig,
 import { createPool } from '@vercel/postgres';
 import ws from 'ws';
 import { ConfigError, ConnectionError, redactSecrets } from '../errors.js';
+import { checkOut, poolError, type CheckedOut } from './checkout.js';
 import { parsePoolSettings } from './config.js';
 import { normalizeDriverError } from './errors.js';
 import { isStatementError, settle, toResult } from './results.js';
@@ -73,14 +74,16 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
   // An idle connection that the server drops must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   let ended = false;
+  const shape = { target, max: settings.max, connectTimeoutMs: settings.connectTimeoutMs };
   const fail = (error: unknown): never => {
-    throw normalizeNeonError(error, target);
+    throw poolError(error, pool, shape) ?? normalizeNeonError(error, target);
   };
   const run = async (client: Pool | PoolClient, statement: Statement): Promise<QueryResult> =>
     toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
 
   return {
     name: options.flavour,
+    maxConnections: settings.max,
     async query(statement) {
       return run(pool, statement).catch(fail);
     },
@@ -88,7 +91,8 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
       await pool.query(script).catch(fail);
     },
     async begin(prelude) {
-      const client = await pool.connect().catch(fail);
+      const session = await checkOut<PoolClient>(pool, shape).catch(fail);
+      const client = session.client;
       // A parameterless first prelude statement rides in BEGIN's own simple-protocol message (1 wait for
       // both); the rest, and the caller's first query, follow one wait each: this client cannot pipeline.
       const [head, ...rest] = prelude;
@@ -99,8 +103,8 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
         if (merged) results.push({ ok: true, result: toResult(answer) });
       } catch (error) {
         if (!merged || !isStatementError(error)) {
-          client.release(true);
-          fail(error);
+          session.release(true);
+          fail(session.lost() ?? error);
         }
         // The server rejected the prelude: the transaction is open and aborted (or, for a parse error of the
         // whole message, was never opened). Report it like any failed statement; the caller rolls back.
@@ -112,7 +116,7 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
         // it outside any transaction): answer for it here instead of spending a wait on it.
         results.push(failed ? { ok: false, error: abortedBy(failed.error, target) } : await settle(run(client, statement), (error) => normalizeNeonError(error, target)));
       }
-      return { tx: neonTransaction(client, target, results.some((r) => !r.ok)), results };
+      return { tx: neonTransaction(session, target, results.some((r) => !r.ok)), results };
     },
     async end() {
       if (ended) return;
@@ -198,13 +202,11 @@ function vercelPool(config: PoolConfig, target: string): Pool {
   }
 }
 
-function neonTransaction(client: PoolClient, target: string, aborted: boolean): Transaction {
-  let done = false;
-  const finish = (destroy: boolean) => {
-    if (done) return;
-    done = true;
-    client.release(destroy);
-  };
+function neonTransaction(session: CheckedOut<PoolClient>, target: string, aborted: boolean): Transaction {
+  const client = session.client;
+  const finish = (destroy: boolean) => session.release(destroy);
+  // A connection the server ended fails every later query: report why it ended.
+  const failure = (error: unknown) => normalizeNeonError(session.lost() ?? error, target);
   // A transaction whose prelude failed takes no more statements (PostgreSQL would refuse them with 25P02, or
   // run them outside any transaction had its BEGIN not been parsed) and can only roll back.
   const refuse = () => abortedBy(new Error('prelude failed'), target);
@@ -214,7 +216,7 @@ function neonTransaction(client: PoolClient, target: string, aborted: boolean): 
       try {
         return toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
       } catch (error) {
-        throw normalizeNeonError(error, target);
+        throw failure(error);
       }
     },
     async exec(script) {
@@ -222,7 +224,7 @@ function neonTransaction(client: PoolClient, target: string, aborted: boolean): 
       try {
         await client.query(script);
       } catch (error) {
-        throw normalizeNeonError(error, target);
+        throw failure(error);
       }
     },
     async commit() {
@@ -232,7 +234,7 @@ function neonTransaction(client: PoolClient, target: string, aborted: boolean): 
         return aborted ? 'ROLLBACK' : result.command;
       } catch (error) {
         finish(true);
-        throw normalizeNeonError(error, target);
+        throw failure(error);
       }
     },
     async rollback() {

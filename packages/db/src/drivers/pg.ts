@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { checkOut, poolError, type CheckedOut } from './checkout.js';
 import { parsePoolSettings } from './config.js';
 import { normalizeDriverError } from './errors.js';
 import { isStatementError, settle, toResult } from './results.js';
@@ -29,8 +30,9 @@ export function createPgDriver(options: PgDriverOptions): Driver {
   // An idle connection that the server drops must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   let ended = false;
+  const shape = { target, max: settings.max, connectTimeoutMs: settings.connectTimeoutMs };
   const fail = (error: unknown): never => {
-    throw normalizeDriverError(error, target);
+    throw poolError(error, pool, shape) ?? normalizeDriverError(error, target);
   };
 
   const run = async (client: pg.Pool | pg.PoolClient, statement: Statement): Promise<QueryResult> => {
@@ -40,6 +42,7 @@ export function createPgDriver(options: PgDriverOptions): Driver {
 
   return {
     name: 'pg',
+    maxConnections: settings.max,
     async query(statement) {
       return run(pool, statement).catch(fail);
     },
@@ -47,7 +50,8 @@ export function createPgDriver(options: PgDriverOptions): Driver {
       await pool.query(script).catch(fail);
     },
     async begin(prelude) {
-      const client = await pool.connect().catch(fail);
+      const session = await checkOut<pg.PoolClient>(pool, shape).catch(fail);
+      const client = session.client;
       // A parameterless first prelude statement rides in BEGIN's own simple-protocol message: one message
       // and no Parse/Bind round in the first flight. The rest, and the caller's first query, are pipelined.
       const [head, ...rest] = prelude;
@@ -61,8 +65,8 @@ export function createPgDriver(options: PgDriverOptions): Driver {
       } catch (error) {
         if (!merged || !isStatementError(error)) {
           await Promise.allSettled(sent);
-          client.release(true);
-          fail(error);
+          session.release(true);
+          fail(session.lost() ?? error);
         }
         // The server rejected the prelude: the transaction is open and aborted (or, for a parse error of the
         // whole message, was never opened; the ROLLBACK that follows is then a harmless no-op). Report it like
@@ -70,7 +74,7 @@ export function createPgDriver(options: PgDriverOptions): Driver {
         headResult = { ok: false, error: normalizeDriverError(error, target) };
       }
       const results = await Promise.all(sent);
-      return { tx: pgTransaction(client, target), results: headResult ? [headResult, ...results] : results };
+      return { tx: pgTransaction(session, target), results: headResult ? [headResult, ...results] : results };
     },
     async end() {
       if (ended) return;
@@ -80,26 +84,24 @@ export function createPgDriver(options: PgDriverOptions): Driver {
   };
 }
 
-function pgTransaction(client: pg.PoolClient, target: string): Transaction {
-  let done = false;
-  const finish = (destroy: boolean) => {
-    if (done) return;
-    done = true;
-    client.release(destroy);
-  };
+function pgTransaction(session: CheckedOut<pg.PoolClient>, target: string): Transaction {
+  const client = session.client;
+  const finish = (destroy: boolean) => session.release(destroy);
+  // A connection the server ended fails every later query with "not queryable": report why it ended.
+  const failure = (error: unknown) => normalizeDriverError(session.lost() ?? error, target);
   return {
     async query(statement) {
       try {
         return toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
       } catch (error) {
-        throw normalizeDriverError(error, target);
+        throw failure(error);
       }
     },
     async exec(script) {
       try {
         await client.query(script);
       } catch (error) {
-        throw normalizeDriverError(error, target);
+        throw failure(error);
       }
     },
     async commit() {
@@ -109,7 +111,7 @@ function pgTransaction(client: pg.PoolClient, target: string): Transaction {
         return result.command;
       } catch (error) {
         finish(true);
-        throw normalizeDriverError(error, target);
+        throw failure(error);
       }
     },
     async rollback() {
