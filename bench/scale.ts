@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Database, createTenant, migrateTenants, migrationStatus, setupDatabase } from '../packages/db/src/index.js';
 import { DEFAULT_TENANT_DIR } from '../packages/db/src/migrations/runner.js';
-import { parsePoolSettings } from '../packages/db/src/drivers/config.js';
+import { parsePoolSettings } from '../packages/db/src/drivers/pool-settings.js';
 import type { Driver, Statement, Transaction } from '../packages/db/src/drivers/types.js';
 import { ADMIN_URL, createScratchDatabase, interleave, isMain, median, type BenchRow, row } from './lib.js';
 import { machineInfo, resultsDir, timestamp } from './run.js';

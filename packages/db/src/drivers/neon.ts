@@ -2,7 +2,7 @@ import { Pool, type NeonConfigGlobalAndClient, type PoolClient, type PoolConfig,
 import { createPool } from '@vercel/postgres';
 import ws from 'ws';
 import { ConfigError, ConnectionError, redactSecrets } from '../errors.js';
-import { parsePoolSettings } from './config.js';
+import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
 import { isStatementError, settle, toResult } from './results.js';
 import type { Driver, QueryResult, Settled, Statement, Transaction } from './types.js';

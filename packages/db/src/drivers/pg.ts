@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { parsePoolSettings } from './config.js';
+import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
 import { isStatementError, settle, toResult } from './results.js';
 import type { Driver, QueryResult, Settled, Statement, Transaction } from './types.js';

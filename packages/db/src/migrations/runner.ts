@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { Database } from '../client.js';
+import type { Database } from '../database.js';
 import type { Driver, Settled, Statement, Transaction } from '../drivers/types.js';
 import {
   CgkError,
