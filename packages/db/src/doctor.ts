@@ -3,7 +3,7 @@ import { Database, tenantRolesFromEnv } from './database.js';
 import { parsePoolSettings } from './drivers/pool-settings.js';
 import { resolveDriverConfig, type DriverConfig } from './drivers/driver-config.js';
 import { CgkError, redactSecrets } from './errors.js';
-import { migrationStatus, type MigrationStatusReport } from './migrations/fleet.js';
+import { migrationStatus, type MigrationStatusReport } from './migrations/status.js';
 import { checkEncryptionKeys } from './secrets.js';
 
 /**

@@ -66,6 +66,7 @@ export {
   loadMigrations,
   clearMigrationCache,
   applyTenantMigrations,
+  migrateTenantInTransaction,
   NO_TRANSACTION_MARKER,
   type Migration,
   type MigrateOptions,

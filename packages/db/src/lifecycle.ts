@@ -10,7 +10,7 @@ import {
   TransactionAbortedError,
 } from './errors.js';
 import { assertValidSlug, schemaNameFor } from './identifier.js';
-import { applyTenantMigrations } from './migrations/runner.js';
+import { migrateTenantInTransaction } from './migrations/runner.js';
 import { dropTenantRoleSql, grantTenantRoleSql, revokeBookkeepingSql } from './roles.js';
 import { encryptSecret } from './secrets.js';
 
@@ -103,7 +103,7 @@ export async function createTenant(input: CreateTenantInput, options: CreateTena
     await tx.exec(`create schema ${schema}${role}`).catch((error: unknown) => {
       throw isSqlState(error, '42P06') ? new TenantExistsError(slug) : error;
     });
-    const applied = await applyTenantMigrations(tx, schema, { tenantDir: options.tenantDir });
+    const applied = await migrateTenantInTransaction(tx, slug, { tenantDir: options.tenantDir });
     if (db.tenantRoles) await tx.exec(revokeBookkeepingSql(slug));
     await verifyQueryable(tx, schema, applied);
     await commit(tx, slug, 'tenant creation');
