@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { relative, isAbsolute } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { configureDatabase, resolveDriverConfig, type Database, type DriverConfig } from '@cgk/db';
 import type { Output } from './output.js';
 
@@ -29,6 +30,10 @@ export function createContext(out: Output): Context {
         const dir = cfg.dataDir ?? '';
         const fresh = !existsSync(dir);
         out.note(`${cfg.reason}: using the embedded PostgreSQL in ${displayPath(dir)}${fresh ? ' (creating it: the first start takes a few seconds)' : ''}`);
+        // A command lives seconds: V8's baseline WebAssembly compiler alone starts the embedded PostgreSQL
+        // faster and with ~50 MB less memory than also optimising its 9 MB module in the background.
+        // Set before PGlite is loaded; the flag is read when the module is compiled.
+        setFlagsFromString('--liftoff-only');
         db = configureDatabase({ driver: 'pglite', dataDir: dir });
       } else {
         db = configureDatabase({ url: withDefaultConnectTimeout(cfg.url ?? ''), driver: cfg.driver });

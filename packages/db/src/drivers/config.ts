@@ -10,13 +10,27 @@ export interface PoolSettings {
   connectTimeoutMs: number;
   /** `idle_timeout` (seconds): how long an unused connection stays open; default 30. */
   idleTimeoutMs: number;
+  /**
+   * `pool_max_uses`: checkouts (scopes, queries) after which a pooled connection is closed and replaced;
+   * 0 = never. A server connection caches the catalog entries of every tenant table it touches and never
+   * frees them (about 100 KB per tenant with the tenant template), so one that roams over thousands of
+   * tenants grows to hundreds of MB; replacing it bounds that. See docs/SCALING.md.
+   */
+  maxUses: number;
+  /** `pool_max_lifetime` (seconds): age after which a pooled connection is closed and replaced; 0 = never. */
+  maxLifetimeSeconds: number;
   /** `statement_timeout` (milliseconds, as PostgreSQL): server-side limit per statement; default none. */
   statementTimeoutMs: number | undefined;
   /** The URL with its password replaced by `***`, safe to print. */
   redacted: string;
 }
 
-const CONSUMED = ['pool_max', 'connection_limit', 'connect_timeout', 'idle_timeout', 'statement_timeout'];
+const CONSUMED = ['pool_max', 'connection_limit', 'connect_timeout', 'idle_timeout', 'statement_timeout', 'pool_max_uses', 'pool_max_lifetime'];
+
+/** Default `pool_max_uses`: see PoolSettings.maxUses and docs/SCALING.md for how it was chosen. */
+export const DEFAULT_POOL_MAX_USES = 200;
+/** Default `pool_max_lifetime` in seconds. */
+export const DEFAULT_POOL_MAX_LIFETIME_SECONDS = 0;
 
 /**
  * Parses `DATABASE_URL`-style strings. Other query parameters (`sslmode`, `application_name`, `options`, ...)
@@ -45,6 +59,8 @@ export function parsePoolSettings(connectionString: string): PoolSettings {
     max: Math.max(1, Math.floor(max)),
     connectTimeoutMs: (number('connect_timeout', 10) ?? 10) * 1000,
     idleTimeoutMs: (number('idle_timeout', 30) ?? 30) * 1000,
+    maxUses: Math.floor(number('pool_max_uses', DEFAULT_POOL_MAX_USES) ?? DEFAULT_POOL_MAX_USES),
+    maxLifetimeSeconds: Math.floor(number('pool_max_lifetime', DEFAULT_POOL_MAX_LIFETIME_SECONDS) ?? DEFAULT_POOL_MAX_LIFETIME_SECONDS),
     statementTimeoutMs: number('statement_timeout', undefined),
   };
   for (const name of CONSUMED) url.searchParams.delete(name);

@@ -23,6 +23,9 @@ export function createPgDriver(options: PgDriverOptions): Driver {
     max: settings.max,
     connectionTimeoutMillis: settings.connectTimeoutMs,
     idleTimeoutMillis: settings.idleTimeoutMs,
+    // pg-pool reads 0 as "never" for both.
+    maxUses: settings.maxUses,
+    maxLifetimeSeconds: settings.maxLifetimeSeconds,
     ...(settings.statementTimeoutMs === undefined ? {} : { statement_timeout: settings.statementTimeoutMs }),
     pipeline: true,
   } as pg.PoolConfig);
