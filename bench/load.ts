@@ -21,8 +21,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Database } from '../packages/db/src/index.js';
 import { parsePoolSettings } from '../packages/db/src/drivers/config.js';
-import { isMain, median } from './lib.js';
-import { backendMemory, log, memorySummary, prepareFleet, request, type BackendMemory, type Fleet } from './load-fleet.js';
+import { isMain } from './lib.js';
+import { backendMemory, coldWarmProfile, log, memorySummary, prepareFleet, request, type BackendMemory, type Fleet } from './load-fleet.js';
 import { machineInfo, resultsDir, timestamp } from './run.js';
 
 export interface LoadOptions {
@@ -137,6 +137,8 @@ export async function runLoad(options: LoadOptions) {
     }
     const memory = await Promise.all(sides.map((s) => backendMemory(s.fleet.name)));
     const [smallReport, bigReport] = sides.map((s, i) => sideReport(s, memory[i]!));
+    await Promise.all(sides.map((s) => s.db.end()));
+    const firstTouch = await coldWarmProfile(big.url, big.slugs, 200);
     const report = {
       kind: 'load',
       date: startedAt.toISOString(),
@@ -145,6 +147,8 @@ export async function runLoad(options: LoadOptions) {
       machine: await machineInfo(),
       small: smallReport!,
       big: bigReport!,
+      /** One connection: a tenant's first request on it against its second, per statement (µs, medians). */
+      firstTouch,
     };
     await mkdir(resultsDir, { recursive: true });
     const json = JSON.stringify(report, null, 2);
@@ -181,7 +185,9 @@ export function printLoad(r: LoadReport): void {
   console.log(`\nbench:load: ${r.options.callers} callers, ${r.options.seconds} s per side in ${r.options.rounds} rounds, pool ${r.poolSize}${r.options.params ? `, ${r.options.params}` : ''}`);
   for (const line of [header, widths.map((w) => '-'.repeat(w)), ...rows]) console.log(line.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
   console.log(`\nrequests: ${s.requests} / ${b.requests}; errors: ${s.errors} / ${b.errors}; connections seen: ${s.memory.connectionsSeen} / ${b.memory.connectionsSeen}; PSS median at end ${fmt(s.memory.pssMedianMiB)} / ${fmt(b.memory.pssMedianMiB)} MiB`);
-  console.log(`latency medians are of every request of every round (${median([s.requests, b.requests]).toFixed(0)} a side, roughly)`);
+  const ft = r.firstTouch;
+  const part = (k: keyof typeof ft.cold) => `${k} ${fmt(ft.cold[k])} vs ${fmt(ft.warm[k])} µs`;
+  console.log(`first request of a tenant on a connection vs its second (one connection, 200 tenants): ${(['scope', 'read', 'insert', 'update'] as const).map(part).join(', ')}`);
 }
 
 export function parseLoadArgs(argv: string[]): LoadOptions {
