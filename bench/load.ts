@@ -20,7 +20,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Database } from '../packages/db/src/index.js';
-import { parsePoolSettings } from '../packages/db/src/drivers/config.js';
+import { parsePoolSettings } from '../packages/db/src/drivers/pool-settings.js';
 import { isMain } from './lib.js';
 import { backendMemory, coldWarmProfile, log, memorySummary, prepareFleet, request, type BackendMemory, type Fleet } from './load-fleet.js';
 import { machineInfo, resultsDir, timestamp } from './run.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database } from '../src/index.js';
-import { DEFAULT_POOL_MAX_USES, parsePoolSettings } from '../src/drivers/config.js';
+import { DEFAULT_POOL_MAX_USES, parsePoolSettings } from '../src/drivers/pool-settings.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 
 describe('pooled connections are replaced after pool_max_uses checkouts', () => {
