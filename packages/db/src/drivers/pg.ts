@@ -2,6 +2,7 @@ import pg from 'pg';
 import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
 import { toResult } from './results.js';
+import { TenantBudget } from './tenant-budget.js';
 import { begin, clientSession, RELEASED, type NodePostgresClient } from './session.js';
 import type { Driver, QueryResult, Session, Statement } from './types.js';
 
@@ -42,9 +43,15 @@ export function createPgDriver(options: PgDriverOptions): Driver {
     return toResult(result);
   };
   const normalize = (error: unknown) => normalizeDriverError(error, target);
-  const acquire = async (): Promise<Session> => {
+  const budget = new TenantBudget<pg.PoolClient>(settings.maxTenants);
+  const acquire = async (tenant?: string): Promise<Session> => {
     const client = await pool.connect().catch(fail);
-    return clientSession(client as unknown as NodePostgresClient, normalize, () => normalize(new Error(RELEASED)));
+    // A connection that has served its share of tenants is closed when this checkout ends, not handed back.
+    const retire = budget.serve(client, tenant);
+    const checkedOut: NodePostgresClient = retire
+      ? { query: (text, values) => client.query(text, values), release: () => client.release(true) }
+      : (client as unknown as NodePostgresClient);
+    return clientSession(checkedOut, normalize, () => normalize(new Error(RELEASED)));
   };
 
   return {
@@ -55,10 +62,10 @@ export function createPgDriver(options: PgDriverOptions): Driver {
     async exec(script) {
       await pool.query(script).catch(fail);
     },
-    async begin(prelude) {
-      return begin(await acquire(), prelude, { pipelined: true, aborted: (cause) => cause });
+    async begin(prelude, options) {
+      return begin(await acquire(options?.tenant), prelude, { pipelined: true, aborted: (cause) => cause });
     },
-    acquire,
+    acquire: () => acquire(),
     async end() {
       if (ended) return;
       ended = true;

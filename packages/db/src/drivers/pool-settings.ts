@@ -11,11 +11,11 @@ export interface PoolSettings {
   /** `idle_timeout` (seconds): how long an unused connection stays open; default 30. */
   idleTimeoutMs: number;
   /**
-   * `pool_max_uses`: checkouts (scopes, queries) after which a pooled connection is closed and replaced;
-   * 0 = never. A server connection caches the catalog entries of every tenant table it touches and never
-   * frees them (about 100 KB per tenant with the tenant template), so one that roams over thousands of
-   * tenants grows to hundreds of MB; replacing it bounds that. See docs/SCALING.md.
+   * `pool_max_tenants`: distinct tenants a pooled connection serves (withTenant scopes) before it is closed
+   * and replaced; 0 = no limit. Bounds the server memory of a connection (see drivers/tenant-budget.ts).
    */
+  maxTenants: number;
+  /** `pool_max_uses`: checkouts after which a pooled connection is closed and replaced; 0 = never. */
   maxUses: number;
   /** `pool_max_lifetime` (seconds): age after which a pooled connection is closed and replaced; 0 = never. */
   maxLifetimeSeconds: number;
@@ -25,10 +25,10 @@ export interface PoolSettings {
   redacted: string;
 }
 
-const CONSUMED = ['pool_max', 'connection_limit', 'connect_timeout', 'idle_timeout', 'statement_timeout', 'pool_max_uses', 'pool_max_lifetime'];
+const CONSUMED = ['pool_max', 'connection_limit', 'connect_timeout', 'idle_timeout', 'statement_timeout', 'pool_max_uses', 'pool_max_lifetime', 'pool_max_tenants'];
 
-/** Default `pool_max_uses`: see PoolSettings.maxUses and docs/SCALING.md for how it was chosen. */
-export const DEFAULT_POOL_MAX_USES = 200;
+/** Default `pool_max_tenants`: see docs/SCALING.md for how it was chosen. */
+export const DEFAULT_POOL_MAX_TENANTS = 200;
 /** Default `pool_max_lifetime` in seconds. */
 export const DEFAULT_POOL_MAX_LIFETIME_SECONDS = 0;
 
@@ -59,7 +59,8 @@ export function parsePoolSettings(connectionString: string): PoolSettings {
     max: Math.max(1, Math.floor(max)),
     connectTimeoutMs: (number('connect_timeout', 10) ?? 10) * 1000,
     idleTimeoutMs: (number('idle_timeout', 30) ?? 30) * 1000,
-    maxUses: Math.floor(number('pool_max_uses', DEFAULT_POOL_MAX_USES) ?? DEFAULT_POOL_MAX_USES),
+    maxTenants: Math.floor(number('pool_max_tenants', DEFAULT_POOL_MAX_TENANTS) ?? DEFAULT_POOL_MAX_TENANTS),
+    maxUses: Math.floor(number('pool_max_uses', 0) ?? 0),
     maxLifetimeSeconds: Math.floor(number('pool_max_lifetime', DEFAULT_POOL_MAX_LIFETIME_SECONDS) ?? DEFAULT_POOL_MAX_LIFETIME_SECONDS),
     statementTimeoutMs: number('statement_timeout', undefined),
   };
