@@ -28,7 +28,7 @@ export interface PoolSettings {
 const CONSUMED = ['pool_max', 'connection_limit', 'connect_timeout', 'idle_timeout', 'statement_timeout', 'pool_max_uses', 'pool_max_lifetime', 'pool_max_tenants'];
 
 /** Default `pool_max_tenants`: see docs/SCALING.md for how it was chosen. */
-export const DEFAULT_POOL_MAX_TENANTS = 200;
+export const DEFAULT_POOL_MAX_TENANTS = 150;
 /** Default `pool_max_lifetime` in seconds. */
 export const DEFAULT_POOL_MAX_LIFETIME_SECONDS = 0;
 
