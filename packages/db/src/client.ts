@@ -73,7 +73,7 @@ export class Database {
    * @example
    * const pending = await db.withTenant('acme', (sql) => sql`select * from orders where status = 'pending'`);
    */
-  withTenant<T>(slug: string, fn: (sql: Sql) => Promise<T> | T): Promise<T> {
+  withTenant<T>(slug: string, fn: (sql: Sql) => PromiseLike<T> | T): Promise<T> {
     return runTenantScope(this, slug, fn);
   }
 

@@ -1,10 +1,12 @@
 import { getDatabase, type Database } from './client.js';
 import type { QueryResult, Statement, Transaction } from './drivers/types.js';
 import { CgkError, QueryError, ScopeEndedError, TenantNotFoundError, TenantScopeConflictError, TransactionAbortedError } from './errors.js';
+import { TransactionControlError } from './errors.js';
 import { schemaNameFor } from './identifier.js';
 import { currentScope, scopeStorage, type ActiveScope } from './scope.js';
 import { DATABASE_TAG_EXPRESSION, tenantRoleExpression, tenantRoleNameForTag } from './roles.js';
 import { createSql, type Sql } from './sql.js';
+import { findTransactionControl } from './scope/transaction-control.js';
 
 /**
  * Runs `fn` in a tenant scope on the default database: one connection, one transaction, `search_path` set
@@ -21,12 +23,12 @@ import { createSql, type Sql } from './sql.js';
  * @example
  * const orders = await withTenant('acme', async () => sql`select * from orders where status = 'pending'`);
  */
-export async function withTenant<T>(slug: string, fn: (sql: Sql) => Promise<T> | T): Promise<T> {
+export async function withTenant<T>(slug: string, fn: (sql: Sql) => PromiseLike<T> | T): Promise<T> {
   return runTenantScope(getDatabase(), slug, fn);
 }
 
 /** withTenant() on a given database; `Database.withTenant` and `withTenant` both land here. */
-export async function runTenantScope<T>(db: Database, slug: string, fn: (sql: Sql) => Promise<T> | T): Promise<T> {
+export async function runTenantScope<T>(db: Database, slug: string, fn: (sql: Sql) => PromiseLike<T> | T): Promise<T> {
   const schema = schemaNameFor(slug);
   const outer = currentScope();
   if (outer) {
@@ -36,7 +38,9 @@ export async function runTenantScope<T>(db: Database, slug: string, fn: (sql: Sq
   const scope = new TenantScope(db, slug, schema);
   let value: T;
   try {
-    value = await scopeStorage.run(scope, () => fn(scope.sql));
+    // Awaited inside the scope's context: a returned thenable (an ORM's lazy query builder) runs its query
+    // in the scope, not after it.
+    value = await scopeStorage.run(scope, async () => await fn(scope.sql));
   } catch (error) {
     await scope.close('rollback');
     throw error;
@@ -96,6 +100,8 @@ class TenantScope implements ActiveScope {
 
   async run(statement: Statement): Promise<QueryResult> {
     if (this.#ended) throw new ScopeEndedError(this.slug);
+    const control = findTransactionControl(statement.text);
+    if (control) throw new TransactionControlError(this.slug, control);
     if (!this.#opening) {
       const first = this.#open(statement);
       this.#opening = first.then(() => undefined, () => undefined);
