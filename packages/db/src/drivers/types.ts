@@ -55,6 +55,12 @@ export interface Session {
   release(destroy?: boolean): void;
 }
 
+/** What a transaction is for, so a pool can act on it. */
+export interface BeginOptions {
+  /** The tenant schema the transaction serves (a withTenant scope): the pg pool bounds tenants per connection. */
+  tenant?: string;
+}
+
 /** A connection pool (or a single embedded connection) to one database. */
 export interface Driver {
   readonly name: DriverName;
@@ -73,7 +79,7 @@ export interface Driver {
    * BEGIN and the whole prelude in one round trip. Rejects only if the transaction could not be opened;
    * each prelude statement's own failure is reported in `results`.
    */
-  begin(prelude: readonly Statement[]): Promise<{ tx: Transaction; results: Settled[] }>;
+  begin(prelude: readonly Statement[], options?: BeginOptions): Promise<{ tx: Transaction; results: Settled[] }>;
   /** Checks out a connection for the caller alone, outside any transaction block (see `Session`). */
   acquire(): Promise<Session>;
   /** Closes every connection; further queries fail. Safe to call twice. */
