@@ -73,9 +73,10 @@ export class InvalidIdentifierError extends CgkError {
 
 /** The tenant's schema does not exist in this database. */
 export class TenantNotFoundError extends CgkError {
-  constructor(readonly slug: string) {
+  constructor(readonly slug: string, cause?: unknown) {
     super('CGK_TENANT_NOT_FOUND', `Tenant "${slug}" does not exist (no schema tenant_${slug})`, {
       hint: `Create it with: npx @cgk/cli tenant:create ${slug}`,
+      cause,
     });
   }
 }

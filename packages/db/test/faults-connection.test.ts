@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CgkError, Database, PoolExhaustedError, createTenant, setupDatabase } from '../src/index.js';
+import { CgkError, Database, PoolExhaustedError, QueryError, createTenant, dropTenant, setupDatabase } from '../src/index.js';
 import { migrateTenants } from '../src/migrations/index.js';
 import { adminQuery, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { fixtureDirs } from './helpers/migrations.js';
@@ -129,5 +129,22 @@ describe('migrate with a concurrency above the pool size', () => {
     } finally {
       await fleetDb.end();
     }
+  });
+});
+
+describe('a tenant dropped while a scope runs', () => {
+  it('gives CGK_TENANT_NOT_FOUND, not 42P01 relation "orders" does not exist', async () => {
+    await createTenant({ slug: 'doomed' }, { db });
+    const error = await caught(db.withTenant('doomed', async (sql) => {
+      await sql`select 1`;
+      await dropTenant('doomed', { confirm: true, db });
+      return sql`select count(*) from orders`;
+    }));
+    expect(error.code).toBe('CGK_TENANT_NOT_FOUND');
+    expect(error.message).toMatch(/Tenant "doomed" does not exist/);
+    expect((error.cause as QueryError).sqlState).toBe('42P01');
+    // A missing table of a tenant that exists stays what it is.
+    const other = await caught(db.withTenant('a', (sql) => sql`select * from no_such_table`));
+    expect(other).toMatchObject({ code: 'CGK_QUERY', sqlState: '42P01' });
   });
 });

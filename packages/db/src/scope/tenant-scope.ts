@@ -28,10 +28,29 @@ export async function runTenantScope<T>(db: Database, slug: string, fn: (sql: Sq
     value = await scopeStorage.run(scope, async () => await fn(scope.sql));
   } catch (error) {
     await scope.close('rollback');
-    throw error;
+    throw await droppedMeanwhile(db, slug, schema, error);
   }
   await scope.close('commit');
   return value;
+}
+
+/** PostgreSQL's undefined_table and invalid_schema_name: what a scope sees when its schema is dropped under it. */
+const UNDEFINED_RELATION = new Set(['42P01', '3F000']);
+
+/**
+ * A scope that failed for want of a table or schema because the tenant was dropped while it ran (its schema
+ * existed when the scope began) gets `TenantNotFoundError`, not `relation "orders" does not exist`. Checked
+ * only on those errors, after the scope's connection was released (so a one-connection pool or the
+ * embedded database can answer): one query on the error path, none otherwise.
+ */
+async function droppedMeanwhile(db: Database, slug: string, schema: string, error: unknown): Promise<unknown> {
+  if (!(error instanceof QueryError) || !UNDEFINED_RELATION.has(error.sqlState ?? '')) return error;
+  try {
+    const { rows } = await db.query({ text: 'select to_regnamespace($1) is not null as found', values: [schema] });
+    return rows[0]?.found === false ? new TenantNotFoundError(slug, error) : error;
+  } catch {
+    return error;
+  }
 }
 
 /**
