@@ -36,10 +36,23 @@ export interface Transaction {
   query(statement: Statement): Promise<QueryResult>;
   /** Runs a script of several statements without parameters (simple protocol). */
   exec(script: string): Promise<void>;
-  /** Commits and releases the connection. Resolves to the server's tag: `COMMIT`, or `ROLLBACK` when the transaction had failed. */
-  commit(): Promise<string>;
-  /** Rolls back and releases the connection; a connection whose rollback fails is destroyed, never reused. */
-  rollback(): Promise<void>;
+  /**
+   * Commits and releases the connection. Resolves to the server's tag: `COMMIT`, or `ROLLBACK` when the
+   * transaction had failed. `options.reset`: a parameterless script run just before COMMIT, in the same
+   * message where the driver allows (session cleanup: see scope/session-reset.ts); skipped, with the
+   * answer `ROLLBACK`, when the transaction had failed.
+   */
+  commit(options?: EndOptions): Promise<string>;
+  /**
+   * Rolls back and releases the connection; a connection whose rollback fails is destroyed, never reused.
+   * `options.reset`: a parameterless script run just after ROLLBACK, in the same message where the driver allows.
+   */
+  rollback(options?: EndOptions): Promise<void>;
+}
+
+/** What commit() and rollback() may send along. */
+export interface EndOptions {
+  reset?: string;
 }
 
 /**

@@ -6,6 +6,7 @@ import { DATABASE_TAG_EXPRESSION, tenantRoleExpression, tenantRoleNameForTag } f
 import { createSql, type Sql } from '../sql.js';
 import { currentScope, scopeStorage, type ActiveScope } from './context.js';
 import { TransactionControlError } from '../errors.js';
+import { RESET_AFTER_ROLLBACK, RESET_BEFORE_COMMIT } from './session-reset.js';
 import { findTransactionControl } from './transaction-control.js';
 
 /**
@@ -144,11 +145,11 @@ class TenantScope implements ActiveScope {
     const tx = this.#tx;
     if (!tx) return;
     if (outcome === 'rollback' || this.#missing) {
-      await tx.rollback();
+      await tx.rollback({ reset: RESET_AFTER_ROLLBACK });
       if (this.#missing && outcome === 'commit') throw new TenantNotFoundError(this.slug);
       return;
     }
-    const tag = await tx.commit();
+    const tag = await tx.commit({ reset: RESET_BEFORE_COMMIT });
     if (tag === 'ROLLBACK') throw new TransactionAbortedError(this.slug);
   }
 }
