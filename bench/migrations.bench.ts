@@ -1,5 +1,5 @@
 /**
- * The migration runner over a fleet of tenants (DESIGN.md rule 6). Two scratch databases with the same fleet
+ * The migration runner over a fleet of tenants (docs/ARCHITECTURE.md, rule 5). Two scratch databases with the same fleet
  * (`CGK_BENCH_TENANTS` tenants, default 1000, each a 3-table template, created with applyTenantMigrations):
  * one for our runner, one for the baselines, so each side changes only its own tenants.
  *
