@@ -84,23 +84,10 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
     });
   } else {
     try {
-      db ??= new Database(target.driver === 'pglite' ? { driver: 'pglite', dataDir: target.dataDir ?? ':memory:' } : { url: target.url ?? '', driver: target.driver });
-      const t0 = performance.now();
-      await db.sql`select 1`;
-      const connectMs = performance.now() - t0;
-      const t1 = performance.now();
-      const { rows } = await db.sql<{ server_version: string; version: string }>`select current_setting('server_version') as server_version, version() as version`;
-      const roundTripMs = performance.now() - t1;
-      reachable = true;
-      add({ name: 'connection', status: 'ok', detail: `${describeTarget(target)}: first query ${ms(connectMs)} (includes connecting), round trip ${ms(roundTripMs)}` });
-      const version = rows[0]?.server_version ?? 'unknown';
-      const major = Number.parseInt(version, 10);
-      // version() reads "PostgreSQL 15.20 (Debian ...) on x86_64-pc-linux-gnu, compiled by ...": keep it up to the comma.
-      const described = rows[0]?.version?.startsWith('PostgreSQL') ? rows[0].version.split(',')[0]! : `PostgreSQL ${version}`;
-      add(Number.isFinite(major) && major < MIN_SERVER_MAJOR
-        ? { name: 'server', status: 'warn', detail: described, hint: `The migrations are tested on PostgreSQL ${MIN_SERVER_MAJOR} and newer; upgrade the server.` }
-        : { name: 'server', status: 'ok', detail: described });
+      db ??= openTarget(target);
+      reachable = await checkConnection(db, target, add);
     } catch (error) {
+      // A configuration the Database refuses (a malformed URL) is this check's failure too.
       add(failure('connection', error));
     }
   }
@@ -124,6 +111,34 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   add(checkEncryption(env));
 
   return { ok: checks.every((c) => c.status !== 'fail'), checks, durationMs: Math.round(performance.now() - started) };
+}
+
+function openTarget(target: DriverConfig): Database {
+  return new Database(target.driver === 'pglite' ? { driver: 'pglite', dataDir: target.dataDir ?? ':memory:' } : { url: target.url ?? '', driver: target.driver });
+}
+
+/** The connection and server checks: times a first query and a round trip, reads the server version. */
+async function checkConnection(db: Database, target: DriverConfig, add: (check: DoctorCheck) => void): Promise<boolean> {
+  try {
+    const t0 = performance.now();
+    await db.sql`select 1`;
+    const connectMs = performance.now() - t0;
+    const t1 = performance.now();
+    const { rows } = await db.sql<{ server_version: string; version: string }>`select current_setting('server_version') as server_version, version() as version`;
+    const roundTripMs = performance.now() - t1;
+    add({ name: 'connection', status: 'ok', detail: `${describeTarget(target)}: first query ${ms(connectMs)} (includes connecting), round trip ${ms(roundTripMs)}` });
+    const version = rows[0]?.server_version ?? 'unknown';
+    const major = Number.parseInt(version, 10);
+    // version() reads "PostgreSQL 15.20 (Debian ...) on x86_64-pc-linux-gnu, compiled by ...": keep it up to the comma.
+    const described = rows[0]?.version?.startsWith('PostgreSQL') ? rows[0].version.split(',')[0]! : `PostgreSQL ${version}`;
+    add(Number.isFinite(major) && major < MIN_SERVER_MAJOR
+      ? { name: 'server', status: 'warn', detail: described, hint: `The migrations are tested on PostgreSQL ${MIN_SERVER_MAJOR} and newer; upgrade the server.` }
+      : { name: 'server', status: 'ok', detail: described });
+    return true;
+  } catch (error) {
+    add(failure('connection', error));
+    return false;
+  }
 }
 
 /** The URL from the environment; its settings as `inUse` (the caller's database, e.g. the CLI's with its own connect_timeout) has them. */
