@@ -3,7 +3,8 @@ import { Database, tenantRolesFromEnv } from './database.js';
 import { parsePoolSettings } from './drivers/pool-settings.js';
 import { resolveDriverConfig, type DriverConfig } from './drivers/driver-config.js';
 import { CacheError, CgkError, redactSecrets } from './errors.js';
-import { migrationStatus, type MigrationStatusReport } from './migrations/status.js';
+import { describeMigrations } from './doctor-migrations.js';
+import { migrationStatus } from './migrations/status.js';
 import { checkEncryptionKeys } from './secrets.js';
 
 /**
@@ -202,25 +203,6 @@ function checkPooling(config: DriverConfig): DoctorCheck {
     };
   }
   return { name, status: 'ok', detail: `direct (${url.hostname || 'local socket'}:${url.port || '5432'}): each pooled client holds a server connection; pool size pool_max` };
-}
-
-function describeMigrations(status: MigrationStatusReport): DoctorCheck {
-  const name = 'migrations';
-  if (!status.public.initialized) {
-    return { name, status: 'warn', detail: 'the platform tables have not been created (no public.schema_migrations)', hint: 'Run: npx @cgk/cli setup:database' };
-  }
-  const publicPending = status.public.pending.length;
-  const { total, pending, upToDate, ahead, changed: tenantsChanged } = status.tenants;
-  const odd = `${ahead ? `, ${ahead} ahead of the files` : ''}${tenantsChanged ? `, ${tenantsChanged} with changed files` : ''}`;
-  const detail = `public: ${status.public.applied.length} applied, ${publicPending} pending; tenants: ${total} total, ${upToDate} up to date, ${pending} with pending migrations${odd}`;
-  const changed = status.public.applied.filter((a) => a.changed).map((a) => `${String(a.version).padStart(3, '0')}_${a.name}.sql`);
-  if (changed.length > 0) {
-    return { name, status: 'fail', detail: `${detail}; changed after being applied: ${changed.join(', ')}`, hint: 'Applied migrations are never edited: restore those files (git checkout) and put the change in a new migration file.' };
-  }
-  if (publicPending > 0) return { name, status: 'warn', detail, hint: 'Run: npx @cgk/cli migrate (or setup:database)' };
-  if (odd) return { name, status: 'warn', detail, hint: 'npx @cgk/cli migrate:status lists them: migrate refuses tenants ahead of the files or with edited files.' };
-  if (pending > 0) return { name, status: 'warn', detail, hint: 'Run: npx @cgk/cli migrate' };
-  return { name, status: 'ok', detail };
 }
 
 /** Tenant roles on: creating a tenant creates a role, so the connection's user needs CREATEROLE. */
