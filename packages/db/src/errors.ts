@@ -24,7 +24,10 @@ export type CgkErrorCode =
   | 'CGK_ENCRYPTION'
   | 'CGK_CACHE'
   | 'CGK_INVALID_REQUEST'
-  | 'CGK_ROLE';
+  | 'CGK_ROLE'
+  | 'CGK_TRANSACTION_CONTROL'
+  | 'CGK_NO_TENANT_SCOPE'
+  | 'CGK_ORM_TRANSACTION';
 
 export interface CgkErrorOptions {
   hint?: string;
@@ -113,6 +116,25 @@ export class TransactionAbortedError extends CgkError {
       hint: 'A query inside the scope failed and its error was caught; PostgreSQL rolled the whole scope back. Let the error propagate or retry the whole scope.',
       cause,
     });
+  }
+}
+
+/**
+ * A statement inside a tenant scope would end or restart the scope's transaction (COMMIT, ROLLBACK, END,
+ * ABORT, BEGIN, START TRANSACTION, PREPARE TRANSACTION, alone or inside a multi-statement text); it was
+ * refused before anything was sent, and the scope's transaction is intact.
+ */
+export class TransactionControlError extends CgkError {
+  constructor(readonly slug: string, readonly statement: string) {
+    super(
+      'CGK_TRANSACTION_CONTROL',
+      `"${statement.toUpperCase()}" refused inside the scope of tenant "${slug}": it would end the scope's transaction, ` +
+        "and what follows would run without the tenant's path and role",
+      {
+        hint: 'withTenant() commits when its callback resolves and rolls back when it throws: throw to roll back. For a ' +
+          'partial rollback use SAVEPOINT / ROLLBACK TO SAVEPOINT, or an ORM transaction (a savepoint inside a scope).',
+      },
+    );
   }
 }
 

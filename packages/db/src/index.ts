@@ -18,6 +18,7 @@ export {
   TenantScopeConflictError,
   ScopeEndedError,
   TransactionAbortedError,
+  TransactionControlError,
   ConfigError,
   ConnectionError,
   ConfirmationRequiredError,
