@@ -32,6 +32,9 @@ import { catalogSize, countingSource, dropScratch, interruption, log, mb, provis
 import { fleetChecks, fleetMigrationPhase, latencyPhase, oneMorePhase, provisionPhase, type ScaleRun } from './scale/phases.js';
 import { buildReport, printScaleReport } from './scale/report.js';
 
+/** Provisioning with bounded concurrency and retries, shared with the load and CLI benchmarks. */
+export { provision } from './scale/measure.js';
+
 export interface ScaleOptions {
   tenants: number;
   concurrency: number;
