@@ -43,7 +43,7 @@ export function registryTable(source: Exclude<TenantSource, 'schemas'>): string 
  * migrated by a newer release, or whose applied file changed, is pending too; its run then refuses it with
  * the precise error.
  */
-export function pendingCondition(version: string, digest: string): string {
+function pendingCondition(version: string, digest: string): string {
   return `s.schema_name is null or s.version <> ${version} or s.checksum_digest <> ${digest}`;
 }
 
