@@ -179,7 +179,8 @@ export async function runAll(options: { quick: boolean; only: string[] | null })
         console.log(`bench: ${mod.name} done in ${(durationMs / 1000).toFixed(1)} s`);
       } else {
         const status = result?.status ?? 'failed';
-        const message = result?.message ?? `the module's process exited with ${code}${stderrTail ? `: ${stderrTail.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+        const tail = stderrTail ? `: ${stderrTail.trim().split('\n').slice(-3).join(' | ')}` : '';
+        const message = result?.message ?? `the module's process exited with ${code}${tail}`;
         outcomes.push({ name: mod.name, status, message, durationMs, rows: [] });
         console.log(`bench: ${mod.name} ${status}: ${message}`);
       }
@@ -280,7 +281,8 @@ export function printOutcomes(outcomes: ModuleOutcome[]): void {
   }
   const goals = outcomes.flatMap((o) => o.rows).filter((r) => r.met !== null);
   const missed = goals.filter((r) => r.met === false);
-  console.log(`\ngoals: ${goals.length - missed.length}/${goals.length} met${missed.length ? `; not met: ${missed.map((r) => r.name).join('; ')}` : ''}`);
+  const notMet = missed.length ? `; not met: ${missed.map((r) => r.name).join('; ')}` : '';
+  console.log(`\ngoals: ${goals.length - missed.length}/${goals.length} met${notMet}`);
 }
 
 const childIndex = process.argv.indexOf('--child');
@@ -291,7 +293,9 @@ if (isMain(import.meta.url) && childIndex > 0) {
   const options = parseRunArgs(process.argv.slice(2));
   const started = new Date();
   const machine = await machineInfo();
-  console.log(`bench: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, load ${machine.loadAverage.join(' ')}, node ${machine.node}, ${machine.postgres?.split(' on ')[0]}${options.quick ? ' (--quick: rough figures)' : ''}`);
+  const quick = options.quick ? ' (--quick: rough figures)' : '';
+  const where = `${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, load ${machine.loadAverage.join(' ')}`;
+  console.log(`bench: ${where}, node ${machine.node}, ${machine.postgres?.split(' on ')[0]}${quick}`);
   const outcomes = await runAll(options);
   printOutcomes(outcomes);
   const report = {
