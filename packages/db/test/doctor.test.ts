@@ -70,6 +70,11 @@ describe('diagnose()', () => {
   it('recognises a PgBouncer port and a Neon pooler host as pooled, and says why that is safe', async () => {
     const report = await diagnose({ env: { DATABASE_URL: `postgres://app:pw@127.0.0.1:6432/shop?connect_timeout=1`, CGK_TENANT_ROLES: 'off' } });
     expect(check(report, 'pooling').detail).toMatch(/^pooled \(port 6432: PgBouncer.*set_config\(\.\.\., true\).*advisory locks/);
+
+    // A Neon pooler host is recognised by its name, whatever the port (Neon's pooler listens on 5432).
+    const neon = await diagnose({ env: { DATABASE_URL: 'postgres://app:pw@ep-cool-1-pooler.invalid:5432/shop?sslmode=require&connect_timeout=1', CGK_TENANT_ROLES: 'off' } });
+    expect(check(neon, 'pooling')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^pooled \(Neon's PgBouncer in transaction mode, host ep-cool-1-pooler\.invalid\).*set_config\(\.\.\., true\)/) });
+    expect(JSON.stringify(neon)).not.toContain(':pw@');
   });
 
   it('warns about a remote host without sslmode, and fails a malformed URL or driver name', async () => {

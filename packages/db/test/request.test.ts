@@ -1,7 +1,7 @@
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { InvalidSlugError, getTenantFromRequest } from '../src/index.js';
+import { CgkError, InvalidSlugError, getTenantFromRequest } from '../src/index.js';
 
 function incoming(headers: Record<string, string>): IncomingMessage {
   const message = new IncomingMessage(new Socket());
@@ -49,5 +49,20 @@ describe('getTenantFromRequest', () => {
     expect(getTenantFromRequest({ host: 'acme.shop.example.com', 'x-tenant-slug': 'other' }, options)).toBe('other');
     expect(() => getTenantFromRequest({ host: 'a.b.shop.example.com' }, options)).toThrow(InvalidSlugError);
     expect(() => getTenantFromRequest({ host: 'bad-name.shop.example.com' }, options)).toThrow(InvalidSlugError);
+  });
+
+  it('refuses something that is not a request with CGK_INVALID_REQUEST, not a TypeError or a null', () => {
+    for (const value of [null, undefined, 'x-tenant-slug: acme', 42, true]) {
+      const error = (() => {
+        try {
+          getTenantFromRequest(value as never);
+        } catch (e) {
+          return e;
+        }
+        throw new Error(`accepted ${String(value)}`);
+      })();
+      expect(error).toBeInstanceOf(CgkError);
+      expect(error).toMatchObject({ code: 'CGK_INVALID_REQUEST', message: expect.stringMatching(/needs a Request/) });
+    }
   });
 });

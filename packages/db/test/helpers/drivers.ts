@@ -1,10 +1,12 @@
 import { Database } from '../../src/index.js';
-import { createTestDatabase } from './database.js';
+import { createAppDatabase, type AppDatabase } from './database.js';
 import { onLocalhost, openThroughRelay, startWsRelay } from './ws-relay.js';
 
 /** A database of one driver kind, fresh for one test file, and how to throw it away. */
 export interface DriverSetup {
   db: Database;
+  /** The role the application connects as: a non-superuser owner of the database (the embedded one: postgres). */
+  appRole: string;
   teardown(): Promise<void>;
 }
 
@@ -16,15 +18,16 @@ export interface DriverFixture {
   setup(): Promise<DriverSetup>;
 }
 
-/** node-postgres against the local server, in a scratch database of its own. */
+/** node-postgres against the local server, in a scratch database of its own, as its non-superuser owner. */
 export const pgFixture: DriverFixture = {
   name: 'pg',
   concurrent: true,
   async setup() {
-    const scratch = await createTestDatabase();
+    const scratch = await createAppDatabase();
     const db = new Database({ url: scratch.url });
     return {
       db,
+      appRole: scratch.role,
       async teardown() {
         await db.end();
         await scratch.drop();
@@ -33,27 +36,30 @@ export const pgFixture: DriverFixture = {
   },
 };
 
-/** The embedded PostgreSQL, in memory. */
+/**
+ * The embedded PostgreSQL, in memory. It has one user, the superuser `postgres`; inside a scope the tenant
+ * role still applies (SET LOCAL ROLE drops the superuser's rights), so the permission tests apply here too.
+ */
 export const pgliteFixture: DriverFixture = {
   name: 'pglite',
   concurrent: false,
   async setup() {
     const db = new Database({ driver: 'pglite', dataDir: ':memory:' });
-    return { db, teardown: () => db.end() };
+    return { db, appRole: 'postgres', teardown: () => db.end() };
   },
 };
 
 /**
  * @vercel/postgres (`vercel`) or the @neondatabase/serverless Pool (`neon`), speaking to the local server
  * through a WebSocket→TCP relay of the test's own (as they speak to Neon's proxy in production), in a
- * scratch database. The URL names host `localhost`, the only direct host @vercel/postgres accepts.
+ * scratch database, as its non-superuser owner. The URL names host `localhost`, the only direct host @vercel/postgres accepts.
  */
 function serverlessFixture(flavour: 'vercel' | 'neon'): DriverFixture {
   return {
     name: flavour,
     concurrent: true,
     async setup() {
-      const scratch = await createTestDatabase();
+      const scratch: AppDatabase = await createAppDatabase();
       let relay: Awaited<ReturnType<typeof startWsRelay>> | undefined;
       let db: Database | undefined;
       const teardown = async () => {
@@ -70,7 +76,7 @@ function serverlessFixture(flavour: 'vercel' | 'neon'): DriverFixture {
         await teardown().catch(() => {});
         throw error;
       }
-      return { db, teardown };
+      return { db, appRole: scratch.role, teardown };
     },
   };
 }
