@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgDriver } from '../src/drivers/pg.js';
 import { Database } from '../src/index.js';
 import { grantTenantRoleSql } from '../src/roles.js';
-import { adminQuery, createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { adminQuery, createTestDatabase, type TestDatabase, DROP_TIMEOUT_MS } from './helpers/database.js';
 import { startPgProxy, type PgProxy } from './helpers/pg-proxy.js';
 
 // The node-postgres driver seen from the wire: a proxy between it and the server counts the round trips it
@@ -26,7 +26,7 @@ describe('the pg driver, seen through a protocol-reading proxy', () => {
   afterAll(async () => {
     await proxy?.stop();
     await scratch?.drop();
-  }, 120_000);
+  }, DROP_TIMEOUT_MS);
 
   it('costs 2 round trips for a one-query scope on a warm connection, one more per further query, none for no query', async () => {
     const db = new Database({ url: `${proxy.url}?pool_max=1` });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CgkError, Database, QueryError, createTenant, repairTenantRoles, setupDatabase } from '../src/index.js';
 import { tenantRoleName } from '../src/roles.js';
-import { createAppDatabase, type AppDatabase } from './helpers/database.js';
+import { createAppDatabase, type AppDatabase, DROP_TIMEOUT_MS } from './helpers/database.js';
 import { startPgBouncer, type PgBouncerInstance } from './helpers/pgbouncer.js';
 import { onLocalhost, openThroughRelay, startWsRelay, type WsRelay } from './helpers/ws-relay.js';
 
@@ -86,7 +86,7 @@ describe.each(['pg', 'pgbouncer', 'neon', 'vercel', 'pglite'] as const)('a role 
   }, 120_000);
   afterAll(async () => {
     await f?.teardown();
-  }, 120_000);
+  }, DROP_TIMEOUT_MS);
 
   it('connects as the application role, which is not a superuser (except the embedded database\'s only user)', async () => {
     const { rows } = await f.db.sql<{ who: string; su: boolean }>`select current_user as who, rolsuper as su from pg_roles where rolname = current_user`;
@@ -173,7 +173,7 @@ describe('a role per tenant: naming and repair (node-postgres, non-superuser app
   afterAll(async () => {
     await db?.end();
     await app?.drop();
-  }, 120_000);
+  }, DROP_TIMEOUT_MS);
 
   it('gives two long slugs sharing a 55-character prefix two different roles, each kept to its own schema', async () => {
     const prefix = 'longshop_'.repeat(6).slice(0, 55);

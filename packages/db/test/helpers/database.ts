@@ -6,6 +6,12 @@ import { databaseTag } from '../../src/roles.js';
 /** The server the tests run against; `scripts/services.sh` (run by `npm test`) makes sure it is up. */
 export const ADMIN_URL = process.env.CGK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/**
+ * Time an afterAll hook that drops databases may take. DROP DATABASE waits for a checkpoint, which on a loaded
+ * server (a benchmark writing next door) has been seen to take over 90 s for one database.
+ */
+export const DROP_TIMEOUT_MS = 300_000;
+
 export interface TestDatabase {
   name: string;
   url: string;

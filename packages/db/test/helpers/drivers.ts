@@ -1,5 +1,6 @@
 import { Database } from '../../src/index.js';
 import { createAppDatabase, type AppDatabase } from './database.js';
+import { startPgBouncer, type PgBouncerInstance } from './pgbouncer.js';
 import { onLocalhost, openThroughRelay, startWsRelay } from './ws-relay.js';
 
 /** A database of one driver kind, fresh for one test file, and how to throw it away. */
@@ -33,6 +34,33 @@ export const pgFixture: DriverFixture = {
         await scratch.drop();
       },
     };
+  },
+};
+
+/**
+ * node-postgres through a real PgBouncer in transaction pooling mode (two server connections shared by every
+ * client), in front of a scratch database reached as its non-superuser owner.
+ */
+export const pgbouncerFixture: DriverFixture = {
+  name: 'pg through PgBouncer',
+  concurrent: true,
+  async setup() {
+    const scratch = await createAppDatabase();
+    let bouncer: PgBouncerInstance | undefined;
+    let db: Database | undefined;
+    const teardown = async () => {
+      await db?.end();
+      await bouncer?.stop();
+      await scratch.drop();
+    };
+    try {
+      bouncer = await startPgBouncer({ targetUrl: scratch.url, poolMode: 'transaction', defaultPoolSize: 2 });
+      db = new Database({ url: bouncer.url });
+    } catch (error) {
+      await teardown().catch(() => {});
+      throw error;
+    }
+    return { db, appRole: scratch.role, teardown };
   },
 };
 
@@ -84,5 +112,5 @@ function serverlessFixture(flavour: 'vercel' | 'neon'): DriverFixture {
 export const vercelFixture = serverlessFixture('vercel');
 export const neonFixture = serverlessFixture('neon');
 
-/** Every driver the behavioural suites run over. */
-export const driverFixtures: DriverFixture[] = [pgFixture, pgliteFixture, vercelFixture, neonFixture];
+/** Every driver the behavioural suites run over (and node-postgres through PgBouncer). */
+export const driverFixtures: DriverFixture[] = [pgFixture, pgbouncerFixture, pgliteFixture, vercelFixture, neonFixture];
