@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MAX_IDENTIFIER_BYTES } from '../src/identifier.js';
 import { InvalidSlugError, MAX_SLUG_LENGTH, assertValidSlug, isValidSlug, quoteIdentifier, schemaNameFor, InvalidIdentifierError } from '../src/index.js';
-import { databaseTag, tenantRoleName, tenantRoleNameForTag } from '../src/roles.js';
+import { tagOfDatabase, tenantRoleName, tenantRoleNameForTag } from '../src/roles.js';
 
 describe('tenant slugs', () => {
   it('accepts lowercase letters, digits and underscores starting with a letter', () => {
@@ -61,7 +61,7 @@ describe('quoteIdentifier', () => {
 });
 
 describe('tenant role names', () => {
-  const tag = databaseTag('cgk_app');
+  const tag = tagOfDatabase('cgk_app');
 
   it('fit PostgreSQL\'s 63-byte identifier limit for every slug length, so the server never truncates one', () => {
     for (let length = 1; length <= MAX_SLUG_LENGTH; length++) {
@@ -89,7 +89,7 @@ describe('tenant role names', () => {
 
   it('carry the database tag: the same slug in two databases gets two roles', () => {
     expect(tenantRoleName('acme', 'cgk_dev')).not.toBe(tenantRoleName('acme', 'cgk_test'));
-    expect(databaseTag('cgk_dev')).toBe(createHash('md5').update('cgk_dev').digest('hex').slice(0, 8));
+    expect(tagOfDatabase('cgk_dev')).toBe(createHash('md5').update('cgk_dev').digest('hex').slice(0, 8));
     expect(() => tenantRoleNameForTag('acme', 'xyz')).toThrow(/not a database tag/);
     expect(() => tenantRoleNameForTag('Acme', tag)).toThrow(InvalidSlugError);
   });
