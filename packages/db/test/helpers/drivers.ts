@@ -55,7 +55,9 @@ export const pgbouncerFixture: DriverFixture = {
     };
     try {
       bouncer = await startPgBouncer({ targetUrl: scratch.url, poolMode: 'transaction', defaultPoolSize: 2 });
-      db = new Database({ url: bouncer.url });
+      // Hundreds of scopes queue for two server connections: on a loaded machine a checkout may wait longer
+      // than the default 10 s connect_timeout, which is not what these tests are about.
+      db = new Database({ url: `${bouncer.url}?connect_timeout=60` });
     } catch (error) {
       await teardown().catch(() => {});
       throw error;
