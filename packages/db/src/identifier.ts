@@ -6,7 +6,7 @@ import { InvalidIdentifierError, InvalidSlugError } from './errors.js';
  */
 
 /** PostgreSQL truncates identifiers longer than this many bytes (NAMEDATALEN - 1). */
-const MAX_IDENTIFIER_BYTES = 63;
+export const MAX_IDENTIFIER_BYTES = 63;
 /** Prefix of every tenant schema. */
 export const TENANT_SCHEMA_PREFIX = 'tenant_';
 /** Longest slug whose schema name still fits PostgreSQL's identifier limit. */

@@ -47,7 +47,7 @@ export function identifier(...parts: [string, ...string[]]): SqlIdentifier {
 }
 
 /** Turns a tagged template into text with `$1..$n` and the values array. Identifiers are spliced quoted. */
-function toStatement(strings: TemplateStringsArray, values: readonly unknown[]): Statement {
+export function toStatement(strings: TemplateStringsArray, values: readonly unknown[]): Statement {
   let text = strings[0] ?? '';
   const params: unknown[] = [];
   for (let i = 0; i < values.length; i++) {
