@@ -56,7 +56,11 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   const env = options.env ?? process.env;
   const checks: DoctorCheck[] = [];
   const add = (check: DoctorCheck) => {
-    checks.push({ ...check, detail: redactSecrets(check.detail), ...(check.hint === undefined ? {} : { hint: redactSecrets(check.hint) }) });
+    checks.push({
+      ...check,
+      detail: redactSecrets(check.detail),
+      ...(check.hint === undefined ? {} : { hint: redactSecrets(check.hint) }),
+    });
   };
 
   add(checkUrl(env, options.db?.config.url));
@@ -115,7 +119,11 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
 }
 
 function openTarget(target: DriverConfig): Database {
-  return new Database(target.driver === 'pglite' ? { driver: 'pglite', dataDir: target.dataDir ?? ':memory:' } : { url: target.url ?? '', driver: target.driver });
+  return new Database(
+    target.driver === 'pglite'
+      ? { driver: 'pglite', dataDir: target.dataDir ?? ':memory:' }
+      : { url: target.url ?? '', driver: target.driver },
+  );
 }
 
 /** The connection and server checks: times a first query and a round trip, reads the server version. */
@@ -125,16 +133,30 @@ async function checkConnection(db: Database, target: DriverConfig, add: (check: 
     await db.sql`select 1`;
     const connectMs = performance.now() - t0;
     const t1 = performance.now();
-    const { rows } = await db.sql<{ server_version: string; version: string }>`select current_setting('server_version') as server_version, version() as version`;
+    const { rows } = await db.sql<{
+      server_version: string;
+      version: string;
+    }>`select current_setting('server_version') as server_version, version() as version`;
     const roundTripMs = performance.now() - t1;
-    add({ name: 'connection', status: 'ok', detail: `${describeTarget(target)}: first query ${ms(connectMs)} (includes connecting), round trip ${ms(roundTripMs)}` });
+    add({
+      name: 'connection',
+      status: 'ok',
+      detail: `${describeTarget(target)}: first query ${ms(connectMs)} (includes connecting), round trip ${ms(roundTripMs)}`,
+    });
     const version = rows[0]?.server_version ?? 'unknown';
     const major = Number.parseInt(version, 10);
     // version() reads "PostgreSQL 15.20 (Debian ...) on x86_64-pc-linux-gnu, compiled by ...": keep it up to the comma.
     const described = rows[0]?.version?.startsWith('PostgreSQL') ? rows[0].version.split(',')[0]! : `PostgreSQL ${version}`;
-    add(Number.isFinite(major) && major < MIN_SERVER_MAJOR
-      ? { name: 'server', status: 'warn', detail: described, hint: `The migrations are tested on PostgreSQL ${MIN_SERVER_MAJOR} and newer; upgrade the server.` }
-      : { name: 'server', status: 'ok', detail: described });
+    add(
+      Number.isFinite(major) && major < MIN_SERVER_MAJOR
+        ? {
+            name: 'server',
+            status: 'warn',
+            detail: described,
+            hint: `The migrations are tested on PostgreSQL ${MIN_SERVER_MAJOR} and newer; upgrade the server.`,
+          }
+        : { name: 'server', status: 'ok', detail: described },
+    );
     return true;
   } catch (error) {
     add(failure('connection', error));
@@ -162,11 +184,17 @@ function checkUrl(env: NodeJS.ProcessEnv, inUse?: string): DoctorCheck {
     return failure(name, error);
   }
   const parts = [`${source}=${settings.redacted}`];
-  if (source === 'DATABASE_URL' && env.POSTGRES_URL && env.POSTGRES_URL !== env.DATABASE_URL) parts.push('POSTGRES_URL is also set and ignored');
-  parts.push(`pool_max ${settings.max}, connect_timeout ${settings.connectTimeoutMs / 1000} s, idle_timeout ${settings.idleTimeoutMs / 1000} s, statement_timeout ${settings.statementTimeoutMs === undefined ? 'none' : `${settings.statementTimeoutMs} ms`}`);
+  if (source === 'DATABASE_URL' && env.POSTGRES_URL && env.POSTGRES_URL !== env.DATABASE_URL)
+    parts.push('POSTGRES_URL is also set and ignored');
+  parts.push(
+    `pool_max ${settings.max}, connect_timeout ${settings.connectTimeoutMs / 1000} s, idle_timeout ${settings.idleTimeoutMs / 1000} s, statement_timeout ${settings.statementTimeoutMs === undefined ? 'none' : `${settings.statementTimeoutMs} ms`}`,
+  );
   const parsed = new URL(url);
   const sslmode = parsed.searchParams.get('sslmode');
-  if (!isLocalHost(parsed.hostname) && (sslmode === null || sslmode === 'disable' || sslmode === 'allow' || sslmode === 'prefer')) {
+  if (
+    !isLocalHost(parsed.hostname) &&
+    (sslmode === null || sslmode === 'disable' || sslmode === 'allow' || sslmode === 'prefer')
+  ) {
     return {
       name,
       status: 'warn',
@@ -187,12 +215,21 @@ function checkPooling(config: DriverConfig): DoctorCheck {
   } catch {
     return { name, status: 'warn', detail: 'skipped: the connection string does not parse' };
   }
-  const safe = 'safe for withTenant() (search_path is set transaction-locally with set_config(..., true)) and for migrations (transaction-level advisory locks; only a "-- cgk:no-transaction" file would need the direct URL)';
+  const safe =
+    'safe for withTenant() (search_path is set transaction-locally with set_config(..., true)) and for migrations (transaction-level advisory locks; only a "-- cgk:no-transaction" file would need the direct URL)';
   if (url.hostname.includes('-pooler.')) {
-    return { name, status: 'ok', detail: `pooled (Neon's PgBouncer in transaction mode, host ${url.hostname}): ${safe}; session state (SET, LISTEN, session advisory locks) does not survive a transaction` };
+    return {
+      name,
+      status: 'ok',
+      detail: `pooled (Neon's PgBouncer in transaction mode, host ${url.hostname}): ${safe}; session state (SET, LISTEN, session advisory locks) does not survive a transaction`,
+    };
   }
   if (url.port === '6432') {
-    return { name, status: 'ok', detail: `pooled (port 6432: PgBouncer, assumed in transaction mode): ${safe}; session state (SET, LISTEN, session advisory locks) does not survive a transaction` };
+    return {
+      name,
+      status: 'ok',
+      detail: `pooled (port 6432: PgBouncer, assumed in transaction mode): ${safe}; session state (SET, LISTEN, session advisory locks) does not survive a transaction`,
+    };
   }
   if (/\.neon\.tech$/i.test(url.hostname)) {
     return {
@@ -202,20 +239,32 @@ function checkPooling(config: DriverConfig): DoctorCheck {
       hint: 'For application traffic from many serverless instances, use the pooled connection string (host with -pooler): this library is safe on it.',
     };
   }
-  return { name, status: 'ok', detail: `direct (${url.hostname || 'local socket'}:${url.port || '5432'}): each pooled client holds a server connection; pool size pool_max` };
+  return {
+    name,
+    status: 'ok',
+    detail: `direct (${url.hostname || 'local socket'}:${url.port || '5432'}): each pooled client holds a server connection; pool size pool_max`,
+  };
 }
 
 /** Tenant roles on: creating a tenant creates a role, so the connection's user needs CREATEROLE. */
 async function checkTenantRoles(on: boolean, db: Database | undefined): Promise<DoctorCheck> {
   const name = 'tenant roles';
   if (!on) return { name, status: 'ok', detail: 'off (CGK_TENANT_ROLES=off): isolation by search_path only' };
-  const detail = 'on: every tenant scope runs as the tenant\'s own role (SET LOCAL ROLE), which can reach only its schema';
+  const detail = "on: every tenant scope runs as the tenant's own role (SET LOCAL ROLE), which can reach only its schema";
   if (!db) return { name, status: 'ok', detail };
   try {
-    const { rows } = await db.sql<{ user: string; can: boolean }>`select current_user::text as user, (rolsuper or rolcreaterole) as can from pg_roles where rolname = current_user`;
+    const { rows } = await db.sql<{
+      user: string;
+      can: boolean;
+    }>`select current_user::text as user, (rolsuper or rolcreaterole) as can from pg_roles where rolname = current_user`;
     const row = rows[0];
     if (row && !row.can) {
-      return { name, status: 'warn', detail: `${detail}; but ${row.user} may not create roles, so tenant:create will fail`, hint: `Grant it: ALTER ROLE ${row.user} CREATEROLE (Neon's default role has it), or set CGK_TENANT_ROLES=off.` };
+      return {
+        name,
+        status: 'warn',
+        detail: `${detail}; but ${row.user} may not create roles, so tenant:create will fail`,
+        hint: `Grant it: ALTER ROLE ${row.user} CREATEROLE (Neon's default role has it), or set CGK_TENANT_ROLES=off.`,
+      };
     }
     return { name, status: 'ok', detail: `${detail}; ${row?.user ?? 'the current user'} may create roles` };
   } catch (error) {
@@ -241,21 +290,30 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
       enableOfflineQueue: false,
       retryStrategy: () => null,
     });
-    client.on('error', (error: Error) => { lastError = error; });
+    client.on('error', (error: Error) => {
+      lastError = error;
+    });
     const started = performance.now();
     const live = client;
-    const pong = await withTimeout((async () => {
-      await live.connect();
-      return live.ping();
-    })(), timeoutMs + 500, `no answer within ${timeoutMs} ms`);
+    const pong = await withTimeout(
+      (async () => {
+        await live.connect();
+        return live.ping();
+      })(),
+      timeoutMs + 500,
+      `no answer within ${timeoutMs} ms`,
+    );
     return { name, status: 'ok', detail: `${shown}: ${pong} in ${ms(performance.now() - started)}` };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const reason = lastError && /connection is closed/i.test(message) ? lastError.message : message;
-    return failure(name, new CacheError('unavailable', `Cannot reach Redis at ${shown}: ${reason}`, {
-      hint: 'Start Redis or fix REDIS_URL (redis://[:password@]host:6379/0); unset it to use the in-process cache.',
-      cause: error,
-    }));
+    return failure(
+      name,
+      new CacheError('unavailable', `Cannot reach Redis at ${shown}: ${reason}`, {
+        hint: 'Start Redis or fix REDIS_URL (redis://[:password@]host:6379/0); unset it to use the in-process cache.',
+        cause: error,
+      }),
+    );
   } finally {
     client?.disconnect();
   }
@@ -266,13 +324,19 @@ function checkEncryption(env: NodeJS.ProcessEnv): DoctorCheck {
   const name = 'encryption key';
   if (found.status === 'ok') return { name, status: 'ok', detail: `CGK_ENCRYPTION_KEY ${found.detail}` };
   if (found.status === 'missing') {
-    return { name, status: 'warn', detail: 'CGK_ENCRYPTION_KEY is not set: Shopify access tokens cannot be stored or read', ...(found.hint ? { hint: found.hint } : {}) };
+    return {
+      name,
+      status: 'warn',
+      detail: 'CGK_ENCRYPTION_KEY is not set: Shopify access tokens cannot be stored or read',
+      ...(found.hint ? { hint: found.hint } : {}),
+    };
   }
   return { name, status: 'fail', detail: found.detail, ...(found.hint ? { hint: found.hint } : {}) };
 }
 
 function failure(name: string, error: unknown): DoctorCheck {
-  if (error instanceof CgkError) return { name, status: 'fail', detail: `${error.code}: ${error.message}`, ...(error.hint ? { hint: error.hint } : {}) };
+  if (error instanceof CgkError)
+    return { name, status: 'fail', detail: `${error.code}: ${error.message}`, ...(error.hint ? { hint: error.hint } : {}) };
   return { name, status: 'fail', detail: error instanceof Error ? error.message : String(error) };
 }
 
@@ -286,7 +350,9 @@ function describeTarget(config: DriverConfig): string {
 }
 
 function isLocalHost(host: string): boolean {
-  return host === '' || host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host === '::1' || host.startsWith('/');
+  return (
+    host === '' || host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host === '::1' || host.startsWith('/')
+  );
 }
 
 function redactRedis(url: string): string {

@@ -55,7 +55,10 @@ export class CgkError extends Error {
 
 /** A tenant slug that breaks the slug rules; raised before any SQL is sent. */
 export class InvalidSlugError extends CgkError {
-  constructor(readonly slug: unknown, reason: string) {
+  constructor(
+    readonly slug: unknown,
+    reason: string,
+  ) {
     super('CGK_INVALID_SLUG', `Invalid tenant slug ${describe(slug)}: ${reason}`, {
       hint: 'A slug is 1-56 characters of lowercase letters, digits and "_", starting with a letter (e.g. "acme_store"); reserved names such as "public" or "pg_*" are refused.',
     });
@@ -64,7 +67,10 @@ export class InvalidSlugError extends CgkError {
 
 /** An SQL identifier (schema, table, role) that is not a plain lowercase identifier. */
 export class InvalidIdentifierError extends CgkError {
-  constructor(readonly identifier: unknown, reason: string) {
+  constructor(
+    readonly identifier: unknown,
+    reason: string,
+  ) {
     super('CGK_INVALID_IDENTIFIER', `Invalid SQL identifier ${describe(identifier)}: ${reason}`, {
       hint: 'Identifiers are lowercase letters, digits and "_", starting with a letter or "_", at most 63 bytes.',
     });
@@ -73,7 +79,10 @@ export class InvalidIdentifierError extends CgkError {
 
 /** The tenant's schema does not exist in this database. */
 export class TenantNotFoundError extends CgkError {
-  constructor(readonly slug: string, cause?: unknown) {
+  constructor(
+    readonly slug: string,
+    cause?: unknown,
+  ) {
     super('CGK_TENANT_NOT_FOUND', `Tenant "${slug}" does not exist (no schema tenant_${slug})`, {
       hint: `Create it with: npx @cgk/cli tenant:create ${slug}`,
       cause,
@@ -92,7 +101,10 @@ export class TenantExistsError extends CgkError {
 
 /** withTenant() for tenant B was called inside a scope of tenant A. */
 export class TenantScopeConflictError extends CgkError {
-  constructor(readonly outer: string, readonly inner: string) {
+  constructor(
+    readonly outer: string,
+    readonly inner: string,
+  ) {
     super('CGK_TENANT_SCOPE_CONFLICT', `withTenant("${inner}") called inside the scope of tenant "${outer}"`, {
       hint: 'A scope is one transaction on one tenant; finish it before working on another tenant.',
     });
@@ -113,11 +125,19 @@ export class ScopeEndedError extends CgkError {
  * `work` names what the transaction was for (a tenant scope by default; tenant creation or removal).
  */
 export class TransactionAbortedError extends CgkError {
-  constructor(readonly slug: string, cause?: unknown, work = 'tenant scope') {
-    super('CGK_TRANSACTION_ABORTED', `The transaction of ${work} "${slug}" was aborted by a failed query; nothing was committed`, {
-      hint: 'A query inside the scope failed and its error was caught; PostgreSQL rolled the whole scope back. Let the error propagate or retry the whole scope.',
-      cause,
-    });
+  constructor(
+    readonly slug: string,
+    cause?: unknown,
+    work = 'tenant scope',
+  ) {
+    super(
+      'CGK_TRANSACTION_ABORTED',
+      `The transaction of ${work} "${slug}" was aborted by a failed query; nothing was committed`,
+      {
+        hint: 'A query inside the scope failed and its error was caught; PostgreSQL rolled the whole scope back. Let the error propagate or retry the whole scope.',
+        cause,
+      },
+    );
   }
 }
 
@@ -127,13 +147,17 @@ export class TransactionAbortedError extends CgkError {
  * refused before anything was sent, and the scope's transaction is intact.
  */
 export class TransactionControlError extends CgkError {
-  constructor(readonly slug: string, readonly statement: string) {
+  constructor(
+    readonly slug: string,
+    readonly statement: string,
+  ) {
     super(
       'CGK_TRANSACTION_CONTROL',
       `"${statement.toUpperCase()}" refused inside the scope of tenant "${slug}": it would end the scope's transaction, ` +
         "and what follows would run without the tenant's path and role",
       {
-        hint: 'withTenant() commits when its callback resolves and rolls back when it throws: throw to roll back. For a ' +
+        hint:
+          'withTenant() commits when its callback resolves and rolls back when it throws: throw to roll back. For a ' +
           'partial rollback use SAVEPOINT / ROLLBACK TO SAVEPOINT, or an ORM transaction (a savepoint inside a scope).',
       },
     );
@@ -188,10 +212,17 @@ export class PoolExhaustedError extends CgkError {
   readonly pool: PoolExhaustion;
 
   constructor(pool: PoolExhaustion, cause?: unknown) {
-    super('CGK_POOL_EXHAUSTED', `No free connection in the pool for ${pool.target}: all ${pool.busy} of pool_max=${pool.max} connections stayed busy for ${pool.connectTimeoutMs / 1000} s (${pool.waiting} more callers waiting)`, {
-      hint: 'Raise pool_max in DATABASE_URL (within the server\'s max_connections), lower the concurrency (fewer scopes or migrate --concurrency), or find what holds connections (a withTenant() callback awaiting slow work).',
-      cause,
-    });
+    super(
+      'CGK_POOL_EXHAUSTED',
+      `No free connection in the pool for ${pool.target}: all ${pool.busy} of pool_max=${pool.max} connections ` +
+        `stayed busy for ${pool.connectTimeoutMs / 1000} s (${pool.waiting} more callers waiting)`,
+      {
+        hint:
+          "Raise pool_max in DATABASE_URL (within the server's max_connections), lower the concurrency (fewer scopes " +
+          'or migrate --concurrency), or find what holds connections (a withTenant() callback awaiting slow work).',
+        cause,
+      },
+    );
     this.pool = pool;
   }
 }
@@ -237,10 +268,12 @@ export class QueryError extends CgkError {
 
 /** Removes passwords from connection strings and `password=` pairs, wherever they appear in a text. */
 export function redactSecrets(text: string): string {
-  return text
-    // Greedy up to the last "@" of the token: an unencoded "@" inside a password must not leak its tail.
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)(\S*)@/gi, '$1***@')
-    .replace(/(password\s*=\s*)('[^']*'|"[^"]*"|[^\s&;]+)/gi, '$1***');
+  return (
+    text
+      // Greedy up to the last "@" of the token: an unencoded "@" inside a password must not leak its tail.
+      .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)(\S*)@/gi, '$1***@')
+      .replace(/(password\s*=\s*)('[^']*'|"[^"]*"|[^\s&;]+)/gi, '$1***')
+  );
 }
 
 function describe(value: unknown): string {
@@ -257,11 +290,17 @@ export type CacheErrorReason = 'unavailable' | 'value' | 'usage';
 
 /** A tenant cache operation failed; `reason` says which kind of failure. The message never holds a password. */
 export class CacheError extends CgkError {
-  constructor(readonly reason: CacheErrorReason, message: string, options: CgkErrorOptions = {}) {
+  constructor(
+    readonly reason: CacheErrorReason,
+    message: string,
+    options: CgkErrorOptions = {},
+  ) {
     super('CGK_CACHE', message, {
-      hint: options.hint ?? (reason === 'unavailable'
-        ? 'Check REDIS_URL and that Redis answers (redis-cli -u "$REDIS_URL" ping); without REDIS_URL an in-process cache is used.'
-        : undefined),
+      hint:
+        options.hint ??
+        (reason === 'unavailable'
+          ? 'Check REDIS_URL and that Redis answers (redis-cli -u "$REDIS_URL" ping); without REDIS_URL an in-process cache is used.'
+          : undefined),
       cause: options.cause,
     });
   }
@@ -276,17 +315,30 @@ export class EncryptionError extends CgkError {
 
 /** A migration directory breaks the file rules (bad name, gap, duplicate version, unreadable) or disagrees with a schema's history. `file` names the file. */
 export class MigrationFilesError extends CgkError {
-  constructor(readonly file: string, message: string, options: CgkErrorOptions = {}) {
+  constructor(
+    readonly file: string,
+    message: string,
+    options: CgkErrorOptions = {},
+  ) {
     super('CGK_MIGRATION_FILES', message, options);
   }
 }
 
 /** An applied migration's file changed since it was applied: nothing is applied to that schema until it is resolved. */
 export class MigrationChecksumError extends CgkError {
-  constructor(readonly schema: string, readonly file: string, readonly recorded: string, readonly current: string) {
-    super('CGK_MIGRATION_CHECKSUM', `Migration ${file} was changed after it was applied to schema ${schema}: checksum recorded ${recorded}, file now ${current}`, {
-      hint: `Applied migrations are never edited: restore ${file} to its applied content (git checkout) and put the change in a new migration file.`,
-    });
+  constructor(
+    readonly schema: string,
+    readonly file: string,
+    readonly recorded: string,
+    readonly current: string,
+  ) {
+    super(
+      'CGK_MIGRATION_CHECKSUM',
+      `Migration ${file} was changed after it was applied to schema ${schema}: checksum recorded ${recorded}, file now ${current}`,
+      {
+        hint: `Applied migrations are never edited: restore ${file} to its applied content (git checkout) and put the change in a new migration file.`,
+      },
+    );
   }
 }
 
@@ -323,9 +375,16 @@ export class MigrationError extends CgkError {
 /** migrateTenants() finished with failed tenants (the others were migrated); `failures` lists each with its error. */
 export class MigrationFleetError extends CgkError {
   constructor(readonly failures: ReadonlyArray<{ slug: string; error: CgkError }>) {
-    const shown = failures.slice(0, 3).map((f) => `${f.slug}: ${f.error.message}`).join('; ');
-    super('CGK_MIGRATION', `Migrations failed for ${failures.length} tenant${failures.length === 1 ? '' : 's'}: ${shown}${failures.length > 3 ? '; ...' : ''}`, {
-      hint: 'Fix the failing tenants (each error names the file and line) and run the migrations again: tenants already migrated are skipped.',
-    });
+    const shown = failures
+      .slice(0, 3)
+      .map((f) => `${f.slug}: ${f.error.message}`)
+      .join('; ');
+    super(
+      'CGK_MIGRATION',
+      `Migrations failed for ${failures.length} tenant${failures.length === 1 ? '' : 's'}: ${shown}${failures.length > 3 ? '; ...' : ''}`,
+      {
+        hint: 'Fix the failing tenants (each error names the file and line) and run the migrations again: tenants already migrated are skipped.',
+      },
+    );
   }
 }

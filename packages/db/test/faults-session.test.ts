@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CgkError, Database, createTenant, setupDatabase } from '../src/index.js';
-import { adminQuery, createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { adminQuery, createTestDatabase } from './helpers/database.js';
 
 /**
  * Whatever a scope does to its connection's session is gone when the connection goes back to the pool.
@@ -14,15 +14,27 @@ interface Setup {
 }
 
 const drivers: Array<[string, () => Promise<Setup>]> = [
-  ['pg', async () => {
-    const scratch = await createTestDatabase('cgk_session');
-    const db = new Database({ url: `${scratch.url}?pool_max=1` });
-    return { db, teardown: async () => { await db.end(); await scratch.drop(); } };
-  }],
-  ['pglite', async () => {
-    const db = new Database({ driver: 'pglite', dataDir: ':memory:' });
-    return { db, teardown: () => db.end() };
-  }],
+  [
+    'pg',
+    async () => {
+      const scratch = await createTestDatabase('cgk_session');
+      const db = new Database({ url: `${scratch.url}?pool_max=1` });
+      return {
+        db,
+        teardown: async () => {
+          await db.end();
+          await scratch.drop();
+        },
+      };
+    },
+  ],
+  [
+    'pglite',
+    async () => {
+      const db = new Database({ driver: 'pglite', dataDir: ':memory:' });
+      return { db, teardown: () => db.end() };
+    },
+  ],
 ];
 
 describe.each(drivers)('session state after a scope (%s)', (name, open) => {
@@ -38,8 +50,11 @@ describe.each(drivers)('session state after a scope (%s)', (name, open) => {
   }, 120_000);
   afterAll(async () => setup?.teardown(), 120_000);
 
-  const outside = async () => (await db.sql<{ path: string; role: string; timeout: string }>`
-    select current_setting('search_path') as path, current_user::text as role, current_setting('statement_timeout') as timeout`).rows[0]!;
+  const outside = async () =>
+    (
+      await db.sql<{ path: string; role: string; timeout: string }>`
+    select current_setting('search_path') as path, current_user::text as role, current_setting('statement_timeout') as timeout`
+    ).rows[0]!;
 
   it('a plain SET search_path inside a scope does not leak: the next query outside reads no tenant', async () => {
     const before = await outside();
@@ -50,7 +65,10 @@ describe.each(drivers)('session state after a scope (%s)', (name, open) => {
       expect((await sql<{ p: string }>`select current_setting('search_path') as p`).rows[0]!.p).toBe('tenant_b');
     });
     expect(await outside()).toEqual(before);
-    const error = await db.sql`select order_number from orders`.then(() => undefined, (e: unknown) => e);
+    const error = await db.sql`select order_number from orders`.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(CgkError);
     expect(error).toMatchObject({ code: 'CGK_QUERY', sqlState: '42P01' });
   });
@@ -83,11 +101,16 @@ describe.each(drivers)('session state after a scope (%s)', (name, open) => {
 
   it('a scope that failed (error swallowed) commits nothing and leaks nothing', async () => {
     const before = await outside();
-    const error = await db.withTenant('a', async (sql) => {
-      await sql`set search_path = tenant_b`;
-      await sql`select 1/0`.catch(() => undefined);
-      return 'swallowed';
-    }).then(() => undefined, (e: unknown) => e);
+    const error = await db
+      .withTenant('a', async (sql) => {
+        await sql`set search_path = tenant_b`;
+        await sql`select 1/0`.catch(() => undefined);
+        return 'swallowed';
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toMatchObject({ code: 'CGK_TRANSACTION_ABORTED' });
     expect(await outside()).toEqual(before);
     // The connection is still good.
@@ -96,11 +119,13 @@ describe.each(drivers)('session state after a scope (%s)', (name, open) => {
 
   it('a scope that throws leaves no session advisory lock and no setting', async () => {
     const before = await outside();
-    await db.withTenant('a', async (sql) => {
-      await sql`select pg_advisory_lock(4242)`;
-      await sql`set search_path = tenant_b`;
-      throw new Error('boom');
-    }).catch(() => undefined);
+    await db
+      .withTenant('a', async (sql) => {
+        await sql`select pg_advisory_lock(4242)`;
+        await sql`set search_path = tenant_b`;
+        throw new Error('boom');
+      })
+      .catch(() => undefined);
     expect(await outside()).toEqual(before);
     const { rows } = await db.sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()`;
     expect(rows[0]!.n).toBe(0);
@@ -116,7 +141,9 @@ describe('session state after a scope, seen from the server (pg)', () => {
       await createTenant({ slug: 'c' }, { db });
       await db.withTenant('c', (sql) => sql`set search_path = tenant_c`);
       const { rows } = await adminQuery<{ state: string; usename: string }>(
-        "select state, usename::text from pg_stat_activity where datname = $1 and application_name = 'cgk_session_probe'", [scratch.name]);
+        "select state, usename::text from pg_stat_activity where datname = $1 and application_name = 'cgk_session_probe'",
+        [scratch.name],
+      );
       expect(rows).toEqual([{ state: 'idle', usename: 'postgres' }]);
       expect((await db.sql<{ p: string }>`select current_setting('search_path') as p`).rows[0]!.p).toBe('"$user", public');
     } finally {

@@ -52,11 +52,11 @@ export function createPgDriver(options: PgDriverOptions): Driver {
     const retire = budget.serve(client, tenant);
     const checkedOut: NodePostgresClient = retire
       ? {
-        query: (text, values) => client.query(text, values),
-        release: () => client.release(true),
-        on: (event, listener) => client.on(event, listener),
-        removeListener: (event, listener) => client.removeListener(event, listener),
-      }
+          query: (text, values) => client.query(text, values),
+          release: () => client.release(true),
+          on: (event, listener) => client.on(event, listener),
+          removeListener: (event, listener) => client.removeListener(event, listener),
+        }
       : (client as unknown as NodePostgresClient);
     return clientSession(checkedOut, normalize, () => normalize(new Error(RELEASED)));
   };

@@ -32,7 +32,8 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
   // and the embedded server's memory is this process's memory (measured: 77 MB less peak RSS).
   const startParams = [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
   const ready = pgliteSeedFor(options.dataDir).then((seed) =>
-    PGlite.create(options.dataDir, { parsers, startParams, ...(seed ? { loadDataDir: seed } : {}) }));
+    PGlite.create(options.dataDir, { parsers, startParams, ...(seed ? { loadDataDir: seed } : {}) }),
+  );
   // Surface an open failure on first use, not as an unhandled rejection.
   ready.catch(() => {});
   let tail: Promise<void> = Promise.resolve();

@@ -91,7 +91,9 @@ export function transactionOn(session: Session, refusal?: () => Error, oneMessag
       if (done) throw ended();
       done = true;
       try {
-        const tag = refusal ? (await session.query({ text: 'ROLLBACK' }), 'ROLLBACK') : await commitWith(session, options.reset, oneMessage);
+        let tag = 'ROLLBACK';
+        if (refusal) await session.query({ text: 'ROLLBACK' });
+        else tag = await commitWith(session, options.reset, oneMessage);
         session.release(false);
         return tag;
       } catch (error) {
@@ -150,7 +152,11 @@ export interface BeginMode {
  * here (PostgreSQL would refuse each with 25P02) instead of spending a wait on each. Rejects, releasing the
  * connection for good, only when the transaction could not be opened.
  */
-export async function begin(session: Session, prelude: readonly Statement[], mode: BeginMode): Promise<{ tx: Transaction; results: Settled[] }> {
+export async function begin(
+  session: Session,
+  prelude: readonly Statement[],
+  mode: BeginMode,
+): Promise<{ tx: Transaction; results: Settled[] }> {
   const [head, ...rest] = prelude;
   const merged = head !== undefined && !head.values?.length;
   const tail = merged ? rest : prelude;
@@ -183,4 +189,3 @@ export async function begin(session: Session, prelude: readonly Statement[], mod
 function asError(error: unknown): Error {
   return error as Error;
 }
-

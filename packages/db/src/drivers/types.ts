@@ -27,9 +27,7 @@ export interface QueryResult<Row = Record<string, unknown>> {
 }
 
 /** Outcome of one statement sent in a batch. */
-export type Settled =
-  | { ok: true; result: QueryResult }
-  | { ok: false; error: Error };
+export type Settled = { ok: true; result: QueryResult } | { ok: false; error: Error };
 
 /** A transaction on one dedicated connection. Exactly one of commit() / rollback() ends it. */
 export interface Transaction {

@@ -1,6 +1,13 @@
 import type { Database } from '../database.js';
 import type { QueryResult, Statement, Transaction } from '../drivers/types.js';
-import { CgkError, QueryError, ScopeEndedError, TenantNotFoundError, TenantScopeConflictError, TransactionAbortedError } from '../errors.js';
+import {
+  CgkError,
+  QueryError,
+  ScopeEndedError,
+  TenantNotFoundError,
+  TenantScopeConflictError,
+  TransactionAbortedError,
+} from '../errors.js';
 import { inlineLiteral, schemaNameFor } from '../identifier.js';
 import { DATABASE_TAG_EXPRESSION, tenantRoleExpression, tenantRoleNameForTag } from '../roles.js';
 import { createSql, type Sql } from '../sql.js';
@@ -94,7 +101,11 @@ class TenantScope implements ActiveScope {
   #missing = false;
   #ended = false;
 
-  constructor(readonly owner: Database, readonly slug: string, readonly schema: string) {
+  constructor(
+    readonly owner: Database,
+    readonly slug: string,
+    readonly schema: string,
+  ) {
     this.sql = createSql((statement) => this.run(statement));
   }
 
@@ -104,7 +115,10 @@ class TenantScope implements ActiveScope {
     if (control) throw new TransactionControlError(this.slug, control);
     if (!this.#opening) {
       const first = this.#open(statement);
-      this.#opening = first.then(() => undefined, () => undefined);
+      this.#opening = first.then(
+        () => undefined,
+        () => undefined,
+      );
       return first;
     }
     await this.#opening;
@@ -123,7 +137,8 @@ class TenantScope implements ActiveScope {
       const { tx, results } = await driver.begin([path, first], { tenant: this.schema });
       this.#tx = tx;
       const [prelude, answer] = results;
-      if (!prelude?.ok) throw roleMissing(prelude?.error, this.slug) ?? prelude?.error ?? new Error('tenant prelude returned no result');
+      if (!prelude?.ok)
+        throw roleMissing(prelude?.error, this.slug) ?? prelude?.error ?? new Error('tenant prelude returned no result');
       const row = prelude.result.rows[0];
       if (typeof row?.database_tag === 'string') owner.databaseTag = row.database_tag;
       if (row?.found !== true) {
