@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
-import { toResult } from './results.js';
+import { nodePostgresQuery, toResult } from './results.js';
 import { begin, clientSession, RELEASED, type NodePostgresClient } from './session.js';
 import type { Driver, QueryResult, Session, Statement } from './types.js';
 
@@ -35,13 +35,13 @@ export function createPgDriver(options: PgDriverOptions): Driver {
   };
 
   const run = async (client: pg.Pool, statement: Statement): Promise<QueryResult> => {
-    const result = await client.query(statement.text, statement.values as unknown[] | undefined);
+    const result = await client.query(nodePostgresQuery(statement, pg.types) as string | pg.QueryConfig, statement.values as unknown[] | undefined);
     return toResult(result);
   };
   const normalize = (error: unknown) => normalizeDriverError(error, target);
   const acquire = async (): Promise<Session> => {
     const client = await pool.connect().catch(fail);
-    return clientSession(client as unknown as NodePostgresClient, normalize, () => normalize(new Error(RELEASED)));
+    return clientSession(client as unknown as NodePostgresClient, normalize, () => normalize(new Error(RELEASED)), pg.types);
   };
 
   return {

@@ -48,7 +48,7 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
 
   const run = async (db: PGlite, statement: Statement): Promise<QueryResult> => {
     try {
-      const result = await db.query<Record<string, unknown>>(statement.text, statement.values as unknown[] | undefined);
+      const result = await db.query<Record<string, unknown>>(statement.text, statement.values as unknown[] | undefined, queryOptions(statement));
       return {
         rows: result.rows,
         rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length,
@@ -128,4 +128,18 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
 
 function commandOf(text: string): string {
   return /^\s*([a-z]+)/i.exec(text)?.[1]?.toUpperCase() ?? '';
+}
+
+const asText = (value: string) => value;
+const textParsers = new WeakMap<readonly number[], Record<number, (value: string) => string>>();
+
+/** PGlite's per-query options for a statement's row mode and text types (merged over the driver's parsers). */
+function queryOptions(statement: Statement): { rowMode?: 'array'; parsers?: Record<number, (value: string) => string> } | undefined {
+  if (!statement.rowMode && !statement.textTypes) return undefined;
+  let parsers = statement.textTypes && textParsers.get(statement.textTypes);
+  if (statement.textTypes && !parsers) {
+    parsers = Object.fromEntries(statement.textTypes.map((oid) => [oid, asText]));
+    textParsers.set(statement.textTypes, parsers);
+  }
+  return { ...(statement.rowMode ? { rowMode: statement.rowMode } : {}), ...(parsers ? { parsers } : {}) };
 }
