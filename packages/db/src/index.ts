@@ -23,6 +23,7 @@ export {
   OrmTransactionError,
   ConfigError,
   ConnectionError,
+  PoolExhaustedError,
   ConfirmationRequiredError,
   QueryError,
   CacheError,
@@ -35,6 +36,7 @@ export {
   type CgkErrorCode,
   type CacheErrorReason,
   type MigrationErrorDetails,
+  type PoolExhaustion,
 } from './errors.js';
 export { createTenantCache, tenantCache, closeCache, DEFAULT_CACHE_TIMEOUT_MS, type TenantCache, type TenantCacheOptions } from './cache.js';
 export { encryptSecret, decryptSecret, isEncryptedSecret, needsReencryption, checkEncryptionKeys, type EncryptionKeyStatus } from './secrets.js';
