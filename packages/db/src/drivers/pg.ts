@@ -51,7 +51,12 @@ export function createPgDriver(options: PgDriverOptions): Driver {
     // A connection that has served its share of tenants is closed when this checkout ends, not handed back.
     const retire = budget.serve(client, tenant);
     const checkedOut: NodePostgresClient = retire
-      ? { query: (text, values) => client.query(text, values), release: () => client.release(true) }
+      ? {
+        query: (text, values) => client.query(text, values),
+        release: () => client.release(true),
+        on: (event, listener) => client.on(event, listener),
+        removeListener: (event, listener) => client.removeListener(event, listener),
+      }
       : (client as unknown as NodePostgresClient);
     return clientSession(checkedOut, normalize, () => normalize(new Error(RELEASED)), pg.types);
   };
