@@ -52,7 +52,7 @@ export function createPgDriver(options: PgDriverOptions): Driver {
     const retire = budget.serve(client, tenant);
     const checkedOut: NodePostgresClient = retire
       ? {
-        query: (text, values) => client.query(text, values),
+        query: (query, values) => client.query(query as string | pg.QueryConfig, values),
         release: () => client.release(true),
         on: (event, listener) => client.on(event, listener),
         removeListener: (event, listener) => client.removeListener(event, listener),
