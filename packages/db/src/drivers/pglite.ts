@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite, types } from '@electric-sql/pglite';
+import { PGlite } from '@electric-sql/pglite';
 import { normalizeDriverError } from './errors.js';
 import { nodePostgresParsers } from './pg-parsers.js';
 import { pgliteSeedFor } from './pglite-seed.js';
