@@ -56,7 +56,11 @@ describe('Drizzle and Kysely through PgBouncer in transaction pooling mode', () 
           });
           const viaKysely = await kysely.selectFrom('marker').select('tenant').execute();
           expect(viaKysely).toEqual([{ tenant: slug }]);
-          const mine = await kysely.selectFrom('events').select('op').where('op', 'in', [n * 2, n * 2 + 1]).execute();
+          const mine = await kysely
+            .selectFrom('events')
+            .select('op')
+            .where('op', 'in', [n * 2, n * 2 + 1])
+            .execute();
           expect(mine.map((r) => r.op).sort((a, b) => a - b)).toEqual([n * 2, n * 2 + 1]);
           if (n % 3 === 0) throw new Planned(`scope ${n}`);
         });
@@ -71,7 +75,10 @@ describe('Drizzle and Kysely through PgBouncer in transaction pooling mode', () 
     for (const slug of slugs) {
       // 5 tenants, every third scope failing: each tenant has 60 scopes, 20 of them failed.
       expect(committed.get(slug)!.length).toBe(80);
-      const { rows } = await direct.sql<{ op: number; tenant: string }>`select op, tenant from ${identifier(`tenant_${slug}`, 'events')} order by op`;
+      const { rows } = await direct.sql<{
+        op: number;
+        tenant: string;
+      }>`select op, tenant from ${identifier(`tenant_${slug}`, 'events')} order by op`;
       expect(rows.map((r) => r.op)).toEqual(committed.get(slug)!.sort((a, b) => a - b));
       expect(new Set(rows.map((r) => r.tenant))).toEqual(new Set([slug]));
       total += rows.length;

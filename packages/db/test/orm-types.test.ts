@@ -76,11 +76,13 @@ describe('ORM value types under TZ=Europe/Berlin', () => {
       await (await setup.db.driver()).exec(`set search_path to tenant_typ0; ${TABLE}; reset search_path`);
       await setup.db.withTenant('typ0', () => tenantDrizzle({ database: setup.db }).insert(typed).values(row));
     }
-    const url = (setups.pg!.db.config.url)!;
+    const url = setups.pg!.db.config.url!;
     stock = new pg.Pool({ connectionString: url, max: 1, options: '-c search_path=tenant_typ0' });
     const stockKysely = new Kysely<KyselyTypes>({ dialect: new PostgresDialect({ pool: stock as never }) });
     reference = {
-      drizzle: await stockDrizzle({ client: stock as never }).select().from(typed),
+      drizzle: await stockDrizzle({ client: stock as never })
+        .select()
+        .from(typed),
       kysely: await stockKysely.selectFrom('typed').selectAll().execute(),
     };
   });
@@ -99,13 +101,16 @@ describe('ORM value types under TZ=Europe/Berlin', () => {
     }
   });
 
-  it('reads, through Kysely on pg and PGlite, what Kysely on node-postgres reads (pg\'s default parsers)', async () => {
+  it("reads, through Kysely on pg and PGlite, what Kysely on node-postgres reads (pg's default parsers)", async () => {
     for (const [name, { db }] of Object.entries(setups)) {
       const read = await readWithKysely(db);
       expect(read, name).toEqual(reference.kysely);
     }
     // Sanity: the default parsers really are in play (a local-midnight Date for a date, a bigint as a string).
-    expect((reference.kysely as Record<string, unknown>[])[0]).toMatchObject({ day: new Date(2026, 2, 29), big: '9007199254740993' });
+    expect((reference.kysely as Record<string, unknown>[])[0]).toMatchObject({
+      day: new Date(2026, 2, 29),
+      big: '9007199254740993',
+    });
   });
 });
 

@@ -63,13 +63,15 @@ describe.each([pgFixture, pgliteFixture])('ORMs in the tenant scope on $name', (
   });
 
   it('rolls back what sql, Drizzle and Kysely wrote when the scope throws, and keeps tenants apart', async () => {
-    const error = await db.withTenant('orm1', async (scoped) => {
-      await drizzle.insert(customers).values({ name: 'drizzle-rolled-back' });
-      await kysely.insertInto('customers').values({ name: 'kysely-rolled-back' }).execute();
-      await scoped`insert into customers (name) values ('sql-rolled-back')`;
-      expect((await kysely.selectFrom('customers').select('name').execute()).length).toBe(3);
-      throw new Error('undo');
-    }).catch((e: unknown) => e);
+    const error = await db
+      .withTenant('orm1', async (scoped) => {
+        await drizzle.insert(customers).values({ name: 'drizzle-rolled-back' });
+        await kysely.insertInto('customers').values({ name: 'kysely-rolled-back' }).execute();
+        await scoped`insert into customers (name) values ('sql-rolled-back')`;
+        expect((await kysely.selectFrom('customers').select('name').execute()).length).toBe(3);
+        throw new Error('undo');
+      })
+      .catch((e: unknown) => e);
     expect((error as Error).message).toBe('undo');
     const { rows } = await db.sql`select name from tenant_orm1.customers`;
     expect(rows).toEqual([]);
@@ -93,28 +95,36 @@ describe.each([pgFixture, pgliteFixture])('ORMs in the tenant scope on $name', (
     try {
       // The other database is never reached: the refusal comes first.
       await expect(other.withTenant('orm0', () => drizzle.select().from(customers))).rejects.toBeInstanceOf(NoTenantScopeError);
-      await expect(other.withTenant('orm0', () => kysely.selectFrom('customers').selectAll().execute())).rejects.toBeInstanceOf(NoTenantScopeError);
+      await expect(other.withTenant('orm0', () => kysely.selectFrom('customers').selectAll().execute())).rejects.toBeInstanceOf(
+        NoTenantScopeError,
+      );
     } finally {
       await other.end();
     }
     // Without `database`, any Database's scope will do.
     const anyDb = tenantDrizzle();
-    await expect(db.withTenant('orm0', () => anyDb.execute(dsql`select 1 as one`))).resolves.toMatchObject({ rows: [{ one: 1 }] });
+    await expect(db.withTenant('orm0', () => anyDb.execute(dsql`select 1 as one`))).resolves.toMatchObject({
+      rows: [{ one: 1 }],
+    });
     const { rows } = await db.sql`select name from tenant_orm0.customers where name = 'nowhere'`;
     expect(rows).toEqual([]);
   });
 
   it('runs a returned, un-awaited Drizzle builder inside the scope', async () => {
     await db.withTenant('orm0', () => drizzle.insert(customers).values({ name: 'lazy' }));
-    const rows = await db.withTenant('orm0', () => drizzle.select({ name: customers.name }).from(customers).where(eq(customers.name, 'lazy')));
+    const rows = await db.withTenant('orm0', () =>
+      drizzle.select({ name: customers.name }).from(customers).where(eq(customers.name, 'lazy')),
+    );
     expect(rows).toEqual([{ name: 'lazy' }]);
   });
 
   it('refuses queries after the scope ended: builders as outside any scope, kept transactions as ended', async () => {
     let kept: Parameters<Parameters<typeof drizzle.transaction>[0]>[0] | undefined;
-    await db.withTenant('orm0', () => drizzle.transaction(async (tx) => {
-      kept = tx;
-    }));
+    await db.withTenant('orm0', () =>
+      drizzle.transaction(async (tx) => {
+        kept = tx;
+      }),
+    );
     await expect(kept!.select().from(customers)).rejects.toBeInstanceOf(ScopeEndedError);
     const builder = drizzle.select().from(customers);
     await db.withTenant('orm0', () => undefined);
@@ -123,39 +133,71 @@ describe.each([pgFixture, pgliteFixture])('ORMs in the tenant scope on $name', (
 
   it('throws TenantNotFoundError through both ORMs for a tenant without a schema', async () => {
     await expect(db.withTenant('ghost', () => drizzle.select().from(customers))).rejects.toBeInstanceOf(TenantNotFoundError);
-    await expect(db.withTenant('ghost', () => kysely.selectFrom('customers').selectAll().execute())).rejects.toBeInstanceOf(TenantNotFoundError);
+    await expect(db.withTenant('ghost', () => kysely.selectFrom('customers').selectAll().execute())).rejects.toBeInstanceOf(
+      TenantNotFoundError,
+    );
   });
 
   it('keeps duplicate column names of a join apart, and answers relational queries', async () => {
     const result = await db.withTenant('orm2', async () => {
       const [ada] = await drizzle.insert(customers).values({ name: 'ada' }).returning();
-      await drizzle.insert(orders).values([{ customerId: ada!.id, total: '10.50' }, { customerId: ada!.id, total: '3.25', status: 'paid' }]);
-      const joined = await drizzle.select().from(orders).innerJoin(customers, eq(orders.customerId, customers.id)).orderBy(asc(orders.id));
+      await drizzle.insert(orders).values([
+        { customerId: ada!.id, total: '10.50' },
+        { customerId: ada!.id, total: '3.25', status: 'paid' },
+      ]);
+      const joined = await drizzle
+        .select()
+        .from(orders)
+        .innerJoin(customers, eq(orders.customerId, customers.id))
+        .orderBy(asc(orders.id));
       const related = await drizzle.query.customers.findMany({ with: { orders: { orderBy: [asc(orders.id)] } } });
       const first = await drizzle.query.orders.findFirst({ with: { customer: true }, where: eq(orders.status, 'paid') });
       return { ada: ada!, joined, related, first };
     });
     const { ada, joined, related, first } = result;
     expect(ada.id).toBeLessThan(100);
-    expect(joined.map((row) => [row.orders.id, row.customers.id])).toEqual([[100, ada.id], [101, ada.id]]);
+    expect(joined.map((row) => [row.orders.id, row.customers.id])).toEqual([
+      [100, ada.id],
+      [101, ada.id],
+    ]);
     expect(joined[0]!.customers).toEqual({ id: ada.id, name: 'ada' });
     // Relational queries carry rows as JSON, where numeric 10.50 is the number 10.5 (as with Drizzle's own drivers).
-    expect(related).toEqual([{ id: ada.id, name: 'ada', orders: [
-      { id: 100, customerId: ada.id, total: '10.5', status: 'open' },
-      { id: 101, customerId: ada.id, total: '3.25', status: 'paid' },
-    ] }]);
+    expect(related).toEqual([
+      {
+        id: ada.id,
+        name: 'ada',
+        orders: [
+          { id: 100, customerId: ada.id, total: '10.5', status: 'open' },
+          { id: 101, customerId: ada.id, total: '3.25', status: 'paid' },
+        ],
+      },
+    ]);
     expect(first).toEqual({ id: 101, customerId: ada.id, total: '3.25', status: 'paid', customer: { id: ada.id, name: 'ada' } });
   });
 
   it('returns inserted rows and upserts through both ORMs', async () => {
     const result = await db.withTenant('orm2', async () => {
-      const viaDrizzle = await drizzle.insert(customers).values({ name: 'grace' }).returning({ id: customers.id, name: customers.name });
-      const upserted = await drizzle.insert(customers).values({ id: viaDrizzle[0]!.id, name: 'grace' })
-        .onConflictDoUpdate({ target: customers.id, set: { name: 'grace hopper' } }).returning();
+      const viaDrizzle = await drizzle
+        .insert(customers)
+        .values({ name: 'grace' })
+        .returning({ id: customers.id, name: customers.name });
+      const upserted = await drizzle
+        .insert(customers)
+        .values({ id: viaDrizzle[0]!.id, name: 'grace' })
+        .onConflictDoUpdate({ target: customers.id, set: { name: 'grace hopper' } })
+        .returning();
       const viaKysely = await kysely.insertInto('customers').values({ name: 'linus' }).returningAll().executeTakeFirstOrThrow();
-      const kyselyUpsert = await kysely.insertInto('customers').values({ id: viaKysely.id, name: 'linus' })
-        .onConflict((oc) => oc.column('id').doUpdateSet({ name: 'linus t' })).returning(['id', 'name']).executeTakeFirstOrThrow();
-      const nothing = await kysely.insertInto('customers').values({ id: viaKysely.id, name: 'x' }).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+      const kyselyUpsert = await kysely
+        .insertInto('customers')
+        .values({ id: viaKysely.id, name: 'linus' })
+        .onConflict((oc) => oc.column('id').doUpdateSet({ name: 'linus t' }))
+        .returning(['id', 'name'])
+        .executeTakeFirstOrThrow();
+      const nothing = await kysely
+        .insertInto('customers')
+        .values({ id: viaKysely.id, name: 'x' })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
       return { viaDrizzle, upserted, viaKysely, kyselyUpsert, affected: nothing.numInsertedOrUpdatedRows };
     });
     expect(result.upserted).toEqual([{ id: result.viaDrizzle[0]!.id, name: 'grace hopper' }]);
@@ -165,10 +207,12 @@ describe.each([pgFixture, pgliteFixture])('ORMs in the tenant scope on $name', (
 
   it('reports a failed Drizzle statement with the library error reachable and no parameter value in sight', async () => {
     const secret = 'secret-value-7f3a';
-    const error = await db.withTenant('orm0', async () => {
-      await drizzle.insert(customers).values({ name: secret });
-      await drizzle.insert(customers).values({ name: secret });
-    }).catch((e: unknown) => e);
+    const error = await db
+      .withTenant('orm0', async () => {
+        await drizzle.insert(customers).values({ name: secret });
+        await drizzle.insert(customers).values({ name: secret });
+      })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DrizzleQueryError);
     expect(error).toMatchObject({ code: 'CGK_QUERY', sqlState: '23505' });
     expect((error as DrizzleQueryError).cause).toBeInstanceOf(QueryError);
@@ -188,31 +232,39 @@ describe.each([pgFixture, pgliteFixture])('ORMs in the tenant scope on $name', (
 
   describe('transactions as savepoints', () => {
     const names = async (slug: string) =>
-      (await db.sql.query<{ name: string }>(`select name from tenant_${slug}.customers where name like 'sp-%' order by name`)).rows.map((r) => r.name);
+      (
+        await db.sql.query<{ name: string }>(`select name from tenant_${slug}.customers where name like 'sp-%' order by name`)
+      ).rows.map((r) => r.name);
 
     it('Drizzle: nested transactions, inner throw, tx.rollback() and a failing statement roll back to their savepoint only', async () => {
       await db.withTenant('orm1', async () => {
         await drizzle.transaction(async (tx) => {
           await tx.insert(customers).values({ name: 'sp-outer' });
-          await expect(tx.transaction(async (inner) => {
-            await inner.insert(customers).values({ name: 'sp-inner-thrown' });
-            throw new Error('inner');
-          })).rejects.toThrow('inner');
+          await expect(
+            tx.transaction(async (inner) => {
+              await inner.insert(customers).values({ name: 'sp-inner-thrown' });
+              throw new Error('inner');
+            }),
+          ).rejects.toThrow('inner');
           await tx.transaction(async (inner) => {
             await inner.insert(customers).values({ name: 'sp-inner-kept' });
             await inner.transaction(async (deepest) => {
               await deepest.insert(customers).values({ name: 'sp-deepest' });
             });
           });
-          await expect(tx.transaction(async (inner) => {
-            await inner.insert(customers).values({ name: 'sp-rolled' });
-            inner.rollback();
-          })).rejects.toThrow('Rollback');
+          await expect(
+            tx.transaction(async (inner) => {
+              await inner.insert(customers).values({ name: 'sp-rolled' });
+              inner.rollback();
+            }),
+          ).rejects.toThrow('Rollback');
           // A statement the server rejects aborts only the savepoint.
-          await expect(tx.transaction(async (inner) => {
-            await inner.insert(customers).values({ name: 'sp-duplicate' });
-            await inner.insert(customers).values({ name: 'sp-duplicate' });
-          })).rejects.toMatchObject({ sqlState: '23505' });
+          await expect(
+            tx.transaction(async (inner) => {
+              await inner.insert(customers).values({ name: 'sp-duplicate' });
+              await inner.insert(customers).values({ name: 'sp-duplicate' });
+            }),
+          ).rejects.toMatchObject({ sqlState: '23505' });
           await tx.insert(customers).values({ name: 'sp-after-failure' });
         });
       });
@@ -220,10 +272,12 @@ describe.each([pgFixture, pgliteFixture])('ORMs in the tenant scope on $name', (
     });
 
     it('Drizzle: a failing statement whose error the transaction swallows still fails the scope, not the savepoint', async () => {
-      const error = await db.withTenant('orm2', async () => {
-        await drizzle.insert(customers).values({ name: 'sp-swallowed' });
-        await drizzle.execute(dsql`select * from no_such_table`).catch(() => undefined);
-      }).catch((e: unknown) => e);
+      const error = await db
+        .withTenant('orm2', async () => {
+          await drizzle.insert(customers).values({ name: 'sp-swallowed' });
+          await drizzle.execute(dsql`select * from no_such_table`).catch(() => undefined);
+        })
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TransactionAbortedError);
       expect(await names('orm2')).toEqual([]);
     });
@@ -233,14 +287,18 @@ describe.each([pgFixture, pgliteFixture])('ORMs in the tenant scope on $name', (
         await kysely.transaction().execute(async (trx) => {
           await trx.insertInto('customers').values({ name: 'sp-k-kept' }).execute();
         });
-        await expect(kysely.transaction().execute(async (trx) => {
-          await trx.insertInto('customers').values({ name: 'sp-k-thrown' }).execute();
-          throw new Error('k');
-        })).rejects.toThrow('k');
-        await expect(kysely.transaction().execute(async (trx) => {
-          await trx.insertInto('customers').values({ name: 'sp-k-dup' }).execute();
-          await trx.insertInto('customers').values({ name: 'sp-k-dup' }).execute();
-        })).rejects.toMatchObject({ sqlState: '23505' });
+        await expect(
+          kysely.transaction().execute(async (trx) => {
+            await trx.insertInto('customers').values({ name: 'sp-k-thrown' }).execute();
+            throw new Error('k');
+          }),
+        ).rejects.toThrow('k');
+        await expect(
+          kysely.transaction().execute(async (trx) => {
+            await trx.insertInto('customers').values({ name: 'sp-k-dup' }).execute();
+            await trx.insertInto('customers').values({ name: 'sp-k-dup' }).execute();
+          }),
+        ).rejects.toMatchObject({ sqlState: '23505' });
         const trx = await kysely.startTransaction().execute();
         await trx.insertInto('customers').values({ name: 'sp-k-before' }).execute();
         const sp = await trx.savepoint('a').execute();
@@ -259,10 +317,21 @@ describe.each([pgFixture, pgliteFixture])('ORMs in the tenant scope on $name', (
 
     it('refuses isolation levels and access modes, and two ORM transactions at once in one scope', async () => {
       await db.withTenant('orm0', async () => {
-        await expect(drizzle.transaction(async () => 1, { isolationLevel: 'serializable' })).rejects.toBeInstanceOf(OrmTransactionError);
-        await expect(drizzle.transaction(async () => 1, { accessMode: 'read only' })).rejects.toMatchObject({ code: 'CGK_ORM_TRANSACTION' });
-        await expect(drizzle.transaction(async (tx) => tx.setTransaction({ isolationLevel: 'serializable' }))).rejects.toBeInstanceOf(OrmTransactionError);
-        await expect(kysely.transaction().setIsolationLevel('serializable').execute(async () => 1)).rejects.toBeInstanceOf(OrmTransactionError);
+        await expect(drizzle.transaction(async () => 1, { isolationLevel: 'serializable' })).rejects.toBeInstanceOf(
+          OrmTransactionError,
+        );
+        await expect(drizzle.transaction(async () => 1, { accessMode: 'read only' })).rejects.toMatchObject({
+          code: 'CGK_ORM_TRANSACTION',
+        });
+        await expect(
+          drizzle.transaction(async (tx) => tx.setTransaction({ isolationLevel: 'serializable' })),
+        ).rejects.toBeInstanceOf(OrmTransactionError);
+        await expect(
+          kysely
+            .transaction()
+            .setIsolationLevel('serializable')
+            .execute(async () => 1),
+        ).rejects.toBeInstanceOf(OrmTransactionError);
         await expect(kysely.startTransaction().setAccessMode('read only').execute()).rejects.toBeInstanceOf(OrmTransactionError);
         let release!: () => void;
         const gate = new Promise<void>((resolve) => (release = resolve));
@@ -286,7 +355,10 @@ describe.each([pgFixture, pgliteFixture])('ORMs in the tenant scope on $name', (
 
   describe('Kysely streaming through a SQL cursor', () => {
     const numbers = (n: number) => kysely.selectNoFrom(ksql<number>`generate_series(1, ${n})`.as('n'));
-    const openCursors = () => kysely.selectNoFrom(ksql<number>`(select count(*)::int from pg_cursors where name like 'cgk_cursor_%')`.as('c')).executeTakeFirstOrThrow();
+    const openCursors = () =>
+      kysely
+        .selectNoFrom(ksql<number>`(select count(*)::int from pg_cursors where name like 'cgk_cursor_%')`.as('c'))
+        .executeTakeFirstOrThrow();
 
     it('streams every row, in the scope', async () => {
       const seen = await db.withTenant('orm0', async () => {
@@ -313,10 +385,12 @@ describe.each([pgFixture, pgliteFixture])('ORMs in the tenant scope on $name', (
 
     it('ends the stream with the error of a row that fails midway, and the scope with it', async () => {
       const got: number[] = [];
-      const error = await db.withTenant('orm0', async () => {
-        const failing = kysely.selectNoFrom(ksql<number>`1 / (5 - generate_series(1, 9))`.as('n'));
-        for await (const row of failing.stream(2)) got.push(row.n);
-      }).catch((e: unknown) => e);
+      const error = await db
+        .withTenant('orm0', async () => {
+          const failing = kysely.selectNoFrom(ksql<number>`1 / (5 - generate_series(1, 9))`.as('n'));
+          for await (const row of failing.stream(2)) got.push(row.n);
+        })
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(QueryError);
       expect(error).toMatchObject({ sqlState: '22012' });
       expect(got).toEqual([0, 0, 0, 1]);

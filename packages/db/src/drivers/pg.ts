@@ -41,7 +41,8 @@ export function createPgDriver(options: PgDriverOptions): Driver {
   };
 
   const run = async (client: pg.Pool, statement: Statement): Promise<QueryResult> => {
-    const result = await client.query(nodePostgresQuery(statement, pg.types) as string | pg.QueryConfig, statement.values as unknown[] | undefined);
+    const query = nodePostgresQuery(statement, pg.types) as string | pg.QueryConfig;
+    const result = await client.query(query, statement.values as unknown[] | undefined);
     return toResult(result);
   };
   const normalize = (error: unknown) => normalizeDriverError(error, target);

@@ -150,7 +150,9 @@ const asText = (value: string) => value;
 const textParsers = new WeakMap<readonly number[], Record<number, (value: string) => string>>();
 
 /** PGlite's per-query options for a statement's row mode and text types (merged over the driver's parsers). */
-function queryOptions(statement: Statement): { rowMode?: 'array'; parsers?: Record<number, (value: string) => string> } | undefined {
+type QueryOptions = { rowMode?: 'array'; parsers?: Record<number, (value: string) => string> };
+
+function queryOptions(statement: Statement): QueryOptions | undefined {
   if (!statement.rowMode && !statement.textTypes) return undefined;
   let parsers = statement.textTypes && textParsers.get(statement.textTypes);
   if (statement.textTypes && !parsers) {

@@ -179,7 +179,7 @@ class TenantDrizzleSession<TFullSchema extends Record<string, unknown>, TSchema 
 
   override async count(query: SQL): Promise<number> {
     const result = await this.execute<QueryResult>(query);
-    return Number(result.rows[0]!['count']);
+    return Number(result.rows[0]!.count);
   }
 
   transaction<T>(
@@ -193,11 +193,10 @@ class TenantDrizzleSession<TFullSchema extends Record<string, unknown>, TSchema 
   }
 }
 
-class TenantDrizzleTransaction<TFullSchema extends Record<string, unknown>, TSchema extends TablesRelationalConfig> extends PgTransaction<
-  TenantDrizzleQueryResultHKT,
-  TFullSchema,
-  TSchema
-> {
+class TenantDrizzleTransaction<
+  TFullSchema extends Record<string, unknown>,
+  TSchema extends TablesRelationalConfig,
+> extends PgTransaction<TenantDrizzleQueryResultHKT, TFullSchema, TSchema> {
   static override readonly [entityKind]: string = 'CgkTenantDrizzleTransaction';
 
   constructor(
@@ -240,8 +239,17 @@ export function tenantDrizzle<TSchema extends Record<string, unknown> = Record<s
   let schema: RelationalSchemaConfig<ExtractTablesWithRelations<TSchema>> | undefined;
   if (options.schema) {
     const tables = extractTablesRelationalConfig(options.schema, createTableRelationsHelpers);
-    schema = { fullSchema: options.schema, schema: tables.tables as ExtractTablesWithRelations<TSchema>, tableNamesMap: tables.tableNamesMap };
+    schema = {
+      fullSchema: options.schema,
+      schema: tables.tables as ExtractTablesWithRelations<TSchema>,
+      tableNamesMap: tables.tableNamesMap,
+    };
   }
-  const session = new TenantDrizzleSession<TSchema, ExtractTablesWithRelations<TSchema>>(dialect, { database: options.database }, schema, logger);
+  const session = new TenantDrizzleSession<TSchema, ExtractTablesWithRelations<TSchema>>(
+    dialect,
+    { database: options.database },
+    schema,
+    logger,
+  );
   return new PgDatabase(dialect, session, schema) as TenantDrizzle<TSchema>;
 }

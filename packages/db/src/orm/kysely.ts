@@ -130,5 +130,9 @@ export function tenantKysely<DB>(options: TenantKyselyOptions = {}): Kysely<DB> 
     createIntrospector: (db) => new PostgresIntrospector(db),
     createQueryCompiler: () => new PostgresQueryCompiler(),
   };
-  return new Kysely<DB>({ dialect, ...(options.plugins ? { plugins: options.plugins } : {}), ...(options.log ? { log: options.log } : {}) });
+  return new Kysely<DB>({
+    dialect,
+    ...(options.plugins ? { plugins: options.plugins } : {}),
+    ...(options.log ? { log: options.log } : {}),
+  });
 }

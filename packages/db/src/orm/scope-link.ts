@@ -42,7 +42,11 @@ const roots = new WeakMap<ActiveScope, SavepointLevel>();
 export class SavepointLevel {
   #child = false;
 
-  private constructor(readonly scope: ActiveScope, readonly depth: number, private readonly parent?: SavepointLevel) {}
+  private constructor(
+    readonly scope: ActiveScope,
+    readonly depth: number,
+    private readonly parent?: SavepointLevel,
+  ) {}
 
   /** The scope's own level (depth 0), shared by every ORM in that scope. */
   static of(scope: ActiveScope): SavepointLevel {
@@ -62,7 +66,8 @@ export class SavepointLevel {
     if (this.#child) {
       throw new OrmTransactionError(
         `A ${orm} transaction was started while another one is open in the same tenant scope`,
-        'One scope is one connection: run ORM transactions one after the other (await each), or nest them through the transaction object.',
+        'One scope is one connection: run ORM transactions one after the other (await each), ' +
+          'or nest them through the transaction object.',
       );
     }
     this.#child = true;
@@ -93,7 +98,11 @@ export class SavepointLevel {
   }
 
   /** Runs `body` in a savepoint below this level: released when it resolves, rolled back when it throws. */
-  async transaction<T>(orm: string, settings: OrmTransactionSettings | undefined, body: (level: SavepointLevel) => Promise<T>): Promise<T> {
+  async transaction<T>(
+    orm: string,
+    settings: OrmTransactionSettings | undefined,
+    body: (level: SavepointLevel) => Promise<T>,
+  ): Promise<T> {
     const level = await this.open(orm, settings);
     let result: T;
     try {
@@ -120,7 +129,9 @@ export class SavepointLevel {
 
 /** Throws `OrmTransactionError` when any setting is given. */
 export function refuseSettings(orm: string, settings: OrmTransactionSettings): void {
-  const asked = Object.entries(settings).filter(([, value]) => value !== undefined).map(([key]) => key);
+  const asked = Object.entries(settings)
+    .filter(([, value]) => value !== undefined)
+    .map(([key]) => key);
   if (asked.length === 0) return;
   throw new OrmTransactionError(
     `${orm} transaction settings (${asked.join(', ')}) refused inside a tenant scope: the scope's transaction is already open, ` +
@@ -136,8 +147,13 @@ let cursors = 0;
  * CURSOR`, `FETCH n`): it runs on the scope's pipelined connection, where node-postgres's own cursor
  * cannot. The cursor is closed when the caller stops early; an error ends the stream with that error.
  */
-export async function* streamRows(level: SavepointLevel, statement: Statement, chunkSize: number): AsyncGenerator<Record<string, unknown>[]> {
-  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new TypeError(`chunkSize must be a positive integer, got ${String(chunkSize)}`);
+export async function* streamRows(
+  level: SavepointLevel,
+  statement: Statement,
+  chunkSize: number,
+): AsyncGenerator<Record<string, unknown>[]> {
+  if (!Number.isInteger(chunkSize) || chunkSize < 1)
+    throw new TypeError(`chunkSize must be a positive integer, got ${String(chunkSize)}`);
   const name = `cgk_cursor_${++cursors}`;
   await level.run({ ...statement, text: `declare ${name} no scroll cursor for ${statement.text}` });
   let failed = false;

@@ -11,7 +11,9 @@ export const customers = pgTable('customers', {
 
 export const orders = pgTable('orders', {
   id: serial('id').primaryKey(),
-  customerId: integer('customer_id').notNull().references(() => customers.id),
+  customerId: integer('customer_id')
+    .notNull()
+    .references(() => customers.id),
   total: numeric('total').notNull(),
   status: text('status').notNull().default('open'),
 });
