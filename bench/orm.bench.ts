@@ -16,7 +16,7 @@ import { Database } from '../packages/db/src/index.js';
 import { tenantDrizzle } from '../packages/db/src/orm/drizzle.js';
 import { tenantKysely } from '../packages/db/src/orm/kysely.js';
 import { grantTenantRoleSql } from '../packages/db/src/roles.js';
-import { createScratchDatabase, interleave, isMain, printTable, row, type BenchRow } from './lib.js';
+import { createScratchDatabase, interleave, isMain, median, printTable, row, type BenchRow } from './lib.js';
 
 const items = pgTable('items', { id: integer('id').primaryKey(), name: text('name').notNull() });
 
@@ -27,6 +27,27 @@ interface Tables {
 export interface OrmBenchOptions {
   rounds?: number;
   perRound?: number;
+}
+
+/**
+ * Client CPU per query (user + system time of this process over a block, divided by the block's queries),
+ * each variant's blocks interleaved, median over rounds. The server does the same work for both sides, so
+ * this is what the adapter adds in JavaScript, and unlike wall time it barely moves when other processes
+ * take the cores.
+ */
+async function cpuPerQuery(variants: Record<string, () => Promise<unknown>>, rounds: number, perRound: number) {
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
+  const entries = Object.entries(variants);
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < entries.length; k++) {
+      const [name, run] = entries[(round + k) % entries.length]!;
+      const start = process.cpuUsage();
+      for (let i = 0; i < perRound; i++) await run();
+      const used = process.cpuUsage(start);
+      samples[name]!.push((used.user + used.system) / perRound);
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
 }
 
 /** Per-query medians: each adapter inside an open scope, the stock ORM inside an open transaction. */
@@ -41,22 +62,21 @@ async function perQuery(url: string, rounds: number, perRound: number): Promise<
     kysely: new Kysely<Tables>({ dialect: new PostgresDialect({ pool: singleClientPool(client) as never }) }),
   };
   let results: Record<string, number> = {};
+  let cpu: Record<string, number> = {};
   try {
     // Both sides inside an open transaction: ours in a tenant scope, stock in BEGIN ... COMMIT on its client.
     await db.withTenant('bench', async (sql) => {
       await client.query('begin');
-      results = await interleave(
-        {
-          'drizzle ours': () => ours.drizzle.select().from(items).where(eq(items.id, 7)),
-          'drizzle stock': () => stock.drizzle.select().from(items).where(eq(items.id, 7)),
-          'kysely ours': () => ours.kysely.selectFrom('items').selectAll().where('id', '=', 7).execute(),
-          'kysely stock': () => stock.kysely.selectFrom('items').selectAll().where('id', '=', 7).execute(),
-          'sql ours': () => sql`select id, name from items where id = ${7}`,
-          'sql stock': () => client.query('select id, name from items where id = $1', [7]),
-        },
-        rounds,
-        perRound,
-      );
+      const variants = {
+        'drizzle ours': () => ours.drizzle.select().from(items).where(eq(items.id, 7)),
+        'drizzle stock': () => stock.drizzle.select().from(items).where(eq(items.id, 7)),
+        'kysely ours': () => ours.kysely.selectFrom('items').selectAll().where('id', '=', 7).execute(),
+        'kysely stock': () => stock.kysely.selectFrom('items').selectAll().where('id', '=', 7).execute(),
+        'sql ours': () => sql`select id, name from items where id = ${7}`,
+        'sql stock': () => client.query('select id, name from items where id = $1', [7]),
+      };
+      results = await interleave(variants, rounds, perRound);
+      cpu = await cpuPerQuery(variants, rounds, perRound);
       await client.query('commit');
     });
   } finally {
@@ -73,9 +93,21 @@ async function perQuery(url: string, rounds: number, perRound: number): Promise<
       goal: '≤ 15 µs added',
       note: `${added('kysely').toFixed(1)} µs added`,
     }),
-    row('sql tag in a scope vs pg.Client.query (context: the connection itself)', 'µs', results['sql stock']!, results['sql ours']!, {
-      note: `${added('sql').toFixed(1)} µs added`,
+    row('Drizzle select by id: client CPU per query, scope vs node-postgres', 'µs', cpu['drizzle stock']!, cpu['drizzle ours']!, {
+      note: `${(cpu['drizzle ours']! - cpu['drizzle stock']!).toFixed(1)} µs CPU added`,
     }),
+    row('Kysely select by id: client CPU per query, scope vs PostgresDialect', 'µs', cpu['kysely stock']!, cpu['kysely ours']!, {
+      note: `${(cpu['kysely ours']! - cpu['kysely stock']!).toFixed(1)} µs CPU added`,
+    }),
+    row(
+      'sql tag in a scope vs pg.Client.query (context: the connection itself)',
+      'µs',
+      results['sql stock']!,
+      results['sql ours']!,
+      {
+        note: `${added('sql').toFixed(1)} µs added`,
+      },
+    ),
   ];
 }
 
@@ -100,12 +132,16 @@ async function roundTrips(url: string): Promise<BenchRow[]> {
     };
     const viaSql = await count(() => db.withTenant('bench', (sql) => sql`select id, name from items where id = ${7}`));
     const viaDrizzle = await count(() => db.withTenant('bench', () => drizzle.select().from(items).where(eq(items.id, 7))));
-    const viaKysely = await count(() => db.withTenant('bench', () => kysely.selectFrom('items').selectAll().where('id', '=', 7).execute()));
+    const viaKysely = await count(() =>
+      db.withTenant('bench', () => kysely.selectFrom('items').selectAll().where('id', '=', 7).execute()),
+    );
     const viaDrizzleRaw = await count(() => db.withTenant('bench', () => drizzle.execute(dsql`select 1`)));
     return [
       row('round trips, one-query scope via Drizzle (vs the sql tag)', 'round trips', viaSql, viaDrizzle, { goal: '2' }),
       row('round trips, one-query scope via Kysely (vs the sql tag)', 'round trips', viaSql, viaKysely, { goal: '2' }),
-      row('round trips, one-query scope via drizzle.execute (vs the sql tag)', 'round trips', viaSql, viaDrizzleRaw, { goal: '2' }),
+      row('round trips, one-query scope via drizzle.execute (vs the sql tag)', 'round trips', viaSql, viaDrizzleRaw, {
+        goal: '2',
+      }),
     ];
   } finally {
     await db.end();
