@@ -29,6 +29,7 @@ import { parsePoolSettings } from '../packages/db/src/drivers/pool-settings.js';
 import type { Driver, Statement, Transaction } from '../packages/db/src/drivers/types.js';
 import { ADMIN_URL, createScratchDatabase, interleave, isMain, median, type BenchRow, row } from './lib.js';
 import { machineInfo, resultsDir, timestamp } from './run.js';
+import { provision, stopProvisioning, provisioningStopped } from './provision.js';
 
 export interface ScaleOptions {
   tenants: number;
@@ -204,61 +205,6 @@ async function dropScratch(scratch: { drop(): Promise<void> }): Promise<number> 
   return performance.now() - started;
 }
 
-/** Set by SIGINT / SIGTERM: provisioning stops taking new tenants. */
-let stopped = false;
-
-const TRANSIENT = /out of shared memory|too many (clients|connections)|deadlock detected|could not serialize/i;
-
-interface Provisioned {
-  /** Per-tenant wall time in ms, in the order the tenants were started (slug order). */
-  durations: number[];
-  /** `doneAt[k]`: ms since the start when the (k+1)-th tenant was done (completion order). */
-  doneAt: number[];
-  failures: Array<{ slug: string; error: string }>;
-  retries: Array<{ slug: string; error: string }>;
-}
-
-/** Creates tenants with `concurrency` parallel calls of `create`; a transient server error is retried. */
-export async function provision(create: (slug: string) => Promise<unknown>, slugs: string[], concurrency: number, progress?: (done: number, ms: number[]) => void): Promise<Provisioned> {
-  const durations: number[] = new Array(slugs.length);
-  const doneAt: number[] = [];
-  const failures: Array<{ slug: string; error: string }> = [];
-  const retries: Array<{ slug: string; error: string }> = [];
-  const begun = performance.now();
-  let next = 0;
-  let done = 0;
-  const worker = async () => {
-    while (next < slugs.length && failures.length < 100 && !stopped) {
-      const i = next++;
-      const slug = slugs[i]!;
-      for (let attempt = 1; ; attempt++) {
-        const started = performance.now();
-        try {
-          await create(slug);
-          durations[i] = performance.now() - started;
-          break;
-        } catch (error) {
-          const message = (error as Error).message;
-          // The server is shared: another process can exhaust the lock table or the connections for a
-          // moment. createTenant is all-or-nothing, so such a tenant is simply created again.
-          if (attempt < 5 && TRANSIENT.test(message)) {
-            retries.push({ slug, error: message });
-            await new Promise((r) => setTimeout(r, 250 * attempt));
-            continue;
-          }
-          failures.push({ slug, error: message });
-          break;
-        }
-      }
-      done++;
-      doneAt.push(performance.now() - begun);
-      progress?.(done, durations);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return { durations: durations.filter((d) => d !== undefined), doneAt, failures, retries };
-}
-
 /** Backend memory of every pooled connection: `pool` concurrent sleeps so that each connection answers once. */
 async function backendMemory(db: Database, pool: number): Promise<{ medianMiB: number; maxMiB: number; cacheMedianMiB: number; cacheMaxMiB: number }> {
   const answers = await Promise.all(Array.from({ length: pool }, () => db.sql.query(`select pg_backend_pid() as pid, pg_sleep(0.2),
@@ -301,7 +247,7 @@ export async function runScale(options: ScaleOptions) {
     return { dropBigDatabaseMs: round(bigMs, 0), dropSmallDatabaseMs: round(smallMs, 0) };
   };
   const onSignal = (signal: string) => {
-    stopped = true;
+    stopProvisioning();
     log(`${signal}: cleaning up`);
     void cleanup().finally(() => process.exit(130));
   };
@@ -340,7 +286,7 @@ export async function runScale(options: ScaleOptions) {
     const { durations, doneAt, failures, retries } = outcome;
     if (failures.length > 0) log(`${failures.length} failures, first: ${failures[0]!.slug}: ${failures[0]!.error}`);
     if (retries.length > 0) log(`${retries.length} retries after transient errors, first: ${retries[0]!.slug}: ${retries[0]!.error}`);
-    if (stopped) throw new Error('interrupted');
+    if (provisioningStopped()) throw new Error('interrupted');
     // Slices of a tenth of the run (1,000 tenants at 10,000): per-tenant median / p95 by start order, and the
     // wall-clock rate at which that many tenants were completed.
     const buckets = Math.min(10, Math.max(1, Math.floor(durations.length / 50)));
