@@ -22,7 +22,7 @@ import { Database, createTenant, setupDatabase } from '../packages/db/src/index.
 import { DEFAULT_TENANT_DIR } from '../packages/db/src/migrations/runner.js';
 import { createScratchDatabase, isMain, median, printTable, row, type BenchRow } from './lib.js';
 import { psqlScript } from './psql.js';
-import { provision } from './provision.js';
+import { provision } from './scale/measure.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'packages', 'cli', 'bin', 'cgk.mjs');

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { Database, createTenant, setupDatabase, type Sql } from '../packages/db/src/index.js';
 import { ADMIN_URL, createScratchDatabase, median, type ScratchDatabase } from './lib.js';
-import { provision } from './provision.js';
+import { provision } from './scale/measure.js';
 
 /** The order every tenant is seeded with: the indexed read finds it by primary key. */
 export const SEED_ORDER = '00000000-0000-0000-0000-000000000001';

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
+import { poolError } from './pool-exhausted.js';
 import { toResult } from './results.js';
 import { TenantBudget } from './tenant-budget.js';
 import { begin, clientSession, RELEASED, type NodePostgresClient } from './session.js';
@@ -34,8 +35,9 @@ export function createPgDriver(options: PgDriverOptions): Driver {
   // An idle connection that the server drops must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   let ended = false;
+  const shape = { target, max: settings.max, connectTimeoutMs: settings.connectTimeoutMs };
   const fail = (error: unknown): never => {
-    throw normalizeDriverError(error, target);
+    throw poolError(error, pool, shape) ?? normalizeDriverError(error, target);
   };
 
   const run = async (client: pg.Pool, statement: Statement): Promise<QueryResult> => {
@@ -49,13 +51,19 @@ export function createPgDriver(options: PgDriverOptions): Driver {
     // A connection that has served its share of tenants is closed when this checkout ends, not handed back.
     const retire = budget.serve(client, tenant);
     const checkedOut: NodePostgresClient = retire
-      ? { query: (text, values) => client.query(text, values), release: () => client.release(true) }
+      ? {
+        query: (text, values) => client.query(text, values),
+        release: () => client.release(true),
+        on: (event, listener) => client.on(event, listener),
+        removeListener: (event, listener) => client.removeListener(event, listener),
+      }
       : (client as unknown as NodePostgresClient);
     return clientSession(checkedOut, normalize, () => normalize(new Error(RELEASED)));
   };
 
   return {
     name: 'pg',
+    maxConnections: settings.max,
     async query(statement) {
       return run(pool, statement).catch(fail);
     },

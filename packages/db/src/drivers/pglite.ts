@@ -95,6 +95,7 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
 
   return {
     name: 'pglite',
+    maxConnections: 1,
     async query(statement) {
       const { db, release } = await lock();
       try {

@@ -64,6 +64,12 @@ export interface BeginOptions {
 /** A connection pool (or a single embedded connection) to one database. */
 export interface Driver {
   readonly name: DriverName;
+  /**
+   * The most connections this driver holds at once (`pool_max`; 1 for the embedded database). Work that runs
+   * N things side by side, each on one connection, runs at most this many: more would only wait for a
+   * connection, and past the connect timeout fail for nothing. Undefined: unknown (a wrapper), no bound.
+   */
+  readonly maxConnections?: number;
   /** Runs one statement outside any transaction block, on whichever connection is free. */
   query(statement: Statement): Promise<QueryResult>;
   /** Runs a script of several statements without parameters, outside any transaction block. */
