@@ -83,7 +83,7 @@ export async function startPgProxy(targetUrl: string): Promise<PgProxy> {
     let clientTurn = false;
     // Answers the server still owes (a Query or a Sync each), and injected answers waiting their turn.
     let owed = 0;
-    const waiting: Buffer[] = [];
+    let waiting = 0;
     let status = 'I';
     const close = () => {
       client.destroy();
@@ -101,8 +101,8 @@ export async function startPgProxy(targetUrl: string): Promise<PgProxy> {
           failing.splice(rule, 1);
           intercepted.push(text);
           // The answer must come after the answers the server still owes for earlier messages.
-          if (owed === 0 && waiting.length === 0) client.write(injectedError(status === 'I' ? 'I' : 'E'));
-          else waiting.push(Buffer.from(status));
+          if (owed === 0 && waiting === 0) client.write(injectedError(status === 'I' ? 'I' : 'E'));
+          else waiting += 1;
           continue;
         }
         if (m.type === 'Q' || m.type === 'S') owed += 1;
@@ -117,9 +117,7 @@ export async function startPgProxy(targetUrl: string): Promise<PgProxy> {
         readyForQuery += 1;
         status = String.fromCharCode(m.body[0]!);
         owed = Math.max(0, owed - 1);
-        if (owed === 0) {
-          for (const pending of waiting.splice(0)) client.write(injectedError(status === 'I' ? 'I' : 'E'));
-        }
+        for (; owed === 0 && waiting > 0; waiting--) client.write(injectedError(status === 'I' ? 'I' : 'E'));
       }
     });
     for (const socket of [client, upstream]) {
