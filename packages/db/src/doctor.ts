@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { citusCheck, describeCitus } from './citus.js';
 import { Database, tenantRolesFromEnv } from './client.js';
 import { parsePoolSettings } from './drivers/config.js';
 import { resolveDriverConfig, type DriverConfig } from './drivers/select.js';
@@ -41,7 +42,8 @@ export interface DiagnoseOptions {
 const MIN_SERVER_MAJOR = 15;
 
 /**
- * Runs every check and returns them in a fixed order: database url, driver, connection, server, pooling,
+ * Runs every check and returns them in a fixed order: database url, driver, connection, server, citus (only
+ * on a Citus coordinator: nodes, tenant placement, the settings tenants need), pooling,
  * tenant roles, migrations, redis, encryption key. Checks that need the database are skipped (`warn`, saying why) when it
  * cannot be reached. The embedded database is not created by a diagnosis: if its directory does not exist
  * yet, that is reported instead.
@@ -100,8 +102,10 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
       add(Number.isFinite(major) && major < MIN_SERVER_MAJOR
         ? { name: 'server', status: 'warn', detail: described, hint: `The migrations are tested on PostgreSQL ${MIN_SERVER_MAJOR} and newer; upgrade the server.` }
         : { name: 'server', status: 'ok', detail: described });
+      const citus = await describeCitus(db);
+      if (citus) add(citusCheck(citus, options.db?.tenantRoles ?? tenantRolesFromEnv(env)));
     } catch (error) {
-      add(failure('connection', error));
+      add(failure(reachable ? 'citus' : 'connection', error));
     }
   }
 

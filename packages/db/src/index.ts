@@ -51,6 +51,7 @@ export {
   type LifecycleOptions,
 } from './tenants.js';
 export { setupDatabase, PLATFORM_TABLES, type SetupReport } from './setup.js';
+export { describeCitus, type CitusReport, type CitusNode } from './citus.js';
 export { diagnose, type DoctorReport, type DoctorCheck, type DoctorStatus, type DiagnoseOptions } from './doctor.js';
 export {
   migratePublic,
