@@ -429,7 +429,11 @@ export interface TenantPendingStatus {
   version: number | null;
   /** Files after that version. */
   pending: string[];
-  /** new: no summary row; behind: older version; changed: same version, different checksums; ahead: newer than the files. */
+  /**
+   * new: no summary row; behind: an older version whose files are unchanged (`migrate` applies the rest);
+   * changed: its applied files' checksums differ from the files (an applied file was edited); ahead: newer
+   * than the files (migrated by a newer release, or a file was removed). `migrate` refuses the last two.
+   */
   reason: 'new' | 'behind' | 'changed' | 'ahead';
 }
 
@@ -441,9 +445,13 @@ export interface FleetMigrationStatus {
   latest: number;
   total: number;
   upToDate: number;
-  /** How many tenants have something pending. */
+  /** How many tenants `migrate` would bring up to date (reason new or behind). */
   pending: number;
-  /** Those tenants, ordered by slug. */
+  /** How many tenants are ahead of the files (`migrate` refuses them: deploy the release that has the files). */
+  ahead: number;
+  /** How many tenants have applied files whose content changed since (`migrate` refuses them). */
+  changed: number;
+  /** Every tenant that is not up to date (pending, ahead or changed), ordered by slug. */
   tenants: TenantPendingStatus[];
 }
 
@@ -485,7 +493,7 @@ export async function migrationStatus(db: DriverSource, options: MigrationStatus
   });
   const report: MigrationStatusReport = {
     public: await schemaStatus(driver, 'public', publicFiles, exists?.public_tracked === true),
-    tenants: { registry: exists?.registry === true, latest: tenantFiles.length, total: 0, upToDate: 0, pending: 0, tenants: [] },
+    tenants: { registry: exists?.registry === true, latest: tenantFiles.length, total: 0, upToDate: 0, pending: 0, ahead: 0, changed: 0, tenants: [] },
   };
   if (report.tenants.registry) report.tenants = await fleetStatus(driver, tenantSourceSql(source), tenantFiles, exists?.state === true);
   if (options.slug !== undefined) {
@@ -525,7 +533,8 @@ async function schemaStatus(driver: Driver, schema: string, files: readonly Migr
 
 async function fleetStatus(driver: Driver, source: string, files: readonly Migration[], stateTable: boolean): Promise<FleetMigrationStatus> {
   const latest = files.length;
-  const digest = prefixDigests(files)[latest]!;
+  const digests = prefixDigests(files);
+  const digest = digests[latest]!;
   const state = stateTable
     ? 'public.tenant_migration_state'
     : '(select null::text as schema_name, null::int as version, null::text as checksum_digest where false)';
@@ -544,7 +553,7 @@ async function fleetStatus(driver: Driver, source: string, files: readonly Migra
     const { rows } = await driver.query(page);
     for (const row of rows) {
       const version = row.version === null || row.version === undefined ? null : Number(row.version);
-      const reason = version === null ? 'new' : version < latest ? 'behind' : version > latest ? 'ahead' : 'changed';
+      const reason = version === null ? 'new' : version > latest ? 'ahead' : row.checksum_digest !== digests[version] ? 'changed' : 'behind';
       tenants.push({
         slug: String(row.slug),
         schema: String(row.schema_name),
@@ -556,5 +565,8 @@ async function fleetStatus(driver: Driver, source: string, files: readonly Migra
     if (rows.length < 1000) break;
     last = String(rows.at(-1)!.slug);
   }
-  return { registry: true, latest, total, upToDate: total - pendingCount, pending: pendingCount, tenants };
+  const count = (reason: TenantPendingStatus['reason']) => tenants.filter((t) => t.reason === reason).length;
+  const ahead = count('ahead');
+  const changed = count('changed');
+  return { registry: true, latest, total, upToDate: total - pendingCount, pending: pendingCount - ahead - changed, ahead, changed, tenants };
 }
