@@ -20,7 +20,8 @@ say() { printf 'citus: %s\n' "$*"; }
 die() { printf 'citus: ERROR: %s\n' "$*" >&2; exit 1; }
 
 node_ok() { # port: answers and has the citus library loaded
-  [ "$(psql -X -qAt -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "select count(*) from pg_available_extensions where name = 'citus'" 2>/dev/null)" = 1 ] &&
+  local q="select count(*) from pg_available_extensions where name = 'citus'"
+  [ "$(psql -X -qAt -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$q" 2>/dev/null)" = 1 ] &&
     psql -X -qAt -h 127.0.0.1 -p "$1" -U postgres -d postgres -c 'show shared_preload_libraries' 2>/dev/null | grep -q citus
 }
 cluster_ok() { node_ok "$port" && node_ok $((port + 1)) && node_ok $((port + 2)); }
@@ -41,4 +42,6 @@ elif ! cluster_ok; then
   CGK_CITUS_PORT to its coordinator's port."
 fi
 cluster_ok || die "the Citus cluster on 127.0.0.1:$port-$((port + 2)) does not answer, or a node has no citus library loaded"
-say "up: $(psql -X -qAt -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "select default_version from pg_available_extensions where name = 'citus'") on $port, workers $((port + 1)) and $((port + 2))"
+version=$(psql -X -qAt -h 127.0.0.1 -p "$port" -U postgres -d postgres \
+  -c "select default_version from pg_available_extensions where name = 'citus'")
+say "up: Citus $version on $port, workers $((port + 1)) and $((port + 2))"

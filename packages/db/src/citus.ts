@@ -44,8 +44,10 @@ const SETTINGS_SQL = `select (select extversion from pg_extension where extname 
   current_setting('citus.enable_unsafe_triggers', true) as triggers,
   (select count(*) from pg_namespace n where n.nspname like 'tenant\\_%'
      and not exists (select 1 from pg_dist_schema s where s.schemaid = n.oid))::int as local_tenants,
-  (select count(*) from pg_dist_schema s join pg_namespace n on n.oid = s.schemaid where n.nspname like 'tenant\\_%')::int as distributed_tenants,
-  (select count(*) from pg_roles where rolname like 'ct\\_' || ${DATABASE_TAG_EXPRESSION} || '\\_%' and not rolcanlogin)::int as nologin_roles`;
+  (select count(*) from pg_dist_schema s join pg_namespace n on n.oid = s.schemaid
+     where n.nspname like 'tenant\\_%')::int as distributed_tenants,
+  (select count(*) from pg_roles
+     where rolname like 'ct\\_' || ${DATABASE_TAG_EXPRESSION} || '\\_%' and not rolcanlogin)::int as nologin_roles`;
 
 // Placement from Citus's own catalog (not citus_shards, which asks every worker for sizes).
 const NODES_SQL = `select n.nodename as host, n.nodeport as port, n.groupid = 0 as coordinator, n.isactive as active,
@@ -89,6 +91,16 @@ export async function describeCitus(db: { driver(): Promise<Driver> }): Promise<
   };
 }
 
+const HINTS = {
+  triggers: 'Tenant tables carry updated_at triggers, which Citus refuses without it: set citus.enable_unsafe_triggers = on'
+    + ' in postgresql.conf on every node (or ALTER DATABASE <db> SET citus.enable_unsafe_triggers = on).',
+  login: 'Run: npx @cgk/cli tenant:repair (gives them LOGIN), or set CGK_TENANT_ROLES=off.',
+  sharding: 'New tenant schemas stay on the coordinator: ALTER DATABASE <db> SET citus.enable_schema_based_sharding = on'
+    + " (and SELECT citus_schema_distribute('tenant_<slug>') for existing ones).",
+  workers: "No worker is registered in this database: SELECT citus_add_node('<host>', <port>) on the coordinator.",
+  local: "Distribute them one by one: SELECT citus_schema_distribute('tenant_<slug>').",
+};
+
 /**
  * The `citus` check of `doctor`: fails when tenant creation would fail (unsafe triggers off) or scopes would
  * (tenant roles that cannot log in), warns when tenants would not be spread (sharding off, no worker, tenant
@@ -96,28 +108,22 @@ export async function describeCitus(db: { driver(): Promise<Driver> }): Promise<
  */
 export function citusCheck(report: CitusReport, tenantRoles: boolean): DoctorCheck {
   const name = 'citus';
-  const workers = report.nodes.filter((n) => n.active);
-  const placement = workers.map((n) => `${n.host}:${n.port}${n.role === 'coordinator' ? ' (coordinator)' : ''} ${n.tenants}`).join(', ');
-  const detail = `Citus ${report.version}, ${workers.length} active node${workers.length === 1 ? '' : 's'} for tenants`
+  const nodes = report.nodes.filter((n) => n.active);
+  const where = (n: CitusNode) => `${n.host}:${n.port}${n.role === 'coordinator' ? ' (coordinator)' : ''}`;
+  const placement = nodes.map((n) => `${where(n)} ${n.tenants}`).join(', ');
+  const detail = `Citus ${report.version}, ${nodes.length} active node${nodes.length === 1 ? '' : 's'} for tenants`
     + `${placement ? ` (tenants per node: ${placement})` : ''}; ${report.distributedTenants} distributed tenant schemas`
     + `, ${report.localTenants} on the coordinator; schema-based sharding ${report.schemaBasedSharding ? 'on' : 'off'}`
     + `, unsafe triggers ${report.unsafeTriggers ? 'on' : 'off'}; platform tables stay local on the coordinator`
     + (tenantRoles ? '; tenant roles LOGIN (workers are reached as the tenant role)' : '');
-  if (!report.unsafeTriggers) {
-    return { name, status: 'fail', detail, hint: 'Tenant tables carry updated_at triggers, which Citus refuses without it: set citus.enable_unsafe_triggers = on in postgresql.conf on every node (or ALTER DATABASE <db> SET citus.enable_unsafe_triggers = on).' };
-  }
+  if (!report.unsafeTriggers) return { name, status: 'fail', detail, hint: HINTS.triggers };
   if (tenantRoles && report.tenantRolesWithoutLogin > 0) {
-    return { name, status: 'fail', detail: `${detail}; ${report.tenantRolesWithoutLogin} tenant roles cannot log in, so their scopes fail on the workers`, hint: 'Run: npx @cgk/cli tenant:repair (gives them LOGIN), or set CGK_TENANT_ROLES=off.' };
+    const cannot = `${report.tenantRolesWithoutLogin} tenant roles cannot log in, so their scopes fail on the workers`;
+    return { name, status: 'fail', detail: `${detail}; ${cannot}`, hint: HINTS.login };
   }
-  if (!report.schemaBasedSharding) {
-    return { name, status: 'warn', detail, hint: 'New tenant schemas stay on the coordinator: ALTER DATABASE <db> SET citus.enable_schema_based_sharding = on (and SELECT citus_schema_distribute(\'tenant_<slug>\') for existing ones).' };
-  }
-  if (workers.every((n) => n.role === 'coordinator')) {
-    return { name, status: 'warn', detail, hint: 'No worker is registered in this database: SELECT citus_add_node(\'<host>\', <port>) on the coordinator.' };
-  }
-  if (report.localTenants > 0) {
-    return { name, status: 'warn', detail, hint: 'Distribute them one by one: SELECT citus_schema_distribute(\'tenant_<slug>\').' };
-  }
+  if (!report.schemaBasedSharding) return { name, status: 'warn', detail, hint: HINTS.sharding };
+  if (nodes.every((n) => n.role === 'coordinator')) return { name, status: 'warn', detail, hint: HINTS.workers };
+  if (report.localTenants > 0) return { name, status: 'warn', detail, hint: HINTS.local };
   return { name, status: 'ok', detail };
 }
 
@@ -129,10 +135,12 @@ export function workerLoginError(error: unknown, slug: string): CgkError | undef
   // The coordinator reports it with SQLSTATE 08006, which the driver layer types as a ConnectionError.
   if (!(error instanceof CgkError) || !/connection to the remote node .* failed/.test(error.message)) return undefined;
   const nologin = /is not permitted to log in/.test(error.message);
-  return new CgkError('CGK_ROLE', `Tenant "${slug}": Citus could not connect to a worker as the tenant's role (${nologin ? 'the role may not log in' : 'the worker refused it'})`, {
+  const why = nologin ? 'the role may not log in' : 'the worker refused it';
+  return new CgkError('CGK_ROLE', `Tenant "${slug}": Citus could not connect to a worker as the tenant's role (${why})`, {
     hint: nologin
-      ? `On Citus tenant roles need LOGIN: npx @cgk/cli tenant:repair ${slug} (or set CGK_TENANT_ROLES=off for search_path-only isolation)`
-      : 'The workers must authenticate tenant roles (pg_dist_authinfo, a .pgpass on the coordinator, or certificates): see docs/SCALING.md',
+      ? `On Citus tenant roles need LOGIN: npx @cgk/cli tenant:repair ${slug} (or CGK_TENANT_ROLES=off: search_path only)`
+      : 'The workers must authenticate tenant roles (pg_dist_authinfo, a .pgpass on the coordinator, or certificates):'
+        + ' see docs/SCALING.md',
     cause: error,
   });
 }

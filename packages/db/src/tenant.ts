@@ -124,7 +124,9 @@ class TenantScope implements ActiveScope {
         this.#missing = true;
         throw new TenantNotFoundError(this.slug);
       }
-      if (!answer?.ok) throw workerLoginError(answer?.error, this.slug) ?? answer?.error ?? new Error('first statement returned no result');
+      if (!answer?.ok) {
+        throw workerLoginError(answer?.error, this.slug) ?? answer?.error ?? new Error('first statement returned no result');
+      }
       return answer.result;
     } catch (error) {
       this.#openError = error as Error;

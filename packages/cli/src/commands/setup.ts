@@ -28,12 +28,14 @@ export const registerSetup: Register = (program, ctx, done) => {
     });
 };
 
+const WARNING = '  warning:    ';
+
 function citusLines(citus: CitusReport | undefined): string[] {
   if (!citus) return [];
   const nodes = citus.nodes.map((n) => `${n.host}:${n.port} (${n.tenants} tenants)`).join(', ') || 'none registered';
   const warnings = [
-    ...(citus.schemaBasedSharding ? [] : ['  warning:    citus.enable_schema_based_sharding is off: new tenant schemas stay on the coordinator']),
-    ...(citus.unsafeTriggers ? [] : ['  warning:    citus.enable_unsafe_triggers is off: tenant:create will fail on the updated_at triggers']),
+    ...(citus.schemaBasedSharding ? [] : [`${WARNING}citus.enable_schema_based_sharding off: tenants stay on the coordinator`]),
+    ...(citus.unsafeTriggers ? [] : [`${WARNING}citus.enable_unsafe_triggers off: tenant:create fails on updated_at triggers`]),
   ];
   return [`  citus:      ${citus.version}; nodes for tenants: ${nodes}; platform tables local on the coordinator`, ...warnings];
 }

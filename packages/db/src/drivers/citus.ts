@@ -116,10 +116,9 @@ async function execInOwnTransaction(inner: Driver, parts: readonly ScriptStateme
 function shifted(error: unknown, offset: number): unknown {
   if (!(error instanceof QueryError) || error.position === undefined || offset === 0) return error;
   const { sqlState, detail, constraint, table, schema } = error;
-  const moved = new QueryError(error.message, { sqlState, detail, constraint, table, schema, position: error.position + offset }, {
-    hint: error.hint,
-    cause: error.cause,
-  });
+  const position = error.position + offset;
+  const details = { sqlState, detail, constraint, table, schema, position };
+  const moved = new QueryError(error.message, details, { hint: error.hint, cause: error.cause });
   moved.stack = error.stack;
   return moved;
 }
