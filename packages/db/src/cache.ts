@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { CacheError, ConfigError } from './errors.js';
 import { assertValidSlug } from './identifier.js';
-import { currentTenant } from './scope.js';
+import { currentTenant } from './scope/context.js';
 import { processMemoryStore } from './cache/memory-store.js';
 import { RedisStore } from './cache/redis-store.js';
 import type { CacheStore } from './cache/store.js';

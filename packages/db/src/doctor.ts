@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { citusCheck, describeCitus } from './citus.js';
-import { Database, tenantRolesFromEnv } from './client.js';
-import { parsePoolSettings } from './drivers/config.js';
-import { resolveDriverConfig, type DriverConfig } from './drivers/select.js';
+import { Database, tenantRolesFromEnv } from './database.js';
+import { parsePoolSettings } from './drivers/pool-settings.js';
+import { resolveDriverConfig, type DriverConfig } from './drivers/driver-config.js';
 import { CacheError, CgkError, redactSecrets } from './errors.js';
-import { migrationStatus, type MigrationStatusReport } from './migrations/fleet.js';
+import { migrationStatus, type MigrationStatusReport } from './migrations/status.js';
 import { checkEncryptionKeys } from './secrets.js';
 
 /**

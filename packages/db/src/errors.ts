@@ -13,6 +13,7 @@ export type CgkErrorCode =
   | 'CGK_TENANT_SCOPE_CONFLICT'
   | 'CGK_SCOPE_ENDED'
   | 'CGK_TRANSACTION_ABORTED'
+  | 'CGK_DATABASE_CLOSED'
   | 'CGK_CONFIG'
   | 'CGK_CONNECTION'
   | 'CGK_QUERY'
@@ -23,7 +24,10 @@ export type CgkErrorCode =
   | 'CGK_ENCRYPTION'
   | 'CGK_CACHE'
   | 'CGK_INVALID_REQUEST'
-  | 'CGK_ROLE';
+  | 'CGK_ROLE'
+  | 'CGK_TRANSACTION_CONTROL'
+  | 'CGK_NO_TENANT_SCOPE'
+  | 'CGK_ORM_TRANSACTION';
 
 export interface CgkErrorOptions {
   hint?: string;
@@ -102,12 +106,43 @@ export class ScopeEndedError extends CgkError {
   }
 }
 
-/** The transaction was aborted by an earlier failed query whose error was swallowed: nothing was committed. */
+/**
+ * The transaction was aborted by an earlier failed query whose error was swallowed: nothing was committed.
+ * `work` names what the transaction was for (a tenant scope by default; tenant creation or removal).
+ */
 export class TransactionAbortedError extends CgkError {
-  constructor(readonly slug: string, cause?: unknown) {
-    super('CGK_TRANSACTION_ABORTED', `The transaction of tenant scope "${slug}" was aborted by a failed query; nothing was committed`, {
+  constructor(readonly slug: string, cause?: unknown, work = 'tenant scope') {
+    super('CGK_TRANSACTION_ABORTED', `The transaction of ${work} "${slug}" was aborted by a failed query; nothing was committed`, {
       hint: 'A query inside the scope failed and its error was caught; PostgreSQL rolled the whole scope back. Let the error propagate or retry the whole scope.',
       cause,
+    });
+  }
+}
+
+/**
+ * A statement inside a tenant scope would end or restart the scope's transaction (COMMIT, ROLLBACK, END,
+ * ABORT, BEGIN, START TRANSACTION, PREPARE TRANSACTION, alone or inside a multi-statement text); it was
+ * refused before anything was sent, and the scope's transaction is intact.
+ */
+export class TransactionControlError extends CgkError {
+  constructor(readonly slug: string, readonly statement: string) {
+    super(
+      'CGK_TRANSACTION_CONTROL',
+      `"${statement.toUpperCase()}" refused inside the scope of tenant "${slug}": it would end the scope's transaction, ` +
+        "and what follows would run without the tenant's path and role",
+      {
+        hint: 'withTenant() commits when its callback resolves and rolls back when it throws: throw to roll back. For a ' +
+          'partial rollback use SAVEPOINT / ROLLBACK TO SAVEPOINT, or an ORM transaction (a savepoint inside a scope).',
+      },
+    );
+  }
+}
+
+/** A `Database` was used after its `end()`: its connections are closed and it opens no new ones. */
+export class DatabaseClosedError extends CgkError {
+  constructor() {
+    super('CGK_DATABASE_CLOSED', 'This database has been closed (end() was called)', {
+      hint: 'Create a new Database (or call closeDatabase() only once the process is done with the default one).',
     });
   }
 }

@@ -1,6 +1,6 @@
 import { QueryError } from '../errors.js';
 import { splitStatements, type ScriptStatement } from '../migrations/split.js';
-import type { Driver, Statement, Transaction } from './types.js';
+import type { Driver, Session, Statement, Transaction } from './types.js';
 
 /**
  * Citus needs one statement per message. It forwards a propagated statement's whole query string to the
@@ -58,6 +58,11 @@ export function statementPerMessageOnCitus(inner: Driver): Driver {
       }
       return detection.known === true ? { ...begun, tx: splittingTransaction(begun.tx) } : begun;
     },
+    async acquire() {
+      const session = await inner.acquire();
+      if (detection.known === undefined) await detection.ask().catch(() => undefined);
+      return detection.known === true ? splittingSession(session) : session;
+    },
     end: () => inner.end(),
   };
   detections.set(driver, detection);
@@ -90,8 +95,34 @@ function splittingTransaction(tx: Transaction): Transaction {
   };
 }
 
+/** A session's multi-statement script runs as BEGIN, its statements, COMMIT: one transaction, as it would whole. */
+function splittingSession(session: Session): Session {
+  return {
+    query: (statement) => session.query(statement),
+    exec(script) {
+      const parts = splitStatements(script);
+      return parts.length < 2 ? session.exec(script) : inOneTransaction(session, parts);
+    },
+    release: (destroy) => session.release(destroy),
+  };
+}
+
+async function inOneTransaction(session: Session, parts: readonly ScriptStatement[]): Promise<void> {
+  const begun = session.exec('BEGIN');
+  const sent = sendEach(session, parts);
+  const ended = session.query({ text: 'COMMIT' });
+  try {
+    await Promise.all([begun, sent]);
+  } catch (error) {
+    await ended.catch(() => undefined);
+    throw error;
+  }
+  const { command } = await ended;
+  if (command !== 'COMMIT') throw new QueryError(`The script's transaction was rolled back (COMMIT answered ${command})`);
+}
+
 /** Sends every statement without waiting (in this order, synchronously); rejects with the first failure. */
-function sendEach(tx: Transaction, parts: readonly ScriptStatement[]): Promise<void> {
+function sendEach(tx: Pick<Transaction, 'exec'>, parts: readonly ScriptStatement[]): Promise<void> {
   const sent = parts.map((part) => tx.exec(part.text).catch((error: unknown) => {
     throw shifted(error, part.offset);
   }));
