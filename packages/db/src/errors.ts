@@ -16,6 +16,7 @@ export type CgkErrorCode =
   | 'CGK_DATABASE_CLOSED'
   | 'CGK_CONFIG'
   | 'CGK_CONNECTION'
+  | 'CGK_POOL_EXHAUSTED'
   | 'CGK_QUERY'
   | 'CGK_MIGRATION'
   | 'CGK_MIGRATION_CHECKSUM'
@@ -161,6 +162,36 @@ export class ConnectionError extends CgkError {
       hint: options.hint ?? 'Check DATABASE_URL (host, port, user, database) and that the server is running: npx @cgk/cli doctor',
       cause: options.cause,
     });
+  }
+}
+
+/** What `PoolExhaustedError` reports about the pool. */
+export interface PoolExhaustion {
+  /** The database, as a connection string without its password. */
+  target: string;
+  /** `pool_max`: the most connections the pool holds. */
+  max: number;
+  /** Connections open when the wait ended. */
+  busy: number;
+  /** Other callers still waiting for a connection. */
+  waiting: number;
+  /** How long this caller waited (`connect_timeout`). */
+  connectTimeoutMs: number;
+}
+
+/**
+ * Every connection of this process's pool stayed busy for the whole connect timeout: the pool, not the
+ * server, is the limit. Nothing was sent to the database for the failed call.
+ */
+export class PoolExhaustedError extends CgkError {
+  readonly pool: PoolExhaustion;
+
+  constructor(pool: PoolExhaustion, cause?: unknown) {
+    super('CGK_POOL_EXHAUSTED', `No free connection in the pool for ${pool.target}: all ${pool.busy} of pool_max=${pool.max} connections stayed busy for ${pool.connectTimeoutMs / 1000} s (${pool.waiting} more callers waiting)`, {
+      hint: 'Raise pool_max in DATABASE_URL (within the server\'s max_connections), lower the concurrency (fewer scopes or migrate --concurrency), or find what holds connections (a withTenant() callback awaiting slow work).',
+      cause,
+    });
+    this.pool = pool;
   }
 }
 

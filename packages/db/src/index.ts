@@ -21,6 +21,7 @@ export {
   TransactionControlError,
   ConfigError,
   ConnectionError,
+  PoolExhaustedError,
   ConfirmationRequiredError,
   QueryError,
   CacheError,
@@ -33,6 +34,7 @@ export {
   type CgkErrorCode,
   type CacheErrorReason,
   type MigrationErrorDetails,
+  type PoolExhaustion,
 } from './errors.js';
 export { createTenantCache, tenantCache, closeCache, DEFAULT_CACHE_TIMEOUT_MS, type TenantCache, type TenantCacheOptions } from './cache.js';
 export { encryptSecret, decryptSecret, isEncryptedSecret, needsReencryption, checkEncryptionKeys, type EncryptionKeyStatus } from './secrets.js';

@@ -4,6 +4,7 @@ import ws from 'ws';
 import { ConfigError, ConnectionError, redactSecrets } from '../errors.js';
 import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
+import { poolError } from './pool-exhausted.js';
 import { toResult } from './results.js';
 import { begin, clientSession, RELEASED, type NodePostgresClient } from './session.js';
 import type { Driver, QueryResult, Session, Statement } from './types.js';
@@ -74,8 +75,9 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
   // An idle connection that the server drops must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   let ended = false;
+  const shape = { target, max: settings.max, connectTimeoutMs: settings.connectTimeoutMs };
   const fail = (error: unknown): never => {
-    throw normalizeNeonError(error, target);
+    throw poolError(error, pool, shape) ?? normalizeNeonError(error, target);
   };
   const run = async (client: Pool, statement: Statement): Promise<QueryResult> =>
     toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
@@ -87,6 +89,7 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
 
   return {
     name: options.flavour,
+    maxConnections: settings.max,
     async query(statement) {
       return run(pool, statement).catch(fail);
     },

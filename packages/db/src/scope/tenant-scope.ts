@@ -100,7 +100,8 @@ class TenantScope implements ActiveScope {
     try {
       const owner = this.owner;
       const driver = await owner.driver();
-      const { tx, results } = await driver.begin([tenantPrelude(this.slug, this.schema, owner.tenantRoles ? owner : undefined), first]);
+      const path = tenantPrelude(this.slug, this.schema, owner.tenantRoles ? owner : undefined);
+      const { tx, results } = await driver.begin([path, first], { tenant: this.schema });
       this.#tx = tx;
       const [prelude, answer] = results;
       if (!prelude?.ok) throw roleMissing(prelude?.error, this.slug) ?? prelude?.error ?? new Error('tenant prelude returned no result');
