@@ -27,9 +27,11 @@ type Pool = pg.Pool;
 
 async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: limit }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+    }),
+  );
 }
 
 /** BEGIN, the statements one per message, COMMIT: sent without waiting, on one pipelined connection. */
@@ -51,7 +53,9 @@ async function timed(samples: number[], work: () => Promise<unknown>): Promise<v
 }
 
 async function provisioning(db: Database, raw: Pool, count: number): Promise<BenchRow> {
-  const files = readdirSync(DEFAULT_TENANT_DIR).filter((f) => f.endsWith('.sql')).sort();
+  const files = readdirSync(DEFAULT_TENANT_DIR)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   const ddl = files.flatMap((f) => splitStatements(readFileSync(join(DEFAULT_TENANT_DIR, f), 'utf8')).map((s) => s.text));
   const ours: number[] = [];
   const baseline: number[] = [];

@@ -92,11 +92,13 @@ export async function describeCitus(db: { driver(): Promise<Driver> }): Promise<
 }
 
 const HINTS = {
-  triggers: 'Tenant tables carry updated_at triggers, which Citus refuses without it: set citus.enable_unsafe_triggers = on'
-    + ' in postgresql.conf on every node (or ALTER DATABASE <db> SET citus.enable_unsafe_triggers = on).',
+  triggers:
+    'Tenant tables carry updated_at triggers, which Citus refuses without it: set citus.enable_unsafe_triggers = on' +
+    ' in postgresql.conf on every node (or ALTER DATABASE <db> SET citus.enable_unsafe_triggers = on).',
   login: 'Run: npx @cgk/cli tenant:repair (gives them LOGIN), or set CGK_TENANT_ROLES=off.',
-  sharding: 'New tenant schemas stay on the coordinator: ALTER DATABASE <db> SET citus.enable_schema_based_sharding = on'
-    + " (and SELECT citus_schema_distribute('tenant_<slug>') for existing ones).",
+  sharding:
+    'New tenant schemas stay on the coordinator: ALTER DATABASE <db> SET citus.enable_schema_based_sharding = on' +
+    " (and SELECT citus_schema_distribute('tenant_<slug>') for existing ones).",
   workers: "No worker is registered in this database: SELECT citus_add_node('<host>', <port>) on the coordinator.",
   local: "Distribute them one by one: SELECT citus_schema_distribute('tenant_<slug>').",
 };
@@ -111,11 +113,12 @@ export function citusCheck(report: CitusReport, tenantRoles: boolean): DoctorChe
   const nodes = report.nodes.filter((n) => n.active);
   const where = (n: CitusNode) => `${n.host}:${n.port}${n.role === 'coordinator' ? ' (coordinator)' : ''}`;
   const placement = nodes.map((n) => `${where(n)} ${n.tenants}`).join(', ');
-  const detail = `Citus ${report.version}, ${nodes.length} active node${nodes.length === 1 ? '' : 's'} for tenants`
-    + `${placement ? ` (tenants per node: ${placement})` : ''}; ${report.distributedTenants} distributed tenant schemas`
-    + `, ${report.localTenants} on the coordinator; schema-based sharding ${report.schemaBasedSharding ? 'on' : 'off'}`
-    + `, unsafe triggers ${report.unsafeTriggers ? 'on' : 'off'}; platform tables stay local on the coordinator`
-    + (tenantRoles ? '; tenant roles LOGIN (workers are reached as the tenant role)' : '');
+  const detail =
+    `Citus ${report.version}, ${nodes.length} active node${nodes.length === 1 ? '' : 's'} for tenants` +
+    `${placement ? ` (tenants per node: ${placement})` : ''}; ${report.distributedTenants} distributed tenant schemas` +
+    `, ${report.localTenants} on the coordinator; schema-based sharding ${report.schemaBasedSharding ? 'on' : 'off'}` +
+    `, unsafe triggers ${report.unsafeTriggers ? 'on' : 'off'}; platform tables stay local on the coordinator` +
+    (tenantRoles ? '; tenant roles LOGIN (workers are reached as the tenant role)' : '');
   if (!report.unsafeTriggers) return { name, status: 'fail', detail, hint: HINTS.triggers };
   if (tenantRoles && report.tenantRolesWithoutLogin > 0) {
     const cannot = `${report.tenantRolesWithoutLogin} tenant roles cannot log in, so their scopes fail on the workers`;
@@ -139,8 +142,8 @@ export function workerLoginError(error: unknown, slug: string): CgkError | undef
   return new CgkError('CGK_ROLE', `Tenant "${slug}": Citus could not connect to a worker as the tenant's role (${why})`, {
     hint: nologin
       ? `On Citus tenant roles need LOGIN: npx @cgk/cli tenant:repair ${slug} (or CGK_TENANT_ROLES=off: search_path only)`
-      : 'The workers must authenticate tenant roles (pg_dist_authinfo, a .pgpass on the coordinator, or certificates):'
-        + ' see docs/SCALING.md',
+      : 'The workers must authenticate tenant roles (pg_dist_authinfo, a .pgpass on the coordinator, or certificates):' +
+        ' see docs/SCALING.md',
     cause: error,
   });
 }

@@ -76,9 +76,13 @@ export function grantTenantRoleSql(slug: string, options: { existingTables?: boo
 declare r text := ${role};
 begin
   if not exists (select 1 from pg_roles where rolname = r) then
-    execute format('create role %I ${options.login ? 'login' : 'nologin'}', r);${options.login ? `
+    execute format('create role %I ${options.login ? 'login' : 'nologin'}', r);${
+      options.login
+        ? `
   elsif not (select rolcanlogin from pg_roles where rolname = r) then
-    execute format('alter role %I login', r);` : ''}
+    execute format('alter role %I login', r);`
+        : ''
+    }
   end if;
   if not exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid join pg_roles u on u.oid = m.member
                  where g.rolname = r and u.rolname = current_user) then

@@ -26,7 +26,7 @@ select 1`;
     expect(texts('create table begin_end (begin int); select 1')).toEqual(['create table begin_end (begin int)', 'select 1']);
     expect(texts('do $$ begin perform 1; end $$; select 2')).toEqual(['do $$ begin perform 1; end $$', 'select 2']);
     // A statement that merely mentions FUNCTION later on is not a routine definition.
-    expect(texts('create table function_log (x int); comment on function g(int) is \'x\'; select 4')).toHaveLength(3);
+    expect(texts("create table function_log (x int); comment on function g(int) is 'x'; select 4")).toHaveLength(3);
   });
 
   it('does not cut inside parentheses (a rule with several actions)', () => {
@@ -56,7 +56,7 @@ select 1`;
     ]);
     expect(parts.map((p) => lineAt(script, p.offset + 1)?.line)).toEqual([2, 3, 4, 5, 5]);
     expect(lineAt(script, parts[1]!.offset + 1)?.column).toBe(34);
-    expect(splitStatements('select \'😀\'; select 2')[1]!.offset).toBe(12);
+    expect(splitStatements("select '😀'; select 2")[1]!.offset).toBe(12);
   });
 
   it('runs an unterminated quote or comment to the end of the script', () => {

@@ -123,9 +123,11 @@ async function inOneTransaction(session: Session, parts: readonly ScriptStatemen
 
 /** Sends every statement without waiting (in this order, synchronously); rejects with the first failure. */
 function sendEach(tx: Pick<Transaction, 'exec'>, parts: readonly ScriptStatement[]): Promise<void> {
-  const sent = parts.map((part) => tx.exec(part.text).catch((error: unknown) => {
-    throw shifted(error, part.offset);
-  }));
+  const sent = parts.map((part) =>
+    tx.exec(part.text).catch((error: unknown) => {
+      throw shifted(error, part.offset);
+    }),
+  );
   return Promise.all(sent).then(() => undefined);
 }
 

@@ -67,15 +67,16 @@ class Splitter {
   token(c: string): void {
     const prev = this.chars[this.i - 1];
     const afterWord = prev !== undefined && IDENT_CONT.test(prev);
-    if (c === "'") return this.quoted("'", this.escapesBackslash());
-    if (c === '"') return this.quoted('"', false);
-    if (c === '$' && !afterWord && this.dollarQuote()) return;
-    if (c === '(') this.parenDepth++;
-    else if (c === ')' && this.parenDepth > 0) this.parenDepth--;
-    if (DIGIT.test(c)) return this.skipWhile(IDENT_CONT);
-    if (c === '$') return this.skipWhile(DIGIT);
-    if (IDENT_START.test(c)) return this.word();
-    this.i++;
+    if (c === "'") this.quoted("'", this.escapesBackslash());
+    else if (c === '"') this.quoted('"', false);
+    else if (c === '$' && !afterWord && this.dollarQuote()) return;
+    else if (DIGIT.test(c) || c === '$') this.skipWhile(c === '$' ? DIGIT : IDENT_CONT);
+    else if (IDENT_START.test(c)) this.word();
+    else {
+      if (c === '(') this.parenDepth++;
+      else if (c === ')' && this.parenDepth > 0) this.parenDepth--;
+      this.i++;
+    }
   }
 
   /** E'...' (escape string, but not the E at the end of a longer word): backslash escapes the next character. */

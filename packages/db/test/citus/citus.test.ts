@@ -30,13 +30,16 @@ let db: Database;
 let tenantDir: string;
 
 const rows = async (text: string, values: unknown[] = []) => (await db.query({ text, values })).rows;
-const roleOf = async (slug: string) => (await rows('select \'ct_\' || left(md5(current_database()), 8) || \'_\' || $1::text as role', [slug]))[0]!.role as string;
+const roleOf = async (slug: string) =>
+  (await rows("select 'ct_' || left(md5(current_database()), 8) || '_' || $1::text as role", [slug]))[0]!.role as string;
 
 async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: limit }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+    }),
+  );
 }
 
 beforeAll(async () => {
@@ -56,9 +59,19 @@ describe('on Citus (coordinator + 2 workers)', () => {
   it('setupDatabase creates the platform tables as plain tables on the coordinator and reports the cluster', async () => {
     const report = await setupDatabase({ db });
     expect(report.applied.length).toBeGreaterThan(0);
-    expect(report.citus).toMatchObject({ schemaBasedSharding: true, unsafeTriggers: true, distributedTenants: 0, localTenants: 0 });
-    expect(report.citus!.nodes.map((n) => [n.port, n.role, n.active])).toEqual([[CITUS_PORT + 1, 'worker', true], [CITUS_PORT + 2, 'worker', true]]);
-    const distributed = await rows("select count(*)::int as n from pg_dist_partition where logicalrelid::text like 'organizations%' or logicalrelid::regclass::text in ('users', 'sessions')");
+    expect(report.citus).toMatchObject({
+      schemaBasedSharding: true,
+      unsafeTriggers: true,
+      distributedTenants: 0,
+      localTenants: 0,
+    });
+    expect(report.citus!.nodes.map((n) => [n.port, n.role, n.active])).toEqual([
+      [CITUS_PORT + 1, 'worker', true],
+      [CITUS_PORT + 2, 'worker', true],
+    ]);
+    const distributed = await rows(
+      "select count(*)::int as n from pg_dist_partition where logicalrelid::text like 'organizations%' or logicalrelid::regclass::text in ('users', 'sessions')",
+    );
     expect(distributed[0]!.n).toBe(0);
     // Idempotent, as on PostgreSQL.
     expect((await setupDatabase({ db })).applied).toEqual([]);
@@ -67,7 +80,8 @@ describe('on Citus (coordinator + 2 workers)', () => {
   it('createTenant distributes each tenant schema whole onto the workers; its LOGIN role exists on every node', async () => {
     const slugs = Array.from({ length: 6 }, (_, i) => `shop${i}`);
     await inParallel(slugs, 2, (slug) => createTenant({ slug }, { db }));
-    const placement = await rows(`select s.schema_name::text as schema, count(distinct sh.nodeport)::int as nodes, min(sh.nodeport) as port
+    const placement =
+      await rows(`select s.schema_name::text as schema, count(distinct sh.nodeport)::int as nodes, min(sh.nodeport) as port
       from citus_schemas s join citus_shards sh on sh.colocation_id = s.colocation_id group by 1 order by 1`);
     expect(placement.map((p) => p.schema)).toEqual(slugs.map((s) => `tenant_${s}`));
     expect(placement.every((p) => p.nodes === 1)).toBe(true);
@@ -79,13 +93,16 @@ describe('on Citus (coordinator + 2 workers)', () => {
     }
     const seen = await db.withTenant('shop0', async (sql) => {
       await sql`insert into customers (email) values ('a@example.com')`;
-      return (await sql<{ who: string; n: string }>`select current_user::text as who, count(*)::text as n from customers`).rows[0];
+      return (await sql<{ who: string; n: string }>`select current_user::text as who, count(*)::text as n from customers`)
+        .rows[0];
     });
     expect(seen).toEqual({ who: role, n: '1' });
   });
 
   it('a tenant scope cannot reach another tenant, even by schema-qualified name, on its worker', async () => {
-    const other = await db.withTenant('shop0', (sql) => sql.query('select count(*) from tenant_shop1.customers')).catch((error: unknown) => error);
+    const other = await db
+      .withTenant('shop0', (sql) => sql.query('select count(*) from tenant_shop1.customers'))
+      .catch((error: unknown) => error);
     expect(other).toBeInstanceOf(CgkError);
     expect((other as CgkError).message).toMatch(/permission denied/);
   });
@@ -112,13 +129,16 @@ describe('on Citus (coordinator + 2 workers)', () => {
   it(`migrates a fleet of ${FLEET} tenants with a multi-statement file (BEGIN ATOMIC included); the next check is a no-op`, async () => {
     const more = Array.from({ length: FLEET - 6 }, (_, i) => `fleet${i}`);
     await inParallel(more, 3, (slug) => createTenant({ slug }, { db }));
-    writeFileSync(join(tenantDir, '014_order_notes.sql'), `alter table orders add column gift_note text;
+    writeFileSync(
+      join(tenantDir, '014_order_notes.sql'),
+      `alter table orders add column gift_note text;
 create index orders_gift_note_idx on orders (gift_note);
 create function order_note_length(n text) returns int language sql immutable
 begin atomic
   select case when n is null then 0 else length(n) end;
 end;
-`);
+`,
+    );
     const before = await migrationStatus(db, { tenantDir });
     expect(before.tenants).toMatchObject({ total: FLEET, pending: FLEET });
     const run = await migrateTenants(db, { tenantDir, concurrency: 4 });
@@ -128,7 +148,12 @@ end;
     const again = await migrateTenants(db, { tenantDir });
     expect(again).toMatchObject({ total: FLEET, pending: 0, tenants: [] });
     expect((await migrationStatus(db, { tenantDir })).tenants).toMatchObject({ total: FLEET, pending: 0, upToDate: FLEET });
-    const noted = await db.withTenant('fleet7', async (sql) => (await sql<{ n: number }>`select order_note_length('hello') as n, (select count(gift_note) from orders)::int as notes`).rows[0]);
+    const noted = await db.withTenant(
+      'fleet7',
+      async (sql) =>
+        (await sql<{ n: number }>`select order_note_length('hello') as n, (select count(gift_note) from orders)::int as notes`)
+          .rows[0],
+    );
     expect(noted).toEqual({ n: 5, notes: 0 });
   });
 
@@ -138,7 +163,11 @@ end;
     expect(await rows("select 1 from citus_schemas where schema_name::text = 'tenant_shop5'")).toEqual([]);
     expect(await rows("select 1 from public.organizations where slug = 'shop5'")).toEqual([]);
     for (const port of CITUS_NODES) {
-      const [left] = await onNode(port, cluster.name, `select (select count(*) from pg_roles where rolname = '${role}')::int as roles, (select count(*) from pg_namespace where nspname = 'tenant_shop5')::int as schemas`);
+      const [left] = await onNode(
+        port,
+        cluster.name,
+        `select (select count(*) from pg_roles where rolname = '${role}')::int as roles, (select count(*) from pg_namespace where nspname = 'tenant_shop5')::int as schemas`,
+      );
       expect(left!.rows).toEqual([{ roles: 0, schemas: 0 }]);
     }
   });

@@ -46,10 +46,13 @@ export async function createCitusDatabase(prefix = 'cgk_citus'): Promise<CitusDa
     await onNode(port, 'postgres', `create database "${name}"`);
     await onNode(port, name, 'set client_min_messages = warning', 'create extension citus');
   }
-  await onNode(CITUS_PORT, name,
+  await onNode(
+    CITUS_PORT,
+    name,
     `select citus_set_coordinator_host('127.0.0.1', ${CITUS_PORT})`,
     ...CITUS_NODES.slice(1).map((port) => `select citus_add_node('127.0.0.1', ${port})`),
-    `alter database "${name}" set citus.enable_schema_based_sharding = on`);
+    `alter database "${name}" set citus.enable_schema_based_sharding = on`,
+  );
   return {
     name,
     url: nodeUrl(CITUS_PORT, name),
