@@ -205,10 +205,14 @@ function main(argv: readonly string[]): number {
     for (const v of violations.filter((x) => x.kind === kind)) console.log(`${kind.padEnd(8)} ${v.where}  ${v.message}`);
   }
   const count = (kind: Violation['kind']) => violations.filter((v) => v.kind === kind).length;
-  console.log(
-    `check-shape: ${files.length} files; functions over ${LIMITS.functionLines} lines: ${count('function')}; files over ${LIMITS.fileLines} lines: ` +
-      `${count('file')}; runtime import cycles: ${count('cycle')}; lines over ${LIMITS.lineLength} characters: ${count('line')}`,
-  );
+  const { functionLines, fileLines, lineLength } = LIMITS;
+  const counts = [
+    `functions over ${functionLines} lines: ${count('function')}`,
+    `files over ${fileLines} lines: ${count('file')}`,
+    `runtime import cycles: ${count('cycle')}`,
+    `lines over ${lineLength} characters: ${count('line')}`,
+  ];
+  console.log(`check-shape: ${files.length} files; ${counts.join('; ')}`);
   return violations.length === 0 ? 0 : 1;
 }
 

@@ -19,6 +19,8 @@ export {
   ScopeEndedError,
   TransactionAbortedError,
   TransactionControlError,
+  NoTenantScopeError,
+  OrmTransactionError,
   ConfigError,
   ConnectionError,
   PoolExhaustedError,
