@@ -1,11 +1,11 @@
-import { Pool, type NeonConfigGlobalAndClient, type PoolConfig } from '@neondatabase/serverless';
+import { Pool, types, type NeonConfigGlobalAndClient, type PoolConfig, type QueryConfig } from '@neondatabase/serverless';
 import { createPool } from '@vercel/postgres';
 import ws from 'ws';
 import { ConfigError, ConnectionError, redactSecrets } from '../errors.js';
 import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
 import { poolError } from './pool-exhausted.js';
-import { toResult } from './results.js';
+import { nodePostgresQuery, toResult } from './results.js';
 import { begin, clientSession, RELEASED, type NodePostgresClient } from './session.js';
 import type { Driver, QueryResult, Session, Statement } from './types.js';
 
@@ -77,11 +77,11 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
     throw poolError(error, pool, shape) ?? normalizeNeonError(error, target);
   };
   const run = async (client: Pool, statement: Statement): Promise<QueryResult> =>
-    toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
+    toResult(await client.query(nodePostgresQuery(statement, types) as string | QueryConfig, statement.values as unknown[] | undefined));
   const normalize = (error: unknown) => normalizeNeonError(error, target);
   const acquire = async (): Promise<Session> => {
     const client = await pool.connect().catch(fail);
-    return clientSession(client as unknown as NodePostgresClient, normalize, () => normalize(new Error(RELEASED)));
+    return clientSession(client as unknown as NodePostgresClient, normalize, () => normalize(new Error(RELEASED)), types);
   };
 
   return {
