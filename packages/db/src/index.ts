@@ -56,6 +56,7 @@ export {
   type LifecycleOptions,
 } from './lifecycle.js';
 export { setupDatabase, PLATFORM_TABLES, type SetupReport } from './setup.js';
+export { describeCitus, type CitusReport, type CitusNode } from './citus.js';
 export { diagnose, type DoctorReport, type DoctorCheck, type DoctorStatus, type DiagnoseOptions } from './doctor.js';
 export {
   migratePublic,
