@@ -46,7 +46,9 @@ export {
 export class InvalidSlugError extends CgkError {
   constructor(readonly slug: unknown, reason: string) {
     super('CGK_INVALID_SLUG', `Invalid tenant slug ${describe(slug)}: ${reason}`, {
-      hint: 'A slug is 1-56 characters of lowercase letters, digits and "_", starting with a letter (e.g. "acme_store"); reserved names such as "public" or "pg_*" are refused.',
+      hint:
+        'A slug is 1-56 characters of lowercase letters, digits and "_", starting with a letter (e.g. "acme_store"); ' +
+        'reserved names such as "public" or "pg_*" are refused.',
     });
   }
 }
@@ -103,7 +105,9 @@ export class ScopeEndedError extends CgkError {
 export class TransactionAbortedError extends CgkError {
   constructor(readonly slug: string, cause?: unknown, work = 'tenant scope') {
     super('CGK_TRANSACTION_ABORTED', `The transaction of ${work} "${slug}" was aborted by a failed query; nothing was committed`, {
-      hint: 'A query inside the scope failed and its error was caught; PostgreSQL rolled the whole scope back. Let the error propagate or retry the whole scope.',
+      hint:
+        'A query inside the scope failed and its error was caught; PostgreSQL rolled the whole scope back. ' +
+        'Let the error propagate or retry the whole scope.',
       cause,
     });
   }
@@ -206,8 +210,11 @@ export class PoolExhaustedError extends CgkError {
   readonly pool: PoolExhaustion;
 
   constructor(pool: PoolExhaustion, cause?: unknown) {
-    super('CGK_POOL_EXHAUSTED', `No free connection in the pool for ${pool.target}: all ${pool.busy} of pool_max=${pool.max} connections stayed busy for ${pool.connectTimeoutMs / 1000} s (${pool.waiting} more callers waiting)`, {
-      hint: 'Raise pool_max in DATABASE_URL (within the server\'s max_connections), lower the concurrency (fewer scopes or migrate --concurrency), or find what holds connections (a withTenant() callback awaiting slow work).',
+    const busy = `all ${pool.busy} of pool_max=${pool.max} connections stayed busy for ${pool.connectTimeoutMs / 1000} s`;
+    super('CGK_POOL_EXHAUSTED', `No free connection in the pool for ${pool.target}: ${busy} (${pool.waiting} more callers waiting)`, {
+      hint:
+        "Raise pool_max in DATABASE_URL (within the server's max_connections), lower the concurrency (fewer scopes or " +
+        'migrate --concurrency), or find what holds connections (a withTenant() callback awaiting slow work).',
       cause,
     });
     this.pool = pool;

@@ -14,7 +14,8 @@ export class CacheError extends CgkError {
   constructor(readonly reason: CacheErrorReason, message: string, options: CgkErrorOptions = {}) {
     super('CGK_CACHE', message, {
       hint: options.hint ?? (reason === 'unavailable'
-        ? 'Check REDIS_URL and that Redis answers (redis-cli -u "$REDIS_URL" ping); without REDIS_URL an in-process cache is used.'
+        ? 'Check REDIS_URL and that Redis answers (redis-cli -u "$REDIS_URL" ping); ' +
+          'without REDIS_URL an in-process cache is used.'
         : undefined),
       cause: options.cause,
     });

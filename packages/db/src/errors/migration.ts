@@ -2,7 +2,10 @@ import { CgkError, type CgkErrorOptions } from './base.js';
 
 /** The migration runner's errors. Public through errors.ts. */
 
-/** A migration directory breaks the file rules (bad name, gap, duplicate version, unreadable) or disagrees with a schema's history. `file` names the file. */
+/**
+ * A migration directory breaks the file rules (bad name, gap, duplicate version, unreadable) or disagrees with a
+ * schema's history. `file` names the file.
+ */
 export class MigrationFilesError extends CgkError {
   constructor(readonly file: string, message: string, options: CgkErrorOptions = {}) {
     super('CGK_MIGRATION_FILES', message, options);
@@ -12,8 +15,11 @@ export class MigrationFilesError extends CgkError {
 /** An applied migration's file changed since it was applied: nothing is applied to that schema until it is resolved. */
 export class MigrationChecksumError extends CgkError {
   constructor(readonly schema: string, readonly file: string, readonly recorded: string, readonly current: string) {
-    super('CGK_MIGRATION_CHECKSUM', `Migration ${file} was changed after it was applied to schema ${schema}: checksum recorded ${recorded}, file now ${current}`, {
-      hint: `Applied migrations are never edited: restore ${file} to its applied content (git checkout) and put the change in a new migration file.`,
+    super('CGK_MIGRATION_CHECKSUM', `Migration ${file} was changed after it was applied to schema ${schema}: ` +
+        `checksum recorded ${recorded}, file now ${current}`, {
+      hint:
+        `Applied migrations are never edited: restore ${file} to its applied content (git checkout) ` +
+        'and put the change in a new migration file.',
     });
   }
 }
@@ -57,7 +63,9 @@ export class MigrationFleetError extends MigrationError {
     const shown = failures.slice(0, 3).map((f) => `${f.slug}: ${f.error.message}`).join('; ');
     const count = `${failures.length} tenant${failures.length === 1 ? '' : 's'}`;
     super({ schema: 'tenant_*' }, `Migrations failed for ${count}: ${shown}${failures.length > 3 ? '; ...' : ''}`, {
-      hint: 'Fix the failing tenants (each error names the file and line) and run the migrations again: tenants already migrated are skipped.',
+      hint:
+        'Fix the failing tenants (each error names the file and line) and run the migrations again: ' +
+        'tenants already migrated are skipped.',
     });
   }
 }
