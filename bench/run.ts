@@ -68,6 +68,7 @@ const MODULES: ModuleSpec[] = [
     exportName: 'runMigrationsBench',
     options: (q) => ({ tenants: q ? 200 : 1000 }),
   },
+  { name: 'orm', file: 'orm.bench.ts', exportName: 'runOrmBench', options: (q) => (q ? { rounds: 3, perRound: 100 } : {}) },
   { name: 'cache', file: 'cache.bench.ts', exportName: 'runCacheBench', options: (q) => (q ? { ops: 2000, rounds: 2 } : {}) },
   { name: 'neon', file: 'neon.bench.ts', exportName: 'runNeonBench', options: (q) => (q ? { rounds: 2, perRound: 40 } : {}) },
   { name: 'embedded', file: 'embedded.bench.ts', exportName: 'runEmbeddedBench', options: (q) => (q ? { rounds: 1 } : {}) },
@@ -113,6 +114,9 @@ function goalFor(module: string, r: BenchRow): Goal | undefined {
   }
   if (module === 'migrations' && /one-line/.test(name) && !/concurrency 1\b|synchronous/.test(name)) {
     return { text: '≤ 1.00x psql', met: (x) => x.ratio <= 1.0 };
+  }
+  if (module === 'orm' && r.goal) {
+    return r.unit === 'µs' ? { text: '≤ 15 µs added', met: (x) => x.ours - x.baseline <= 15 } : { text: '2', met: (x) => x.ours <= 2 };
   }
   if (module === 'cache' && /^cache (get|set)\b/.test(name) && !name.includes('raw string')) {
     return { text: '≤ 1.20x raw client', met: (x) => x.ratio <= 1.2 };
