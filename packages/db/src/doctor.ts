@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import { Database, tenantRolesFromEnv } from './client.js';
 import { parsePoolSettings } from './drivers/config.js';
 import { resolveDriverConfig, type DriverConfig } from './drivers/select.js';
-import { CgkError, redactSecrets } from './errors.js';
+import { CgkError, ConfigError, redactSecrets } from './errors.js';
 import { migrationStatus, type MigrationStatusReport } from './migrations/fleet.js';
+import { loadOptional } from './optional.js';
 import { checkEncryptionKeys } from './secrets.js';
 
 /**
@@ -231,7 +232,7 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
   const shown = redactRedis(url);
   let client: import('ioredis').Redis | undefined;
   try {
-    const { Redis } = await import('ioredis');
+    const { Redis } = await loadOptional('ioredis', () => import(/* webpackIgnore: true */ 'ioredis'));
     client = new Redis(url, {
       lazyConnect: true,
       connectTimeout: timeoutMs,
@@ -249,6 +250,7 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
     })(), timeoutMs + 500, `no answer within ${timeoutMs} ms`);
     return { name, status: 'ok', detail: `${shown}: ${pong} in ${ms(performance.now() - started)}` };
   } catch (error) {
+    if (error instanceof ConfigError) return { name, status: 'fail', detail: `${shown}: ${error.message}`, hint: error.hint };
     return {
       name,
       status: 'fail',

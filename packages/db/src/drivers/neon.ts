@@ -1,11 +1,18 @@
-import { Pool, type NeonConfigGlobalAndClient, type PoolClient, type PoolConfig, type QueryResult as NeonQueryResult } from '@neondatabase/serverless';
-import { createPool } from '@vercel/postgres';
-import ws from 'ws';
+import type { Pool, NeonConfigGlobalAndClient, PoolClient, PoolConfig, QueryResult as NeonQueryResult } from '@neondatabase/serverless';
 import { ConfigError, ConnectionError, redactSecrets } from '../errors.js';
+import { loadOptional } from '../optional.js';
 import { parsePoolSettings } from './config.js';
 import { normalizeDriverError } from './errors.js';
 import { isStatementError, settle, toResult } from './results.js';
 import type { Driver, QueryResult, Settled, Statement, Transaction } from './types.js';
+
+// Optional peer dependencies, loaded with this module: the driver selection imports it only for the neon and
+// vercel drivers. `ws` both need; the other two, each its own flavour (a missing one is reported on use).
+const { default: ws } = await loadOptional('ws', () => import(/* webpackIgnore: true */ 'ws'));
+const neon = await loadOptional('@neondatabase/serverless', () => import(/* webpackIgnore: true */ '@neondatabase/serverless'))
+  .catch((error: unknown) => error as Error);
+const vercel = await loadOptional('@vercel/postgres', () => import(/* webpackIgnore: true */ '@vercel/postgres'))
+  .catch((error: unknown) => error as Error);
 
 /** Options for the @vercel/postgres / @neondatabase/serverless driver. */
 export interface NeonDriverOptions {
@@ -66,9 +73,11 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
     max: settings.max,
     connectionTimeoutMillis: settings.connectTimeoutMs,
     idleTimeoutMillis: settings.idleTimeoutMs,
+    // An idle pool does not keep the process alive: a script ends after its last query.
+    allowExitOnIdle: true,
     ...(settings.statementTimeoutMs === undefined ? {} : { statement_timeout: settings.statementTimeoutMs }),
   };
-  const pool = options.flavour === 'vercel' ? vercelPool(config, target) : new Pool(config);
+  const pool = options.flavour === 'vercel' ? vercelPool(config, target) : neonPool(config);
   configureClients(pool, socket);
   // An idle connection that the server drops must not crash the process; the pool replaces it.
   pool.on('error', () => {});
@@ -183,10 +192,17 @@ function webSocketError(event: unknown): Error {
   return wrapped;
 }
 
+/** The `Pool` of @neondatabase/serverless. */
+function neonPool(config: PoolConfig): Pool {
+  if (neon instanceof Error) throw neon;
+  return new neon.Pool(config);
+}
+
 /** `createPool()` of @vercel/postgres, with its refusal of a non-pooled URL turned into a ConfigError. */
 function vercelPool(config: PoolConfig, target: string): Pool {
+  if (vercel instanceof Error) throw vercel;
   try {
-    return createPool(config);
+    return vercel.createPool(config);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     throw new ConfigError(

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { parsePoolSettings } from './config.js';
 import { normalizeDriverError } from './errors.js';
+import { pgSslSettings } from './ssl.js';
 import { isStatementError, settle, toResult } from './results.js';
 import type { Driver, QueryResult, Settled, Statement, Transaction } from './types.js';
 
@@ -19,7 +20,9 @@ export function createPgDriver(options: PgDriverOptions): Driver {
   const settings = parsePoolSettings(options.connectionString);
   const target = settings.redacted;
   const pool = new pg.Pool({
-    connectionString: settings.connectionString,
+    ...pgSslSettings(settings.connectionString),
+    // An idle pool does not keep the process alive: a script ends after its last query.
+    allowExitOnIdle: true,
     max: settings.max,
     connectionTimeoutMillis: settings.connectTimeoutMs,
     idleTimeoutMillis: settings.idleTimeoutMs,

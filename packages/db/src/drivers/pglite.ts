@@ -1,7 +1,12 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite, types } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
+import { loadOptional } from '../optional.js';
 import { normalizeDriverError } from './errors.js';
 import type { Driver, QueryResult, Settled, Statement, Transaction } from './types.js';
+
+// An optional peer dependency, loaded with this module: the driver selection imports it only when the
+// embedded PostgreSQL is chosen. Not installed: a ConfigError naming the package.
+const pglite = await loadOptional('@electric-sql/pglite', () => import(/* webpackIgnore: true */ '@electric-sql/pglite'));
 
 /** Options for the embedded PostgreSQL driver. */
 export interface PgliteDriverOptions {
@@ -20,6 +25,7 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const target = options.dataDir ? `embedded PostgreSQL at ${options.dataDir}` : 'embedded PostgreSQL (in memory)';
   const identity = (value: string) => value;
+  const { PGlite, types } = pglite;
   const ready = PGlite.create(options.dataDir, { parsers: { [types.INT8]: identity, [types.NUMERIC]: identity } });
   // Surface an open failure on first use, not as an unhandled rejection.
   ready.catch(() => {});

@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url';
 import type { Database } from '../client.js';
+import { DEFAULT_PUBLIC_DIR, DEFAULT_TENANT_DIR } from './builtin.js';
 import type { Driver, Settled, Statement, Transaction } from '../drivers/types.js';
 import {
   CgkError,
@@ -100,8 +100,7 @@ export interface MigrateOptions {
 /** Anything that hands out a driver: a `Database`, or a test's wrapper. */
 export type DriverSource = Pick<Database, 'driver'>;
 
-export const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
-export const DEFAULT_TENANT_DIR = fileURLToPath(new URL('./tenant/', import.meta.url));
+export { DEFAULT_PUBLIC_DIR, DEFAULT_TENANT_DIR };
 
 /**
  * Applies the pending public migrations (platform tables in `public`), each in its own transaction with its
