@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { Database } from '../packages/db/src/client.js';
+import { Database } from '../packages/db/src/database.js';
 import { applyTenantMigrations, clearMigrationCache, migrateTenants, throwIfFailed } from '../packages/db/src/migrations/index.js';
 import { createScratchDatabase, isMain, median, printTable, row, type BenchRow, type ScratchDatabase } from './lib.js';
 

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Database, createTenant, migrateTenants, migrationStatus, setupDatabase } from '../packages/db/src/index.js';
 import { DEFAULT_TENANT_DIR } from '../packages/db/src/migrations/runner.js';
-import { parsePoolSettings } from '../packages/db/src/drivers/config.js';
+import { parsePoolSettings } from '../packages/db/src/drivers/pool-settings.js';
 import type { Driver, Statement, Transaction } from '../packages/db/src/drivers/types.js';
 import { ADMIN_URL, createScratchDatabase, interleave, isMain, median, type BenchRow, row } from './lib.js';
 import { machineInfo, resultsDir, timestamp } from './run.js';
@@ -54,7 +54,7 @@ const log = (message: string) => console.log(`[scale ${new Date().toISOString().
 
 /** Counts every call a driver receives (each is one round trip on the pg driver, a pipelined begin included). */
 function countingSource(db: Database) {
-  const counts = { query: 0, exec: 0, begin: 0, txQuery: 0, txExec: 0, commit: 0, rollback: 0 };
+  const counts = { query: 0, exec: 0, begin: 0, txQuery: 0, txExec: 0, commit: 0, rollback: 0, acquire: 0, sessionQuery: 0, sessionExec: 0 };
   let wrapped: Driver | undefined;
   const wrapTx = (tx: Transaction): Transaction => ({
     query: (s: Statement) => (counts.txQuery++, tx.query(s)),
@@ -70,6 +70,15 @@ function countingSource(db: Database) {
       counts.begin++;
       const { tx, results } = await d.begin(prelude);
       return { tx: wrapTx(tx), results };
+    },
+    acquire: async () => {
+      counts.acquire++;
+      const session = await d.acquire();
+      return {
+        query: (s: Statement) => (counts.sessionQuery++, session.query(s)),
+        exec: (script: string) => (counts.sessionExec++, session.exec(script)),
+        release: (destroy?: boolean) => session.release(destroy),
+      };
     },
     end: () => d.end(),
   });

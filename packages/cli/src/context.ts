@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { relative, isAbsolute } from 'node:path';
-import { configureDatabase, resolveDriverConfig, type Database, type DriverConfig } from '@cgk/db';
+import { ConfigError, configureDatabase, resolveDriverConfig, type Database, type DriverConfig } from '@cgk/db';
 import type { Output } from './output.js';
 
 /** How long the CLI waits for a server that does not answer, when the URL has no `connect_timeout`. */
@@ -9,8 +9,12 @@ const CLI_CONNECT_TIMEOUT_SECONDS = 5;
 /** What every command gets: where to print, and the database (opened on first use, closed by main). */
 export interface Context {
   out: Output;
-  /** The database the environment names; prints the embedded-mode note the first time. */
-  database(): Database;
+  /**
+   * The database the environment names; prints the embedded-mode note the first time. With `setUp`, for
+   * commands that need what setup:database makes: an embedded database that does not exist yet is refused
+   * with a `ConfigError` before it is built (building it takes seconds and hundreds of MB just to refuse).
+   */
+  database(options?: { setUp?: boolean }): Database;
   /** The driver choice from the environment, without opening anything. */
   driverConfig(): DriverConfig;
 }
@@ -22,12 +26,15 @@ export function createContext(out: Output): Context {
   const context: Context = {
     out,
     driverConfig,
-    database() {
+    database(options = {}) {
       if (db) return db;
       const cfg = driverConfig();
       if (cfg.driver === 'pglite') {
         const dir = cfg.dataDir ?? '';
         const fresh = !existsSync(dir);
+        if (fresh && options.setUp) {
+          throw new ConfigError(`The embedded database in ${displayPath(dir)} has not been set up yet`, 'Run: npx @cgk/cli setup:database');
+        }
         out.note(`${cfg.reason}: using the embedded PostgreSQL in ${displayPath(dir)}${fresh ? ' (creating it: the first start takes a few seconds)' : ''}`);
         db = configureDatabase({ driver: 'pglite', dataDir: dir });
       } else {

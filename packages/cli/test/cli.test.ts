@@ -295,6 +295,26 @@ describe('against a PostgreSQL server', () => {
     expect(clean.code, clean.stderr).toBe(0);
   });
 
+  it('migrate:status calls a tenant ahead of the files "ahead", not pending, and does not say "Run: migrate"', async () => {
+    const created = await run(['tenant:create', 'future']);
+    expect(created.code, created.stderr).toBe(0);
+    // A downgrade: the tenant has a migration 014 that this release has no file for.
+    await sqlOnScratch([
+      "insert into tenant_future.schema_migrations (version, name, checksum) values (14, 'from_a_newer_release', 'x')",
+      "update public.tenant_migration_state set version = 14, checksum_digest = 'newer' where schema_name = 'tenant_future'",
+    ]);
+    const doc = json(await run(['migrate:status', '--json']));
+    expect(doc.tenants).toMatchObject({ pending: 0, ahead: 1, changed: 0, tenants: [expect.objectContaining({ slug: 'future', reason: 'ahead', version: 14 })] });
+    const text = await run(['migrate:status']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/0 with pending migrations, 1 ahead of the files/);
+    expect(text.stdout).toMatch(/^ {2}future: ahead, at version 14, newer than the files$/m);
+    expect(text.stdout).toMatch(/deploy the release that has their files/);
+    expect(text.stdout).not.toMatch(/Run: npx @cgk\/cli migrate/);
+    const dropped = await run(['tenant:drop', 'future', '--yes']);
+    expect(dropped.code, dropped.stderr).toBe(0);
+  });
+
   it('doctor checks the setup and exits 0', async () => {
     const r = await run(['doctor', '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(0);

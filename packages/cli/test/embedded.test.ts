@@ -16,6 +16,15 @@ describe('embedded mode (no DATABASE_URL)', () => {
   });
   afterAll(() => work?.remove());
 
+  it('refuses tenant:* and migrate:status before setup:database without building the embedded database', async () => {
+    for (const args of [['tenant:create', 'acme'], ['tenant:list'], ['migrate:status']]) {
+      const refused = await run(args);
+      expect(refused.code, refused.stderr).toBe(1);
+      expect(expectOneErrorLine(refused, 'CGK_CONFIG')).toMatch(/embedded database in \.\/\.cgk\/pglite has not been set up yet \(hint: Run: npx @cgk\/cli setup:database\)/);
+    }
+    expect(existsSync(join(work.path, '.cgk'))).toBe(false);
+  });
+
   it('setup:database, tenant:create, tenant:list, and a duplicate refused', { timeout: 240_000 }, async () => {
     const setup = await run(['setup:database']);
     expect(setup.code, setup.stderr).toBe(0);

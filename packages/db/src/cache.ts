@@ -1,6 +1,6 @@
 import { CacheError, ConfigError } from './errors.js';
 import { assertValidSlug } from './identifier.js';
-import { currentTenant } from './scope.js';
+import { currentTenant } from './scope/context.js';
 import { processMemoryStore } from './cache/memory-store.js';
 import { RedisStore } from './cache/redis-store.js';
 import type { CacheStore, RedisClient } from './cache/store.js';

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { Database, tenantRolesFromEnv } from './client.js';
-import { parsePoolSettings } from './drivers/config.js';
-import { resolveDriverConfig, type DriverConfig } from './drivers/select.js';
-import { CgkError, ConfigError, redactSecrets } from './errors.js';
-import { migrationStatus, type MigrationStatusReport } from './migrations/fleet.js';
+import { Database, tenantRolesFromEnv } from './database.js';
+import { parsePoolSettings } from './drivers/pool-settings.js';
+import { resolveDriverConfig, type DriverConfig } from './drivers/driver-config.js';
+import { CacheError, CgkError, ConfigError, redactSecrets } from './errors.js';
+import { migrationStatus, type MigrationStatusReport } from './migrations/status.js';
 import { loadOptional } from './optional.js';
 import { checkEncryptionKeys } from './secrets.js';
 
@@ -196,13 +196,15 @@ function describeMigrations(status: MigrationStatusReport): DoctorCheck {
     return { name, status: 'warn', detail: 'the platform tables have not been created (no public.schema_migrations)', hint: 'Run: npx @cgk/cli setup:database' };
   }
   const publicPending = status.public.pending.length;
-  const { total, pending, upToDate } = status.tenants;
-  const detail = `public: ${status.public.applied.length} applied, ${publicPending} pending; tenants: ${total} total, ${upToDate} up to date, ${pending} with pending migrations`;
+  const { total, pending, upToDate, ahead, changed: tenantsChanged } = status.tenants;
+  const odd = `${ahead ? `, ${ahead} ahead of the files` : ''}${tenantsChanged ? `, ${tenantsChanged} with changed files` : ''}`;
+  const detail = `public: ${status.public.applied.length} applied, ${publicPending} pending; tenants: ${total} total, ${upToDate} up to date, ${pending} with pending migrations${odd}`;
   const changed = status.public.applied.filter((a) => a.changed).map((a) => `${String(a.version).padStart(3, '0')}_${a.name}.sql`);
   if (changed.length > 0) {
     return { name, status: 'fail', detail: `${detail}; changed after being applied: ${changed.join(', ')}`, hint: 'Applied migrations are never edited: restore those files (git checkout) and put the change in a new migration file.' };
   }
   if (publicPending > 0) return { name, status: 'warn', detail, hint: 'Run: npx @cgk/cli migrate (or setup:database)' };
+  if (odd) return { name, status: 'warn', detail, hint: 'npx @cgk/cli migrate:status lists them: migrate refuses tenants ahead of the files or with edited files.' };
   if (pending > 0) return { name, status: 'warn', detail, hint: 'Run: npx @cgk/cli migrate' };
   return { name, status: 'ok', detail };
 }
@@ -231,6 +233,8 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
   if (!url) return { name, status: 'ok', detail: 'REDIS_URL not set: in-process fallback cache (not shared between processes)' };
   const shown = redactRedis(url);
   let client: import('ioredis').Redis | undefined;
+  // ioredis rejects a failed connect() with a bare "Connection is closed."; the reason is in its 'error' event.
+  let lastError: Error | undefined;
   try {
     const { Redis } = await loadOptional('ioredis', () => import(/* webpackIgnore: true */ 'ioredis'));
     client = new Redis(url, {
@@ -241,7 +245,7 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
       enableOfflineQueue: false,
       retryStrategy: () => null,
     });
-    client.on('error', () => {});
+    client.on('error', (error: Error) => { lastError = error; });
     const started = performance.now();
     const live = client;
     const pong = await withTimeout((async () => {
@@ -250,13 +254,13 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
     })(), timeoutMs + 500, `no answer within ${timeoutMs} ms`);
     return { name, status: 'ok', detail: `${shown}: ${pong} in ${ms(performance.now() - started)}` };
   } catch (error) {
-    if (error instanceof ConfigError) return { name, status: 'fail', detail: `${shown}: ${error.message}`, hint: error.hint };
-    return {
-      name,
-      status: 'fail',
-      detail: `${shown} is unreachable: ${redactSecrets((error as Error).message ?? String(error))}`,
+    if (error instanceof ConfigError) return failure(name, error);
+    const message = error instanceof Error ? error.message : String(error);
+    const reason = lastError && /connection is closed/i.test(message) ? lastError.message : message;
+    return failure(name, new CacheError('unavailable', `Cannot reach Redis at ${shown}: ${reason}`, {
       hint: 'Start Redis or fix REDIS_URL (redis://[:password@]host:6379/0); unset it to use the in-process cache.',
-    };
+      cause: error,
+    }));
   } finally {
     client?.disconnect();
   }

@@ -13,6 +13,7 @@ export type CgkErrorCode =
   | 'CGK_TENANT_SCOPE_CONFLICT'
   | 'CGK_SCOPE_ENDED'
   | 'CGK_TRANSACTION_ABORTED'
+  | 'CGK_DATABASE_CLOSED'
   | 'CGK_CONFIG'
   | 'CGK_CONNECTION'
   | 'CGK_QUERY'
@@ -102,12 +103,24 @@ export class ScopeEndedError extends CgkError {
   }
 }
 
-/** The transaction was aborted by an earlier failed query whose error was swallowed: nothing was committed. */
+/**
+ * The transaction was aborted by an earlier failed query whose error was swallowed: nothing was committed.
+ * `work` names what the transaction was for (a tenant scope by default; tenant creation or removal).
+ */
 export class TransactionAbortedError extends CgkError {
-  constructor(readonly slug: string, cause?: unknown) {
-    super('CGK_TRANSACTION_ABORTED', `The transaction of tenant scope "${slug}" was aborted by a failed query; nothing was committed`, {
+  constructor(readonly slug: string, cause?: unknown, work = 'tenant scope') {
+    super('CGK_TRANSACTION_ABORTED', `The transaction of ${work} "${slug}" was aborted by a failed query; nothing was committed`, {
       hint: 'A query inside the scope failed and its error was caught; PostgreSQL rolled the whole scope back. Let the error propagate or retry the whole scope.',
       cause,
+    });
+  }
+}
+
+/** A `Database` was used after its `end()`: its connections are closed and it opens no new ones. */
+export class DatabaseClosedError extends CgkError {
+  constructor() {
+    super('CGK_DATABASE_CLOSED', 'This database has been closed (end() was called)', {
+      hint: 'Create a new Database (or call closeDatabase() only once the process is done with the default one).',
     });
   }
 }

@@ -73,3 +73,15 @@ export function quoteIdentifier(name: unknown): string {
   }
   return `"${name}"`;
 }
+
+/**
+ * The one guard for a value the library writes into SQL text as a literal instead of a parameter (a scope's
+ * prelude and the fleet's scripts go as simple-protocol messages, which carry no parameters). Only what the
+ * library itself derives from validated names passes: schema and role names, lock keys, migration names and
+ * hex checksums, i.e. `[a-z0-9_:, ]`, which can hold no quote or backslash. Anything else throws
+ * `InvalidIdentifierError`; nothing is sent.
+ */
+export function inlineLiteral(value: string): string {
+  if (!/^[a-z0-9_:, ]*$/.test(value)) throw new InvalidIdentifierError(value, 'refusing to inline it into SQL as a literal');
+  return `'${value}'`;
+}

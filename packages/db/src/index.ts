@@ -1,13 +1,13 @@
 /**
  * @cgk/db: the public API. Everything a service may use is exported here and nowhere else.
  */
-export { sql, Database, getDatabase, configureDatabase, closeDatabase, tenantRolesFromEnv, type DatabaseOptions } from './client.js';
+export { sql, Database, getDatabase, configureDatabase, closeDatabase, tenantRolesFromEnv, type DatabaseOptions } from './database.js';
 export { identifier, type SqlIdentifier, type Sql, type Row } from './sql.js';
-export { withTenant } from './tenant.js';
-export { currentTenant } from './scope.js';
+export { withTenant } from './database.js';
+export { currentTenant } from './scope/context.js';
 export { getTenantFromRequest, DEFAULT_TENANT_HEADER, type TenantRequest, type TenantRequestOptions } from './request.js';
 export { assertValidSlug, isValidSlug, schemaNameFor, quoteIdentifier, MAX_SLUG_LENGTH } from './identifier.js';
-export { resolveDriverConfig, type DriverConfig } from './drivers/select.js';
+export { resolveDriverConfig, type DriverConfig } from './drivers/driver-config.js';
 export type { DriverName, QueryResult, FieldDef } from './drivers/types.js';
 export {
   CgkError,
@@ -57,7 +57,7 @@ export {
   type CreateTenantResult,
   type CreateTenantOptions,
   type LifecycleOptions,
-} from './tenants.js';
+} from './lifecycle.js';
 export { setupDatabase, PLATFORM_TABLES, type SetupReport } from './setup.js';
 export { diagnose, type DoctorReport, type DoctorCheck, type DoctorStatus, type DiagnoseOptions } from './doctor.js';
 export {
@@ -74,6 +74,7 @@ export {
   loadMigrations,
   clearMigrationCache,
   applyTenantMigrations,
+  migrateTenantInTransaction,
   NO_TRANSACTION_MARKER,
   type Migration,
   type MigrateOptions,

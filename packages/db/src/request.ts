@@ -57,16 +57,37 @@ function headerReader(request: TenantRequest): (name: string) => string | null {
   }
   const headers = 'headers' in request && typeof request.headers === 'object' && request.headers !== null ? request.headers : request;
   if (typeof (headers as { get?: unknown }).get === 'function') {
-    const fetchHeaders = headers as { get(name: string): string | null };
-    return (name) => single(fetchHeaders.get(name), name);
+    const fetchHeaders = headers as { get(name: string): unknown };
+    return (name) => {
+      const value = fetchHeaders.get(name);
+      return value === null || value === undefined ? null : single(headerValues(value, name).join(','), name);
+    };
   }
-  const record = headers as Record<string, string | string[] | undefined>;
-  const lowered = new Map(Object.entries(record).map(([key, value]) => [key.toLowerCase(), value]));
+  const record = headers as Record<string, unknown>;
   return (name) => {
-    const value = lowered.get(name.toLowerCase());
-    if (value === undefined) return null;
-    return single(Array.isArray(value) ? value.join(',') : value, name);
+    const wanted = name.toLowerCase();
+    // Every key spelled like the header, whatever its case: {'x-tenant-slug': 'a', 'X-Tenant-Slug': 'b'} is
+    // one header sent twice, and two different values must be refused, not decided by key order.
+    const values: string[] = [];
+    for (const [key, value] of Object.entries(record)) {
+      if (key.toLowerCase() !== wanted || value === undefined || value === null) continue;
+      values.push(...headerValues(value, name));
+    }
+    return values.length === 0 ? null : single(values.join(','), name);
   };
+}
+
+/** A header's value as strings; anything else (a number, an object) is a malformed request, said so with a typed error. */
+function headerValues(value: unknown, name: string): string[] {
+  const list = Array.isArray(value) ? value : [value];
+  for (const item of list) {
+    if (typeof item !== 'string') {
+      throw new CgkError('CGK_INVALID_REQUEST', `Header ${name} must be a string (or an array of strings), not ${item === null ? 'null' : typeof item}`, {
+        hint: 'Pass the request headers as they arrived (a Fetch Headers object, IncomingMessage.headers, or a record of strings).',
+      });
+    }
+  }
+  return list as string[];
 }
 
 /** A header repeated with different values is ambiguous: refuse it rather than pick one. */

@@ -31,11 +31,11 @@ export function tenantRoleExpression(slug: string): string {
 export const DATABASE_TAG_EXPRESSION = 'left(md5(current_database()), 8)';
 
 /** The tag of the database called `database`: what `DATABASE_TAG_EXPRESSION` evaluates to there. */
-export function databaseTag(database: string): string {
+export function tagOfDatabase(database: string): string {
   return createHash('md5').update(database).digest('hex').slice(0, 8);
 }
 
-/** The role name of `slug` in the database whose tag is `tag` (see `databaseTag`). */
+/** The role name of `slug` in the database whose tag is `tag` (see `tagOfDatabase`). */
 export function tenantRoleNameForTag(slug: string, tag: string): string {
   if (!/^[0-9a-f]{8}$/.test(tag)) throw new Error(`not a database tag: ${JSON.stringify(tag)}`);
   return `ct_${tag}_${roleSuffix(slug)}`;
@@ -43,7 +43,7 @@ export function tenantRoleNameForTag(slug: string, tag: string): string {
 
 /** The role name of `slug` in the database called `database` (what `tenantRoleExpression` evaluates to there). */
 export function tenantRoleName(slug: string, database: string): string {
-  return tenantRoleNameForTag(slug, databaseTag(database));
+  return tenantRoleNameForTag(slug, tagOfDatabase(database));
 }
 
 /** What a tenant role may do in its own schema. Everything else (other tenants, platform tables) it may not. */

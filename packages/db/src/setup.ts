@@ -1,6 +1,6 @@
-import { getDatabase, type Database } from './client.js';
+import { getDatabase, type Database } from './database.js';
 import type { DriverName } from './drivers/types.js';
-import { CgkError, redactSecrets } from './errors.js';
+import { MigrationError, redactSecrets } from './errors.js';
 import { migratePublic } from './migrations/runner.js';
 
 /** The platform tables that `setup:database` guarantees. */
@@ -38,14 +38,14 @@ export async function setupDatabase(options: { db?: Database } = {}): Promise<Se
   const started = performance.now();
   const { rows } = await db.sql<{ version: string }>`select current_setting('server_version') as version`;
   const run = await migratePublic(db);
-  if (run.failed) throw run.error ?? new CgkError('CGK_MIGRATION', 'A public migration failed');
+  if (run.failed) throw run.error ?? new MigrationError({ schema: 'public' }, 'A public migration failed');
   const found = await db.sql<{ table_name: string }>`
     select table_name::text from information_schema.tables
     where table_schema = 'public' and table_name = any(${[...PLATFORM_TABLES]}::text[]) order by table_name`;
   const tables = found.rows.map((r) => r.table_name);
   const missing = PLATFORM_TABLES.filter((t) => !tables.includes(t));
   if (missing.length > 0) {
-    throw new CgkError('CGK_MIGRATION', `Setup finished but platform tables are missing: ${missing.join(', ')}`, {
+    throw new MigrationError({ schema: 'public' }, `Setup finished but platform tables are missing: ${missing.join(', ')}`, {
       hint: 'Someone may have dropped them by hand; compare public.schema_migrations with the database (npx @cgk/cli migrate:status).',
     });
   }

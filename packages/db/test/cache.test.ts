@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Database } from '../src/client.js';
+import { Database } from '../src/database.js';
 import { closeCache, createTenantCache, tenantCache, type TenantCache } from '../src/cache.js';
 import { schemaNameFor } from '../src/identifier.js';
 import { identifier } from '../src/sql.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/index.js';
-import { parsePoolSettings } from '../src/drivers/config.js';
+import { parsePoolSettings } from '../src/drivers/pool-settings.js';
 
 describe('connection settings from DATABASE_URL', () => {
   it('reads pool size and timeouts, and leaves the driver\'s own parameters (sslmode, ...) in place', () => {

@@ -61,7 +61,8 @@ describe('diagnose()', () => {
     expect(report.ok).toBe(false);
     expect(check(report, 'connection')).toMatchObject({ status: 'fail', detail: expect.stringContaining('CGK_CONNECTION'), hint: expect.any(String) });
     expect(check(report, 'migrations')).toMatchObject({ status: 'warn', detail: expect.stringContaining('skipped') });
-    expect(check(report, 'redis')).toMatchObject({ status: 'fail' });
+    // The reason and the address, not ioredis' bare "Connection is closed.".
+    expect(check(report, 'redis')).toMatchObject({ status: 'fail', detail: `CGK_CACHE: Cannot reach Redis at redis://:***@127.0.0.1:${port}/0: connect ECONNREFUSED 127.0.0.1:${port}` });
     const text = JSON.stringify(report);
     expect(text).not.toContain('n0t-this-pw');
     expect(text).not.toContain('redis-s3cret');

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Database } from '../src/client.js';
+import { Database } from '../src/database.js';
 import { MigrationChecksumError, MigrationError, MigrationFilesError, MigrationFleetError, TenantNotFoundError } from '../src/errors.js';
 import {
   applyTenantMigrations,

@@ -1,7 +1,7 @@
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { InvalidSlugError, getTenantFromRequest } from '../src/index.js';
+import { CgkError, InvalidSlugError, getTenantFromRequest } from '../src/index.js';
 
 function incoming(headers: Record<string, string>): IncomingMessage {
   const message = new IncomingMessage(new Socket());
@@ -49,5 +49,29 @@ describe('getTenantFromRequest', () => {
     expect(getTenantFromRequest({ host: 'acme.shop.example.com', 'x-tenant-slug': 'other' }, options)).toBe('other');
     expect(() => getTenantFromRequest({ host: 'a.b.shop.example.com' }, options)).toThrow(InvalidSlugError);
     expect(() => getTenantFromRequest({ host: 'bad-name.shop.example.com' }, options)).toThrow(InvalidSlugError);
+  });
+
+  it('refuses one header spelled twice with different case and different values', () => {
+    expect(() => getTenantFromRequest({ 'x-tenant-slug': 'a', 'X-Tenant-Slug': 'b' })).toThrow(/several different values/);
+    expect(() => getTenantFromRequest({ headers: { 'X-Tenant-Slug': 'b', 'x-tenant-slug': 'a' } })).toThrow(InvalidSlugError);
+    // The same value twice is not ambiguous.
+    expect(getTenantFromRequest({ 'x-tenant-slug': 'a', 'X-TENANT-SLUG': 'a' })).toBe('a');
+  });
+
+  it('gives a typed error, not a TypeError, for a header value that is not a string', () => {
+    for (const value of [42, { slug: 'a' }, ['a', 7], true]) {
+      let caught: unknown;
+      try {
+        getTenantFromRequest({ 'x-tenant-slug': value } as unknown as Record<string, string>);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(CgkError);
+      expect((caught as CgkError).code).toBe('CGK_INVALID_REQUEST');
+      expect((caught as CgkError).message).toMatch(/x-tenant-slug must be a string/);
+    }
+    const odd = { headers: { get: (name: string) => (name === 'x-tenant-slug' ? 42 : null) } };
+    expect(() => getTenantFromRequest(odd as unknown as Request)).toThrow(expect.objectContaining({ code: 'CGK_INVALID_REQUEST' }));
+    expect(getTenantFromRequest({ 'x-tenant-slug': null } as unknown as Record<string, string>)).toBeNull();
   });
 });

@@ -67,7 +67,7 @@ export const registerMigrate: Register = (program, ctx, done) => {
     .description('Shows the public schema\'s applied and pending migrations, and how many tenants are up to date or have pending migrations (listing those). Read-only.')
     .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli migrate:status\n  $ npx @cgk/cli migrate:status --json')
     .action(async () => {
-      const status = await migrationStatus(ctx.database());
+      const status = await migrationStatus(ctx.database({ setUp: true }));
       const p = status.public;
       const t = status.tenants;
       out.result({ public: p, tenants: t }, () => {
@@ -80,17 +80,31 @@ export const registerMigrate: Register = (program, ctx, done) => {
         for (const a of changed) lines.push(`  ${String(a.version).padStart(3, '0')}_${a.name}: ${a.changed ? 'file changed after it was applied' : 'no such file (applied by a newer release?)'}`);
         if (!t.registry) lines.push('tenants: no tenant registry yet (public.organizations)');
         else {
-          lines.push(`tenants: ${plural(t.total, 'tenant')}, ${t.upToDate} up to date, ${t.pending} with pending migrations (latest tenant migration: ${String(t.latest).padStart(3, '0')})`);
-          const shown = t.tenants.slice(0, 50);
-          for (const x of shown) lines.push(`  ${x.slug}: ${x.reason}, ${x.reason === 'ahead' ? `at version ${x.version}` : plural(x.pending.length, 'pending migration')}`);
-          if (t.tenants.length > shown.length) lines.push(`  ... and ${t.tenants.length - shown.length} more (--json lists them all)`);
-          if (t.pending > 0) lines.push('Run: npx @cgk/cli migrate');
+          lines.push(...fleetLines(t));
         }
         return lines;
       });
       done(EXIT_OK);
     });
 };
+
+/** The tenants part of migrate:status: counts, the tenants that are not up to date, and what to do about them. */
+function fleetLines(t: Awaited<ReturnType<typeof migrationStatus>>['tenants']): string[] {
+  const odd = [t.ahead > 0 ? `${t.ahead} ahead of the files` : '', t.changed > 0 ? `${t.changed} with changed files` : ''].filter(Boolean);
+  const lines = [`tenants: ${plural(t.total, 'tenant')}, ${t.upToDate} up to date, ${t.pending} with pending migrations${odd.map((o) => `, ${o}`).join('')} (latest tenant migration: ${String(t.latest).padStart(3, '0')})`];
+  const shown = t.tenants.slice(0, 50);
+  for (const x of shown) {
+    const what = x.reason === 'ahead'
+      ? `at version ${x.version}, newer than the files`
+      : x.reason === 'changed' ? 'applied files changed since' : plural(x.pending.length, 'pending migration');
+    lines.push(`  ${x.slug}: ${x.reason}, ${what}`);
+  }
+  if (t.tenants.length > shown.length) lines.push(`  ... and ${t.tenants.length - shown.length} more (--json lists them all)`);
+  if (t.ahead > 0) lines.push('Tenants ahead were migrated by a newer release (or a migration file was removed): deploy the release that has their files; migrate refuses them.');
+  if (t.changed > 0) lines.push('Applied migration files were edited: restore them (git checkout) and put changes in a new file; migrate refuses those tenants.');
+  if (t.pending > 0) lines.push('Run: npx @cgk/cli migrate');
+  return lines;
+}
 
 function parseConcurrency(value: string): number {
   const n = Number(value);

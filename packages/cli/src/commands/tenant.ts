@@ -29,7 +29,7 @@ export const registerTenant: Register = (program, ctx, done) => {
     .addHelpText('after', '\nExample:\n  $ npx @cgk/cli tenant:create acme --name "Acme Inc."')
     .action(async (slug: string, opts: { name?: string }) => {
       assertValidSlug(slug); // before the database is opened: a typo costs nothing
-      const result = await createTenant({ slug, ...(opts.name === undefined ? {} : { name: opts.name }) }, { db: ctx.database() });
+      const result = await createTenant({ slug, ...(opts.name === undefined ? {} : { name: opts.name }) }, { db: ctx.database({ setUp: true }) });
       const t = result.tenant;
       out.result({ tenant: t, migrationsApplied: result.migrationsApplied, durationMs: result.durationMs }, () =>
         `Created tenant ${t.slug} ("${t.name}", ${t.status}): schema ${t.schema} with ${plural(result.migrationsApplied, 'migration')} in ${duration(result.durationMs)}`);
@@ -43,7 +43,7 @@ export const registerTenant: Register = (program, ctx, done) => {
     .description('Lists the tenants of public.organizations, oldest first.')
     .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli tenant:list\n  $ npx @cgk/cli tenant:list --status active --json')
     .action(async (opts: { status?: TenantStatus }) => {
-      const tenants = await listTenants({ db: ctx.database(), ...(opts.status ? { status: opts.status } : {}) });
+      const tenants = await listTenants({ db: ctx.database({ setUp: true }), ...(opts.status ? { status: opts.status } : {}) });
       out.result({ tenants }, () => {
         if (tenants.length === 0) {
           return opts.status ? `No ${opts.status} tenants.` : 'No tenants yet. Create one: npx @cgk/cli tenant:create <slug>';
@@ -65,7 +65,7 @@ export const registerTenant: Register = (program, ctx, done) => {
       .addHelpText('after', `\nExample:\n  $ npx @cgk/cli ${name} acme`)
       .action(async (slug: string) => {
         assertValidSlug(slug);
-        const tenant = await fn(slug, { db: ctx.database() });
+        const tenant = await fn(slug, { db: ctx.database({ setUp: true }) });
         out.result({ tenant }, () => `Tenant ${tenant.slug} is now ${tenant.status}`);
         done(EXIT_OK);
       });
@@ -80,7 +80,7 @@ export const registerTenant: Register = (program, ctx, done) => {
     .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli tenant:repair acme\n  $ npx @cgk/cli tenant:repair')
     .action(async (slug: string | undefined) => {
       if (slug !== undefined) assertValidSlug(slug);
-      const repaired = await repairTenantRoles({ db: ctx.database(), ...(slug === undefined ? {} : { slug }) });
+      const repaired = await repairTenantRoles({ db: ctx.database({ setUp: true }), ...(slug === undefined ? {} : { slug }) });
       out.result({ repaired }, () => (repaired.length === 0 ? 'No tenants to repair.' : `Repaired the role and grants of ${plural(repaired.length, 'tenant')}: ${repaired.join(', ')}`));
       done(EXIT_OK);
     });
@@ -97,7 +97,7 @@ export const registerTenant: Register = (program, ctx, done) => {
       if (!opts.yes) {
         throw new ConfirmationRequiredError(`drop tenant "${slug}" and all its data`, `This cannot be undone. Re-run with --yes: npx @cgk/cli tenant:drop ${slug} --yes`);
       }
-      await dropTenant(slug, { confirm: true, db: ctx.database() });
+      await dropTenant(slug, { confirm: true, db: ctx.database({ setUp: true }) });
       out.result({ dropped: slug }, () => `Dropped tenant ${slug} (schema tenant_${slug} and all its data)`);
       done(EXIT_OK);
     });

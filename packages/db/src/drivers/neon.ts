@@ -1,10 +1,11 @@
-import type { Pool, NeonConfigGlobalAndClient, PoolClient, PoolConfig, QueryResult as NeonQueryResult } from '@neondatabase/serverless';
+import type { Pool, NeonConfigGlobalAndClient, PoolConfig } from '@neondatabase/serverless';
 import { ConfigError, ConnectionError, redactSecrets } from '../errors.js';
 import { loadOptional } from '../optional.js';
-import { parsePoolSettings } from './config.js';
+import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
-import { isStatementError, settle, toResult } from './results.js';
-import type { Driver, QueryResult, Settled, Statement, Transaction } from './types.js';
+import { toResult } from './results.js';
+import { begin, clientSession, RELEASED, type NodePostgresClient } from './session.js';
+import type { Driver, QueryResult, Session, Statement } from './types.js';
 
 // Optional peer dependencies, loaded with this module: the driver selection imports it only for the neon and
 // vercel drivers. `ws` both need; the other two, each its own flavour (a missing one is reported on use).
@@ -85,8 +86,13 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
   const fail = (error: unknown): never => {
     throw normalizeNeonError(error, target);
   };
-  const run = async (client: Pool | PoolClient, statement: Statement): Promise<QueryResult> =>
+  const run = async (client: Pool, statement: Statement): Promise<QueryResult> =>
     toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
+  const normalize = (error: unknown) => normalizeNeonError(error, target);
+  const acquire = async (): Promise<Session> => {
+    const client = await pool.connect().catch(fail);
+    return clientSession(client as unknown as NodePostgresClient, normalize, () => normalize(new Error(RELEASED)));
+  };
 
   return {
     name: options.flavour,
@@ -97,32 +103,10 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
       await pool.query(script).catch(fail);
     },
     async begin(prelude) {
-      const client = await pool.connect().catch(fail);
-      // A parameterless first prelude statement rides in BEGIN's own simple-protocol message (1 wait for
-      // both); the rest, and the caller's first query, follow one wait each: this client cannot pipeline.
-      const [head, ...rest] = prelude;
-      const merged = head !== undefined && !head.values?.length;
-      const results: Settled[] = [];
-      try {
-        const answer = (await client.query(merged ? `BEGIN; ${head.text}` : 'BEGIN')) as NeonQueryResult | NeonQueryResult[];
-        if (merged) results.push({ ok: true, result: toResult(answer) });
-      } catch (error) {
-        if (!merged || !isStatementError(error)) {
-          client.release(true);
-          fail(error);
-        }
-        // The server rejected the prelude: the transaction is open and aborted (or, for a parse error of the
-        // whole message, was never opened). Report it like any failed statement; the caller rolls back.
-        results.push({ ok: false, error: normalizeNeonError(error, target) });
-      }
-      for (const statement of merged ? rest : prelude) {
-        const failed = results.find((r) => !r.ok);
-        // After a failure the server would refuse each statement with 25P02 (or, had BEGIN not run, execute
-        // it outside any transaction): answer for it here instead of spending a wait on it.
-        results.push(failed ? { ok: false, error: abortedBy(failed.error, target) } : await settle(run(client, statement), (error) => normalizeNeonError(error, target)));
-      }
-      return { tx: neonTransaction(client, target, results.some((r) => !r.ok)), results };
+      // This client cannot pipeline: BEGIN + a parameterless prelude cost 1 wait, each further statement 1.
+      return begin(await acquire(), prelude, { pipelined: false, aborted: (cause) => abortedBy(cause, target) });
     },
+    acquire,
     async end() {
       if (ended) return;
       ended = true;
@@ -212,55 +196,6 @@ function vercelPool(config: PoolConfig, target: string): Pool {
         : undefined,
     );
   }
-}
-
-function neonTransaction(client: PoolClient, target: string, aborted: boolean): Transaction {
-  let done = false;
-  const finish = (destroy: boolean) => {
-    if (done) return;
-    done = true;
-    client.release(destroy);
-  };
-  // A transaction whose prelude failed takes no more statements (PostgreSQL would refuse them with 25P02, or
-  // run them outside any transaction had its BEGIN not been parsed) and can only roll back.
-  const refuse = () => abortedBy(new Error('prelude failed'), target);
-  return {
-    async query(statement) {
-      if (aborted) throw refuse();
-      try {
-        return toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
-      } catch (error) {
-        throw normalizeNeonError(error, target);
-      }
-    },
-    async exec(script) {
-      if (aborted) throw refuse();
-      try {
-        await client.query(script);
-      } catch (error) {
-        throw normalizeNeonError(error, target);
-      }
-    },
-    async commit() {
-      try {
-        const result = await client.query(aborted ? 'ROLLBACK' : 'COMMIT');
-        finish(false);
-        return aborted ? 'ROLLBACK' : result.command;
-      } catch (error) {
-        finish(true);
-        throw normalizeNeonError(error, target);
-      }
-    },
-    async rollback() {
-      try {
-        await client.query('ROLLBACK');
-        finish(false);
-      } catch {
-        // The connection's state is unknown: destroy it rather than hand a half-open transaction to the next user.
-        finish(true);
-      }
-    },
-  };
 }
 
 /** The error for a statement not sent because an earlier one failed: PostgreSQL's own 25P02, or the same connection failure. */

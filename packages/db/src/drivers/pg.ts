@@ -1,9 +1,10 @@
 import pg from 'pg';
-import { parsePoolSettings } from './config.js';
+import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
 import { pgSslSettings } from './ssl.js';
-import { isStatementError, settle, toResult } from './results.js';
-import type { Driver, QueryResult, Settled, Statement, Transaction } from './types.js';
+import { toResult } from './results.js';
+import { begin, clientSession, RELEASED, type NodePostgresClient } from './session.js';
+import type { Driver, QueryResult, Session, Statement } from './types.js';
 
 /** Options for the node-postgres driver. */
 export interface PgDriverOptions {
@@ -36,9 +37,14 @@ export function createPgDriver(options: PgDriverOptions): Driver {
     throw normalizeDriverError(error, target);
   };
 
-  const run = async (client: pg.Pool | pg.PoolClient, statement: Statement): Promise<QueryResult> => {
+  const run = async (client: pg.Pool, statement: Statement): Promise<QueryResult> => {
     const result = await client.query(statement.text, statement.values as unknown[] | undefined);
     return toResult(result);
+  };
+  const normalize = (error: unknown) => normalizeDriverError(error, target);
+  const acquire = async (): Promise<Session> => {
+    const client = await pool.connect().catch(fail);
+    return clientSession(client as unknown as NodePostgresClient, normalize, () => normalize(new Error(RELEASED)));
   };
 
   return {
@@ -50,79 +56,13 @@ export function createPgDriver(options: PgDriverOptions): Driver {
       await pool.query(script).catch(fail);
     },
     async begin(prelude) {
-      const client = await pool.connect().catch(fail);
-      // A parameterless first prelude statement rides in BEGIN's own simple-protocol message: one message
-      // and no Parse/Bind round in the first flight. The rest, and the caller's first query, are pipelined.
-      const [head, ...rest] = prelude;
-      const merged = head !== undefined && !head.values?.length;
-      const begun = client.query(merged ? `BEGIN; ${head.text}` : 'BEGIN') as Promise<pg.QueryResult | pg.QueryResult[]>;
-      const sent = (merged ? rest : prelude).map((statement) => settle(run(client, statement), (error) => normalizeDriverError(error, target)));
-      let headResult: Settled | undefined;
-      try {
-        const answer = await begun;
-        if (merged) headResult = { ok: true, result: toResult(answer) };
-      } catch (error) {
-        if (!merged || !isStatementError(error)) {
-          await Promise.allSettled(sent);
-          client.release(true);
-          fail(error);
-        }
-        // The server rejected the prelude: the transaction is open and aborted (or, for a parse error of the
-        // whole message, was never opened; the ROLLBACK that follows is then a harmless no-op). Report it like
-        // any failed statement and keep the connection: the caller rolls back.
-        headResult = { ok: false, error: normalizeDriverError(error, target) };
-      }
-      const results = await Promise.all(sent);
-      return { tx: pgTransaction(client, target), results: headResult ? [headResult, ...results] : results };
+      return begin(await acquire(), prelude, { pipelined: true, aborted: (cause) => cause });
     },
+    acquire,
     async end() {
       if (ended) return;
       ended = true;
       await pool.end();
-    },
-  };
-}
-
-function pgTransaction(client: pg.PoolClient, target: string): Transaction {
-  let done = false;
-  const finish = (destroy: boolean) => {
-    if (done) return;
-    done = true;
-    client.release(destroy);
-  };
-  return {
-    async query(statement) {
-      try {
-        return toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
-      } catch (error) {
-        throw normalizeDriverError(error, target);
-      }
-    },
-    async exec(script) {
-      try {
-        await client.query(script);
-      } catch (error) {
-        throw normalizeDriverError(error, target);
-      }
-    },
-    async commit() {
-      try {
-        const result = await client.query('COMMIT');
-        finish(false);
-        return result.command;
-      } catch (error) {
-        finish(true);
-        throw normalizeDriverError(error, target);
-      }
-    },
-    async rollback() {
-      try {
-        await client.query('ROLLBACK');
-        finish(false);
-      } catch {
-        // The connection's state is unknown: destroy it rather than hand a half-open transaction to the next user.
-        finish(true);
-      }
     },
   };
 }

@@ -2,7 +2,9 @@ import { mkdirSync } from 'node:fs';
 import type { PGlite } from '@electric-sql/pglite';
 import { loadOptional } from '../optional.js';
 import { normalizeDriverError } from './errors.js';
-import type { Driver, QueryResult, Settled, Statement, Transaction } from './types.js';
+import { settle } from './results.js';
+import { RELEASED, transactionOn } from './session.js';
+import type { Driver, QueryResult, Session, Settled, Statement } from './types.js';
 
 // An optional peer dependency, loaded with this module: the driver selection imports it only when the
 // embedded PostgreSQL is chosen. Not installed: a ConfigError naming the package.
@@ -71,6 +73,22 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
     }
   };
 
+  /** The connection, held until release(): every other statement waits for it. */
+  const acquire = async (): Promise<Session> => {
+    const { db, release } = await lock();
+    let released = false;
+    const refuse = () => normalizeDriverError(new Error(RELEASED), target);
+    return {
+      query: async (statement) => (released ? Promise.reject(refuse()) : run(db, statement)),
+      exec: async (script) => (released ? Promise.reject(refuse()) : exec(db, script)),
+      release() {
+        if (released) return;
+        released = true;
+        release();
+      },
+    };
+  };
+
   return {
     name: 'pglite',
     async query(statement) {
@@ -90,41 +108,20 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
       }
     },
     async begin(prelude) {
-      const { db, release } = await lock();
+      const session = await acquire();
       try {
-        await run(db, { text: 'BEGIN' });
+        await session.query({ text: 'BEGIN' });
       } catch (error) {
-        release();
+        session.release();
         throw error;
       }
       const results: Settled[] = [];
       for (const statement of prelude) {
-        try {
-          results.push({ ok: true, result: await run(db, statement) });
-        } catch (error) {
-          results.push({ ok: false, error: error as Error });
-        }
+        results.push(await settle(session.query(statement), (error) => error as Error));
       }
-      let done = false;
-      const end = async (text: 'COMMIT' | 'ROLLBACK'): Promise<string> => {
-        if (done) throw new Error('transaction already ended');
-        done = true;
-        try {
-          return (await run(db, { text })).command;
-        } finally {
-          release();
-        }
-      };
-      const tx: Transaction = {
-        query: (statement) => run(db, statement),
-        exec: (script) => exec(db, script),
-        commit: () => end('COMMIT'),
-        rollback: async () => {
-          await end('ROLLBACK').catch(() => {});
-        },
-      };
-      return { tx, results };
+      return { tx: transactionOn(session), results };
     },
+    acquire,
     async end() {
       if (closed) return;
       const { db, release } = await lock().catch(() => ({ db: undefined, release: () => {} }));

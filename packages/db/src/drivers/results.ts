@@ -6,7 +6,7 @@ import type { QueryResult, Settled } from './types.js';
  */
 
 /** The part of a node-postgres result this library reads. */
-interface NodePostgresResult {
+export interface NodePostgresResult {
   rows: Record<string, unknown>[];
   rowCount: number | null;
   fields: { name: string; dataTypeID: number }[];
@@ -26,12 +26,6 @@ export function toResult(answer: NodePostgresResult | NodePostgresResult[]): Que
     fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
     command: result.command,
   };
-}
-
-/** A statement the server rejected (it carries a SQLSTATE), as opposed to a broken connection. */
-export function isStatementError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08');
 }
 
 /** Waits for one statement of a batch and reports its outcome instead of throwing, errors normalised by `normalize`. */

@@ -42,6 +42,19 @@ export interface Transaction {
   rollback(): Promise<void>;
 }
 
+/**
+ * One connection held by the caller alone, outside any transaction block, until `release()` (kysely's
+ * `DatabaseConnection`). For work that must not run in a transaction (CREATE INDEX CONCURRENTLY) or that
+ * needs session state (a session advisory lock). Statements after `release()` are refused.
+ */
+export interface Session {
+  query(statement: Statement): Promise<QueryResult>;
+  /** Runs a script of several statements without parameters (simple protocol). */
+  exec(script: string): Promise<void>;
+  /** Hands the connection back to the pool; `destroy` closes it instead (its state is unknown). Idempotent. */
+  release(destroy?: boolean): void;
+}
+
 /** A connection pool (or a single embedded connection) to one database. */
 export interface Driver {
   readonly name: DriverName;
@@ -55,6 +68,8 @@ export interface Driver {
    * each prelude statement's own failure is reported in `results`.
    */
   begin(prelude: readonly Statement[]): Promise<{ tx: Transaction; results: Settled[] }>;
+  /** Checks out a connection for the caller alone, outside any transaction block (see `Session`). */
+  acquire(): Promise<Session>;
   /** Closes every connection; further queries fail. Safe to call twice. */
   end(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 /**
  * The migration runner's public surface: files (loadMigrations), one schema (migratePublic, migrateTenant,
- * applyTenantMigrations), the fleet (migrateTenants, migrationStatus).
+ * migrateTenantInTransaction), the fleet (migrateTenants) and the status report (migrationStatus).
  */
 export {
   loadMigrations,
@@ -12,6 +12,7 @@ export {
 export {
   migratePublic,
   migrateTenant,
+  migrateTenantInTransaction,
   applyTenantMigrations,
   throwIfFailed,
   DEFAULT_PUBLIC_DIR,
@@ -24,7 +25,6 @@ export {
 } from './runner.js';
 export {
   migrateTenants,
-  migrationStatus,
   type TenantSource,
   type TenantProgress,
   type TenantRunStatus,
@@ -32,10 +32,13 @@ export {
   type SummaryDisagreement,
   type MigrateTenantsOptions,
   type MigrateTenantsResult,
+} from './fleet.js';
+export {
+  migrationStatus,
   type AppliedMigration,
   type SchemaMigrationStatus,
   type TenantPendingStatus,
   type FleetMigrationStatus,
   type MigrationStatusReport,
   type MigrationStatusOptions,
-} from './fleet.js';
+} from './status.js';

@@ -1,6 +1,6 @@
-import type { Driver, Settled, Statement, Transaction } from '../drivers/types.js';
+import type { Driver, Session, Settled, Statement, Transaction } from '../drivers/types.js';
 import { QueryError } from '../errors.js';
-import { quoteIdentifier } from '../identifier.js';
+import { inlineLiteral, quoteIdentifier } from '../identifier.js';
 
 /**
  * The runner's own tables and locks: each schema's `schema_migrations`, the fleet summary
@@ -68,7 +68,7 @@ export async function beginLocked(driver: Driver, schema: string, prelude: reado
 }
 
 /** Takes the schema's lock as a session lock on a connection outside any transaction, by the same rule. */
-export async function lockSession(session: Transaction, schema: string): Promise<void> {
+export async function lockSession(session: Pick<Session, 'query'>, schema: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const { rows } = await session.query({ text: 'select pg_try_advisory_lock(hashtext($1)) as locked', values: [LOCK_PREFIX + schema] });
     if (rows[0]?.locked === true) return;
@@ -76,7 +76,8 @@ export async function lockSession(session: Transaction, schema: string): Promise
   }
 }
 
-export async function unlockSession(session: Transaction, schema: string): Promise<void> {
+/** Releases the session lock `lockSession` took. */
+export async function unlockSession(session: Pick<Session, 'query'>, schema: string): Promise<void> {
   await session.query({ text: 'select pg_advisory_unlock(hashtext($1))', values: [LOCK_PREFIX + schema] });
 }
 
@@ -125,12 +126,27 @@ export function selectStateStatement(schema: string): Statement {
   return { text: 'select version, checksum_digest from public.tenant_migration_state where schema_name = $1', values: [schema] };
 }
 
+/** The summary row's upsert, its values given as SQL (parameters, or literals in a script). */
+function upsertStateSql(schema: string, version: string, digest: string): string {
+  return `insert into public.tenant_migration_state as s (schema_name, version, checksum_digest, updated_at) values (${schema}, ${version}, ${digest}, now())
+on conflict (schema_name) do update set version = excluded.version, checksum_digest = excluded.checksum_digest, updated_at = excluded.updated_at`;
+}
+
+/** Writes a tenant's summary row (same transaction as the migration it follows). */
 export function upsertStateStatement(schema: string, version: number, digest: string): Statement {
-  return {
-    text: `insert into public.tenant_migration_state as s (schema_name, version, checksum_digest, updated_at) values ($1, $2, $3, now())
-on conflict (schema_name) do update set version = excluded.version, checksum_digest = excluded.checksum_digest, updated_at = excluded.updated_at`,
-    values: [schema, version, digest],
-  };
+  return { text: upsertStateSql('$1', '$2', '$3'), values: [schema, version, digest] };
+}
+
+/** `upsertStateStatement` as script text, for the fleet's one-message scripts (simple protocol: no parameters). */
+export function upsertStateScript(schema: string, version: number, digest: string): string {
+  return upsertStateSql(inlineLiteral(schema), String(Math.trunc(version)), inlineLiteral(digest));
+}
+
+type Applied = { version: number; name: string; checksum: string };
+
+/** The tracking row's INSERT, its values given as SQL (parameters, or literals in a script). */
+function insertAppliedSql(schema: string, version: string, name: string, checksum: string, duration: string): string {
+  return `insert into ${quoteIdentifier(schema)}.schema_migrations (version, name, checksum, duration_ms) values (${version}, ${name}, ${checksum}, ${duration})`;
 }
 
 /**
@@ -138,14 +154,23 @@ on conflict (schema_name) do update set version = excluded.version, checksum_dig
  * `cgk.migration_started` setting (`START_CLOCK`, same transaction); with it (a no-transaction file, timed in
  * the client), that value is stored.
  */
-export function insertAppliedStatement(schema: string, migration: { version: number; name: string; checksum: string }, durationMs?: number): Statement {
+export function insertAppliedStatement(schema: string, migration: Applied, durationMs?: number): Statement {
   const duration = durationMs === undefined
     ? "((extract(epoch from clock_timestamp()) - current_setting('cgk.migration_started')::numeric) * 1000)::integer"
     : '$4::integer';
-  return {
-    text: `insert into ${quoteIdentifier(schema)}.schema_migrations (version, name, checksum, duration_ms) values ($1, $2, $3, ${duration}) returning duration_ms`,
-    values: durationMs === undefined ? [migration.version, migration.name, migration.checksum] : [migration.version, migration.name, migration.checksum, Math.round(durationMs)],
-  };
+  const values: unknown[] = [migration.version, migration.name, migration.checksum];
+  if (durationMs !== undefined) values.push(Math.round(durationMs));
+  return { text: `${insertAppliedSql(schema, '$1', '$2', '$3', duration)} returning duration_ms`, values };
+}
+
+/**
+ * `insertAppliedStatement` as script text, for the fleet's one-message scripts. `statement_timestamp()` is
+ * when the script arrived: the duration includes the lock and the guard before the file (microseconds).
+ */
+export function insertAppliedScript(schema: string, migration: Applied): string {
+  const duration = '(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000)::integer';
+  const { name, checksum } = migration;
+  return insertAppliedSql(schema, String(Math.trunc(migration.version)), inlineLiteral(name), inlineLiteral(checksum), duration);
 }
 
 /** Starts the server-side clock for `insertAppliedStatement`. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { redactSecrets } from '../../src/errors.js';
-import { databaseTag } from '../../src/roles.js';
+import { tagOfDatabase } from '../../src/roles.js';
 
 /** The server the tests run against; `scripts/services.sh` (run by `npm test`) makes sure it is up. */
 export const ADMIN_URL = process.env.CGK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -45,7 +45,7 @@ export async function createTestDatabase(prefix = 'cgk_test'): Promise<TestDatab
 
 /** Tenant roles are cluster-wide: drop the ones a test database made (they carry its tag, see src/roles.ts). */
 export async function dropTenantRolesOf(database: string): Promise<void> {
-  const tag = databaseTag(database);
+  const tag = tagOfDatabase(database);
   const { rows } = await adminQuery<{ rolname: string }>(`select rolname from pg_roles where rolname like $1`, [`ct\\_${tag}\\_%`]);
   // Batches: a scale run leaves 10,000 of them.
   for (let i = 0; i < rows.length; i += 500) {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Database } from '../../src/client.js';
+import type { Database } from '../../src/database.js';
 import type { Driver, QueryResult, Transaction } from '../../src/drivers/types.js';
 
 /** Temporary migration directories for the runner tests; `cleanup()` removes them all. */
@@ -28,7 +28,7 @@ export const TENANT_FILES = {
   '003_order_note.sql': 'alter table orders add column note text;\n',
 };
 
-/** Counts what a driver is asked to do. */
+/** Counts what a driver is asked to do (acquiring a session counts as one call and one statement). */
 export interface Counter {
   /** Statements sent: one per query/exec/commit/rollback call, a `begin` counts its prelude plus one. */
   statements: number;
@@ -68,6 +68,14 @@ export function countingDriver(inner: Driver): { driver: Driver; counter: Counte
     begin: async (prelude) => {
       const { tx, results } = await count(prelude.length + 1, inner.begin(prelude));
       return { tx: wrapTx(tx), results };
+    },
+    acquire: async () => {
+      const session = await count(1, inner.acquire());
+      return {
+        query: (statement) => count(1, session.query(statement)),
+        exec: (script) => count(1, session.exec(script)),
+        release: (destroy) => session.release(destroy),
+      };
     },
     end: () => inner.end(),
   };

@@ -1,31 +1,16 @@
-import { getDatabase, type Database } from './client.js';
-import type { QueryResult, Statement, Transaction } from './drivers/types.js';
-import { CgkError, QueryError, ScopeEndedError, TenantNotFoundError, TenantScopeConflictError, TransactionAbortedError } from './errors.js';
-import { schemaNameFor } from './identifier.js';
-import { currentScope, scopeStorage, type ActiveScope } from './scope.js';
-import { DATABASE_TAG_EXPRESSION, tenantRoleExpression, tenantRoleNameForTag } from './roles.js';
-import { createSql, type Sql } from './sql.js';
+import type { Database } from '../database.js';
+import type { QueryResult, Statement, Transaction } from '../drivers/types.js';
+import { CgkError, QueryError, ScopeEndedError, TenantNotFoundError, TenantScopeConflictError, TransactionAbortedError } from '../errors.js';
+import { inlineLiteral, schemaNameFor } from '../identifier.js';
+import { DATABASE_TAG_EXPRESSION, tenantRoleExpression, tenantRoleNameForTag } from '../roles.js';
+import { createSql, type Sql } from '../sql.js';
+import { currentScope, scopeStorage, type ActiveScope } from './context.js';
 
 /**
- * Runs `fn` in a tenant scope on the default database: one connection, one transaction, `search_path` set
- * transaction-locally to `tenant_{slug}, public` and, with tenant roles on (the default), the transaction
- * running as the tenant's own role (`SET LOCAL ROLE`; see docs/ISOLATION.md). Inside `fn` the module-level `sql` and the `sql` passed to
- * `fn` both run in that transaction. Commits when `fn` resolves, rolls back when it throws (rethrowing the
- * original error). A tenant without a schema throws `TenantNotFoundError`; a bad slug throws
- * `InvalidSlugError` before any SQL; a nested scope of the same tenant reuses the outer one, of another
- * tenant throws `TenantScopeConflictError`.
- *
- * Cost: the connection is taken and BEGIN, the `search_path`, the role and the first query go out together
- * on the first query, then COMMIT: two round trips for a one-query scope. A scope that runs no query costs none.
- *
- * @example
- * const orders = await withTenant('acme', async () => sql`select * from orders where status = 'pending'`);
+ * withTenant() on a given database; `Database.withTenant` and the module-level `withTenant` both land here.
+ * Takes the database as a parameter (never imports the default one), so this module and database.ts do not
+ * import each other.
  */
-export async function withTenant<T>(slug: string, fn: (sql: Sql) => Promise<T> | T): Promise<T> {
-  return runTenantScope(getDatabase(), slug, fn);
-}
-
-/** withTenant() on a given database; `Database.withTenant` and `withTenant` both land here. */
 export async function runTenantScope<T>(db: Database, slug: string, fn: (sql: Sql) => Promise<T> | T): Promise<T> {
   const schema = schemaNameFor(slug);
   const outer = currentScope();
@@ -50,20 +35,20 @@ export async function runTenantScope<T>(db: Database, slug: string, fn: (sql: Sq
  * It carries no parameters on purpose: drivers send a parameterless prelude in the same simple-protocol
  * message as BEGIN, which costs less than even a hand-pipelined BEGIN + parameterised set_config. Inlining
  * is safe because the only value is a schema name that `schemaNameFor` has already limited to
- * `[a-z][a-z0-9_]*`, and `literal()` checks that again.
+ * `[a-z][a-z0-9_]*`, and `inlineLiteral()` checks that again.
  */
 function tenantPrelude(slug: string, schema: string, roles: { databaseTag: string | undefined } | undefined): Statement {
-  const found = `to_regnamespace(${literal(schema)}) is not null`;
+  const found = `to_regnamespace(${inlineLiteral(schema)}) is not null`;
   let role = '';
   if (roles) {
     // The role is only set when the schema exists, so a missing tenant reads as "not found", not "no role".
     // Its name carries the database's tag: computed by the server until the first scope has reported it,
     // a literal afterwards (the server-side md5 costs more than the whole role switch).
-    const name = roles.databaseTag ? literal(tenantRoleNameForTag(slug, roles.databaseTag)) : tenantRoleExpression(slug);
+    const name = roles.databaseTag ? inlineLiteral(tenantRoleNameForTag(slug, roles.databaseTag)) : tenantRoleExpression(slug);
     role = `, case when ${found} then set_config('role', ${name}, true) end as role${roles.databaseTag ? '' : `, ${DATABASE_TAG_EXPRESSION} as database_tag`}`;
   }
   return {
-    text: `select set_config('search_path', ${literal(`${schema}, public`)}, true) as search_path, ${found} as found${role}`,
+    text: `select set_config('search_path', ${inlineLiteral(`${schema}, public`)}, true) as search_path, ${found} as found${role}`,
   };
 }
 
@@ -74,11 +59,6 @@ function roleMissing(error: Error | undefined, slug: string): CgkError | undefin
     hint: `Create its role and grants with: npx @cgk/cli tenant:repair ${slug} (or set CGK_TENANT_ROLES=off for search_path-only isolation)`,
     cause: error,
   });
-}
-
-function literal(value: string): string {
-  if (!/^[a-z0-9_, ]*$/.test(value)) throw new Error(`refusing to inline ${JSON.stringify(value)} into SQL`);
-  return `'${value}'`;
 }
 
 class TenantScope implements ActiveScope {

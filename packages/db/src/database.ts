@@ -1,9 +1,10 @@
-import { parsePoolSettings } from './drivers/config.js';
-import { openDriver, resolveDriverConfig, type DriverConfig } from './drivers/select.js';
+import { parsePoolSettings } from './drivers/pool-settings.js';
+import { openDriver, resolveDriverConfig, type DriverConfig } from './drivers/driver-config.js';
 import type { Driver, DriverName, QueryResult, Statement } from './drivers/types.js';
-import { currentScope } from './scope.js';
+import { DatabaseClosedError } from './errors.js';
+import { currentScope } from './scope/context.js';
 import { createSql, type Sql } from './sql.js';
-import { runTenantScope } from './tenant.js';
+import { runTenantScope } from './scope/tenant-scope.js';
 
 /** How to reach a database. Omitted fields come from the environment (see `resolveDriverConfig`). */
 export interface DatabaseOptions {
@@ -36,8 +37,8 @@ export class Database {
   /** Whether scopes switch to the tenant's own role (see DatabaseOptions.tenantRoles). */
   readonly tenantRoles: boolean;
   /**
-   * @internal The tag of the database this URL reaches (see roles.ts), learned by the first tenant scope so
-   * that later scopes name the tenant role as a literal instead of computing it on the server.
+   * @internal The tag of the database this URL reaches (`tagOfDatabase` in roles.ts), learned by the first
+   * tenant scope so that later scopes name the tenant role as a literal instead of computing it on the server.
    */
   databaseTag: string | undefined;
   #driver: Promise<Driver> | undefined;
@@ -57,7 +58,7 @@ export class Database {
 
   /** The driver, opened on first use; a failure to open is reported on every use, as a typed error. */
   driver(): Promise<Driver> {
-    if (this.#ended) return Promise.reject(new Error('This database has been closed (end() was called)'));
+    if (this.#ended) return Promise.reject(new DatabaseClosedError());
     this.#driver ??= openDriver(this.config);
     return this.#driver;
   }
@@ -130,3 +131,22 @@ export const sql: Sql = createSql((statement) => {
   const scope = currentScope();
   return scope ? scope.run(statement) : getDatabase().query(statement);
 });
+
+/**
+ * Runs `fn` in a tenant scope on the default database: one connection, one transaction, `search_path` set
+ * transaction-locally to `tenant_{slug}, public` and, with tenant roles on (the default), the transaction
+ * running as the tenant's own role (`SET LOCAL ROLE`; see docs/ISOLATION.md). Inside `fn` the module-level `sql` and the `sql` passed to
+ * `fn` both run in that transaction. Commits when `fn` resolves, rolls back when it throws (rethrowing the
+ * original error). A tenant without a schema throws `TenantNotFoundError`; a bad slug throws
+ * `InvalidSlugError` before any SQL; a nested scope of the same tenant reuses the outer one, of another
+ * tenant throws `TenantScopeConflictError`.
+ *
+ * Cost: the connection is taken and BEGIN, the `search_path`, the role and the first query go out together
+ * on the first query, then COMMIT: two round trips for a one-query scope. A scope that runs no query costs none.
+ *
+ * @example
+ * const orders = await withTenant('acme', async () => sql`select * from orders where status = 'pending'`);
+ */
+export async function withTenant<T>(slug: string, fn: (sql: Sql) => Promise<T> | T): Promise<T> {
+  return runTenantScope(getDatabase(), slug, fn);
+}

@@ -1,8 +1,16 @@
-import { getDatabase, type Database } from './client.js';
+import { getDatabase, type Database } from './database.js';
 import type { QueryResult, Transaction } from './drivers/types.js';
-import { CgkError, ConfigError, ConfirmationRequiredError, QueryError, TenantExistsError, TenantNotFoundError } from './errors.js';
+import {
+  ConfigError,
+  ConfirmationRequiredError,
+  MigrationError,
+  QueryError,
+  TenantExistsError,
+  TenantNotFoundError,
+  TransactionAbortedError,
+} from './errors.js';
 import { assertValidSlug, schemaNameFor } from './identifier.js';
-import { applyTenantMigrations } from './migrations/runner.js';
+import { migrateTenantInTransaction } from './migrations/runner.js';
 import { dropTenantRoleSql, grantTenantRoleSql, revokeBookkeepingSql } from './roles.js';
 import { encryptSecret } from './secrets.js';
 
@@ -95,10 +103,10 @@ export async function createTenant(input: CreateTenantInput, options: CreateTena
     await tx.exec(`create schema ${schema}${role}`).catch((error: unknown) => {
       throw isSqlState(error, '42P06') ? new TenantExistsError(slug) : error;
     });
-    const applied = await applyTenantMigrations(tx, schema, { tenantDir: options.tenantDir });
+    const applied = await migrateTenantInTransaction(tx, slug, { tenantDir: options.tenantDir });
     if (db.tenantRoles) await tx.exec(revokeBookkeepingSql(slug));
     await verifyQueryable(tx, schema, applied);
-    await commit(tx, slug);
+    await commit(tx, slug, 'tenant creation');
     return { tenant: toRecord(inserted.rows[0] as unknown as OrganizationRow), migrationsApplied: applied, durationMs: performance.now() - started };
   } catch (error) {
     await tx.rollback();
@@ -109,7 +117,7 @@ export async function createTenant(input: CreateTenantInput, options: CreateTena
 /** Every tenant in the registry, ordered by slug; `status` filters. */
 export async function listTenants(options: LifecycleOptions & { status?: TenantStatus } = {}): Promise<TenantRecord[]> {
   const db = options.db ?? getDatabase();
-  const { rows } = await registry(db, options.status === undefined
+  const { rows } = await registry(options.status === undefined
     ? db.sql.query<OrganizationRow>(`select ${TENANT_COLUMNS} from public.organizations order by slug`)
     : db.sql.query<OrganizationRow>(`select ${TENANT_COLUMNS} from public.organizations where status = $1::organization_status order by slug`, [options.status]));
   return rows.map(toRecord);
@@ -119,7 +127,7 @@ export async function listTenants(options: LifecycleOptions & { status?: TenantS
 export async function getTenant(slug: string, options: LifecycleOptions = {}): Promise<TenantRecord | null> {
   assertValidSlug(slug);
   const db = options.db ?? getDatabase();
-  const { rows } = await registry(db, db.sql.query<OrganizationRow>(`select ${TENANT_COLUMNS} from public.organizations where slug = $1`, [slug]));
+  const { rows } = await registry(db.sql.query<OrganizationRow>(`select ${TENANT_COLUMNS} from public.organizations where slug = $1`, [slug]));
   return rows[0] ? toRecord(rows[0]) : null;
 }
 
@@ -160,7 +168,7 @@ export async function dropTenant(slug: string, options: LifecycleOptions & { con
       if (!isSqlState(error, '42P01')) throw error;
     });
     await tx.exec(dropTenantRoleSql(slug));
-    await commit(tx, slug);
+    await commit(tx, slug, 'tenant removal');
   } catch (error) {
     await tx.rollback();
     throw error;
@@ -170,7 +178,7 @@ export async function dropTenant(slug: string, options: LifecycleOptions & { con
 async function setStatus(slug: string, status: TenantStatus, options: LifecycleOptions): Promise<TenantRecord> {
   assertValidSlug(slug);
   const db = options.db ?? getDatabase();
-  const { rows } = await registry(db, db.sql.query<OrganizationRow>(`update public.organizations set status = $1::organization_status where slug = $2 returning ${TENANT_COLUMNS}`, [status, slug]));
+  const { rows } = await registry(db.sql.query<OrganizationRow>(`update public.organizations set status = $1::organization_status where slug = $2 returning ${TENANT_COLUMNS}`, [status, slug]));
   if (!rows[0]) throw new TenantNotFoundError(slug);
   return toRecord(rows[0]);
 }
@@ -179,23 +187,23 @@ async function setStatus(slug: string, status: TenantStatus, options: LifecycleO
 async function verifyQueryable(tx: Transaction, schema: string, applied: number): Promise<void> {
   const { rows } = await tx.query({ text: `select (select count(*) from ${schema}.schema_migrations)::int as tracked, (select count(*) from ${schema}.orders)::int as orders` });
   if (rows[0]?.tracked !== applied || applied === 0) {
-    throw new CgkError('CGK_MIGRATION', `Tenant schema ${schema} is not complete after its migrations (${String(rows[0]?.tracked)} tracked, ${applied} applied)`);
+    throw new MigrationError({ schema }, `Tenant schema ${schema} is not complete after its migrations (${String(rows[0]?.tracked)} tracked, ${applied} applied)`);
   }
 }
 
-async function commit(tx: Transaction, slug: string): Promise<void> {
+async function commit(tx: Transaction, slug: string, work: string): Promise<void> {
   const tag = await tx.commit();
-  if (tag === 'ROLLBACK') throw new CgkError('CGK_TRANSACTION_ABORTED', `The transaction for tenant "${slug}" was rolled back`);
+  if (tag === 'ROLLBACK') throw new TransactionAbortedError(slug, undefined, work);
 }
 
 function expectOk(settled: { ok: true; result: QueryResult } | { ok: false; error: Error } | undefined, slug: string): QueryResult {
-  if (!settled) throw new Error('missing statement result');
+  if (!settled) throw new QueryError('missing statement result');
   if (settled.ok) return settled.result;
   if (isSqlState(settled.error, '23505')) throw new TenantExistsError(slug);
   throw notSetUp(settled.error) ?? settled.error;
 }
 
-async function registry<T>(db: Database, query: Promise<T>): Promise<T> {
+async function registry<T>(query: Promise<T>): Promise<T> {
   return query.catch((error: unknown) => {
     throw notSetUp(error) ?? error;
   });

@@ -1,0 +1,145 @@
+import { QueryError } from '../errors.js';
+import { settle, toResult, type NodePostgresResult } from './results.js';
+import type { Session, Settled, Statement, Transaction } from './types.js';
+
+/**
+ * Sessions and transactions over one checked-out connection, written once for every driver: a driver
+ * supplies a `Session` (its connection, its error normalisation, its way of releasing), and `begin` and
+ * `transactionOn` build the transaction on top of it.
+ */
+
+/** What a driver's session says after release(); drivers normalise it as a connection failure ("not queryable"). */
+export const RELEASED = 'This connection was released and is not queryable';
+
+/** The part of a node-postgres client (pg's, or the copy inside Neon's serverless driver) a session uses. */
+export interface NodePostgresClient {
+  query(text: string, values?: unknown[]): Promise<NodePostgresResult | NodePostgresResult[]>;
+  release(destroy?: boolean): void;
+}
+
+/**
+ * A `Session` over a checked-out node-postgres client; errors go through `normalize`. After `release()`,
+ * statements are refused with what `released()` returns (the client may already serve someone else).
+ */
+export function clientSession(client: NodePostgresClient, normalize: (error: unknown) => Error, released: () => Error): Session {
+  let done = false;
+  return {
+    async query(statement) {
+      if (done) throw released();
+      try {
+        return toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
+      } catch (error) {
+        throw normalize(error);
+      }
+    },
+    async exec(script) {
+      if (done) throw released();
+      try {
+        await client.query(script);
+      } catch (error) {
+        throw normalize(error);
+      }
+    },
+    release(destroy = false) {
+      if (done) return;
+      done = true;
+      client.release(destroy);
+    },
+  };
+}
+
+/**
+ * The one transaction shape: statements on `session`, then exactly one of commit() / rollback(), which end the
+ * transaction and release the session. A commit that fails, or a rollback that fails, destroys the connection
+ * rather than hand a half-open transaction to the next user. `refusal` set: the transaction is known to be
+ * aborted (a driver that did not send the rest of a failed prelude); statements are refused with its error
+ * and commit() rolls back, answering `ROLLBACK` as PostgreSQL would.
+ */
+export function transactionOn(session: Session, refusal?: () => Error): Transaction {
+  let done = false;
+  const ended = () => new QueryError('This transaction has already ended (commit() or rollback() was called)');
+  return {
+    async query(statement) {
+      if (done) throw ended();
+      if (refusal) throw refusal();
+      return session.query(statement);
+    },
+    async exec(script) {
+      if (done) throw ended();
+      if (refusal) throw refusal();
+      await session.exec(script);
+    },
+    async commit() {
+      if (done) throw ended();
+      done = true;
+      try {
+        const result = await session.query({ text: refusal ? 'ROLLBACK' : 'COMMIT' });
+        session.release(false);
+        return refusal ? 'ROLLBACK' : result.command;
+      } catch (error) {
+        session.release(true);
+        throw error;
+      }
+    },
+    async rollback() {
+      if (done) return;
+      done = true;
+      try {
+        await session.query({ text: 'ROLLBACK' });
+        session.release(false);
+      } catch {
+        session.release(true);
+      }
+    },
+  };
+}
+
+/** How a driver sends a transaction's prelude. */
+export interface BeginMode {
+  /** Send every prelude statement without waiting for the previous answer (pg's pipeline mode). */
+  pipelined: boolean;
+  /** The error for a statement not sent because `cause` (an earlier one's failure) aborted the transaction. */
+  aborted(cause: Error): Error;
+}
+
+/**
+ * Opens a transaction on `session` and runs `prelude` in it. A parameterless first prelude statement rides
+ * in BEGIN's own simple-protocol message (one message, no Parse/Bind round in the first flight). Pipelined,
+ * the rest goes out at once; otherwise one statement at a time, and after a failure the rest is answered
+ * here (PostgreSQL would refuse each with 25P02) instead of spending a wait on each. Rejects, releasing the
+ * connection for good, only when the transaction could not be opened.
+ */
+export async function begin(session: Session, prelude: readonly Statement[], mode: BeginMode): Promise<{ tx: Transaction; results: Settled[] }> {
+  const [head, ...rest] = prelude;
+  const merged = head !== undefined && !head.values?.length;
+  const tail = merged ? rest : prelude;
+  const begun = session.query({ text: merged ? `BEGIN; ${head.text}` : 'BEGIN' });
+  const sent = mode.pipelined ? tail.map((statement) => settle(session.query(statement), asError)) : undefined;
+  const results: Settled[] = [];
+  try {
+    const answer = await begun;
+    if (merged) results.push({ ok: true, result: answer });
+  } catch (error) {
+    if (!merged || !(error instanceof QueryError)) {
+      if (sent) await Promise.allSettled(sent);
+      session.release(true);
+      throw error;
+    }
+    // The server rejected the prelude: the transaction is open and aborted (or, for a parse error of the
+    // whole message, was never opened; the ROLLBACK that follows is then a harmless no-op). Report it like
+    // any failed statement and keep the connection: the caller rolls back.
+    results.push({ ok: false, error });
+  }
+  if (sent) return { tx: transactionOn(session), results: [...results, ...(await Promise.all(sent))] };
+  for (const statement of tail) {
+    const failed = results.find((r) => !r.ok);
+    results.push(failed ? { ok: false, error: mode.aborted(failed.error) } : await settle(session.query(statement), asError));
+  }
+  const aborted = results.some((r) => !r.ok);
+  return { tx: transactionOn(session, aborted ? () => mode.aborted(new Error('prelude failed')) : undefined), results };
+}
+
+function asError(error: unknown): Error {
+  return error as Error;
+}
+
