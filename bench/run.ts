@@ -3,14 +3,14 @@
  *
  *   npm run bench                          the full run (a few minutes)
  *   npm run bench -- --quick               fewer rounds: a smoke run, figures are rough
- *   npm run bench -- --only tenant,cli     only these modules (tenant, lifecycle, migrations, cache, neon, cli)
+ *   npm run bench -- --only tenant,cli     only these modules (tenant, lifecycle, migrations, cache, neon, packaging)
  *
  * Each module measures its baselines in the same run as ours, interleaved (shared, noisy machines: only
  * ratios mean something). A module whose file is missing is reported "not available", one that throws is
  * reported "failed"; the others still run. Writes bench/results/<timestamp>.json and bench/results/latest.json
  * with the machine, the versions and every row.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
@@ -153,45 +153,14 @@ const MODULES: ModuleSpec[] = [
     },
   },
   {
-    name: 'cli',
-    file: '../packages/cli/bin/cgk.mjs',
-    run: ({ quick }) => runCliBench(quick ? 4 : 10),
+    name: 'packaging',
+    file: 'packaging.bench.ts',
+    async run({ quick }) {
+      const run = await load<RowsRun>('packaging.bench.ts', 'runPackagingBench');
+      return run(quick ? { runs: 6 } : {});
+    },
   },
 ];
-
-/** Wall time of `node <args>` in ms; rejects if it exits non-zero. */
-function timeNode(args: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    execFile(process.execPath, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } }, (error) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      if (error) reject(new Error(`node ${args.join(' ')} failed: ${error.message}`));
-      else resolve(ms);
-    });
-  });
-}
-
-/** CLI start-up: `node packages/cli/bin/cgk.mjs --help` against `node -e 0`, interleaved, medians. */
-async function runCliBench(runs: number): Promise<BenchRow[]> {
-  const bin = join(ROOT, 'packages', 'cli', 'bin', 'cgk.mjs');
-  if (!existsSync(bin)) throw new NotAvailable('packages/cli/bin/cgk.mjs is not there');
-  const cli = [bin, '--help'];
-  const bare = ['-e', '0'];
-  await timeNode(bare);
-  await timeNode(cli); // warm-up: file cache, tsx's transform cache
-  const base: number[] = [];
-  const ours: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    if (i % 2 === 0) {
-      base.push(await timeNode(bare));
-      ours.push(await timeNode(cli));
-    } else {
-      ours.push(await timeNode(cli));
-      base.push(await timeNode(bare));
-    }
-  }
-  return [row(`cgk --help start-up vs node -e 0 (median of ${runs})`, 'ms', median(base), median(ours), { note: `CLI's own share: ${(median(ours) - median(base)).toFixed(0)} ms` })];
-}
 
 // --- goals ---------------------------------------------------------------------------------------------------
 

@@ -3,11 +3,12 @@ import { fileURLToPath } from 'node:url';
 import { EMBEDDED_MIGRATIONS, type EmbeddedFile } from './embedded.js';
 
 /**
- * Where the built-in migrations live: `public/` and `tenant/` beside this module. The directory is computed
+ * Where the built-in migrations live: `public/` and `tenant/` beside this module (in the built package, the
+ * directory the build copied them to, relative to the bundle). The directory is computed
  * from the module's own path rather than with `new URL('./public/', import.meta.url)`, which bundlers take for
  * an asset to copy (and fail on, for a directory).
  */
-const HERE = moduleDirectory();
+const HERE = EMBEDDED_MIGRATIONS ? join(moduleDirectory(), EMBEDDED_MIGRATIONS.dir) : moduleDirectory();
 
 /** The built-in public migrations (platform tables). */
 export const DEFAULT_PUBLIC_DIR = join(HERE, 'public');
@@ -31,6 +32,6 @@ function moduleDirectory(): string {
     return dirname(fileURLToPath(import.meta.url));
   } catch {
     // A bundle that gives modules no file URL: the embedded files are used, the path only names them.
-    return resolve('node_modules/@cgk/db/dist/migrations');
+    return resolve('node_modules/@cgk/db/dist');
   }
 }

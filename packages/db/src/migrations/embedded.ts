@@ -6,6 +6,8 @@ export interface EmbeddedFile {
 
 /** The built-in migration files of each directory, as the package build embeds them. */
 export interface EmbeddedMigrations {
+  /** Where the build copied the files, relative to the directory of the bundle's modules. */
+  readonly dir: string;
   readonly public: readonly EmbeddedFile[];
   readonly tenant: readonly EmbeddedFile[];
 }
@@ -13,7 +15,6 @@ export interface EmbeddedMigrations {
 /**
  * The built-in migration files as text, so they are found wherever the code runs: a bundler (Next.js) moves the
  * code away from the `.sql` files and cannot follow a directory read. Undefined in the sources, which read the
- * files from disk; the package build writes dist/migrations/embedded.js with the files' text
- * (scripts/embed-migrations.mjs).
+ * files from disk; the package build puts the files' text in their place (scripts/build.mjs).
  */
 export const EMBEDDED_MIGRATIONS = undefined as EmbeddedMigrations | undefined;
