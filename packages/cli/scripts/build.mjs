@@ -16,6 +16,8 @@ await build({
   platform: 'node',
   target: 'node20',
   packages: 'external',
+  // In this repository tsconfig's paths map @cgk/db to its sources: the CLI must import the installed package.
+  external: ['@cgk/db'],
   sourcemap: true,
   logLevel: 'warning',
 });
