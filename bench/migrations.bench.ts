@@ -27,6 +27,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { Database } from '../packages/db/src/database.js';
 import { applyTenantMigrations, clearMigrationCache, migrateTenants, throwIfFailed } from '../packages/db/src/migrations/index.js';
+import { psqlTarget } from './psql.js';
 import { createScratchDatabase, isMain, median, printTable, row, type BenchRow, type ScratchDatabase } from './lib.js';
 
 const run = promisify(execFile);
@@ -191,21 +192,6 @@ async function askEveryTenant(url: string, slugs: string[]): Promise<void> {
   } finally {
     await client.end();
   }
-}
-
-/**
- * psql's connection: the URL without its password (psql echoes the URL in some failures, and an execFile
- * error quotes the command line, which bench/run.ts would write into the results JSON) and the password in
- * PGPASSWORD.
- */
-function psqlTarget(url: string): { url: string; env: NodeJS.ProcessEnv } {
-  const parsed = new URL(url);
-  const env = { ...process.env };
-  if (parsed.password) {
-    env.PGPASSWORD = decodeURIComponent(parsed.password);
-    parsed.password = '';
-  }
-  return { url: parsed.toString(), env };
 }
 
 async function psqlOneSession(url: string, slugs: string[], statement: string, file: string): Promise<void> {

@@ -3,7 +3,8 @@
  *
  *   npm run bench                          the full run (a few minutes)
  *   npm run bench -- --quick               fewer rounds: a smoke run, figures are rough
- *   npm run bench -- --only tenant,cli     only these modules (tenant, lifecycle, migrations, cache, neon, packaging)
+ *   npm run bench -- --only tenant,cli     only these modules (tenant, lifecycle, migrations, cache, neon, embedded, cli,
+ *                                          packaging)
  *
  * Each module measures its baselines in the same run as ours, interleaved (shared, noisy machines: only
  * ratios mean something). A module whose file is missing is reported "not available", one that throws is
@@ -17,7 +18,7 @@ import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { ADMIN_URL, isMain, median, row, type BenchRow } from './lib.js';
+import { ADMIN_URL, isMain, type BenchRow } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const resultsDir = join(ROOT, 'bench', 'results');
@@ -153,6 +154,23 @@ const MODULES: ModuleSpec[] = [
     },
   },
   {
+    name: 'embedded',
+    file: 'embedded.bench.ts',
+    async run({ quick }) {
+      const run = await load<RowsRun>('embedded.bench.ts', 'runEmbeddedBench');
+      return run(quick ? { rounds: 1 } : {});
+    },
+  },
+  {
+    name: 'cli',
+    file: 'cli.bench.ts',
+    async run({ quick }) {
+      const run = await load<RowsRun>('cli.bench.ts', 'runCliBench');
+      // The migrate goal is stated for 1,000 real tenants (creating them takes about a minute).
+      return run(quick ? { tenants: 200, rounds: 2, creates: 4, startupRuns: 4 } : { tenants: 1000 });
+    },
+  },
+  {
     name: 'packaging',
     file: 'packaging.bench.ts',
     async run({ quick }) {
@@ -198,6 +216,9 @@ function goalFor(module: string, r: BenchRow): Goal | undefined {
   }
   if (module === 'cache' && /^cache (get|set)\b/.test(name) && !name.includes('raw string')) {
     return { text: '≤ 1.20x raw client', met: (x) => x.ratio <= 1.2 };
+  }
+  if (module === 'embedded' && name.includes('peak rss')) {
+    return { text: '≤ 400 MB', met: (x) => x.ours <= 400 };
   }
   const stated = /^≤\s*([\d.]+)x\s*$/.exec(r.goal?.trim() ?? '');
   if (stated) return { text: `≤ ${stated[1]}x`, met: (x) => x.ratio <= Number(stated[1]) };

@@ -219,7 +219,7 @@ interface Provisioned {
 }
 
 /** Creates tenants with `concurrency` parallel calls of `create`; a transient server error is retried. */
-async function provision(create: (slug: string) => Promise<unknown>, slugs: string[], concurrency: number, progress?: (done: number, ms: number[]) => void): Promise<Provisioned> {
+export async function provision(create: (slug: string) => Promise<unknown>, slugs: string[], concurrency: number, progress?: (done: number, ms: number[]) => void): Promise<Provisioned> {
   const durations: number[] = new Array(slugs.length);
   const doneAt: number[] = [];
   const failures: Array<{ slug: string; error: string }> = [];

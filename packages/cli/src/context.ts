@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { relative, isAbsolute } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { ConfigError, configureDatabase, resolveDriverConfig, type Database, type DriverConfig } from '@cgk/db';
 import type { Output } from './output.js';
 
@@ -36,6 +37,10 @@ export function createContext(out: Output): Context {
           throw new ConfigError(`The embedded database in ${displayPath(dir)} has not been set up yet`, 'Run: npx @cgk/cli setup:database');
         }
         out.note(`${cfg.reason}: using the embedded PostgreSQL in ${displayPath(dir)}${fresh ? ' (creating it: the first start takes a few seconds)' : ''}`);
+        // A command lives seconds: V8's baseline WebAssembly compiler alone starts the embedded PostgreSQL
+        // faster and with ~50 MB less memory than also optimising its 9 MB module in the background.
+        // Set before PGlite is loaded; the flag is read when the module is compiled.
+        setFlagsFromString('--liftoff-only');
         db = configureDatabase({ driver: 'pglite', dataDir: dir });
       } else {
         db = configureDatabase({ url: withDefaultConnectTimeout(cfg.url ?? ''), driver: cfg.driver });

@@ -41,7 +41,8 @@ rmSync(dist, { recursive: true, force: true });
 execFileSync('tsc', ['-p', 'tsconfig.build.json', '--emitDeclarationOnly'], { cwd: root, stdio: 'inherit' });
 const embedded = embeddedSource();
 await build({
-  entryPoints: [join(root, 'src/index.ts')],
+  // pglite-seed: for scripts/pglite-seed.mjs, which runs next (npm run build) and prepares the embedded database.
+  entryPoints: [join(root, 'src/index.ts'), join(root, 'src/drivers/pglite-seed.ts')],
   outdir: dist,
   bundle: true,
   splitting: true,

@@ -74,7 +74,7 @@ export class Database {
    * @example
    * const pending = await db.withTenant('acme', (sql) => sql`select * from orders where status = 'pending'`);
    */
-  withTenant<T>(slug: string, fn: (sql: Sql) => Promise<T> | T): Promise<T> {
+  withTenant<T>(slug: string, fn: (sql: Sql) => PromiseLike<T> | T): Promise<T> {
     return runTenantScope(this, slug, fn);
   }
 
@@ -147,6 +147,6 @@ export const sql: Sql = createSql((statement) => {
  * @example
  * const orders = await withTenant('acme', async () => sql`select * from orders where status = 'pending'`);
  */
-export async function withTenant<T>(slug: string, fn: (sql: Sql) => Promise<T> | T): Promise<T> {
+export async function withTenant<T>(slug: string, fn: (sql: Sql) => PromiseLike<T> | T): Promise<T> {
   return runTenantScope(getDatabase(), slug, fn);
 }

@@ -16,6 +16,7 @@ export type CgkErrorCode =
   | 'CGK_DATABASE_CLOSED'
   | 'CGK_CONFIG'
   | 'CGK_CONNECTION'
+  | 'CGK_POOL_EXHAUSTED'
   | 'CGK_QUERY'
   | 'CGK_MIGRATION'
   | 'CGK_MIGRATION_CHECKSUM'
@@ -24,7 +25,10 @@ export type CgkErrorCode =
   | 'CGK_ENCRYPTION'
   | 'CGK_CACHE'
   | 'CGK_INVALID_REQUEST'
-  | 'CGK_ROLE';
+  | 'CGK_ROLE'
+  | 'CGK_TRANSACTION_CONTROL'
+  | 'CGK_NO_TENANT_SCOPE'
+  | 'CGK_ORM_TRANSACTION';
 
 export interface CgkErrorOptions {
   hint?: string;
@@ -116,6 +120,25 @@ export class TransactionAbortedError extends CgkError {
   }
 }
 
+/**
+ * A statement inside a tenant scope would end or restart the scope's transaction (COMMIT, ROLLBACK, END,
+ * ABORT, BEGIN, START TRANSACTION, PREPARE TRANSACTION, alone or inside a multi-statement text); it was
+ * refused before anything was sent, and the scope's transaction is intact.
+ */
+export class TransactionControlError extends CgkError {
+  constructor(readonly slug: string, readonly statement: string) {
+    super(
+      'CGK_TRANSACTION_CONTROL',
+      `"${statement.toUpperCase()}" refused inside the scope of tenant "${slug}": it would end the scope's transaction, ` +
+        "and what follows would run without the tenant's path and role",
+      {
+        hint: 'withTenant() commits when its callback resolves and rolls back when it throws: throw to roll back. For a ' +
+          'partial rollback use SAVEPOINT / ROLLBACK TO SAVEPOINT, or an ORM transaction (a savepoint inside a scope).',
+      },
+    );
+  }
+}
+
 /** A `Database` was used after its `end()`: its connections are closed and it opens no new ones. */
 export class DatabaseClosedError extends CgkError {
   constructor() {
@@ -139,6 +162,36 @@ export class ConnectionError extends CgkError {
       hint: options.hint ?? 'Check DATABASE_URL (host, port, user, database) and that the server is running: npx @cgk/cli doctor',
       cause: options.cause,
     });
+  }
+}
+
+/** What `PoolExhaustedError` reports about the pool. */
+export interface PoolExhaustion {
+  /** The database, as a connection string without its password. */
+  target: string;
+  /** `pool_max`: the most connections the pool holds. */
+  max: number;
+  /** Connections open when the wait ended. */
+  busy: number;
+  /** Other callers still waiting for a connection. */
+  waiting: number;
+  /** How long this caller waited (`connect_timeout`). */
+  connectTimeoutMs: number;
+}
+
+/**
+ * Every connection of this process's pool stayed busy for the whole connect timeout: the pool, not the
+ * server, is the limit. Nothing was sent to the database for the failed call.
+ */
+export class PoolExhaustedError extends CgkError {
+  readonly pool: PoolExhaustion;
+
+  constructor(pool: PoolExhaustion, cause?: unknown) {
+    super('CGK_POOL_EXHAUSTED', `No free connection in the pool for ${pool.target}: all ${pool.busy} of pool_max=${pool.max} connections stayed busy for ${pool.connectTimeoutMs / 1000} s (${pool.waiting} more callers waiting)`, {
+      hint: 'Raise pool_max in DATABASE_URL (within the server\'s max_connections), lower the concurrency (fewer scopes or migrate --concurrency), or find what holds connections (a withTenant() callback awaiting slow work).',
+      cause,
+    });
+    this.pool = pool;
   }
 }
 

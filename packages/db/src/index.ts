@@ -18,8 +18,10 @@ export {
   TenantScopeConflictError,
   ScopeEndedError,
   TransactionAbortedError,
+  TransactionControlError,
   ConfigError,
   ConnectionError,
+  PoolExhaustedError,
   ConfirmationRequiredError,
   QueryError,
   CacheError,
@@ -32,6 +34,7 @@ export {
   type CgkErrorCode,
   type CacheErrorReason,
   type MigrationErrorDetails,
+  type PoolExhaustion,
 } from './errors.js';
 export {
   createTenantCache,

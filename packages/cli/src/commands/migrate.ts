@@ -32,6 +32,9 @@ export const registerMigrate: Register = (program, ctx, done) => {
       } finally {
         progress.finish();
       }
+      if (fleet.concurrency !== undefined && fleet.concurrency < opts.concurrency) {
+        out.note(`--concurrency ${opts.concurrency} is above the connection pool's size: migrated ${fleet.concurrency} tenants at a time (pool_max in DATABASE_URL sets it)`);
+      }
       const tenantsDoc = {
         total: fleet.total,
         pending: fleet.pending,

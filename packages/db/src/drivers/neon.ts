@@ -3,6 +3,7 @@ import { ConfigError, ConnectionError, redactSecrets } from '../errors.js';
 import { loadOptional } from '../optional.js';
 import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
+import { poolError } from './pool-exhausted.js';
 import { toResult } from './results.js';
 import { begin, clientSession, RELEASED, type NodePostgresClient } from './session.js';
 import type { Driver, QueryResult, Session, Statement } from './types.js';
@@ -83,8 +84,9 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
   // An idle connection that the server drops must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   let ended = false;
+  const shape = { target, max: settings.max, connectTimeoutMs: settings.connectTimeoutMs };
   const fail = (error: unknown): never => {
-    throw normalizeNeonError(error, target);
+    throw poolError(error, pool, shape) ?? normalizeNeonError(error, target);
   };
   const run = async (client: Pool, statement: Statement): Promise<QueryResult> =>
     toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
@@ -96,6 +98,7 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
 
   return {
     name: options.flavour,
+    maxConnections: settings.max,
     async query(statement) {
       return run(pool, statement).catch(fail);
     },

@@ -1,8 +1,10 @@
 import pg from 'pg';
 import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
+import { poolError } from './pool-exhausted.js';
 import { pgSslSettings } from './ssl.js';
 import { toResult } from './results.js';
+import { TenantBudget } from './tenant-budget.js';
 import { begin, clientSession, RELEASED, type NodePostgresClient } from './session.js';
 import type { Driver, QueryResult, Session, Statement } from './types.js';
 
@@ -27,14 +29,18 @@ export function createPgDriver(options: PgDriverOptions): Driver {
     max: settings.max,
     connectionTimeoutMillis: settings.connectTimeoutMs,
     idleTimeoutMillis: settings.idleTimeoutMs,
+    // pg-pool reads 0 as "never" for both.
+    maxUses: settings.maxUses,
+    maxLifetimeSeconds: settings.maxLifetimeSeconds,
     ...(settings.statementTimeoutMs === undefined ? {} : { statement_timeout: settings.statementTimeoutMs }),
     pipeline: true,
   } as pg.PoolConfig);
   // An idle connection that the server drops must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   let ended = false;
+  const shape = { target, max: settings.max, connectTimeoutMs: settings.connectTimeoutMs };
   const fail = (error: unknown): never => {
-    throw normalizeDriverError(error, target);
+    throw poolError(error, pool, shape) ?? normalizeDriverError(error, target);
   };
 
   const run = async (client: pg.Pool, statement: Statement): Promise<QueryResult> => {
@@ -42,23 +48,35 @@ export function createPgDriver(options: PgDriverOptions): Driver {
     return toResult(result);
   };
   const normalize = (error: unknown) => normalizeDriverError(error, target);
-  const acquire = async (): Promise<Session> => {
+  const budget = new TenantBudget<pg.PoolClient>(settings.maxTenants);
+  const acquire = async (tenant?: string): Promise<Session> => {
     const client = await pool.connect().catch(fail);
-    return clientSession(client as unknown as NodePostgresClient, normalize, () => normalize(new Error(RELEASED)));
+    // A connection that has served its share of tenants is closed when this checkout ends, not handed back.
+    const retire = budget.serve(client, tenant);
+    const checkedOut: NodePostgresClient = retire
+      ? {
+        query: (text, values) => client.query(text, values),
+        release: () => client.release(true),
+        on: (event, listener) => client.on(event, listener),
+        removeListener: (event, listener) => client.removeListener(event, listener),
+      }
+      : (client as unknown as NodePostgresClient);
+    return clientSession(checkedOut, normalize, () => normalize(new Error(RELEASED)));
   };
 
   return {
     name: 'pg',
+    maxConnections: settings.max,
     async query(statement) {
       return run(pool, statement).catch(fail);
     },
     async exec(script) {
       await pool.query(script).catch(fail);
     },
-    async begin(prelude) {
-      return begin(await acquire(), prelude, { pipelined: true, aborted: (cause) => cause });
+    async begin(prelude, options) {
+      return begin(await acquire(options?.tenant), prelude, { pipelined: true, aborted: (cause) => cause });
     },
-    acquire,
+    acquire: () => acquire(),
     async end() {
       if (ended) return;
       ended = true;

@@ -10,13 +10,27 @@ export interface PoolSettings {
   connectTimeoutMs: number;
   /** `idle_timeout` (seconds): how long an unused connection stays open; default 30. */
   idleTimeoutMs: number;
+  /**
+   * `pool_max_tenants`: distinct tenants a pooled connection serves (withTenant scopes) before it is closed
+   * and replaced; 0 = no limit. Bounds the server memory of a connection (see drivers/tenant-budget.ts).
+   */
+  maxTenants: number;
+  /** `pool_max_uses`: checkouts after which a pooled connection is closed and replaced; 0 = never. */
+  maxUses: number;
+  /** `pool_max_lifetime` (seconds): age after which a pooled connection is closed and replaced; 0 = never. */
+  maxLifetimeSeconds: number;
   /** `statement_timeout` (milliseconds, as PostgreSQL): server-side limit per statement; default none. */
   statementTimeoutMs: number | undefined;
   /** The URL with its password replaced by `***`, safe to print. */
   redacted: string;
 }
 
-const CONSUMED = ['pool_max', 'connection_limit', 'connect_timeout', 'idle_timeout', 'statement_timeout'];
+const CONSUMED = ['pool_max', 'connection_limit', 'connect_timeout', 'idle_timeout', 'statement_timeout', 'pool_max_uses', 'pool_max_lifetime', 'pool_max_tenants'];
+
+/** Default `pool_max_tenants`: see docs/SCALING.md for how it was chosen. */
+export const DEFAULT_POOL_MAX_TENANTS = 150;
+/** Default `pool_max_lifetime` in seconds. */
+export const DEFAULT_POOL_MAX_LIFETIME_SECONDS = 0;
 
 /**
  * Parses `DATABASE_URL`-style strings. Other query parameters (`sslmode`, `application_name`, `options`, ...)
@@ -45,6 +59,9 @@ export function parsePoolSettings(connectionString: string): PoolSettings {
     max: Math.max(1, Math.floor(max)),
     connectTimeoutMs: (number('connect_timeout', 10) ?? 10) * 1000,
     idleTimeoutMs: (number('idle_timeout', 30) ?? 30) * 1000,
+    maxTenants: Math.floor(number('pool_max_tenants', DEFAULT_POOL_MAX_TENANTS) ?? DEFAULT_POOL_MAX_TENANTS),
+    maxUses: Math.floor(number('pool_max_uses', 0) ?? 0),
+    maxLifetimeSeconds: Math.floor(number('pool_max_lifetime', DEFAULT_POOL_MAX_LIFETIME_SECONDS) ?? DEFAULT_POOL_MAX_LIFETIME_SECONDS),
     statementTimeoutMs: number('statement_timeout', undefined),
   };
   for (const name of CONSUMED) url.searchParams.delete(name);

@@ -15,21 +15,35 @@ export const RELEASED = 'This connection was released and is not queryable';
 export interface NodePostgresClient {
   query(text: string, values?: unknown[]): Promise<NodePostgresResult | NodePostgresResult[]>;
   release(destroy?: boolean): void;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  removeListener(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 /**
  * A `Session` over a checked-out node-postgres client; errors go through `normalize`. After `release()`,
  * statements are refused with what `released()` returns (the client may already serve someone else).
+ *
+ * While checked out the client has an 'error' listener of ours: pg-pool listens only on idle clients, so a
+ * connection the server ends between two statements (pg_terminate_backend, a restart, a failover,
+ * idle_in_transaction_session_timeout) would otherwise kill the process with an unhandled 'error' event.
+ * Later statements then fail with that error (not pg's "not queryable"), and the connection is destroyed on
+ * release, never reused.
  */
 export function clientSession(client: NodePostgresClient, normalize: (error: unknown) => Error, released: () => Error): Session {
   let done = false;
+  let lost: Error | undefined;
+  const onError = (error: Error) => {
+    lost ??= error;
+  };
+  client.on('error', onError);
+  const failure = (error: unknown) => normalize(lost ?? error);
   return {
     async query(statement) {
       if (done) throw released();
       try {
         return toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
       } catch (error) {
-        throw normalize(error);
+        throw failure(error);
       }
     },
     async exec(script) {
@@ -37,13 +51,15 @@ export function clientSession(client: NodePostgresClient, normalize: (error: unk
       try {
         await client.query(script);
       } catch (error) {
-        throw normalize(error);
+        throw failure(error);
       }
     },
     release(destroy = false) {
       if (done) return;
       done = true;
-      client.release(destroy);
+      // pg-pool puts its own listener back on release.
+      client.removeListener('error', onError);
+      client.release(destroy || lost !== undefined);
     },
   };
 }

@@ -55,9 +55,21 @@ export interface Session {
   release(destroy?: boolean): void;
 }
 
+/** What a transaction is for, so a pool can act on it. */
+export interface BeginOptions {
+  /** The tenant schema the transaction serves (a withTenant scope): the pg pool bounds tenants per connection. */
+  tenant?: string;
+}
+
 /** A connection pool (or a single embedded connection) to one database. */
 export interface Driver {
   readonly name: DriverName;
+  /**
+   * The most connections this driver holds at once (`pool_max`; 1 for the embedded database). Work that runs
+   * N things side by side, each on one connection, runs at most this many: more would only wait for a
+   * connection, and past the connect timeout fail for nothing. Undefined: unknown (a wrapper), no bound.
+   */
+  readonly maxConnections?: number;
   /** Runs one statement outside any transaction block, on whichever connection is free. */
   query(statement: Statement): Promise<QueryResult>;
   /** Runs a script of several statements without parameters, outside any transaction block. */
@@ -67,7 +79,7 @@ export interface Driver {
    * BEGIN and the whole prelude in one round trip. Rejects only if the transaction could not be opened;
    * each prelude statement's own failure is reported in `results`.
    */
-  begin(prelude: readonly Statement[]): Promise<{ tx: Transaction; results: Settled[] }>;
+  begin(prelude: readonly Statement[], options?: BeginOptions): Promise<{ tx: Transaction; results: Settled[] }>;
   /** Checks out a connection for the caller alone, outside any transaction block (see `Session`). */
   acquire(): Promise<Session>;
   /** Closes every connection; further queries fail. Safe to call twice. */

@@ -66,7 +66,7 @@ export interface TenantRunResult {
 }
 
 export interface MigrateTenantsOptions extends Pick<MigrateOptions, 'tenantDir'> {
-  /** How many tenants are migrated at once; default 4. Each uses one connection at a time (for a no-transaction file: the locked transaction's, ended before the file's own session is opened). */
+  /** How many tenants are migrated at once; default 4, at most the pool's size (`pool_max`). Each uses one connection at a time (for a no-transaction file: the locked transaction's, ended before the file's own session is opened). */
   concurrency?: number;
   /** Called after each tenant looked at (exceptions it throws are ignored). */
   onProgress?: (progress: TenantProgress) => void;
@@ -96,6 +96,8 @@ export interface MigrateTenantsResult {
   failed: TenantRunResult[];
   /** With `verify`: summary rows that were wrong (now repaired). */
   disagreements: SummaryDisagreement[];
+  /** Tenants migrated at once: `options.concurrency`, bounded by the driver's connections (`pool_max`). */
+  concurrency?: number;
   /** `MigrationFleetError` listing the failed tenants, or the error that stopped the run before any tenant. */
   error?: CgkError;
   durationMs: number;
@@ -165,7 +167,11 @@ async function runFleet(fleet: Fleet, options: MigrateTenantsOptions, outcome: M
   const tasks = options.verify ? verifiedTenants(driver, source, migrations, pageSize, outcome) : pendingTenants(driver, source, migrations, pageSize);
   const asyncCommit = options.synchronousCommit !== true;
   let done = 0;
-  const streamError = await eachConcurrently(tasks, Math.max(1, Math.floor(options.concurrency ?? 4)), async (task) => {
+  // Each tenant's run holds one connection at a time: more workers than connections would only queue for
+  // one, and fail with the pool's timeout when a migration is slow.
+  const concurrency = Math.max(1, Math.min(Math.floor(options.concurrency ?? 4), driver.maxConnections ?? Number.POSITIVE_INFINITY));
+  outcome.concurrency = concurrency;
+  const streamError = await eachConcurrently(tasks, concurrency, async (task) => {
     const result = await runTenant(driver, migrations, task, asyncCommit);
     outcome.tenants.push(result);
     if (result.status === 'Error') outcome.failed.push(result);

@@ -5,13 +5,15 @@ import { inlineLiteral, schemaNameFor } from '../identifier.js';
 import { DATABASE_TAG_EXPRESSION, tenantRoleExpression, tenantRoleNameForTag } from '../roles.js';
 import { createSql, type Sql } from '../sql.js';
 import { currentScope, scopeStorage, type ActiveScope } from './context.js';
+import { TransactionControlError } from '../errors.js';
+import { findTransactionControl } from './transaction-control.js';
 
 /**
  * withTenant() on a given database; `Database.withTenant` and the module-level `withTenant` both land here.
  * Takes the database as a parameter (never imports the default one), so this module and database.ts do not
  * import each other.
  */
-export async function runTenantScope<T>(db: Database, slug: string, fn: (sql: Sql) => Promise<T> | T): Promise<T> {
+export async function runTenantScope<T>(db: Database, slug: string, fn: (sql: Sql) => PromiseLike<T> | T): Promise<T> {
   const schema = schemaNameFor(slug);
   const outer = currentScope();
   if (outer) {
@@ -21,7 +23,9 @@ export async function runTenantScope<T>(db: Database, slug: string, fn: (sql: Sq
   const scope = new TenantScope(db, slug, schema);
   let value: T;
   try {
-    value = await scopeStorage.run(scope, () => fn(scope.sql));
+    // Awaited inside the scope's context: a returned thenable (an ORM's lazy query builder) runs its query
+    // in the scope, not after it.
+    value = await scopeStorage.run(scope, async () => await fn(scope.sql));
   } catch (error) {
     await scope.close('rollback');
     throw error;
@@ -76,6 +80,8 @@ class TenantScope implements ActiveScope {
 
   async run(statement: Statement): Promise<QueryResult> {
     if (this.#ended) throw new ScopeEndedError(this.slug);
+    const control = findTransactionControl(statement.text);
+    if (control) throw new TransactionControlError(this.slug, control);
     if (!this.#opening) {
       const first = this.#open(statement);
       this.#opening = first.then(() => undefined, () => undefined);
@@ -93,7 +99,8 @@ class TenantScope implements ActiveScope {
     try {
       const owner = this.owner;
       const driver = await owner.driver();
-      const { tx, results } = await driver.begin([tenantPrelude(this.slug, this.schema, owner.tenantRoles ? owner : undefined), first]);
+      const path = tenantPrelude(this.slug, this.schema, owner.tenantRoles ? owner : undefined);
+      const { tx, results } = await driver.begin([path, first], { tenant: this.schema });
       this.#tx = tx;
       const [prelude, answer] = results;
       if (!prelude?.ok) throw roleMissing(prelude?.error, this.slug) ?? prelude?.error ?? new Error('tenant prelude returned no result');

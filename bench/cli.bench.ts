@@ -1,0 +1,175 @@
+/**
+ * The operator's path: the `cgk` command line, end to end, as a process. Rows:
+ *
+ * - start-up: `cgk --help` against `node -e 0` (the cost of starting Node at all);
+ * - `cgk migrate` of a one-line tenant migration (`alter table orders add column ...`) over a fleet of real
+ *   tenants (createTenant, the 13-file template), minus the CLI's start-up (the median `cgk --help` of the same
+ *   run), against the same statements sent raw by ONE psql session (`set search_path = tenant_x; alter table
+ *   ...;` per tenant, autocommit): the fastest thing an operator can type;
+ * - `cgk tenant:create` minus start-up, against createTenant() in-process on a warm `Database`.
+ *
+ * The CLI reads the tenant migrations shipped with @cgk/db, so each migrate round writes one file
+ * `NNN_bench_cli_noteK.sql` into that directory and the bench removes them all at the end (also on failure).
+ * Rounds alternate which side goes first; medians are reported. Run alone: `npx tsx bench/cli.bench.ts`.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Database, createTenant, setupDatabase } from '../packages/db/src/index.js';
+import { DEFAULT_TENANT_DIR } from '../packages/db/src/migrations/runner.js';
+import { createScratchDatabase, isMain, median, printTable, row, type BenchRow } from './lib.js';
+import { psqlScript } from './psql.js';
+import { provision } from './scale.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'packages', 'cli', 'bin', 'cgk.mjs');
+const BENCH_FILE = /_bench_cli_note\d+\.sql$/;
+
+/** Wall time of `node <args>` in ms; rejects (with its stderr) if it exits non-zero. */
+export function timeNode(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): Promise<{ ms: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    execFile(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (error) reject(new Error(`node ${args.join(' ')} failed: ${error.message} ${stderr.slice(-500)}`));
+      else resolve({ ms, stdout });
+    });
+  });
+}
+
+/** CLI start-up: `cgk --help` against `node -e 0`, alternated, medians. */
+export async function startupRow(runs: number): Promise<BenchRow> {
+  const base: number[] = [];
+  const ours: number[] = [];
+  await timeNode(['-e', '0']);
+  await timeNode([BIN, '--help']); // warm-up: file cache, tsx's transform cache
+  for (let i = 0; i < runs; i++) {
+    const pair = [() => timeNode(['-e', '0']).then((r) => base.push(r.ms)), () => timeNode([BIN, '--help']).then((r) => ours.push(r.ms))];
+    if (i % 2 === 1) pair.reverse();
+    for (const run of pair) await run();
+  }
+  return row(`cgk --help start-up vs node -e 0 (median of ${runs})`, 'ms', median(base), median(ours), {
+    note: `CLI's own share: ${(median(ours) - median(base)).toFixed(0)} ms`,
+  });
+}
+
+export interface CliBenchOptions {
+  /** Fleet size for the migrate rows; default 1000. */
+  tenants?: number;
+  /** Migrate rounds (each side once per round); default 3. */
+  rounds?: number;
+  /** tenant:create calls per side; default 8. */
+  creates?: number;
+  /** `cgk --help` runs for the start-up row; default 10. */
+  startupRuns?: number;
+}
+
+/** Every row of this module; the fleet is built in a scratch database and dropped. */
+export async function runCliBench(options: CliBenchOptions = {}): Promise<BenchRow[]> {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is not there`);
+  const tenants = options.tenants ?? 1000;
+  const scratch = await createScratchDatabase('cgk_bench_cli');
+  const db = new Database({ url: scratch.url });
+  const cwd = await mkdtemp(join(tmpdir(), 'cgk-bench-cli-')); // no .env of ours in the CLI's way
+  const env = { DATABASE_URL: scratch.url };
+  try {
+    const rows = [await startupRow(options.startupRuns ?? 10)];
+    await setupDatabase({ db });
+    rows.push(...await createRows(db, scratch.url, env, cwd, options.creates ?? 8));
+    const slugs = Array.from({ length: tenants }, (_, i) => `f${String(i + 1).padStart(5, '0')}`);
+    const made = await provision((slug) => createTenant({ slug }, { db }), slugs, 4);
+    if (made.failures.length > 0) throw new Error(`fleet: ${made.failures.length} tenants failed: ${made.failures[0]!.error}`);
+    rows.push(...await migrateRows(scratch.url, slugs, env, cwd, options.rounds ?? 3));
+    return rows;
+  } finally {
+    removeBenchFiles();
+    await db.end();
+    await scratch.drop();
+    await rm(cwd, { recursive: true, force: true });
+  }
+}
+
+function removeBenchFiles(): void {
+  for (const f of readdirSync(DEFAULT_TENANT_DIR)) if (BENCH_FILE.test(f)) rmSync(join(DEFAULT_TENANT_DIR, f));
+}
+
+/**
+ * `cgk tenant:create` minus start-up against createTenant() in-process, two ways: on a new `Database` (its
+ * first call, as a script or a cold process makes it: a new server connection, whose catalog caches are cold)
+ * and on a warm `Database` that has created tenants before. Alternated, medians.
+ */
+async function createRows(db: Database, url: string, env: NodeJS.ProcessEnv, cwd: string, count: number): Promise<BenchRow[]> {
+  const s = { help: [] as number[], cli: [] as number[], cold: [] as number[], warm: [] as number[] };
+  await createTenant({ slug: 'warm' }, { db });
+  const timed = async (samples: number[], work: () => Promise<unknown>) => {
+    const started = performance.now();
+    await work();
+    samples.push(performance.now() - started);
+  };
+  for (let i = 0; i < count; i++) {
+    const steps = [
+      async () => s.help.push((await timeNode([BIN, '--help'], env, cwd)).ms),
+      async () => s.cli.push((await timeNode([BIN, 'tenant:create', `cli${i}`], env, cwd)).ms),
+      () => timed(s.warm, () => createTenant({ slug: `lib${i}` }, { db })),
+      () => timed(s.cold, async () => {
+        const fresh = new Database({ url });
+        try {
+          await createTenant({ slug: `new${i}` }, { db: fresh });
+        } finally {
+          await fresh.end();
+        }
+      }),
+    ];
+    if (i % 2 === 1) steps.reverse();
+    for (const step of steps) await step();
+  }
+  const startup = median(s.help);
+  const cli = median(s.cli) - startup;
+  return [
+    row(`cgk tenant:create minus start-up vs createTenant in-process, new Database (median of ${count})`, 'ms', median(s.cold), cli, {
+      goal: '≤ 1.0x',
+      note: `cgk tenant:create ${median(s.cli).toFixed(0)} ms whole, cgk --help ${startup.toFixed(0)} ms`,
+    }),
+    row(`cgk tenant:create minus start-up vs createTenant in-process, warm Database (median of ${count})`, 'ms', median(s.warm), cli, {
+      note: 'the warm baseline reuses server connections that created tenants before: their catalog caches are warm',
+    }),
+  ];
+}
+
+/** One migrate round per side per round, alternated; a new column each time. */
+async function migrateRows(url: string, slugs: string[], env: NodeJS.ProcessEnv, cwd: string, rounds: number): Promise<BenchRow[]> {
+  const samples = { psql: [] as number[], cli: [] as number[], help: [] as number[] };
+  let version = readdirSync(DEFAULT_TENANT_DIR).filter((f) => f.endsWith('.sql')).length;
+  for (let round = 1; round <= rounds; round++) {
+    const steps = [
+      async () => samples.psql.push(await psqlScript(url, slugs.map((s) => `set search_path = tenant_${s};\nalter table orders add column psql_note${round} text;\n`).join(''))),
+      async () => {
+        version++;
+        writeFileSync(join(DEFAULT_TENANT_DIR, `${String(version).padStart(3, '0')}_bench_cli_note${round}.sql`), `alter table orders add column cli_note${round} text;\n`);
+        const { ms, stdout } = await timeNode([BIN, 'migrate', '--json'], env, cwd);
+        const migrated = (JSON.parse(stdout) as { tenants: { migrated: unknown[] } }).tenants.migrated.length;
+        if (migrated < slugs.length) throw new Error(`cgk migrate migrated ${migrated} tenants, expected at least ${slugs.length}`);
+        samples.cli.push(ms);
+      },
+      async () => samples.help.push((await timeNode([BIN, '--help'], env, cwd)).ms),
+    ];
+    if (round % 2 === 0) steps.reverse();
+    for (const step of steps) await step();
+  }
+  const startup = median(samples.help);
+  const cli = median(samples.cli);
+  return [
+    row(`cgk migrate minus start-up, one-line migration, ${slugs.length} tenants, vs one psql session`, 'ms', median(samples.psql), cli - startup, {
+      goal: '≤ 1.0x',
+      note: `cgk migrate ${cli.toFixed(0)} ms whole, cgk --help ${startup.toFixed(0)} ms; psql per round: ${samples.psql.map((x) => x.toFixed(0)).join(' ')}; cgk: ${samples.cli.map((x) => x.toFixed(0)).join(' ')}`,
+    }),
+  ];
+}
+
+if (isMain(import.meta.url)) {
+  const tenants = Number(process.env.CGK_BENCH_TENANTS ?? 1000);
+  printTable(`CLI (pg, local PostgreSQL, ${tenants} tenants)`, await runCliBench({ tenants }));
+}
