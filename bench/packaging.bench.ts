@@ -21,7 +21,8 @@ export interface PackagingBenchOptions {
 function timeNode(args: string[], cwd: string): Promise<{ ms: number; stdout: string }> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    execFile(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1' } }, (error, stdout) => {
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1' };
+    execFile(process.execPath, args, { cwd, env }, (error, stdout) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       if (error) reject(new Error(`node ${args.join(' ')} failed in ${cwd}: ${error.message}`));
       else resolve({ ms, stdout: String(stdout) });
@@ -70,12 +71,20 @@ export async function runPackagingBench(options: PackagingBenchOptions = {}): Pr
     await npmInstall(plain.dir, [packed.db]);
     await npmInstall(full.dir, [packed.db, packed.cli]);
     const bin = join(full.dir, 'node_modules/@cgk/cli/bin/cgk.mjs');
-    const [bare, help] = await alternate(runs, async () => (await timeNode(['-e', '0'], full.dir)).ms, async () => (await timeNode([bin, '--help'], full.dir)).ms);
+    const [bare, help] = await alternate(
+      runs,
+      async () => (await timeNode(['-e', '0'], full.dir)).ms,
+      async () => (await timeNode([bin, '--help'], full.dir)).ms,
+    );
     const [pgImport, dbImport] = await alternate(runs, importTime('pg', plain.dir), importTime('@cgk/db', plain.dir));
     const mb = (bytes: number) => bytes / 1e6;
-    const [pgSize, dbSize, cliSize] = await Promise.all([installBytes(plainPg.dir), installBytes(plain.dir), installBytes(full.dir)]);
+    const sizes = await Promise.all([plainPg, plain, full].map((app) => installBytes(app.dir)));
+    const [pgSize, dbSize, cliSize] = sizes as [number, number, number];
     return [
-      row(`cgk --help (installed, compiled) vs node -e 0 (median of ${runs})`, 'ms', bare, help, { goal: '≤ 2x', note: `CLI's own share: ${(help - bare).toFixed(0)} ms` }),
+      row(`cgk --help (installed, compiled) vs node -e 0 (median of ${runs})`, 'ms', bare, help, {
+        goal: '≤ 2x',
+        note: `CLI's own share: ${(help - bare).toFixed(0)} ms`,
+      }),
       row(`import @cgk/db vs import pg alone (fresh process, median of ${runs})`, 'ms', pgImport, dbImport, {
         note: 'pg, PGlite, Neon, ws and ioredis load on first use, not on import',
       }),
