@@ -56,6 +56,9 @@ describe('the tarballs', () => {
     expect(stdout).toContain('package/dist/index.js');
     expect(stdout).toContain('package/dist/index.d.ts');
     expect(stdout).toContain('package/dist/migrations/tenant/001_orders.sql');
+    // The embedded PostgreSQL's prepared data directory (4 MB) ships with the CLI, not with the library.
+    expect(stdout).not.toContain('pglite-seed-');
+    expect((await runOk('tar', ['tzf', packed.cli], { cwd: packed.dir })).stdout).toMatch(/package\/dist\/pglite-seed-[\d.]+\.tgz/);
   });
 
   it('install only pg for a plain-PostgreSQL user: no PGlite, Neon, ws, ioredis, tsx or esbuild', () => {

@@ -14,6 +14,8 @@ if (existsSync(source)) {
   register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
   main = await import(source.href);
 } else {
+  // The embedded PostgreSQL's prepared data directory ships with this package, not with @cgk/db.
+  process.env.CGK_PGLITE_SEED_DIR ??= fileURLToPath(new URL('../dist/', import.meta.url));
   main = await import('../dist/main.js');
 }
 const code = await main.run(process.argv.slice(2));

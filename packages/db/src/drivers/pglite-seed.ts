@@ -36,9 +36,13 @@ export function installedPgliteVersion(): string | undefined {
   }
 }
 
-/** Where the archive for `version` lives: `dist/pglite-seed-<version>.tgz` of this package. */
+/**
+ * Where the archive for `version` lives: `pglite-seed-<version>.tgz` in `CGK_PGLITE_SEED_DIR` when set, else in
+ * this package's `dist/`. The published @cgk/db leaves the archive out (4 MB that a PostgreSQL user never
+ * needs); @cgk/cli ships it and its `cgk` command sets `CGK_PGLITE_SEED_DIR` to its own dist/.
+ */
 export function pgliteSeedPath(version = installedPgliteVersion()): string | undefined {
-  return version === undefined ? undefined : join(DIST, `pglite-seed-${version}.tgz`);
+  return version === undefined ? undefined : join(process.env.CGK_PGLITE_SEED_DIR || DIST, `pglite-seed-${version}.tgz`);
 }
 
 /**
