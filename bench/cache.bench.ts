@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { closeCache, createTenantCache } from '../packages/db/src/cache.js';
+import { closeCache, createTenantCache, type TenantCache } from '../packages/db/src/cache.js';
 import { isMain, median, printTable, row, type BenchRow } from './lib.js';
 
 export interface CacheBenchOptions {
@@ -38,37 +38,97 @@ async function timeOps(ops: number, parallel: number, op: (i: number) => Promise
   return Number(process.hrtime.bigint() - started) / 1000 / ops;
 }
 
+type Op = (i: number) => Promise<unknown>;
+
+interface BenchCase {
+  name: string;
+  parallel: number;
+  baseline: Op;
+  ours: Op;
+}
+
+/**
+ * The cases: the baseline does what a hand-written cache on ioredis does for the same call (GET +
+ * JSON.parse, JSON.stringify + SET); the "raw string" rows leave JSON out of the baseline, the strictest
+ * comparison.
+ */
+function benchCases(raw: Redis, cache: TenantCache, rawKeys: string[], ourKeys: string[], value: object): BenchCase[] {
+  const text = JSON.stringify(value);
+  const rawGet: Op = (i) => raw.get(rawKeys[i % KEYS]!).then((t) => (t === null ? undefined : JSON.parse(t)));
+  const rawSet: Op = (i) => raw.set(rawKeys[i % KEYS]!, JSON.stringify(value));
+  const ourGet: Op = (i) => cache.get(ourKeys[i % KEYS]!);
+  const ourSet: Op = (i) => cache.set(ourKeys[i % KEYS]!, value);
+  return [
+    { name: 'get', parallel: 1, baseline: rawGet, ours: ourGet },
+    { name: 'set', parallel: 1, baseline: rawSet, ours: ourSet },
+    {
+      name: 'getOrSet (hit) vs get',
+      parallel: 1,
+      baseline: rawGet,
+      ours: (i) => cache.getOrSet(ourKeys[i % KEYS]!, () => value),
+    },
+    { name: `get, ${IN_FLIGHT} in flight`, parallel: IN_FLIGHT, baseline: rawGet, ours: ourGet },
+    { name: `set, ${IN_FLIGHT} in flight`, parallel: IN_FLIGHT, baseline: rawSet, ours: ourSet },
+    {
+      name: `get, ${IN_FLIGHT} in flight, raw string`,
+      parallel: IN_FLIGHT,
+      baseline: (i) => raw.get(rawKeys[i % KEYS]!),
+      ours: ourGet,
+    },
+    {
+      name: `set, ${IN_FLIGHT} in flight, raw string`,
+      parallel: IN_FLIGHT,
+      baseline: (i) => raw.set(rawKeys[i % KEYS]!, text),
+      ours: ourSet,
+    },
+  ];
+}
+
+/**
+ * One case over `rounds` rounds. One round = `ops` operations on each side, interleaved in blocks (order
+ * swapped every block, the first block's order alternating by round), so a slowdown of the machine hits both
+ * sides alike.
+ */
+async function measureCase(c: BenchCase, ops: number, rounds: number): Promise<BenchRow> {
+  const baseline: number[] = [];
+  const ours: number[] = [];
+  const block = Math.ceil(ops / BLOCKS);
+  for (let round = 0; round < rounds; round++) {
+    let b = 0;
+    let o = 0;
+    for (let k = 0; k < BLOCKS; k++) {
+      if ((round + k) % 2 === 0) {
+        b += await timeOps(block, c.parallel, c.baseline);
+        o += await timeOps(block, c.parallel, c.ours);
+      } else {
+        o += await timeOps(block, c.parallel, c.ours);
+        b += await timeOps(block, c.parallel, c.baseline);
+      }
+    }
+    baseline.push(b / BLOCKS);
+    ours.push(o / BLOCKS);
+  }
+  const extra = c.name.includes('raw string')
+    ? { note: 'baseline skips JSON: strictest comparison, no goal' }
+    : /^(get|set)\b/.test(c.name)
+      ? { goal: '≤ 1.20x' }
+      : {};
+  return row(`cache ${c.name} vs raw ioredis`, 'µs', median(baseline), median(ours), extra);
+}
+
 /** Benchmarks get, set and getOrSet (hit) through the tenant cache against GET/SET on a raw client. */
 export async function runCacheBench({ ops = 20_000, rounds = 5 }: CacheBenchOptions = {}): Promise<BenchRow[]> {
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const run = randomBytes(4).toString('hex');
   const raw = new Redis(url, { lazyConnect: true });
   const cache = createTenantCache(`bench_${run}`, { url });
-  const rawPrefix = `cgkbench:${run}:`;
   const value = { id: 1234, name: 'Blue widget', price: 19.99, tags: ['sale', 'new'], stock: { eu: 12, us: 3 } };
-  const text = JSON.stringify(value);
-  const rawKeys = Array.from({ length: KEYS }, (_, i) => `${rawPrefix}product:${i}`);
+  const rawKeys = Array.from({ length: KEYS }, (_, i) => `cgkbench:${run}:product:${i}`);
   const ourKeys = Array.from({ length: KEYS }, (_, i) => `product:${i}`);
-
-  // The baseline does what a hand-written cache on ioredis does for the same call: GET + JSON.parse,
-  // JSON.stringify + SET. The "raw string" rows leave JSON out of the baseline: the strictest comparison.
-  const rawGet = (i: number) => raw.get(rawKeys[i % KEYS]!).then((t) => (t === null ? undefined : JSON.parse(t)));
-  const rawSet = (i: number) => raw.set(rawKeys[i % KEYS]!, JSON.stringify(value));
-  const ourGet = (i: number) => cache.get(ourKeys[i % KEYS]!);
-  const ourSet = (i: number) => cache.set(ourKeys[i % KEYS]!, value);
-  const cases: Array<{ name: string; parallel: number; baseline: (i: number) => Promise<unknown>; ours: (i: number) => Promise<unknown> }> = [
-    { name: 'get', parallel: 1, baseline: rawGet, ours: ourGet },
-    { name: 'set', parallel: 1, baseline: rawSet, ours: ourSet },
-    { name: 'getOrSet (hit) vs get', parallel: 1, baseline: rawGet, ours: (i) => cache.getOrSet(ourKeys[i % KEYS]!, () => value) },
-    { name: `get, ${IN_FLIGHT} in flight`, parallel: IN_FLIGHT, baseline: rawGet, ours: ourGet },
-    { name: `set, ${IN_FLIGHT} in flight`, parallel: IN_FLIGHT, baseline: rawSet, ours: ourSet },
-    { name: `get, ${IN_FLIGHT} in flight, raw string`, parallel: IN_FLIGHT, baseline: (i) => raw.get(rawKeys[i % KEYS]!), ours: ourGet },
-    { name: `set, ${IN_FLIGHT} in flight, raw string`, parallel: IN_FLIGHT, baseline: (i) => raw.set(rawKeys[i % KEYS]!, text), ours: ourSet },
-  ];
-
+  const cases = benchCases(raw, cache, rawKeys, ourKeys, value);
   try {
     for (let i = 0; i < KEYS; i++) {
-      await raw.set(rawKeys[i]!, text);
+      await raw.set(rawKeys[i]!, JSON.stringify(value));
       await cache.set(ourKeys[i]!, value);
     }
     // warm-up: connections open, JIT warm
@@ -77,31 +137,7 @@ export async function runCacheBench({ ops = 20_000, rounds = 5 }: CacheBenchOpti
       await timeOps(Math.min(ops, 2000), c.parallel, c.ours);
     }
     const results: BenchRow[] = [];
-    for (const c of cases) {
-      const baseline: number[] = [];
-      const ours: number[] = [];
-      for (let round = 0; round < rounds; round++) {
-        // One round = ops operations on each side, interleaved in blocks (order swapped every block, the
-        // first block's order alternating by round), so a slowdown of the machine hits both sides alike.
-        let b = 0;
-        let o = 0;
-        for (let block = 0; block < BLOCKS; block++) {
-          if ((round + block) % 2 === 0) {
-            b += await timeOps(Math.ceil(ops / BLOCKS), c.parallel, c.baseline);
-            o += await timeOps(Math.ceil(ops / BLOCKS), c.parallel, c.ours);
-          } else {
-            o += await timeOps(Math.ceil(ops / BLOCKS), c.parallel, c.ours);
-            b += await timeOps(Math.ceil(ops / BLOCKS), c.parallel, c.baseline);
-          }
-        }
-        baseline.push(b / BLOCKS);
-        ours.push(o / BLOCKS);
-      }
-      const rawString = c.name.includes('raw string');
-      results.push(row(`cache ${c.name} vs raw ioredis`, 'µs', median(baseline), median(ours), rawString
-        ? { note: 'baseline skips JSON: strictest comparison, no goal' }
-        : /^(get|set)\b/.test(c.name) ? { goal: '≤ 1.20x' } : {}));
-    }
+    for (const c of cases) results.push(await measureCase(c, ops, rounds));
     return results;
   } finally {
     await cache.clear().catch(() => 0);
@@ -114,5 +150,6 @@ export async function runCacheBench({ ops = 20_000, rounds = 5 }: CacheBenchOpti
 if (isMain(import.meta.url)) {
   const ops = Number(process.env.CGK_BENCH_OPS ?? 20_000);
   const rounds = Number(process.env.CGK_BENCH_ROUNDS ?? 5);
-  printTable(`Tenant cache vs raw ioredis: ${ops} ops per measurement, median of ${rounds} alternating rounds (µs per operation)`, await runCacheBench({ ops, rounds }));
+  const title = `Tenant cache vs raw ioredis: ${ops} ops per measurement, median of ${rounds} alternating rounds (µs/op)`;
+  printTable(title, await runCacheBench({ ops, rounds }));
 }

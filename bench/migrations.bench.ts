@@ -1,7 +1,8 @@
 /**
- * The migration runner over a fleet of tenants (DESIGN.md rule 6). Two scratch databases with the same fleet
- * (`CGK_BENCH_TENANTS` tenants, default 1000, each a 3-table template, created with applyTenantMigrations):
- * one for our runner, one for the baselines, so each side changes only its own tenants.
+ * The migration runner over a fleet of tenants (docs/ARCHITECTURE.md, rule 5). Two scratch databases with the
+ * same fleet (`CGK_BENCH_TENANTS` tenants, default 1000, each a 3-table template, created with
+ * migrateTenantInTransaction): one for our runner, one for the baselines, so each side changes only its own
+ * tenants.
  *
  * - "nothing pending": ours = migrateTenants() from a fresh Database, files read from disk (one query on the
  *   summary table); baseline = what the schema-per-tenant anchors do, ask every tenant: one
@@ -26,7 +27,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { Database } from '../packages/db/src/database.js';
-import { applyTenantMigrations, clearMigrationCache, migrateTenants, throwIfFailed } from '../packages/db/src/migrations/index.js';
+import { clearMigrationCache, migrateTenantInTransaction, migrateTenants, throwIfFailed } from '../packages/db/src/migrations/index.js';
 import { psqlTarget } from './psql.js';
 import { createScratchDatabase, isMain, median, printTable, row, type BenchRow, type ScratchDatabase } from './lib.js';
 
@@ -45,12 +46,14 @@ export interface MigrationsBenchOptions {
   parts?: 'all' | 'noop';
 }
 
+/** A migration directory of its own per version of the files (the runner reads each directory once). */
+type MakeDir = (name: string, files: Record<string, string>) => string;
+
 export async function runMigrationsBench(options: MigrationsBenchOptions = {}): Promise<BenchRow[]> {
   const tenants = options.tenants ?? Number(process.env.CGK_BENCH_TENANTS ?? 1000);
   const parts = options.parts ?? (process.env.CGK_BENCH_PARTS === 'noop' ? 'noop' : 'all');
   const work = mkdtempSync(join(tmpdir(), 'cgk-bench-migrations-'));
-  /** A migration directory of its own per version of the files (the runner reads each directory once). */
-  const dir = (name: string, files: Record<string, string>) => {
+  const dir: MakeDir = (name, files) => {
     const path = join(work, name);
     mkdirSync(path);
     for (const [file, text] of Object.entries(files)) writeFileSync(join(path, file), text);
@@ -62,75 +65,79 @@ export async function runMigrationsBench(options: MigrationsBenchOptions = {}): 
   try {
     ours = await createScratchDatabase('cgk_bench_migr_ours');
     base = await createScratchDatabase('cgk_bench_migr_base');
-    const oursUrl = ours.url;
-    const baseUrl = base.url;
     const template = dir('template', TEMPLATE);
-    await Promise.all([createFleet(oursUrl, slugs, template), createFleet(baseUrl, slugs, template)]);
-
-    // --- nothing pending -------------------------------------------------------------------------------
-    const fastSamples: number[] = [];
-    const verifySamples: number[] = [];
-    const perTenantSamples: number[] = [];
-    for (let round = 0; round < 5; round++) {
-      perTenantSamples.push(await timed(() => askEveryTenant(baseUrl, slugs)));
-      fastSamples.push(await timed(() => noopRun(oursUrl, template, false)));
-      if (round < 2) verifySamples.push(await timed(() => noopRun(oursUrl, template, true)));
-    }
-    const baselineNoop = median(perTenantSamples);
-    const noopRows = [
-      row(`nothing pending, ${tenants} tenants (ours: fast check)`, 'ms', baselineNoop, median(fastSamples), {
-        goal: tenants >= 10_000 ? '< 5000 ms' : '< 1000 ms',
-        note: 'baseline: one query per tenant on a warm connection',
-      }),
-      row(`nothing pending, ${tenants} tenants (ours: verify)`, 'ms', baselineNoop, median(verifySamples), {
-        note: 'verify reads every schema_migrations (UNION ALL queries of 25 schemas)',
-      }),
-    ];
+    await Promise.all([createFleet(ours.url, slugs, template), createFleet(base.url, slugs, template)]);
+    const noopRows = await measureNothingPending(ours.url, base.url, slugs, template);
     if (parts === 'noop') return noopRows;
-
-    // --- a one-line migration --------------------------------------------------------------------------
-    // Rounds interleave the baseline and our three variants; each run adds a column of its own.
-    const samples: Record<'psql' | 'c4' | 'c1' | 'sync', number[]> = { psql: [], c4: [], c1: [], sync: [] };
-    const tenantFiles: Record<string, string> = { ...TEMPLATE };
-    let column = 0;
-    const nextFiles = () => {
-      column++;
-      const version = Object.keys(tenantFiles).length + 1;
-      tenantFiles[`${String(version).padStart(3, '0')}_orders_note${column}.sql`] = `alter table orders add column note${column} text;\n`;
-      return dir(`v${version}`, tenantFiles);
-    };
-    for (let round = 1; round <= 3; round++) {
-      column++;
-      samples.psql.push(await timed(() => psqlOneSession(baseUrl, slugs, `alter table orders add column note${column} text;`, join(work, `psql${round}.sql`))));
-      const c4 = nextFiles();
-      samples.c4.push(await timed(() => fleetRun(oursUrl, c4, 4)));
-      const c1 = nextFiles();
-      samples.c1.push(await timed(() => fleetRun(oursUrl, c1, 1)));
-      const sync = nextFiles();
-      samples.sync.push(await timed(() => fleetRun(oursUrl, sync, 4, true)));
-    }
-    const perProcess = await psqlPerSchema(baseUrl, slugs.slice(0, 100), 'alter table orders add column note_pp text;');
-    const psql = median(samples.psql);
-
-    return [
-      ...noopRows,
-      row(`one-line migration, ${tenants} tenants, concurrency 4`, 'ms', psql, median(samples.c4), {
-        goal: '≤ 1.0x',
-        note: `baseline: one psql session; psql per schema would take ~${Math.round(perProcess * tenants / 100)} ms`,
-      }),
-      row(`one-line migration, ${tenants} tenants, concurrency 1`, 'ms', psql, median(samples.c1), {
-        note: 'same work, one tenant at a time',
-      }),
-      row(`one-line migration, ${tenants} tenants, concurrency 4, synchronousCommit`, 'ms', psql, median(samples.sync), {
-        note: 'each tenant commit waits for its WAL flush (default: one flush at the end)',
-      }),
-    ];
+    return [...noopRows, ...(await measureOneLine(ours.url, base.url, slugs, work, dir))];
   } finally {
     await ours?.drop();
     await base?.drop();
     rmSync(work, { recursive: true, force: true });
     clearMigrationCache();
   }
+}
+
+/** "Nothing pending": our fast check and verify against asking every tenant, five rounds interleaved. */
+async function measureNothingPending(oursUrl: string, baseUrl: string, slugs: string[], template: string): Promise<BenchRow[]> {
+  const tenants = slugs.length;
+  const fastSamples: number[] = [];
+  const verifySamples: number[] = [];
+  const perTenantSamples: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    perTenantSamples.push(await timed(() => askEveryTenant(baseUrl, slugs)));
+    fastSamples.push(await timed(() => noopRun(oursUrl, template, false)));
+    if (round < 2) verifySamples.push(await timed(() => noopRun(oursUrl, template, true)));
+  }
+  const baselineNoop = median(perTenantSamples);
+  return [
+    row(`nothing pending, ${tenants} tenants (ours: fast check)`, 'ms', baselineNoop, median(fastSamples), {
+      goal: tenants >= 10_000 ? '< 5000 ms' : '< 1000 ms',
+      note: 'baseline: one query per tenant on a warm connection',
+    }),
+    row(`nothing pending, ${tenants} tenants (ours: verify)`, 'ms', baselineNoop, median(verifySamples), {
+      note: 'verify reads every schema_migrations (UNION ALL queries of 25 schemas)',
+    }),
+  ];
+}
+
+/** A one-line migration: rounds interleave the baseline and our three variants; each run adds a column of its own. */
+async function measureOneLine(oursUrl: string, baseUrl: string, slugs: string[], work: string, dir: MakeDir): Promise<BenchRow[]> {
+  const tenants = slugs.length;
+  const samples: Record<'psql' | 'c4' | 'c1' | 'sync', number[]> = { psql: [], c4: [], c1: [], sync: [] };
+  const tenantFiles: Record<string, string> = { ...TEMPLATE };
+  let column = 0;
+  const nextFiles = () => {
+    column++;
+    const version = Object.keys(tenantFiles).length + 1;
+    tenantFiles[`${String(version).padStart(3, '0')}_orders_note${column}.sql`] = `alter table orders add column note${column} text;\n`;
+    return dir(`v${version}`, tenantFiles);
+  };
+  for (let round = 1; round <= 3; round++) {
+    column++;
+    const statement = `alter table orders add column note${column} text;`;
+    samples.psql.push(await timed(() => psqlOneSession(baseUrl, slugs, statement, join(work, `psql${round}.sql`))));
+    const c4 = nextFiles();
+    samples.c4.push(await timed(() => fleetRun(oursUrl, c4, 4)));
+    const c1 = nextFiles();
+    samples.c1.push(await timed(() => fleetRun(oursUrl, c1, 1)));
+    const sync = nextFiles();
+    samples.sync.push(await timed(() => fleetRun(oursUrl, sync, 4, true)));
+  }
+  const perProcess = await psqlPerSchema(baseUrl, slugs.slice(0, 100), 'alter table orders add column note_pp text;');
+  const psql = median(samples.psql);
+  return [
+    row(`one-line migration, ${tenants} tenants, concurrency 4`, 'ms', psql, median(samples.c4), {
+      goal: '≤ 1.0x',
+      note: `baseline: one psql session; psql per schema would take ~${Math.round((perProcess * tenants) / 100)} ms`,
+    }),
+    row(`one-line migration, ${tenants} tenants, concurrency 1`, 'ms', psql, median(samples.c1), {
+      note: 'same work, one tenant at a time',
+    }),
+    row(`one-line migration, ${tenants} tenants, concurrency 4, synchronousCommit`, 'ms', psql, median(samples.sync), {
+      note: 'each tenant commit waits for its WAL flush (default: one flush at the end)',
+    }),
+  ];
 }
 
 /** The fleet: a minimal registry (public.organizations(slug)), and each tenant created in one transaction. */
@@ -148,7 +155,7 @@ async function createFleet(url: string, slugs: string[], template: string): Prom
         try {
           for (const slug of batch) {
             await tx.exec(`insert into public.organizations values ('${slug}'); create schema tenant_${slug};`);
-            await applyTenantMigrations(tx, `tenant_${slug}`, { tenantDir: template });
+            await migrateTenantInTransaction(tx, slug, { tenantDir: template });
           }
           await tx.commit();
         } catch (error) {

@@ -3,7 +3,9 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../db/test/helpers/database.js';
+import pg from 'pg';
+import { tenantRoleName } from '../../db/src/roles.js';
+import { adminQuery, createTestDatabase, type TestDatabase } from '../../db/test/helpers/database.js';
 import { REPO_ROOT, cleanEnv, cli, expectOneErrorLine, json, tempDir, type CliRun } from './helpers/cli.js';
 import { closedPort } from '../../db/test/helpers/net.js';
 
@@ -184,13 +186,45 @@ describe('against a PostgreSQL server', () => {
     expect(await tenantSchemas()).toEqual(['tenant_acme', 'tenant_globex']);
   });
 
-  it('tenant:repair reapplies the role and grants of one tenant, or of all', async () => {
+  it('tenant:repair recreates dropped roles and their grants, for one tenant or for all', async () => {
+    const roles = { acme: tenantRoleName('acme', db.name), globex: tenantRoleName('globex', db.name) };
+    // Privileges live per database: drop them in the scratch database, then the (cluster-wide) roles.
+    const dropRoles = (...names: string[]) => sqlOnScratch(names.map((name) => `drop owned by "${name}"; drop role "${name}"`));
+    /** What the role may do, read from the catalogs (null: the role does not exist). */
+    const rightsOf = async (slug: 'acme' | 'globex') => {
+      const role = roles[slug];
+      const { rows } = await adminQuery<{ exists: boolean }>('select exists (select 1 from pg_roles where rolname = $1) as exists', [role]);
+      if (!rows[0]!.exists) return null;
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        const schema = `tenant_${slug}`;
+        const { rows: [r] } = await client.query(`select has_schema_privilege($1, $2, 'usage') as usage,
+            has_schema_privilege($1, $2, 'create') as create,
+            has_table_privilege($1, $2 || '.orders', 'select, insert, update, delete') as dml,
+            has_table_privilege($1, $2 || '.schema_migrations', 'select') as history,
+            has_table_privilege($1, 'public.organizations', 'select') as registry`, [role, schema]);
+        return r;
+      } finally {
+        await client.end();
+      }
+    };
+    const granted = { usage: true, create: false, dml: true, history: false, registry: false };
+    await dropRoles(roles.acme, roles.globex);
+    expect([await rightsOf('acme'), await rightsOf('globex')]).toEqual([null, null]);
+
     const one = await run(['tenant:repair', 'acme', '--json']);
     expect(one.code, one.stderr).toBe(0);
     expect(json(one)).toMatchObject({ ok: true, repaired: ['acme'] });
+    expect([await rightsOf('acme'), await rightsOf('globex')]).toEqual([granted, null]);
+
     const all = await run(['tenant:repair']);
     expect(all.code, all.stderr).toBe(0);
     expect(all.stdout).toMatch(/Repaired the role and grants of 2 tenants: acme, globex/);
+    expect([await rightsOf('acme'), await rightsOf('globex')]).toEqual([granted, granted]);
+    // Idempotent: a second run changes nothing.
+    expect((await run(['tenant:repair'])).code).toBe(0);
+    expect(await rightsOf('globex')).toEqual(granted);
   });
 
   it('never prints the password of DATABASE_URL, in text or in JSON', async () => {
@@ -265,6 +299,36 @@ describe('against a PostgreSQL server', () => {
     const text = await run(['migrate:status']);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/public/);
+  });
+
+  it('migrate --verify finds a tenant whose summary row lies, migrates it and repairs the row', async () => {
+    // acme loses its last migration behind the summary's back (a restore from an old backup, say): the summary
+    // still says it is up to date, so a plain migrate does nothing; --verify reads acme's own history.
+    await sqlOnScratch([
+      'drop table tenant_acme.blog_post_categories, tenant_acme.blog_categories',
+      'delete from tenant_acme.schema_migrations where version = (select max(version) from tenant_acme.schema_migrations)',
+    ]);
+    const trusting = await run(['migrate', '--json']);
+    expect(trusting.code, trusting.stderr).toBe(0);
+    expect(json(trusting).tenants).toMatchObject({ pending: 0, migrated: [] });
+    const verified = await run(['migrate', '--verify', '--json']);
+    expect(verified.code, verified.stderr).toBe(0);
+    const doc = json(verified);
+    expect(doc.tenants.disagreements).toEqual([expect.objectContaining({ slug: 'acme' })]);
+    expect(doc.tenants.migrated).toEqual([{ slug: 'acme', applied: ['013_blog_categories.sql'] }]);
+    expect(doc.tenants.failed).toEqual([]);
+    const again = await run(['migrate', '--verify']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/tenants: 2 tenants, all up to date/);
+    expect(again.stdout).not.toMatch(/repaired/);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query("select to_regclass('tenant_acme.blog_categories') is not null as back");
+      expect(rows).toEqual([{ back: true }]);
+    } finally {
+      await client.end();
+    }
   });
 
   it('migrate goes on past a failing tenant, reports it, and exits 1', async () => {

@@ -3,7 +3,8 @@ import { Database, tenantRolesFromEnv } from './database.js';
 import { parsePoolSettings } from './drivers/pool-settings.js';
 import { resolveDriverConfig, type DriverConfig } from './drivers/driver-config.js';
 import { CacheError, CgkError, ConfigError, redactSecrets } from './errors.js';
-import { migrationStatus, type MigrationStatusReport } from './migrations/status.js';
+import { describeMigrations } from './doctor-migrations.js';
+import { migrationStatus } from './migrations/status.js';
 import { loadOptional } from './optional.js';
 import { checkEncryptionKeys } from './secrets.js';
 
@@ -85,23 +86,10 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
     });
   } else {
     try {
-      db ??= new Database(target.driver === 'pglite' ? { driver: 'pglite', dataDir: target.dataDir ?? ':memory:' } : { url: target.url ?? '', driver: target.driver });
-      const t0 = performance.now();
-      await db.sql`select 1`;
-      const connectMs = performance.now() - t0;
-      const t1 = performance.now();
-      const { rows } = await db.sql<{ server_version: string; version: string }>`select current_setting('server_version') as server_version, version() as version`;
-      const roundTripMs = performance.now() - t1;
-      reachable = true;
-      add({ name: 'connection', status: 'ok', detail: `${describeTarget(target)}: first query ${ms(connectMs)} (includes connecting), round trip ${ms(roundTripMs)}` });
-      const version = rows[0]?.server_version ?? 'unknown';
-      const major = Number.parseInt(version, 10);
-      // version() reads "PostgreSQL 15.20 (Debian ...) on x86_64-pc-linux-gnu, compiled by ...": keep it up to the comma.
-      const described = rows[0]?.version?.startsWith('PostgreSQL') ? rows[0].version.split(',')[0]! : `PostgreSQL ${version}`;
-      add(Number.isFinite(major) && major < MIN_SERVER_MAJOR
-        ? { name: 'server', status: 'warn', detail: described, hint: `The migrations are tested on PostgreSQL ${MIN_SERVER_MAJOR} and newer; upgrade the server.` }
-        : { name: 'server', status: 'ok', detail: described });
+      db ??= openTarget(target);
+      reachable = await checkConnection(db, target, add);
     } catch (error) {
+      // A configuration the Database refuses (a malformed URL) is this check's failure too.
       add(failure('connection', error));
     }
   }
@@ -125,6 +113,34 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   add(checkEncryption(env));
 
   return { ok: checks.every((c) => c.status !== 'fail'), checks, durationMs: Math.round(performance.now() - started) };
+}
+
+function openTarget(target: DriverConfig): Database {
+  return new Database(target.driver === 'pglite' ? { driver: 'pglite', dataDir: target.dataDir ?? ':memory:' } : { url: target.url ?? '', driver: target.driver });
+}
+
+/** The connection and server checks: times a first query and a round trip, reads the server version. */
+async function checkConnection(db: Database, target: DriverConfig, add: (check: DoctorCheck) => void): Promise<boolean> {
+  try {
+    const t0 = performance.now();
+    await db.sql`select 1`;
+    const connectMs = performance.now() - t0;
+    const t1 = performance.now();
+    const { rows } = await db.sql<{ server_version: string; version: string }>`select current_setting('server_version') as server_version, version() as version`;
+    const roundTripMs = performance.now() - t1;
+    add({ name: 'connection', status: 'ok', detail: `${describeTarget(target)}: first query ${ms(connectMs)} (includes connecting), round trip ${ms(roundTripMs)}` });
+    const version = rows[0]?.server_version ?? 'unknown';
+    const major = Number.parseInt(version, 10);
+    // version() reads "PostgreSQL 15.20 (Debian ...) on x86_64-pc-linux-gnu, compiled by ...": keep it up to the comma.
+    const described = rows[0]?.version?.startsWith('PostgreSQL') ? rows[0].version.split(',')[0]! : `PostgreSQL ${version}`;
+    add(Number.isFinite(major) && major < MIN_SERVER_MAJOR
+      ? { name: 'server', status: 'warn', detail: described, hint: `The migrations are tested on PostgreSQL ${MIN_SERVER_MAJOR} and newer; upgrade the server.` }
+      : { name: 'server', status: 'ok', detail: described });
+    return true;
+  } catch (error) {
+    add(failure('connection', error));
+    return false;
+  }
 }
 
 /** The URL from the environment; its settings as `inUse` (the caller's database, e.g. the CLI's with its own connect_timeout) has them. */
@@ -188,25 +204,6 @@ function checkPooling(config: DriverConfig): DoctorCheck {
     };
   }
   return { name, status: 'ok', detail: `direct (${url.hostname || 'local socket'}:${url.port || '5432'}): each pooled client holds a server connection; pool size pool_max` };
-}
-
-function describeMigrations(status: MigrationStatusReport): DoctorCheck {
-  const name = 'migrations';
-  if (!status.public.initialized) {
-    return { name, status: 'warn', detail: 'the platform tables have not been created (no public.schema_migrations)', hint: 'Run: npx @cgk/cli setup:database' };
-  }
-  const publicPending = status.public.pending.length;
-  const { total, pending, upToDate, ahead, changed: tenantsChanged } = status.tenants;
-  const odd = `${ahead ? `, ${ahead} ahead of the files` : ''}${tenantsChanged ? `, ${tenantsChanged} with changed files` : ''}`;
-  const detail = `public: ${status.public.applied.length} applied, ${publicPending} pending; tenants: ${total} total, ${upToDate} up to date, ${pending} with pending migrations${odd}`;
-  const changed = status.public.applied.filter((a) => a.changed).map((a) => `${String(a.version).padStart(3, '0')}_${a.name}.sql`);
-  if (changed.length > 0) {
-    return { name, status: 'fail', detail: `${detail}; changed after being applied: ${changed.join(', ')}`, hint: 'Applied migrations are never edited: restore those files (git checkout) and put the change in a new migration file.' };
-  }
-  if (publicPending > 0) return { name, status: 'warn', detail, hint: 'Run: npx @cgk/cli migrate (or setup:database)' };
-  if (odd) return { name, status: 'warn', detail, hint: 'npx @cgk/cli migrate:status lists them: migrate refuses tenants ahead of the files or with edited files.' };
-  if (pending > 0) return { name, status: 'warn', detail, hint: 'Run: npx @cgk/cli migrate' };
-  return { name, status: 'ok', detail };
 }
 
 /** Tenant roles on: creating a tenant creates a role, so the connection's user needs CREATEROLE. */

@@ -15,20 +15,22 @@ import {
 } from '../src/index.js';
 import { driverFixtures } from './helpers/drivers.js';
 import { createMarkedTenants, runIsolationScenario } from './helpers/isolation.js';
+import { DROP_TIMEOUT_MS } from './helpers/database.js';
 
 // The same behaviour, whichever driver runs it.
 describe.each(driverFixtures)('behaviour on $name', (fixture) => {
   let db: Database;
   let teardown: () => Promise<void>;
+  let appRole: string;
   let slugs: string[];
 
   beforeAll(async () => {
-    ({ db, teardown } = await fixture.setup());
+    ({ db, teardown, appRole } = await fixture.setup());
     slugs = await createMarkedTenants(db, 'iso', 6);
   });
   afterAll(async () => {
     await teardown?.();
-  });
+  }, DROP_TIMEOUT_MS);
 
   describe('the sql tag', () => {
     it('sends values as parameters, never as text', async () => {
@@ -86,9 +88,29 @@ describe.each(driverFixtures)('behaviour on $name', (fixture) => {
       expect((error as Error).message).toContain('no_such_table');
     });
 
-    it('sees no tenant in search_path outside a scope', async () => {
-      const { rows } = await db.sql<{ path: string }>`select current_setting('search_path') as path`;
-      expect(rows[0]!.path).not.toContain('tenant_');
+    it('sees no tenant in search_path, nor its role, outside a scope, on the very connections scopes just used', async () => {
+      // Warm the pool: `width` scopes open at once, so each holds a connection of its own (PgBouncer's fixture
+      // has two server connections, the embedded database one)...
+      const width = fixture.concurrent ? 2 : 1;
+      let started = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const inScopes = await Promise.all(Array.from({ length: width }, (_, i) => db.withTenant(slugs[i]!, async (scoped) => {
+        const { rows } = await scoped<{ pid: number; path: string }>`select pg_backend_pid() as pid, current_setting('search_path') as path`;
+        if (++started === width) release();
+        await gate;
+        return rows[0]!;
+      })));
+      expect(inScopes.map((r) => r.path)).toEqual(slugs.slice(0, width).map((s) => `tenant_${s}, public`));
+      // ...then as many plain queries at once, which the pool hands those same connections.
+      const outside = await Promise.all(Array.from({ length: width }, () =>
+        db.sql<{ pid: number; path: string; who: string }>`select pg_backend_pid() as pid, current_setting('search_path') as path, current_user as who`));
+      const rows = outside.map((r) => r.rows[0]!);
+      expect(inScopes.map((r) => r.pid)).toEqual(expect.arrayContaining(rows.map((r) => r.pid)));
+      for (const row of rows) {
+        expect(row.path).not.toContain('tenant_');
+        expect(row.who).toBe(appRole);
+      }
       const error = await db.sql`select * from marker`.catch((e: unknown) => e);
       expect(error).toMatchObject({ sqlState: '42P01' });
     });

@@ -182,7 +182,8 @@ describe.each(backends)('tenant cache on $name', (backend) => {
     const c = backend.cache(slug('ttl'));
     await c.set('long', 'v', 60);
     const left = await backend.pttl(`${c.prefix}long`);
-    expect(left).toBeGreaterThan(59_000);
+    // Generous below: only the time between SET and PTTL has passed, which a loaded machine may stretch.
+    expect(left).toBeGreaterThan(50_000);
     expect(left).toBeLessThanOrEqual(60_000);
 
     await c.set('forever', 'v');
@@ -192,7 +193,7 @@ describe.each(backends)('tenant cache on $name', (backend) => {
     expect(await backend.pttl(`${c.prefix}long`)).toBe(-1);
 
     await c.getOrSet('loaded', () => 'x', 30);
-    expect(await backend.pttl(`${c.prefix}loaded`)).toBeGreaterThan(29_000);
+    expect(await backend.pttl(`${c.prefix}loaded`)).toBeGreaterThan(20_000);
 
     await c.set('short', 'gone soon', 0.05);
     expect(await c.get('short')).toBe('gone soon');
@@ -403,7 +404,8 @@ describe('Redis connection', () => {
     ];
     for (const operation of operations) {
       const { error, ms } = await failure(operation);
-      expect(ms).toBeLessThan(1500);
+      // A refused connection fails at once; generous, since only a hang (or a retry loop) is the bug.
+      expect(ms).toBeLessThan(5000);
       expect(error.code).toBe('CGK_CACHE');
       expect(error.reason).toBe('unavailable');
       expect(error.message).toContain(`127.0.0.1:${port}`);
@@ -424,14 +426,15 @@ describe('Redis connection', () => {
     try {
       const cache = createTenantCache(slug('slow'), { url: `redis://:s3cret@127.0.0.1:${port}`, timeoutMs: 300 });
       const { error, ms } = await failure(() => cache.get('k'));
+      // It waited for the timeout (a lower bound a loaded machine cannot break), and did not hang.
       expect(ms).toBeGreaterThanOrEqual(250);
-      expect(ms).toBeLessThan(1300);
+      expect(ms).toBeLessThan(5000);
       expect(error.reason).toBe('unavailable');
       expect(error.message).toMatch(/no reply within 300 ms/);
       expect(error.message).not.toContain('s3cret');
       const started = performance.now();
       await closeCache();
-      expect(performance.now() - started).toBeLessThan(1000);
+      expect(performance.now() - started).toBeLessThan(5000);
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -449,7 +452,7 @@ describe('Redis connection', () => {
       const cache = createTenantCache(slug('own'), { client, timeoutMs: 300 });
       const { error, ms } = await failure(() => cache.get('k'));
       expect(ms).toBeGreaterThanOrEqual(250);
-      expect(ms).toBeLessThan(1300);
+      expect(ms).toBeLessThan(5000);
       expect(error.reason).toBe('unavailable');
       expect(error.message).toMatch(/no reply within 300 ms/);
     } finally {
@@ -464,13 +467,14 @@ describe('Redis connection', () => {
     const server = net.createServer((socket) => { sockets.add(socket); socket.on('error', () => {}); });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as net.AddressInfo;
-    const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, commandTimeout: 5000 });
+    // The client's own limit is far above ours, so a generous bound still tells which one ended the wait.
+    const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, commandTimeout: 60_000 });
     client.on('error', () => {});
     try {
       const cache = createTenantCache(slug('own'), { client, timeoutMs: 300 });
       const { error, ms } = await failure(() => cache.get('k'));
       expect(ms).toBeGreaterThanOrEqual(250);
-      expect(ms).toBeLessThan(1000);
+      expect(ms).toBeLessThan(10_000);
       expect(error.reason).toBe('unavailable');
       expect(error.message).toMatch(/no reply within 300 ms/);
     } finally {
@@ -536,7 +540,7 @@ describe('Redis connection', () => {
     const tls = createTenantCache(slug('tls'), { url: `rediss://:s3cret@${hostname}:${port || 6379}`, timeoutMs: 500 });
     expect(tls.target).toMatch(/^rediss:\/\//);
     const { error, ms } = await failure(() => tls.get('k'));
-    expect(ms).toBeLessThan(1500);
+    expect(ms).toBeLessThan(5000);
     expect(error.message).not.toContain('s3cret');
     await closeCache();
 
@@ -561,7 +565,7 @@ describe('Redis connection', () => {
       expect(first.target).toBe('memory');
       await first.set('k', 'v', 60);
       expect(await second.get('k')).toBe('v');
-      expect(memory.pttl(`${first.prefix}k`)).toBeGreaterThan(59_000);
+      expect(memory.pttl(`${first.prefix}k`)).toBeGreaterThan(50_000);
       const lines = writes.filter((w) => w.includes('REDIS_URL is not set'));
       expect(lines).toEqual(['cgk: REDIS_URL is not set: using an in-process cache (not shared between processes)\n']);
       expect(await first.clear()).toBe(1);

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { createTestDatabase, type TestDatabase, DROP_TIMEOUT_MS } from './helpers/database.js';
 import { startPgBouncer, type PgBouncerInstance } from './helpers/pgbouncer.js';
 
 /**
@@ -21,7 +21,7 @@ describe('PgBouncer test harness (transaction mode, pool of one)', () => {
     // PgBouncer holds a server connection to the database: stop it before dropping the database
     await bouncer?.stop();
     await database?.drop();
-  });
+  }, DROP_TIMEOUT_MS);
 
   async function withClient<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
     if (!bouncer) throw new Error('PgBouncer was not started');

@@ -51,6 +51,21 @@ describe('getTenantFromRequest', () => {
     expect(() => getTenantFromRequest({ host: 'bad-name.shop.example.com' }, options)).toThrow(InvalidSlugError);
   });
 
+  it('refuses something that is not a request with CGK_INVALID_REQUEST, not a TypeError or a null', () => {
+    for (const value of [null, undefined, 'x-tenant-slug: acme', 42, true]) {
+      const error = (() => {
+        try {
+          getTenantFromRequest(value as never);
+        } catch (e) {
+          return e;
+        }
+        throw new Error(`accepted ${String(value)}`);
+      })();
+      expect(error).toBeInstanceOf(CgkError);
+      expect(error).toMatchObject({ code: 'CGK_INVALID_REQUEST', message: expect.stringMatching(/needs a Request/) });
+    }
+  });
+
   it('refuses one header spelled twice with different case and different values', () => {
     expect(() => getTenantFromRequest({ 'x-tenant-slug': 'a', 'X-Tenant-Slug': 'b' })).toThrow(/several different values/);
     expect(() => getTenantFromRequest({ headers: { 'X-Tenant-Slug': 'b', 'x-tenant-slug': 'a' } })).toThrow(InvalidSlugError);

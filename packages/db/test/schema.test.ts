@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database, createTenant, setupDatabase } from '../src/index.js';
 import { DEFAULT_TENANT_DIR } from '../src/migrations/runner.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { createTestDatabase, type TestDatabase, DROP_TIMEOUT_MS } from './helpers/database.js';
 
 const run = promisify(execFile);
 
@@ -41,7 +41,7 @@ describe('the schemas', () => {
   afterAll(async () => {
     await db?.end();
     await scratch?.drop();
-  });
+  }, DROP_TIMEOUT_MS);
 
   it('has every table and column of the spec, with its type, and the enums\' values', async () => {
     const { rows } = await db.sql<{ table_name: string; column_name: string; type: string }>`

@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { MAX_IDENTIFIER_BYTES } from '../src/identifier.js';
 import { InvalidSlugError, MAX_SLUG_LENGTH, assertValidSlug, isValidSlug, quoteIdentifier, schemaNameFor, InvalidIdentifierError } from '../src/index.js';
+import { tagOfDatabase, tenantRoleName, tenantRoleNameForTag } from '../src/roles.js';
 
 describe('tenant slugs', () => {
   it('accepts lowercase letters, digits and underscores starting with a letter', () => {
@@ -54,5 +57,40 @@ describe('quoteIdentifier', () => {
   it('quotes plain identifiers and refuses anything that would need escaping', () => {
     expect(quoteIdentifier('tenant_acme')).toBe('"tenant_acme"');
     for (const bad of ['a"b', 'A', 'a b', '', '1a', 'a'.repeat(64), 'é']) expect(() => quoteIdentifier(bad)).toThrow(InvalidIdentifierError);
+  });
+});
+
+describe('tenant role names', () => {
+  const tag = tagOfDatabase('cgk_app');
+
+  it('fit PostgreSQL\'s 63-byte identifier limit for every slug length, so the server never truncates one', () => {
+    for (let length = 1; length <= MAX_SLUG_LENGTH; length++) {
+      const name = tenantRoleNameForTag('a'.repeat(length), tag);
+      expect(Buffer.byteLength(name), `slug of ${length}`).toBeLessThanOrEqual(MAX_IDENTIFIER_BYTES);
+    }
+  });
+
+  it('keep short slugs readable: ct_ + the database tag + _ + the slug itself', () => {
+    expect(tenantRoleNameForTag('acme', tag)).toBe(`ct_${tag}_acme`);
+    expect(tenantRoleNameForTag('a'.repeat(40), tag)).toBe(`ct_${tag}_${'a'.repeat(40)}`);
+    expect(tenantRoleName('acme', 'cgk_app')).toBe(`ct_${tag}_acme`);
+  });
+
+  it('stay distinct for long slugs that share a long prefix (their first 40 characters + a hash of the whole slug)', () => {
+    const prefix = 'shop_'.repeat(11); // 55 characters
+    const slugs = [`${prefix}a`, `${prefix}b`, `${prefix.slice(0, 41)}x`, `${prefix.slice(0, 41)}y`, prefix.slice(0, 41)];
+    const names = slugs.map((slug) => tenantRoleNameForTag(slug, tag));
+    expect(new Set(names).size).toBe(slugs.length);
+    // What the server would keep of each name: 63 bytes. They must stay distinct after that too.
+    expect(new Set(names.map((n) => n.slice(0, MAX_IDENTIFIER_BYTES))).size).toBe(slugs.length);
+    const hash = createHash('md5').update(`${prefix}a`).digest('hex').slice(0, 8);
+    expect(names[0]).toBe(`ct_${tag}_${prefix.slice(0, 40)}_${hash}`);
+  });
+
+  it('carry the database tag: the same slug in two databases gets two roles', () => {
+    expect(tenantRoleName('acme', 'cgk_dev')).not.toBe(tenantRoleName('acme', 'cgk_test'));
+    expect(tagOfDatabase('cgk_dev')).toBe(createHash('md5').update('cgk_dev').digest('hex').slice(0, 8));
+    expect(() => tenantRoleNameForTag('acme', 'xyz')).toThrow(/not a database tag/);
+    expect(() => tenantRoleNameForTag('Acme', tag)).toThrow(InvalidSlugError);
   });
 });

@@ -21,7 +21,7 @@ import {
 } from '../src/index.js';
 import { tenantRoleName } from '../src/roles.js';
 import { DEFAULT_TENANT_DIR } from '../src/migrations/runner.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { createTestDatabase, type TestDatabase, DROP_TIMEOUT_MS } from './helpers/database.js';
 
 describe('tenant lifecycle (pg)', () => {
   let scratch: TestDatabase;
@@ -34,7 +34,7 @@ describe('tenant lifecycle (pg)', () => {
   afterAll(async () => {
     await db?.end();
     await scratch?.drop();
-  });
+  }, DROP_TIMEOUT_MS);
 
   /** What exists for a slug: registry row, schema, role. */
   async function traces(slug: string) {

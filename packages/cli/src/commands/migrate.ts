@@ -137,7 +137,8 @@ class Progress {
     // Redraw at most every 50 ms (and always for the last tenant): thousands of tenants must not flood the terminal.
     if (!failure && p.done < p.total && now - this.#last < 50) return;
     this.#last = now;
-    const columns = this.out.streams.stderr.columns ?? 80;
+    // A terminal that reports no size (0 columns: a pty nobody sized, as under `script` or some CI runners) gets 80.
+    const columns = this.out.streams.stderr.columns || 80;
     const width = Math.max(10, Math.min(40, columns - 40));
     const filled = Math.round((p.done / Math.max(1, p.total)) * width);
     const bar = `${'#'.repeat(filled)}${'-'.repeat(width - filled)}`;

@@ -16,7 +16,7 @@ export interface DriverConfig {
 const DRIVER_NAMES: readonly DriverName[] = ['pg', 'pglite', 'vercel', 'neon'];
 
 /** Where the embedded database lives unless CGK_PGLITE_DIR says otherwise. */
-export const DEFAULT_PGLITE_DIR = '.cgk/pglite';
+const DEFAULT_PGLITE_DIR = '.cgk/pglite';
 
 /**
  * Chooses the driver from the environment, by one documented rule:

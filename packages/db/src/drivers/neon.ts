@@ -29,9 +29,8 @@ export interface NeonDriverOptions {
   wsProxy?: string;
   /**
    * Neon's `coalesceWrites`: gather a turn's writes into one WebSocket message sent by a 0 ms timer. Default
-   * here: false. In Node that timer waits at least 1 ms, on every statement: measured through a local relay,
-   * a bare `select 1` took ~1.2 ms coalesced against ~0.05 ms not (bench/neon.bench.ts). Off, each protocol
-   * message is its own small WebSocket frame, sent at once.
+   * here: false. In Node that timer waits at least 1 ms, on every statement (docs/BENCHMARKS.md has the
+   * measurement). Off, each protocol message is its own small WebSocket frame, sent at once.
    */
   coalesceWrites?: boolean;
 }
@@ -54,17 +53,15 @@ export interface NeonDriverOptions {
  *     as one simple-protocol message `BEGIN; select ...`;
  *   - the first statement (Parse/Bind/Describe/Execute/Sync in one flight): 1 wait; each further one: 1;
  *   - COMMIT: 1.
- * So a one-query `withTenant` is 3 waits here: BEGIN, path, query and COMMIT one by one would be 4 (through
- * a local relay the 3 took 0.70x the time of the 4: see docs/BENCHMARKS.md), and the pg driver, which
- * pipelines the first query behind BEGIN, needs 2. A prelude statement that has parameters cannot ride in the simple-protocol message and costs 1
- * wait of its own: this driver never turns a value into SQL text (tenant.ts builds its prelude without
- * parameters, from identifiers it has validated). Reaching pg's 2 would take writing BEGIN + prelude and the
- * first statement's extended-protocol messages in one flight behind the client's back (a Submittable),
- * which leans on internals of the node-postgres copy bundled in Neon's client: not done.
+ * So a one-query `withTenant` is 3 waits here: BEGIN, path, query and COMMIT one by one would be 4, and the pg
+ * driver, which pipelines the first query behind BEGIN, needs 2 (docs/BENCHMARKS.md has the measurements). A
+ * prelude statement that has parameters cannot ride in the simple-protocol message and costs 1 wait of its
+ * own: this driver never turns a value into SQL text (the scope builds its prelude without parameters, from
+ * identifiers it has validated). Reaching pg's 2 would take writing BEGIN + prelude and the first
+ * statement's extended-protocol messages in one flight behind the client's back (a Submittable), which leans
+ * on internals of the node-postgres copy bundled in Neon's client: not done.
  * Checking out an idle pooled connection costs nothing; opening one costs the WebSocket handshake and the
  * PostgreSQL startup (on Neon, startup and password go together: `pipelineConnect: 'password'`).
- * Through a loopback relay a bare `select 1` (one round trip) took 63 µs with write coalescing off and 1,168 µs
- * with it on (see `coalesceWrites` and docs/BENCHMARKS.md).
  */
 export function createNeonDriver(options: NeonDriverOptions): Driver {
   const settings = parsePoolSettings(options.connectionString);

@@ -152,8 +152,8 @@ async function readMigrations(dir: string): Promise<readonly Migration[]> {
 
 /**
  * The digest of a list of applied migrations: SHA-256 (hex) of their history text (`historyText`).
- * Computed in JavaScript only: PostgreSQL's sha256() costs about half a millisecond a call here (OpenSSL 3
- * digest setup), which adds up over thousands of tenants; SQL compares history texts instead.
+ * Computed in JavaScript only: PostgreSQL's sha256() is slow to set up per call (docs/BENCHMARKS.md), which
+ * adds up over thousands of tenants; SQL compares history texts instead.
  */
 export function migrationsDigest(migrations: ReadonlyArray<{ version: number; checksum: string }>): string {
   return historyDigest(historyText(migrations));

@@ -6,6 +6,12 @@ import { tagOfDatabase } from '../../src/roles.js';
 /** The server the tests run against; `scripts/services.sh` (run by `npm test`) makes sure it is up. */
 export const ADMIN_URL = process.env.CGK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/**
+ * Time an afterAll hook that drops databases may take. DROP DATABASE waits for a checkpoint, which on a loaded
+ * server (a benchmark writing next door) has been seen to take over 90 s for one database.
+ */
+export const DROP_TIMEOUT_MS = 300_000;
+
 export interface TestDatabase {
   name: string;
   url: string;
@@ -51,4 +57,50 @@ export async function dropTenantRolesOf(database: string): Promise<void> {
   for (let i = 0; i < rows.length; i += 500) {
     await adminQuery(`drop role if exists ${rows.slice(i, i + 500).map((r) => `"${r.rolname}"`).join(', ')}`);
   }
+}
+
+/** A scratch database the application reaches as an ordinary role, as in production. */
+export interface AppDatabase extends TestDatabase {
+  /** The application role: LOGIN CREATEROLE, owner of the database and of its public schema; not a superuser. */
+  role: string;
+  /** The same database as the superuser `postgres` (for set-up the application may not do). */
+  adminUrl: string;
+}
+
+/**
+ * A fresh database whose URL logs in as its own non-superuser application role (`LOGIN CREATEROLE`, owner of
+ * the database and its public schema), the way an application connects to Neon or a managed server. A
+ * superuser passes every permission check, so the isolation and permission tests must not connect as one.
+ * `drop()` drops the database, its tenant roles and the application role.
+ */
+export async function createAppDatabase(prefix = 'cgk_app'): Promise<AppDatabase> {
+  const scratch = await createTestDatabase(prefix);
+  const role = `app_${scratch.name}`;
+  try {
+    await adminQuery(`create role "${role}" login createrole`);
+    await adminQuery(`alter database "${scratch.name}" owner to "${role}"`);
+    const client = new pg.Client({ connectionString: scratch.url, connectionTimeoutMillis: 5000 });
+    await client.connect();
+    try {
+      await client.query(`alter schema public owner to "${role}"`);
+    } finally {
+      await client.end();
+    }
+  } catch (error) {
+    await scratch.drop().catch(() => {});
+    await adminQuery(`drop role if exists "${role}"`).catch(() => {});
+    throw error;
+  }
+  const url = new URL(scratch.url);
+  url.username = role;
+  return {
+    name: scratch.name,
+    url: url.toString(),
+    adminUrl: scratch.url,
+    role,
+    async drop() {
+      await scratch.drop();
+      await adminQuery(`drop role if exists "${role}"`);
+    },
+  };
 }

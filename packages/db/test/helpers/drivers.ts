@@ -1,10 +1,13 @@
 import { Database } from '../../src/index.js';
-import { createTestDatabase } from './database.js';
+import { createAppDatabase, type AppDatabase } from './database.js';
+import { startPgBouncer, type PgBouncerInstance } from './pgbouncer.js';
 import { onLocalhost, openThroughRelay, startWsRelay } from './ws-relay.js';
 
 /** A database of one driver kind, fresh for one test file, and how to throw it away. */
 export interface DriverSetup {
   db: Database;
+  /** The role the application connects as: a non-superuser owner of the database (the embedded one: postgres). */
+  appRole: string;
   teardown(): Promise<void>;
 }
 
@@ -16,15 +19,16 @@ export interface DriverFixture {
   setup(): Promise<DriverSetup>;
 }
 
-/** node-postgres against the local server, in a scratch database of its own. */
+/** node-postgres against the local server, in a scratch database of its own, as its non-superuser owner. */
 export const pgFixture: DriverFixture = {
   name: 'pg',
   concurrent: true,
   async setup() {
-    const scratch = await createTestDatabase();
+    const scratch = await createAppDatabase();
     const db = new Database({ url: scratch.url });
     return {
       db,
+      appRole: scratch.role,
       async teardown() {
         await db.end();
         await scratch.drop();
@@ -33,27 +37,59 @@ export const pgFixture: DriverFixture = {
   },
 };
 
-/** The embedded PostgreSQL, in memory. */
+/**
+ * node-postgres through a real PgBouncer in transaction pooling mode (two server connections shared by every
+ * client), in front of a scratch database reached as its non-superuser owner.
+ */
+export const pgbouncerFixture: DriverFixture = {
+  name: 'pg through PgBouncer',
+  concurrent: true,
+  async setup() {
+    const scratch = await createAppDatabase();
+    let bouncer: PgBouncerInstance | undefined;
+    let db: Database | undefined;
+    const teardown = async () => {
+      await db?.end();
+      await bouncer?.stop();
+      await scratch.drop();
+    };
+    try {
+      bouncer = await startPgBouncer({ targetUrl: scratch.url, poolMode: 'transaction', defaultPoolSize: 2 });
+      // Hundreds of scopes queue for two server connections: on a loaded machine a checkout may wait longer
+      // than the default 10 s connect_timeout, which is not what these tests are about.
+      db = new Database({ url: `${bouncer.url}?connect_timeout=60` });
+    } catch (error) {
+      await teardown().catch(() => {});
+      throw error;
+    }
+    return { db, appRole: scratch.role, teardown };
+  },
+};
+
+/**
+ * The embedded PostgreSQL, in memory. It has one user, the superuser `postgres`; inside a scope the tenant
+ * role still applies (SET LOCAL ROLE drops the superuser's rights), so the permission tests apply here too.
+ */
 export const pgliteFixture: DriverFixture = {
   name: 'pglite',
   concurrent: false,
   async setup() {
     const db = new Database({ driver: 'pglite', dataDir: ':memory:' });
-    return { db, teardown: () => db.end() };
+    return { db, appRole: 'postgres', teardown: () => db.end() };
   },
 };
 
 /**
  * @vercel/postgres (`vercel`) or the @neondatabase/serverless Pool (`neon`), speaking to the local server
  * through a WebSocket→TCP relay of the test's own (as they speak to Neon's proxy in production), in a
- * scratch database. The URL names host `localhost`, the only direct host @vercel/postgres accepts.
+ * scratch database, as its non-superuser owner. The URL names host `localhost`, the only direct host @vercel/postgres accepts.
  */
 function serverlessFixture(flavour: 'vercel' | 'neon'): DriverFixture {
   return {
     name: flavour,
     concurrent: true,
     async setup() {
-      const scratch = await createTestDatabase();
+      const scratch: AppDatabase = await createAppDatabase();
       let relay: Awaited<ReturnType<typeof startWsRelay>> | undefined;
       let db: Database | undefined;
       const teardown = async () => {
@@ -70,7 +106,7 @@ function serverlessFixture(flavour: 'vercel' | 'neon'): DriverFixture {
         await teardown().catch(() => {});
         throw error;
       }
-      return { db, teardown };
+      return { db, appRole: scratch.role, teardown };
     },
   };
 }
@@ -78,5 +114,5 @@ function serverlessFixture(flavour: 'vercel' | 'neon'): DriverFixture {
 export const vercelFixture = serverlessFixture('vercel');
 export const neonFixture = serverlessFixture('neon');
 
-/** Every driver the behavioural suites run over. */
-export const driverFixtures: DriverFixture[] = [pgFixture, pgliteFixture, vercelFixture, neonFixture];
+/** Every driver the behavioural suites run over (and node-postgres through PgBouncer). */
+export const driverFixtures: DriverFixture[] = [pgFixture, pgbouncerFixture, pgliteFixture, vercelFixture, neonFixture];
