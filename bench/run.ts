@@ -69,14 +69,7 @@ const MODULES: ModuleSpec[] = [
     exportName: 'runCliBench',
     options: (q) => (q ? { tenants: 200, rounds: 2, creates: 4, startupRuns: 4 } : { tenants: 1000 }),
   },
-  {
-    name: 'packaging',
-    file: 'packaging.bench.ts',
-    async run({ quick }) {
-      const run = await load<RowsRun>('packaging.bench.ts', 'runPackagingBench');
-      return run(quick ? { runs: 6 } : {});
-    },
-  },
+  { name: 'packaging', file: 'packaging.bench.ts', exportName: 'runPackagingBench', options: (q) => (q ? { runs: 6 } : {}) },
 ];
 
 // --- goals ---------------------------------------------------------------------------------------------------

@@ -58,7 +58,9 @@ describe('the tarballs', () => {
     expect(stdout).toContain('package/dist/migrations/tenant/001_orders.sql');
     // The embedded PostgreSQL's prepared data directory (4 MB) ships with the CLI, not with the library.
     expect(stdout).not.toContain('pglite-seed-');
-    expect((await runOk('tar', ['tzf', packed.cli], { cwd: packed.dir })).stdout).toMatch(/package\/dist\/pglite-seed-[\d.]+\.tgz/);
+    expect((await runOk('tar', ['tzf', packed.cli], { cwd: packed.dir })).stdout).toMatch(
+      /package\/dist\/pglite-seed-[\d.]+\.tgz/,
+    );
   });
 
   it('install only pg for a plain-PostgreSQL user: no PGlite, Neon, ws, ioredis, tsx or esbuild', () => {
@@ -71,7 +73,10 @@ describe('the tarballs', () => {
 
 describe('@cgk/db in plain Node', () => {
   it('sets up the database, creates a tenant, runs withTenant, and exits by itself after the last query', async () => {
-    write(plain.dir, 'app.mjs', `
+    write(
+      plain.dir,
+      'app.mjs',
+      `
       import { setupDatabase, createTenant, withTenant, sql } from '@cgk/db';
       const setup = await setupDatabase();
       const { migrationsApplied } = await createTenant({ slug: 'acme', name: 'Acme' });
@@ -80,8 +85,13 @@ describe('@cgk/db in plain Node', () => {
         (await sql\`select current_schema() as schema, order_number from orders\`).rows);
       console.log(JSON.stringify({ tables: setup.tables, migrationsApplied, rows }));
       // No closeDatabase(): the idle pool must not keep the process alive.
-    `);
-    const result = await run(process.execPath, ['app.mjs'], { cwd: plain.dir, env: { DATABASE_URL: database.url }, timeoutMs: 60_000 });
+    `,
+    );
+    const result = await run(process.execPath, ['app.mjs'], {
+      cwd: plain.dir,
+      env: { DATABASE_URL: database.url },
+      timeoutMs: 60_000,
+    });
     expect(result.code, result.stderr).toBe(0);
     const out = JSON.parse(result.stdout.trim().split('\n').pop()!);
     expect(out.migrationsApplied).toBeGreaterThan(0);
@@ -92,39 +102,55 @@ describe('@cgk/db in plain Node', () => {
   });
 
   it('works through require() as well', async () => {
-    write(plain.dir, 'app.cjs', `
+    write(
+      plain.dir,
+      'app.cjs',
+      `
       const { withTenant, sql, CgkError, closeDatabase } = require('@cgk/db');
       withTenant('acme', async () => (await sql\`select count(*)::int as n from orders\`).rows[0].n)
         .then(async (n) => { console.log('orders', n, typeof CgkError); await closeDatabase(); });
-    `);
-    const result = await run(process.execPath, ['app.cjs'], { cwd: plain.dir, env: { DATABASE_URL: database.url }, timeoutMs: 60_000 });
+    `,
+    );
+    const result = await run(process.execPath, ['app.cjs'], {
+      cwd: plain.dir,
+      env: { DATABASE_URL: database.url },
+      timeoutMs: 60_000,
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.trim()).toBe('orders 1 function');
   });
 
   it('loads none of the optional packages (nor pg) on import; pg once a query runs', async () => {
     const log = join(plain.dir, 'imports.log');
-    write(plain.dir, 'imports.mjs', `
+    write(
+      plain.dir,
+      'imports.mjs',
+      `
       const db = await import('@cgk/db');
       const { appendFileSync } = await import('node:fs');
       appendFileSync(process.env.CGK_IMPORT_LOG, '--- imported\\n');
       await db.sql\`select 1\`;
       await db.closeDatabase();
-    `);
+    `,
+    );
     const result = await run(process.execPath, ['--import', HOOKS, 'imports.mjs'], {
       cwd: plain.dir,
       env: { DATABASE_URL: database.url, CGK_IMPORT_LOG: log },
     });
     expect(result.code, result.stderr).toBe(0);
     const [onImport, afterQuery] = readFileSync(log, 'utf8').split('--- imported');
-    const packages = (text: string) => [...new Set([...text.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)\//g)].map((m) => m[1]))].sort();
+    const packages = (text: string) =>
+      [...new Set([...text.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)\//g)].map((m) => m[1]))].sort();
     expect(packages(onImport!)).toEqual(['@cgk/db']);
     expect(packages(afterQuery!)).toContain('pg');
     for (const name of OPTIONAL) expect(packages(afterQuery!)).not.toContain(name);
   });
 
   it('names the package to install when an optional one is missing (typed CGK_CONFIG)', async () => {
-    write(plain.dir, 'missing.mjs', `
+    write(
+      plain.dir,
+      'missing.mjs',
+      `
       import { CgkError, createTenantCache, Database } from '@cgk/db';
       const report = (error) => ({ cgk: error instanceof CgkError, code: error.code, message: error.message, hint: error.hint });
       const out = {};
@@ -132,24 +158,37 @@ describe('@cgk/db in plain Node', () => {
       out.pglite = await new Database({ driver: 'pglite', dataDir: ':memory:' }).sql\`select 1\`.then(() => null, report);
       out.neon = await new Database({ driver: 'neon', url: process.env.DATABASE_URL }).sql\`select 1\`.then(() => null, report);
       console.log(JSON.stringify(out));
-    `);
+    `,
+    );
     const result = await run(process.execPath, ['missing.mjs'], { cwd: plain.dir, env: { DATABASE_URL: database.url } });
     expect(result.code, result.stderr).toBe(0);
     const out = JSON.parse(result.stdout);
-    for (const [key, name] of [['redis', 'ioredis'], ['pglite', '@electric-sql/pglite'], ['neon', 'ws']] as const) {
-      expect(out[key], key).toMatchObject({ cgk: true, code: 'CGK_CONFIG', hint: `Install it next to @cgk/db: npm install ${name}` });
+    for (const [key, name] of [
+      ['redis', 'ioredis'],
+      ['pglite', '@electric-sql/pglite'],
+      ['neon', 'ws'],
+    ] as const) {
+      expect(out[key], key).toMatchObject({
+        cgk: true,
+        code: 'CGK_CONFIG',
+        hint: `Install it next to @cgk/db: npm install ${name}`,
+      });
       expect(out[key].message).toContain(`${name} is not installed`);
     }
   });
 
-  it('connects with a Neon-style URL without printing node-postgres\' SSL warning; no SSL on the server is CGK_CONNECTION', async () => {
-    write(plain.dir, 'ssl.mjs', `
+  it("connects with a Neon-style URL without printing node-postgres' SSL warning; no SSL on the server is CGK_CONNECTION", async () => {
+    write(
+      plain.dir,
+      'ssl.mjs',
+      `
       import { Database } from '@cgk/db';
       const db = new Database({ url: process.env.DATABASE_URL + '?sslmode=require&channel_binding=require' });
       const error = await db.sql\`select 1\`.then(() => null, (e) => e);
       console.log(JSON.stringify({ code: error?.code, message: error?.message, hint: error?.hint }));
       await db.end();
-    `);
+    `,
+    );
     const result = await run(process.execPath, ['ssl.mjs'], { cwd: plain.dir, env: { DATABASE_URL: database.url } });
     expect(result.code, result.stderr).toBe(0);
     // The test server has no TLS: the connection is refused, with a code and a hint, and nothing on stderr.
@@ -201,10 +240,22 @@ describe('TypeScript 5.9 consumers (strict, no skipLibCheck)', () => {
       const dir = join(full.dir, `ts-${mode}`);
       mkdirSync(dir, { recursive: true });
       write(dir, 'consumer.ts', consumer);
-      write(dir, 'tsconfig.json', JSON.stringify({
-        compilerOptions: { ...options, target: 'es2022', lib: ['es2022', 'dom'], strict: true, skipLibCheck: false, noEmit: true, types: ['node'] },
-        files: ['consumer.ts'],
-      }));
+      write(
+        dir,
+        'tsconfig.json',
+        JSON.stringify({
+          compilerOptions: {
+            ...options,
+            target: 'es2022',
+            lib: ['es2022', 'dom'],
+            strict: true,
+            skipLibCheck: false,
+            noEmit: true,
+            types: ['node'],
+          },
+          files: ['consumer.ts'],
+        }),
+      );
       const tsc = join(full.dir, 'node_modules/typescript/bin/tsc');
       const version = await runOk(process.execPath, [tsc, '--version'], { cwd: dir });
       expect(version.stdout).toContain('Version 5.9');

@@ -46,7 +46,9 @@ export function run(command: string, args: string[], options: RunOptions): Promi
 export async function runOk(command: string, args: string[], options: RunOptions): Promise<RunResult> {
   const result = await run(command, args, options);
   if (result.code !== 0) {
-    throw new Error(`${command} ${args.join(' ')} exited ${result.code} after ${result.ms} ms\n${result.stdout}\n${result.stderr}`);
+    throw new Error(
+      `${command} ${args.join(' ')} exited ${result.code} after ${result.ms} ms\n${result.stdout}\n${result.stderr}`,
+    );
   }
   return result;
 }

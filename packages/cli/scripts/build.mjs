@@ -26,4 +26,6 @@ await build({
 const dbDist = join(root, '../db/dist');
 const seeds = existsSync(dbDist) ? readdirSync(dbDist).filter((name) => /^pglite-seed-.+\.tgz$/.test(name)) : [];
 for (const name of seeds) copyFileSync(join(dbDist, name), join(root, 'dist', name));
-console.log(`built ${join(root, 'dist')}${seeds.length ? ` with ${seeds.join(', ')}` : ' (no prepared PGlite data directory: build @cgk/db first)'}`);
+console.log(
+  `built ${join(root, 'dist')}${seeds.length ? ` with ${seeds.join(', ')}` : ' (no prepared PGlite data directory: build @cgk/db first)'}`,
+);

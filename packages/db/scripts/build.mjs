@@ -52,11 +52,13 @@ await build({
   packages: 'external',
   sourcemap: true,
   logLevel: 'warning',
-  plugins: [{
-    name: 'embedded-migrations',
-    setup(b) {
-      b.onLoad({ filter: /[\\/]src[\\/]migrations[\\/]embedded\.ts$/ }, () => ({ contents: embedded, loader: 'js' }));
+  plugins: [
+    {
+      name: 'embedded-migrations',
+      setup(b) {
+        b.onLoad({ filter: /[\\/]src[\\/]migrations[\\/]embedded\.ts$/ }, () => ({ contents: embedded, loader: 'js' }));
+      },
     },
-  }],
+  ],
 });
 console.log(`built ${dist}`);

@@ -43,7 +43,9 @@ describe('pgSslSettings', () => {
 
 describe('loadOptional', () => {
   it('passes through a module-not-found error about another package (a broken install is not "not installed")', async () => {
-    const error = await loadOptional('ioredis', () => import(/* @vite-ignore */ ['ioredis', 'cgk', 'missing'].join('-'))).catch((e: unknown) => e);
+    const error = await loadOptional('ioredis', () => import(/* @vite-ignore */ ['ioredis', 'cgk', 'missing'].join('-'))).catch(
+      (e: unknown) => e,
+    );
     expect(error).not.toBeInstanceOf(ConfigError);
     expect((error as { code?: string }).code).toBe('ERR_MODULE_NOT_FOUND');
   });

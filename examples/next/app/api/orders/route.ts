@@ -17,7 +17,9 @@ export async function GET(request: Request): Promise<Response> {
     const slug = tenantOf(request);
     const { orders, schema } = await withTenant(slug, async () => {
       const { rows } = await sql<Order>`select id, order_number, total_cents from orders order by order_number`;
-      const { rows: [where] } = await sql<{ schema: string }>`select current_schema() as schema`;
+      const {
+        rows: [where],
+      } = await sql<{ schema: string }>`select current_schema() as schema`;
       return { orders: rows, schema: where!.schema };
     });
     const cache = createTenantCache(slug);
