@@ -56,6 +56,10 @@ describe('the tarballs', () => {
     expect(stdout).toContain('package/dist/index.js');
     expect(stdout).toContain('package/dist/index.d.ts');
     expect(stdout).toContain('package/dist/migrations/tenant/001_orders.sql');
+    for (const entry of ['orm/drizzle', 'orm/kysely']) {
+      expect(stdout).toContain(`package/dist/${entry}.js`);
+      expect(stdout).toContain(`package/dist/${entry}.d.ts`);
+    }
     // The embedded PostgreSQL's prepared data directory (4 MB) ships with the CLI, not with the library.
     expect(stdout).not.toContain('pglite-seed-');
     expect((await runOk('tar', ['tzf', packed.cli], { cwd: packed.dir })).stdout).toMatch(

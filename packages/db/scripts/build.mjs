@@ -41,8 +41,10 @@ rmSync(dist, { recursive: true, force: true });
 execFileSync('tsc', ['-p', 'tsconfig.build.json', '--emitDeclarationOnly'], { cwd: root, stdio: 'inherit' });
 const embedded = embeddedSource();
 await build({
-  // pglite-seed: for scripts/pglite-seed.mjs, which runs next (npm run build) and prepares the embedded database.
-  entryPoints: [join(root, 'src/index.ts'), join(root, 'src/drivers/pglite-seed.ts')],
+  // The package's entry points (exports map): @cgk/db, @cgk/db/drizzle, @cgk/db/kysely; they share chunks, so one
+  // scope context serves all three. pglite-seed: for scripts/pglite-seed.mjs, which runs next and prepares the
+  // embedded database.
+  entryPoints: ['index', 'orm/drizzle', 'orm/kysely', 'drivers/pglite-seed'].map((entry) => join(root, `src/${entry}.ts`)),
   outdir: dist,
   bundle: true,
   splitting: true,

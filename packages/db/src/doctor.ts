@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { citusCheck, describeCitus } from './citus.js';
 import { Database, tenantRolesFromEnv } from './database.js';
 import { parsePoolSettings } from './drivers/pool-settings.js';
 import { resolveDriverConfig, type DriverConfig } from './drivers/driver-config.js';
@@ -43,7 +44,8 @@ export interface DiagnoseOptions {
 const MIN_SERVER_MAJOR = 15;
 
 /**
- * Runs every check and returns them in a fixed order: database url, driver, connection, server, pooling,
+ * Runs every check and returns them in a fixed order: database url, driver, connection, server, citus (only
+ * on a Citus coordinator: nodes, tenant placement, the settings tenants need), pooling,
  * tenant roles, migrations, redis, encryption key. Checks that need the database are skipped (`warn`, saying why) when it
  * cannot be reached. The embedded database is not created by a diagnosis: if its directory does not exist
  * yet, that is reported instead.
@@ -87,7 +89,7 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   } else {
     try {
       db ??= openTarget(target);
-      reachable = await checkConnection(db, target, add);
+      reachable = await checkConnection(db, target, add, options.db?.tenantRoles ?? tenantRolesFromEnv(env));
     } catch (error) {
       // A configuration the Database refuses (a malformed URL) is this check's failure too.
       add(failure('connection', error));
@@ -119,8 +121,16 @@ function openTarget(target: DriverConfig): Database {
   return new Database(target.driver === 'pglite' ? { driver: 'pglite', dataDir: target.dataDir ?? ':memory:' } : { url: target.url ?? '', driver: target.driver });
 }
 
-/** The connection and server checks: times a first query and a round trip, reads the server version. */
-async function checkConnection(db: Database, target: DriverConfig, add: (check: DoctorCheck) => void): Promise<boolean> {
+/**
+ * The connection and server checks: times a first query and a round trip, reads the server version; on a
+ * Citus coordinator, the cluster too. True when the database answered.
+ */
+async function checkConnection(
+  db: Database,
+  target: DriverConfig,
+  add: (check: DoctorCheck) => void,
+  tenantRoles: boolean,
+): Promise<boolean> {
   try {
     const t0 = performance.now();
     await db.sql`select 1`;
@@ -136,10 +146,21 @@ async function checkConnection(db: Database, target: DriverConfig, add: (check: 
     add(Number.isFinite(major) && major < MIN_SERVER_MAJOR
       ? { name: 'server', status: 'warn', detail: described, hint: `The migrations are tested on PostgreSQL ${MIN_SERVER_MAJOR} and newer; upgrade the server.` }
       : { name: 'server', status: 'ok', detail: described });
+    await checkCitus(db, tenantRoles, add);
     return true;
   } catch (error) {
     add(failure('connection', error));
     return false;
+  }
+}
+
+/** On a Citus coordinator only: its nodes, tenant placement and the settings tenants need (see citus.ts). */
+async function checkCitus(db: Database, tenantRoles: boolean, add: (check: DoctorCheck) => void): Promise<void> {
+  try {
+    const citus = await describeCitus(db);
+    if (citus) add(citusCheck(citus, tenantRoles));
+  } catch (error) {
+    add(failure('citus', error));
   }
 }
 

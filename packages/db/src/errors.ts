@@ -148,6 +148,36 @@ export class DatabaseClosedError extends CgkError {
   }
 }
 
+/**
+ * An ORM bound to the tenant scope (`tenantDrizzle()`, `tenantKysely()`) ran a query outside any
+ * withTenant() scope, or inside a scope of another `Database` than the one it was limited to. Nothing ran:
+ * these ORMs never fall back to the pool.
+ */
+export class NoTenantScopeError extends CgkError {
+  constructor(readonly orm: string, otherDatabase: boolean) {
+    super(
+      'CGK_NO_TENANT_SCOPE',
+      otherDatabase
+        ? `A ${orm} query ran in the scope of another Database than the one tenant${orm}() was given`
+        : `A ${orm} query ran outside any withTenant() scope`,
+      {
+        hint: `Run it inside withTenant(slug, ...) (of the Database passed to tenant${orm}({ database })), and await it there.`,
+      },
+    );
+  }
+}
+
+/**
+ * An ORM transaction inside a tenant scope that cannot be honoured: the scope's transaction is already open,
+ * so an ORM transaction is a savepoint, which takes no isolation level or access mode; and one scope runs
+ * one ORM transaction at a time on its connection.
+ */
+export class OrmTransactionError extends CgkError {
+  constructor(message: string, hint: string) {
+    super('CGK_ORM_TRANSACTION', message, { hint });
+  }
+}
+
 /** Missing or malformed configuration (environment variables, options). */
 export class ConfigError extends CgkError {
   constructor(message: string, hint?: string) {

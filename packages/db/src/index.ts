@@ -19,6 +19,8 @@ export {
   ScopeEndedError,
   TransactionAbortedError,
   TransactionControlError,
+  NoTenantScopeError,
+  OrmTransactionError,
   ConfigError,
   ConnectionError,
   PoolExhaustedError,
@@ -62,6 +64,7 @@ export {
   type LifecycleOptions,
 } from './lifecycle.js';
 export { setupDatabase, PLATFORM_TABLES, type SetupReport } from './setup.js';
+export { describeCitus, type CitusReport, type CitusNode } from './citus.js';
 export { diagnose, type DoctorReport, type DoctorCheck, type DoctorStatus, type DiagnoseOptions } from './doctor.js';
 export {
   migratePublic,

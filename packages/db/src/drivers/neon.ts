@@ -1,10 +1,10 @@
-import type { Pool, NeonConfigGlobalAndClient, PoolConfig } from '@neondatabase/serverless';
+import type { Pool, NeonConfigGlobalAndClient, PoolConfig, QueryConfig } from '@neondatabase/serverless';
 import { ConfigError, ConnectionError, redactSecrets } from '../errors.js';
 import { loadOptional } from '../optional.js';
 import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
 import { poolError } from './pool-exhausted.js';
-import { toResult } from './results.js';
+import { nodePostgresQuery, toResult } from './results.js';
 import { begin, clientSession, RELEASED, type NodePostgresClient } from './session.js';
 import type { Driver, QueryResult, Session, Statement } from './types.js';
 
@@ -77,6 +77,8 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
     ...(settings.statementTimeoutMs === undefined ? {} : { statement_timeout: settings.statementTimeoutMs }),
   };
   const pool = options.flavour === 'vercel' ? vercelPool(config, target) : neonPool(config);
+  // node-postgres' type parsers, from Neon's package (the one @vercel/postgres wraps) or, without it, @vercel/postgres.
+  const { types } = neon instanceof Error ? loaded(vercel) : neon;
   configureClients(pool, socket);
   // An idle connection that the server drops must not crash the process; the pool replaces it.
   pool.on('error', () => {});
@@ -86,11 +88,11 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
     throw poolError(error, pool, shape) ?? normalizeNeonError(error, target);
   };
   const run = async (client: Pool, statement: Statement): Promise<QueryResult> =>
-    toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
+    toResult(await client.query(nodePostgresQuery(statement, types) as string | QueryConfig, statement.values as unknown[] | undefined));
   const normalize = (error: unknown) => normalizeNeonError(error, target);
   const acquire = async (): Promise<Session> => {
     const client = await pool.connect().catch(fail);
-    return clientSession(client as unknown as NodePostgresClient, normalize, () => normalize(new Error(RELEASED)));
+    return clientSession(client as unknown as NodePostgresClient, normalize, () => normalize(new Error(RELEASED)), types);
   };
 
   return {
@@ -176,17 +178,22 @@ function webSocketError(event: unknown): Error {
   return wrapped;
 }
 
+/** An optional package this module loaded, or the ConfigError that says it is not installed. */
+function loaded<T>(module: T | Error): T {
+  if (module instanceof Error) throw module;
+  return module;
+}
+
 /** The `Pool` of @neondatabase/serverless. */
 function neonPool(config: PoolConfig): Pool {
-  if (neon instanceof Error) throw neon;
-  return new neon.Pool(config);
+  return new (loaded(neon).Pool)(config);
 }
 
 /** `createPool()` of @vercel/postgres, with its refusal of a non-pooled URL turned into a ConfigError. */
 function vercelPool(config: PoolConfig, target: string): Pool {
-  if (vercel instanceof Error) throw vercel;
+  const { createPool } = loaded(vercel);
   try {
-    return vercel.createPool(config);
+    return createPool(config);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     throw new ConfigError(
