@@ -349,11 +349,15 @@ export class MigrationError extends CgkError {
   }
 }
 
-/** migrateTenants() finished with failed tenants (the others were migrated); `failures` lists each with its error. */
-export class MigrationFleetError extends CgkError {
+/**
+ * migrateTenants() finished with failed tenants (the others were migrated); `failures` lists each with its
+ * error. A `MigrationError` like every CGK_MIGRATION error; its `schema` is `tenant_*` (the fleet's schemas).
+ */
+export class MigrationFleetError extends MigrationError {
   constructor(readonly failures: ReadonlyArray<{ slug: string; error: CgkError }>) {
     const shown = failures.slice(0, 3).map((f) => `${f.slug}: ${f.error.message}`).join('; ');
-    super('CGK_MIGRATION', `Migrations failed for ${failures.length} tenant${failures.length === 1 ? '' : 's'}: ${shown}${failures.length > 3 ? '; ...' : ''}`, {
+    const count = `${failures.length} tenant${failures.length === 1 ? '' : 's'}`;
+    super({ schema: 'tenant_*' }, `Migrations failed for ${count}: ${shown}${failures.length > 3 ? '; ...' : ''}`, {
       hint: 'Fix the failing tenants (each error names the file and line) and run the migrations again: tenants already migrated are skipped.',
     });
   }

@@ -15,6 +15,7 @@ import {
 } from '../src/index.js';
 import { tenantDrizzle } from '../src/orm/drizzle.js';
 import { tenantKysely } from '../src/orm/kysely.js';
+import { DROP_TIMEOUT_MS } from './helpers/database.js';
 import { pgFixture, pgliteFixture } from './helpers/drivers.js';
 import { createMarkedTenants } from './helpers/isolation.js';
 import { createOrmTables, customers, orders, schema, type KyselyTables } from './helpers/orm-schema.js';
@@ -43,7 +44,7 @@ describe.each([pgFixture, pgliteFixture])('ORMs in the tenant scope on $name', (
   });
   afterAll(async () => {
     await teardown?.();
-  });
+  }, DROP_TIMEOUT_MS);
 
   it('runs sql, Drizzle and Kysely on one backend, in one transaction, with the tenant path and role', async () => {
     const seen = await db.withTenant('orm0', async (scoped) => {
