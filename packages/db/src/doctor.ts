@@ -3,9 +3,10 @@ import { citusCheck, describeCitus } from './citus.js';
 import { Database, tenantRolesFromEnv } from './database.js';
 import { parsePoolSettings } from './drivers/pool-settings.js';
 import { resolveDriverConfig, type DriverConfig } from './drivers/driver-config.js';
-import { CacheError, CgkError, redactSecrets } from './errors.js';
+import { CacheError, CgkError, ConfigError, redactSecrets } from './errors.js';
 import { describeMigrations } from './doctor-migrations.js';
 import { migrationStatus } from './migrations/status.js';
+import { loadOptional } from './optional.js';
 import { checkEncryptionKeys } from './secrets.js';
 
 /**
@@ -253,7 +254,7 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
   // ioredis rejects a failed connect() with a bare "Connection is closed."; the reason is in its 'error' event.
   let lastError: Error | undefined;
   try {
-    const { Redis } = await import('ioredis');
+    const { Redis } = await loadOptional('ioredis', () => import(/* webpackIgnore: true */ 'ioredis'));
     client = new Redis(url, {
       lazyConnect: true,
       connectTimeout: timeoutMs,
@@ -271,6 +272,7 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
     })(), timeoutMs + 500, `no answer within ${timeoutMs} ms`);
     return { name, status: 'ok', detail: `${shown}: ${pong} in ${ms(performance.now() - started)}` };
   } catch (error) {
+    if (error instanceof ConfigError) return failure(name, error);
     const message = error instanceof Error ? error.message : String(error);
     const reason = lastError && /connection is closed/i.test(message) ? lastError.message : message;
     return failure(name, new CacheError('unavailable', `Cannot reach Redis at ${shown}: ${reason}`, {
