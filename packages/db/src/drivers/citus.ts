@@ -50,10 +50,11 @@ export function statementPerMessageOnCitus(inner: Driver): Driver {
       if (parts.length < 2) return inner.exec(script);
       return execInOwnTransaction(inner, parts);
     },
-    async begin(prelude) {
-      if (detection.known === false) return inner.begin(prelude);
+    async begin(prelude, options) {
+      // The options (the tenant a transaction serves) go through: the pool bounds tenants per connection.
+      if (detection.known === false) return inner.begin(prelude, options);
       const asking = detection.known === undefined;
-      const begun = await inner.begin(asking ? [...prelude, DETECT] : prelude);
+      const begun = await inner.begin(asking ? [...prelude, DETECT] : prelude, options);
       if (asking) {
         const answer = begun.results.pop();
         if (answer?.ok && detection.known === undefined) detection.known = isTrue(answer.result.rows[0]?.citus);
