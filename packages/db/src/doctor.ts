@@ -164,7 +164,10 @@ async function checkCitus(db: Database, tenantRoles: boolean, add: (check: Docto
   }
 }
 
-/** The URL from the environment; its settings as `inUse` (the caller's database, e.g. the CLI's with its own connect_timeout) has them. */
+/**
+ * The URL from the environment; its settings as `inUse` (the caller's database, e.g. the CLI's with its own
+ * connect_timeout) has them.
+ */
 function checkUrl(env: NodeJS.ProcessEnv, inUse?: string): DoctorCheck {
   const name = 'database url';
   const source = env.DATABASE_URL ? 'DATABASE_URL' : env.POSTGRES_URL ? 'POSTGRES_URL' : undefined;
@@ -173,7 +176,8 @@ function checkUrl(env: NodeJS.ProcessEnv, inUse?: string): DoctorCheck {
       name,
       status: 'warn',
       detail: 'DATABASE_URL is not set (nor POSTGRES_URL): the embedded PostgreSQL is used, fine for development only',
-      hint: 'For staging and production set DATABASE_URL to your Neon (or other PostgreSQL) connection string: see docs/setup/DATABASE.md.',
+      hint: 'For staging and production set DATABASE_URL to your Neon (or other PostgreSQL) connection string: ' +
+        'see docs/setup/DATABASE.md.',
     };
   }
   const url = inUse ?? env[source] ?? '';
@@ -185,7 +189,9 @@ function checkUrl(env: NodeJS.ProcessEnv, inUse?: string): DoctorCheck {
   }
   const parts = [`${source}=${settings.redacted}`];
   if (source === 'DATABASE_URL' && env.POSTGRES_URL && env.POSTGRES_URL !== env.DATABASE_URL) parts.push('POSTGRES_URL is also set and ignored');
-  parts.push(`pool_max ${settings.max}, connect_timeout ${settings.connectTimeoutMs / 1000} s, idle_timeout ${settings.idleTimeoutMs / 1000} s, statement_timeout ${settings.statementTimeoutMs === undefined ? 'none' : `${settings.statementTimeoutMs} ms`}`);
+  const statementTimeout = settings.statementTimeoutMs === undefined ? 'none' : `${settings.statementTimeoutMs} ms`;
+  const timeouts = `connect_timeout ${settings.connectTimeoutMs / 1000} s, idle_timeout ${settings.idleTimeoutMs / 1000} s`;
+  parts.push(`pool_max ${settings.max}, ${timeouts}, statement_timeout ${statementTimeout}`);
   const parsed = new URL(url);
   const sslmode = parsed.searchParams.get('sslmode');
   if (!isLocalHost(parsed.hostname) && (sslmode === null || sslmode === 'disable' || sslmode === 'allow' || sslmode === 'prefer')) {
@@ -209,22 +215,27 @@ function checkPooling(config: DriverConfig): DoctorCheck {
   } catch {
     return { name, status: 'warn', detail: 'skipped: the connection string does not parse' };
   }
-  const safe = 'safe for withTenant() (search_path is set transaction-locally with set_config(..., true)) and for migrations (transaction-level advisory locks; only a "-- cgk:no-transaction" file would need the direct URL)';
+  const safe =
+    'safe for withTenant() (search_path is set transaction-locally with set_config(..., true)) and for migrations ' +
+    '(transaction-level advisory locks; only a "-- cgk:no-transaction" file would need the direct URL)';
+  const session = 'session state (SET, LISTEN, session advisory locks) does not survive a transaction';
   if (url.hostname.includes('-pooler.')) {
-    return { name, status: 'ok', detail: `pooled (Neon's PgBouncer in transaction mode, host ${url.hostname}): ${safe}; session state (SET, LISTEN, session advisory locks) does not survive a transaction` };
+    return { name, status: 'ok', detail: `pooled (Neon's PgBouncer in transaction mode, host ${url.hostname}): ${safe}; ${session}` };
   }
   if (url.port === '6432') {
-    return { name, status: 'ok', detail: `pooled (port 6432: PgBouncer, assumed in transaction mode): ${safe}; session state (SET, LISTEN, session advisory locks) does not survive a transaction` };
+    return { name, status: 'ok', detail: `pooled (port 6432: PgBouncer, assumed in transaction mode): ${safe}; ${session}` };
   }
   if (/\.neon\.tech$/i.test(url.hostname)) {
     return {
       name,
       status: 'ok',
       detail: `direct (Neon compute endpoint ${url.hostname}, no pooler): fine for migrations and scripts`,
-      hint: 'For application traffic from many serverless instances, use the pooled connection string (host with -pooler): this library is safe on it.',
+      hint: 'For application traffic from many serverless instances, use the pooled connection string (host with -pooler): ' +
+        'this library is safe on it.',
     };
   }
-  return { name, status: 'ok', detail: `direct (${url.hostname || 'local socket'}:${url.port || '5432'}): each pooled client holds a server connection; pool size pool_max` };
+  const where = `${url.hostname || 'local socket'}:${url.port || '5432'}`;
+  return { name, status: 'ok', detail: `direct (${where}): each pooled client holds a server connection; pool size pool_max` };
 }
 
 /** Tenant roles on: creating a tenant creates a role, so the connection's user needs CREATEROLE. */
