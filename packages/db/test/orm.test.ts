@@ -16,7 +16,7 @@ import {
 import { tenantDrizzle } from '../src/orm/drizzle.js';
 import { tenantKysely } from '../src/orm/kysely.js';
 import { DROP_TIMEOUT_MS } from './helpers/database.js';
-import { pgFixture, pgliteFixture } from './helpers/drivers.js';
+import { neonFixture, pgFixture, pgliteFixture } from './helpers/drivers.js';
 import { createMarkedTenants } from './helpers/isolation.js';
 import { createOrmTables, customers, orders, schema, type KyselyTables } from './helpers/orm-schema.js';
 
@@ -29,7 +29,7 @@ interface Seen extends Record<string, unknown> {
 const SEEN = `select pg_backend_pid() as pid, txid_current()::text as tx, current_setting('search_path') as path, current_user::text as role`;
 
 // Drizzle and Kysely bound to the tenant scope, on the real server and on the embedded one.
-describe.each([pgFixture, pgliteFixture])('ORMs in the tenant scope on $name', (fixture) => {
+describe.each([pgFixture, pgliteFixture, neonFixture])('ORMs in the tenant scope on $name', (fixture) => {
   let db: Database;
   let teardown: () => Promise<void>;
   let drizzle: ReturnType<typeof tenantDrizzle<typeof schema>>;

@@ -42,6 +42,8 @@ export function statementPerMessageOnCitus(inner: Driver): Driver {
   };
   const driver: Driver = {
     name: inner.name,
+    // The fleet bounds its concurrency by the pool's size: the wrapper must not hide it.
+    ...(inner.maxConnections === undefined ? {} : { maxConnections: inner.maxConnections }),
     query: (statement) => inner.query(statement),
     async exec(script) {
       const parts = (await detection.ask()) ? splitStatements(script) : [];
