@@ -52,8 +52,8 @@ export async function openDriver(config: DriverConfig): Promise<Driver> {
       return createPgliteDriver({ dataDir: config.dataDir });
     }
     case 'pg': {
-      const { createPgDriver } = await import('./pg.js');
-      return createPgDriver({ connectionString: requireUrl(config) });
+      const [{ createPgDriver }, { statementPerMessageOnCitus }] = await Promise.all([import('./pg.js'), import('./citus.js')]);
+      return statementPerMessageOnCitus(createPgDriver({ connectionString: requireUrl(config) }));
     }
     case 'vercel':
     case 'neon': {

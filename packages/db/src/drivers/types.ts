@@ -9,6 +9,10 @@ export type DriverName = 'pg' | 'pglite' | 'vercel' | 'neon';
 export interface Statement {
   text: string;
   values?: readonly unknown[];
+  /** `array`: each row is an array of values in column order, so duplicate column names survive (ORMs). */
+  rowMode?: 'array';
+  /** Type OIDs whose values come back as PostgreSQL's text instead of parsed (for ORMs that parse them). */
+  textTypes?: readonly number[];
 }
 
 /** Column metadata, as PostgreSQL describes it. */
