@@ -29,7 +29,9 @@ describe('Drizzle and Kysely through PgBouncer in transaction pooling mode', () 
     direct = new Database({ url: scratch.url });
     slugs = await createMarkedTenants(direct, 'ob', 5);
     bouncer = await startPgBouncer({ targetUrl: scratch.url, poolMode: 'transaction', defaultPoolSize: 2 });
-    pooled = new Database({ url: bouncer.url });
+    // Hundreds of scopes queue for two server connections: on a loaded machine a checkout may wait longer than
+    // the default 10 s connect_timeout, which is not what this test is about.
+    pooled = new Database({ url: `${bouncer.url}?connect_timeout=60` });
   });
   afterAll(async () => {
     await pooled?.end();

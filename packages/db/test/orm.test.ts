@@ -222,6 +222,11 @@ describe.each([pgFixture, pgliteFixture, neonFixture])('ORMs in the tenant scope
     expect((error as Error).stack).not.toContain(secret);
     expect(inspect(error, { depth: 0 })).not.toContain(secret);
     expect((error as DrizzleQueryError).params).toContain(secret);
+    // PostgreSQL's own message may quote the value: it stays on the cause, out of the wrapper's message.
+    const cast = await db.withTenant('orm0', () => drizzle.execute(dsql`select ${secret}::int as n`)).catch((e: unknown) => e);
+    expect(cast).toMatchObject({ code: 'CGK_QUERY', sqlState: '22P02' });
+    expect((cast as Error).message).not.toContain(secret);
+    expect(inspect(cast, { depth: 0 })).not.toContain(secret);
   });
 
   it('refuses transaction control through the ORMs', async () => {
