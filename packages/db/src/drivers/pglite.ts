@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { PGlite } from '@electric-sql/pglite';
 import { loadOptional } from '../optional.js';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { normalizeDriverError } from './errors.js';
 import { nodePostgresParsers } from './pg-parsers.js';
 import { pgliteSeedFor } from './pglite-seed.js';
@@ -37,8 +38,17 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
   // 16 MB of shared buffers instead of 128 MB: one connection and a development-sized database need no more,
   // and the embedded server's memory is this process's memory (measured: 77 MB less peak RSS).
   const startParams = [...Embedded.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
-  const ready = pgliteSeedFor(options.dataDir).then(async (seed) => {
-    const db = await Embedded.create(options.dataDir, { parsers, startParams, ...(seed ? { loadDataDir: seed } : {}) });
+  // One process at a time on a data directory (data-dir-lock.ts); released by end() or at exit.
+  let dirLock: DataDirLock | undefined;
+  const ready = (options.dataDir ? lockDataDir(options.dataDir) : Promise.resolve(undefined)).then(async (taken) => {
+    dirLock = taken;
+    const seed = await pgliteSeedFor(options.dataDir);
+    const db = await Embedded.create(options.dataDir, { parsers, startParams, ...(seed ? { loadDataDir: seed } : {}) }).catch(
+      (error: unknown) => {
+        dirLock?.release();
+        throw error;
+      },
+    );
     // PGlite derives each array type's parser from its element's while it starts; node-postgres has array
     // parsers of its own (numeric[] as numbers, though numeric is a string): theirs win, as on the pg driver.
     Object.assign(db.parsers, parsers);
@@ -69,7 +79,11 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
 
   const run = async (db: PGlite, statement: Statement): Promise<QueryResult> => {
     try {
-      const result = await db.query<Record<string, unknown>>(statement.text, statement.values as unknown[] | undefined, queryOptions(statement));
+      const result = await db.query<Record<string, unknown>>(
+        statement.text,
+        statement.values as unknown[] | undefined,
+        queryOptions(statement),
+      );
       return {
         rows: result.rows,
         rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length,
@@ -145,6 +159,7 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
       closed = true;
       release();
       if (db && !db.closed) await db.close();
+      dirLock?.release();
     },
   };
 }
