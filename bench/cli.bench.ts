@@ -22,21 +22,29 @@ import { Database, createTenant, setupDatabase } from '../packages/db/src/index.
 import { DEFAULT_TENANT_DIR } from '../packages/db/src/migrations/runner.js';
 import { createScratchDatabase, isMain, median, printTable, row, type BenchRow } from './lib.js';
 import { psqlScript } from './psql.js';
-import { provision } from './scale.js';
+import { provision } from './scale/measure.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'packages', 'cli', 'bin', 'cgk.mjs');
 const BENCH_FILE = /_bench_cli_note\d+\.sql$/;
+/** The compiled CLI (`npm run build`), run as installed; its rows are left out when it has not been built. */
+const DIST = join(ROOT, 'packages', 'cli', 'dist', 'main.js');
+const DIST_BIN = join(ROOT, 'bench', 'cgk-dist.mjs');
 
 /** Wall time of `node <args>` in ms; rejects (with its stderr) if it exits non-zero. */
 export function timeNode(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): Promise<{ ms: number; stdout: string }> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    execFile(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      if (error) reject(new Error(`node ${args.join(' ')} failed: ${error.message} ${stderr.slice(-500)}`));
-      else resolve({ ms, stdout });
-    });
+    execFile(
+      process.execPath,
+      args,
+      { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        if (error) reject(new Error(`node ${args.join(' ')} failed: ${error.message} ${stderr.slice(-500)}`));
+        else resolve({ ms, stdout });
+      },
+    );
   });
 }
 
@@ -47,7 +55,10 @@ export async function startupRow(runs: number): Promise<BenchRow> {
   await timeNode(['-e', '0']);
   await timeNode([BIN, '--help']); // warm-up: file cache, tsx's transform cache
   for (let i = 0; i < runs; i++) {
-    const pair = [() => timeNode(['-e', '0']).then((r) => base.push(r.ms)), () => timeNode([BIN, '--help']).then((r) => ours.push(r.ms))];
+    const pair = [
+      () => timeNode(['-e', '0']).then((r) => base.push(r.ms)),
+      () => timeNode([BIN, '--help']).then((r) => ours.push(r.ms)),
+    ];
     if (i % 2 === 1) pair.reverse();
     for (const run of pair) await run();
   }
@@ -78,11 +89,11 @@ export async function runCliBench(options: CliBenchOptions = {}): Promise<BenchR
   try {
     const rows = [await startupRow(options.startupRuns ?? 10)];
     await setupDatabase({ db });
-    rows.push(...await createRows(db, scratch.url, env, cwd, options.creates ?? 8));
+    rows.push(...(await createRows(db, scratch.url, env, cwd, options.creates ?? 8)));
     const slugs = Array.from({ length: tenants }, (_, i) => `f${String(i + 1).padStart(5, '0')}`);
     const made = await provision((slug) => createTenant({ slug }, { db }), slugs, 4);
     if (made.failures.length > 0) throw new Error(`fleet: ${made.failures.length} tenants failed: ${made.failures[0]!.error}`);
-    rows.push(...await migrateRows(scratch.url, slugs, env, cwd, options.rounds ?? 3));
+    rows.push(...(await migrateRows(scratch.url, slugs, env, cwd, options.rounds ?? 3)));
     return rows;
   } finally {
     removeBenchFiles();
@@ -102,7 +113,15 @@ function removeBenchFiles(): void {
  * and on a warm `Database` that has created tenants before. Alternated, medians.
  */
 async function createRows(db: Database, url: string, env: NodeJS.ProcessEnv, cwd: string, count: number): Promise<BenchRow[]> {
-  const s = { help: [] as number[], cli: [] as number[], cold: [] as number[], warm: [] as number[] };
+  const s = {
+    help: [] as number[],
+    cli: [] as number[],
+    cold: [] as number[],
+    warm: [] as number[],
+    distHelp: [] as number[],
+    dist: [] as number[],
+  };
+  const built = existsSync(DIST);
   await createTenant({ slug: 'warm' }, { db });
   const timed = async (samples: number[], work: () => Promise<unknown>) => {
     const started = performance.now();
@@ -114,14 +133,21 @@ async function createRows(db: Database, url: string, env: NodeJS.ProcessEnv, cwd
       async () => s.help.push((await timeNode([BIN, '--help'], env, cwd)).ms),
       async () => s.cli.push((await timeNode([BIN, 'tenant:create', `cli${i}`], env, cwd)).ms),
       () => timed(s.warm, () => createTenant({ slug: `lib${i}` }, { db })),
-      () => timed(s.cold, async () => {
-        const fresh = new Database({ url });
-        try {
-          await createTenant({ slug: `new${i}` }, { db: fresh });
-        } finally {
-          await fresh.end();
-        }
-      }),
+      () =>
+        timed(s.cold, async () => {
+          const fresh = new Database({ url });
+          try {
+            await createTenant({ slug: `new${i}` }, { db: fresh });
+          } finally {
+            await fresh.end();
+          }
+        }),
+      ...(built
+        ? [
+            async () => s.distHelp.push((await timeNode([DIST_BIN, '--help'], env, cwd)).ms),
+            async () => s.dist.push((await timeNode([DIST_BIN, 'tenant:create', `dist${i}`], env, cwd)).ms),
+          ]
+        : []),
     ];
     if (i % 2 === 1) steps.reverse();
     for (const step of steps) await step();
@@ -129,29 +155,67 @@ async function createRows(db: Database, url: string, env: NodeJS.ProcessEnv, cwd
   const startup = median(s.help);
   const cli = median(s.cli) - startup;
   return [
-    row(`cgk tenant:create minus start-up vs createTenant in-process, new Database (median of ${count})`, 'ms', median(s.cold), cli, {
-      goal: '≤ 1.0x',
-      note: `cgk tenant:create ${median(s.cli).toFixed(0)} ms whole, cgk --help ${startup.toFixed(0)} ms`,
-    }),
-    row(`cgk tenant:create minus start-up vs createTenant in-process, warm Database (median of ${count})`, 'ms', median(s.warm), cli, {
-      note: 'the warm baseline reuses server connections that created tenants before: their catalog caches are warm',
-    }),
+    row(
+      `cgk tenant:create minus start-up vs createTenant in-process, new Database (median of ${count})`,
+      'ms',
+      median(s.cold),
+      cli,
+      {
+        goal: '≤ 1.0x',
+        note: `cgk tenant:create ${median(s.cli).toFixed(0)} ms whole, cgk --help ${startup.toFixed(0)} ms`,
+      },
+    ),
+    row(
+      `cgk tenant:create minus start-up vs createTenant in-process, warm Database (median of ${count})`,
+      'ms',
+      median(s.warm),
+      cli,
+      {
+        note: 'the warm baseline reuses server connections that created tenants before: their catalog caches are warm',
+      },
+    ),
+    ...(built ? [distRow(s.dist, s.distHelp, s.cold, count)] : []),
   ];
 }
 
+/** The compiled CLI (as installed from npm: no tsx) minus its own start-up, against createTenant on a new Database. */
+function distRow(dist: number[], help: number[], cold: number[], count: number): BenchRow {
+  const name = `cgk tenant:create compiled (as installed) minus start-up vs createTenant, new Database (median of ${count})`;
+  return row(name, 'ms', median(cold), median(dist) - median(help), {
+    goal: '≤ 1.0x',
+    note: `compiled cgk tenant:create ${median(dist).toFixed(0)} ms whole, compiled cgk --help ${median(help).toFixed(0)} ms`,
+  });
+}
+
 /** One migrate round per side per round, alternated; a new column each time. */
-async function migrateRows(url: string, slugs: string[], env: NodeJS.ProcessEnv, cwd: string, rounds: number): Promise<BenchRow[]> {
+async function migrateRows(
+  url: string,
+  slugs: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  rounds: number,
+): Promise<BenchRow[]> {
   const samples = { psql: [] as number[], cli: [] as number[], help: [] as number[] };
   let version = readdirSync(DEFAULT_TENANT_DIR).filter((f) => f.endsWith('.sql')).length;
   for (let round = 1; round <= rounds; round++) {
     const steps = [
-      async () => samples.psql.push(await psqlScript(url, slugs.map((s) => `set search_path = tenant_${s};\nalter table orders add column psql_note${round} text;\n`).join(''))),
+      async () =>
+        samples.psql.push(
+          await psqlScript(
+            url,
+            slugs.map((s) => `set search_path = tenant_${s};\nalter table orders add column psql_note${round} text;\n`).join(''),
+          ),
+        ),
       async () => {
         version++;
-        writeFileSync(join(DEFAULT_TENANT_DIR, `${String(version).padStart(3, '0')}_bench_cli_note${round}.sql`), `alter table orders add column cli_note${round} text;\n`);
+        writeFileSync(
+          join(DEFAULT_TENANT_DIR, `${String(version).padStart(3, '0')}_bench_cli_note${round}.sql`),
+          `alter table orders add column cli_note${round} text;\n`,
+        );
         const { ms, stdout } = await timeNode([BIN, 'migrate', '--json'], env, cwd);
         const migrated = (JSON.parse(stdout) as { tenants: { migrated: unknown[] } }).tenants.migrated.length;
-        if (migrated < slugs.length) throw new Error(`cgk migrate migrated ${migrated} tenants, expected at least ${slugs.length}`);
+        if (migrated < slugs.length)
+          throw new Error(`cgk migrate migrated ${migrated} tenants, expected at least ${slugs.length}`);
         samples.cli.push(ms);
       },
       async () => samples.help.push((await timeNode([BIN, '--help'], env, cwd)).ms),
@@ -161,11 +225,20 @@ async function migrateRows(url: string, slugs: string[], env: NodeJS.ProcessEnv,
   }
   const startup = median(samples.help);
   const cli = median(samples.cli);
+  const each = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' ');
   return [
-    row(`cgk migrate minus start-up, one-line migration, ${slugs.length} tenants, vs one psql session`, 'ms', median(samples.psql), cli - startup, {
-      goal: '≤ 1.0x',
-      note: `cgk migrate ${cli.toFixed(0)} ms whole, cgk --help ${startup.toFixed(0)} ms; psql per round: ${samples.psql.map((x) => x.toFixed(0)).join(' ')}; cgk: ${samples.cli.map((x) => x.toFixed(0)).join(' ')}`,
-    }),
+    row(
+      `cgk migrate minus start-up, one-line migration, ${slugs.length} tenants, vs one psql session`,
+      'ms',
+      median(samples.psql),
+      cli - startup,
+      {
+        goal: '≤ 1.0x',
+        note:
+          `cgk migrate ${cli.toFixed(0)} ms whole, cgk --help ${startup.toFixed(0)} ms; ` +
+          `psql per round: ${each(samples.psql)}; cgk: ${each(samples.cli)}`,
+      },
+    ),
   ];
 }
 

@@ -50,9 +50,18 @@ export async function runEmbeddedBench(options: { rounds?: number } = {}): Promi
   if (seed !== undefined && !existsSync(seed)) {
     const started = performance.now();
     await buildPgliteSeed(seed);
-    built = `; the prepared data directory was built first (${((performance.now() - started) / 1000).toFixed(1)} s, as npm run build does)`;
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    built = `; the prepared data directory was built first (${seconds} s, as npm run build does)`;
   }
-  const s = { fresh: [] as number[], setup: [] as number[], reopen: [] as number[], list: [] as number[], setupRss: [] as number[], listRss: [] as number[], freshRss: [] as number[] };
+  const s = {
+    fresh: [] as number[],
+    setup: [] as number[],
+    reopen: [] as number[],
+    list: [] as number[],
+    setupRss: [] as number[],
+    listRss: [] as number[],
+    freshRss: [] as number[],
+  };
   const work = await mkdtemp(join(tmpdir(), 'cgk-bench-embedded-'));
   try {
     for (let round = 0; round < rounds; round++) {
@@ -60,28 +69,43 @@ export async function runEmbeddedBench(options: { rounds?: number } = {}): Promi
       const ours = join(work, `app-${round}`);
       await Promise.all([mkdir(theirs), mkdir(ours)]);
       const first = [
-        async () => { const r = await measured([OPEN, join(theirs, 'data')], theirs); s.fresh.push(r.ms); s.freshRss.push(r.rssMB); },
-        async () => { const r = await measured([BIN, 'setup:database'], ours); s.setup.push(r.ms); s.setupRss.push(r.rssMB); },
+        async () => {
+          const r = await measured([OPEN, join(theirs, 'data')], theirs);
+          s.fresh.push(r.ms);
+          s.freshRss.push(r.rssMB);
+        },
+        async () => {
+          const r = await measured([BIN, 'setup:database'], ours);
+          s.setup.push(r.ms);
+          s.setupRss.push(r.rssMB);
+        },
       ];
       const later = [
         async () => s.reopen.push((await measured([OPEN, join(theirs, 'data')], theirs)).ms),
-        async () => { const r = await measured([BIN, 'tenant:list'], ours); s.list.push(r.ms); s.listRss.push(r.rssMB); },
+        async () => {
+          const r = await measured([BIN, 'tenant:list'], ours);
+          s.list.push(r.ms);
+          s.listRss.push(r.rssMB);
+        },
       ];
-      if (round % 2 === 1) [first, later].forEach((pair) => pair.reverse());
+      if (round % 2 === 1) for (const pair of [first, later]) pair.reverse();
       for (const step of [...first, ...later]) await step();
     }
   } finally {
     await rm(work, { recursive: true, force: true });
   }
   const mb = (xs: number[]) => `${median(xs).toFixed(0)} MB (max ${Math.max(...xs).toFixed(0)})`;
+  const each = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' ');
   return [
     row('embedded: cgk setup:database, empty folder, vs PGlite fresh open', 'ms', median(s.fresh), median(s.setup), {
       goal: '≤ 0.5x',
-      note: `peak RSS: ours ${mb(s.setupRss)}, PGlite's fresh open ${mb(s.freshRss)} (goal ≤ 400 MB); per round: ours ${s.setup.map((x) => x.toFixed(0)).join(' ')}, PGlite ${s.fresh.map((x) => x.toFixed(0)).join(' ')}${built}`,
+      note:
+        `peak RSS: ours ${mb(s.setupRss)}, PGlite's fresh open ${mb(s.freshRss)} (goal ≤ 400 MB); ` +
+        `per round: ours ${each(s.setup)}, PGlite ${each(s.fresh)}${built}`,
     }),
     row('embedded: cgk tenant:list afterwards vs PGlite reopen', 'ms', median(s.reopen), median(s.list), {
       goal: '≤ 1.5x',
-      note: `peak RSS: ours ${mb(s.listRss)}; per round: ours ${s.list.map((x) => x.toFixed(0)).join(' ')}, PGlite ${s.reopen.map((x) => x.toFixed(0)).join(' ')}`,
+      note: `peak RSS: ours ${mb(s.listRss)}; per round: ours ${each(s.list)}, PGlite ${each(s.reopen)}`,
     }),
     row('embedded: peak RSS of cgk setup:database vs PGlite fresh open', 'MB', median(s.freshRss), median(s.setupRss)),
   ];

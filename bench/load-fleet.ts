@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { Database, createTenant, setupDatabase, type Sql } from '../packages/db/src/index.js';
 import { ADMIN_URL, createScratchDatabase, median, type ScratchDatabase } from './lib.js';
-import { provision } from './scale.js';
+import { provision } from './scale/measure.js';
 
 /** The order every tenant is seeded with: the indexed read finds it by primary key. */
 export const SEED_ORDER = '00000000-0000-0000-0000-000000000001';
@@ -38,7 +38,9 @@ export async function prepareFleet(prefix: string, n: number, options: { reuse?:
     url.pathname = `/${options.reuse}`;
     const db = new Database({ url: url.toString() });
     try {
-      const { rows } = await db.sql.query(`select count(*)::int as n from public.organizations where slug like $1`, [`${prefix}%`]);
+      const { rows } = await db.sql.query(`select count(*)::int as n from public.organizations where slug like $1`, [
+        `${prefix}%`,
+      ]);
       if (rows[0]?.n !== n) throw new Error(`${options.reuse} holds ${String(rows[0]?.n)} tenants named ${prefix}*, not ${n}`);
     } finally {
       await db.end();
@@ -63,13 +65,20 @@ async function createFleet(scratch: ScratchDatabase, slugs: string[]): Promise<v
   try {
     await setupDatabase({ db });
     const every = Math.max(100, Math.round(slugs.length / 20));
-    const outcome = await provision(async (slug) => {
-      await createTenant({ slug, name: `Load ${slug}` }, { db });
-      await db.withTenant(slug, (sql) => sql`insert into orders (id, currency) values (${SEED_ORDER}, 'EUR')`);
-    }, slugs, 4, (done) => {
-      if (done % every === 0) log(`${scratch.name}: ${done}/${slugs.length} tenants, ${((performance.now() - started) / 1000).toFixed(0)} s`);
-    });
-    if (outcome.failures.length > 0) throw new Error(`${outcome.failures.length} tenants failed, first: ${outcome.failures[0]!.error}`);
+    const outcome = await provision(
+      async (slug) => {
+        await createTenant({ slug, name: `Load ${slug}` }, { db });
+        await db.withTenant(slug, (sql) => sql`insert into orders (id, currency) values (${SEED_ORDER}, 'EUR')`);
+      },
+      slugs,
+      4,
+      (done) => {
+        if (done % every === 0)
+          log(`${scratch.name}: ${done}/${slugs.length} tenants, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+      },
+    );
+    if (outcome.failures.length > 0)
+      throw new Error(`${outcome.failures.length} tenants failed, first: ${outcome.failures[0]!.error}`);
   } finally {
     await db.end();
   }
@@ -99,7 +108,9 @@ export async function backendMemory(database: string): Promise<BackendMemory[]> 
   let pids: number[];
   try {
     const { rows } = await client.query<{ pid: number }>(
-      `select pid from pg_stat_activity where datname = $1 and backend_type = 'client backend' and pid <> pg_backend_pid()`, [database]);
+      `select pid from pg_stat_activity where datname = $1 and backend_type = 'client backend' and pid <> pg_backend_pid()`,
+      [database],
+    );
     pids = rows.map((r) => r.pid);
   } finally {
     await client.end();
@@ -119,7 +130,12 @@ export async function backendMemory(database: string): Promise<BackendMemory[]> 
 }
 
 /** Median and largest anonymous memory of a set of backends. */
-export function memorySummary(samples: BackendMemory[]): { connections: number; medianMiB: number; maxMiB: number; pssMedianMiB: number } {
+export function memorySummary(samples: BackendMemory[]): {
+  connections: number;
+  medianMiB: number;
+  maxMiB: number;
+  pssMedianMiB: number;
+} {
   if (samples.length === 0) return { connections: 0, medianMiB: NaN, maxMiB: NaN, pssMedianMiB: NaN };
   const anon = samples.map((s) => s.anonMiB);
   return {
@@ -136,9 +152,16 @@ export function memorySummary(samples: BackendMemory[]): { connections: number; 
  * its second (warm). Per statement, medians in µs. The difference is the server loading the tenant's catalog
  * entries (tables, indexes, triggers, the trigger function) into this connection's caches.
  */
-export async function coldWarmProfile(url: string, slugs: string[], count: number): Promise<Record<'cold' | 'warm', Record<'read' | 'insert' | 'update' | 'scope', number>>> {
+export async function coldWarmProfile(
+  url: string,
+  slugs: string[],
+  count: number,
+): Promise<Record<'cold' | 'warm', Record<'read' | 'insert' | 'update' | 'scope', number>>> {
   const db = new Database({ url: `${url}${url.includes('?') ? '&' : '?'}pool_max=1&pool_max_uses=0` });
-  const samples = { cold: { read: [] as number[], insert: [] as number[], update: [] as number[], scope: [] as number[] }, warm: { read: [] as number[], insert: [] as number[], update: [] as number[], scope: [] as number[] } };
+  const samples = {
+    cold: { read: [] as number[], insert: [] as number[], update: [] as number[], scope: [] as number[] },
+    warm: { read: [] as number[], insert: [] as number[], update: [] as number[], scope: [] as number[] },
+  };
   try {
     const picked = [...slugs].sort(() => Math.random() - 0.5).slice(0, count);
     for (const slug of picked) {
@@ -162,6 +185,10 @@ export async function coldWarmProfile(url: string, slugs: string[], count: numbe
   } finally {
     await db.end();
   }
-  const med = (x: Record<string, number[]>) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, median(v)])) as Record<'read' | 'insert' | 'update' | 'scope', number>;
+  const med = (x: Record<string, number[]>) =>
+    Object.fromEntries(Object.entries(x).map(([k, v]) => [k, median(v)])) as Record<
+      'read' | 'insert' | 'update' | 'scope',
+      number
+    >;
   return { cold: med(samples.cold), warm: med(samples.warm) };
 }

@@ -22,7 +22,16 @@ import { join } from 'node:path';
 import { Database } from '../packages/db/src/index.js';
 import { parsePoolSettings } from '../packages/db/src/drivers/pool-settings.js';
 import { isMain } from './lib.js';
-import { backendMemory, coldWarmProfile, log, memorySummary, prepareFleet, request, type BackendMemory, type Fleet } from './load-fleet.js';
+import {
+  backendMemory,
+  coldWarmProfile,
+  log,
+  memorySummary,
+  prepareFleet,
+  request,
+  type BackendMemory,
+  type Fleet,
+} from './load-fleet.js';
 import { machineInfo, resultsDir, timestamp } from './run.js';
 
 export interface LoadOptions {
@@ -66,18 +75,20 @@ async function phase(side: Side, callers: number, ms: number): Promise<void> {
   const { slugs } = side.fleet;
   const started = performance.now();
   const until = started + ms;
-  await Promise.all(Array.from({ length: callers }, async () => {
-    while (performance.now() < until) {
-      const slug = slugs[Math.floor(Math.random() * slugs.length)]!;
-      const t = performance.now();
-      try {
-        await side.db.withTenant(slug, request);
-        side.latenciesUs.push((performance.now() - t) * 1000);
-      } catch (error) {
-        if (side.errors++ === 0) log(`${side.label}: first error: ${(error as Error).message}`);
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (performance.now() < until) {
+        const slug = slugs[Math.floor(Math.random() * slugs.length)]!;
+        const t = performance.now();
+        try {
+          await side.db.withTenant(slug, request);
+          side.latenciesUs.push((performance.now() - t) * 1000);
+        } catch (error) {
+          if (side.errors++ === 0) log(`${side.label}: first error: ${(error as Error).message}`);
+        }
       }
-    }
-  }));
+    }),
+  );
   side.measuredMs += performance.now() - started;
 }
 
@@ -123,13 +134,26 @@ export async function runLoad(options: LoadOptions) {
   const sides: Side[] = [];
   try {
     big = await prepareFleet('t', options.tenants, { keep: options.keep, ...(options.reuse ? { reuse: options.reuse } : {}) });
-    for (const [label, fleet] of [['10 tenants', small], [`${options.tenants} tenants`, big]] as const) {
-      sides.push({ label, fleet, db: new Database({ url: withParams(fleet.url, options.params) }), latenciesUs: [], errors: 0, measuredMs: 0, peakMiB: 0, pids: new Set() });
+    for (const [label, fleet] of [
+      ['10 tenants', small],
+      [`${options.tenants} tenants`, big],
+    ] as const) {
+      sides.push({
+        label,
+        fleet,
+        db: new Database({ url: withParams(fleet.url, options.params) }),
+        latenciesUs: [],
+        errors: 0,
+        measuredMs: 0,
+        peakMiB: 0,
+        pids: new Set(),
+      });
     }
     const perPhase = (options.seconds * 1000) / options.rounds;
-    log(`${options.callers} callers, ${options.rounds} rounds of ${(perPhase / 1000).toFixed(1)} s per side${options.params ? `, params ${options.params}` : ''}`);
+    const params = options.params ? `, params ${options.params}` : '';
+    log(`${options.callers} callers, ${options.rounds} rounds of ${(perPhase / 1000).toFixed(1)} s per side${params}`);
     for (const side of sides) await phase(side, options.callers, 1000); // warm-up: connections open
-    for (const side of sides) side.latenciesUs.length = 0, side.measuredMs = 0, side.errors = 0;
+    for (const side of sides) Object.assign(side, { latenciesUs: [], measuredMs: 0, errors: 0 });
     for (let round = 0; round < options.rounds; round++) {
       const order = round % 2 === 0 ? sides : [...sides].reverse();
       for (const side of order) await sampled(side, phase(side, options.callers, perPhase));
@@ -164,35 +188,73 @@ export async function runLoad(options: LoadOptions) {
 
 type LoadReport = Awaited<ReturnType<typeof runLoad>>;
 
+const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+
+/** One table line: measure, 10 tenants, N tenants, ratio, goal, met? (`goal` checks N's value or the ratio). */
+function line(name: string, unit: string, small: number, big: number, goal?: { text: string; met: boolean }): string[] {
+  return [
+    name,
+    `${fmt(small)} ${unit}`,
+    `${fmt(big)} ${unit}`,
+    `${(big / small).toFixed(2)}x`,
+    goal?.text ?? '—',
+    goal ? (goal.met ? 'yes' : 'NO') : '—',
+  ];
+}
+
 /** The rows and the goals: p99 ≤ 1.5x, throughput ≥ 0.8x, ≤ 32 MiB per connection at the large fleet. */
 export function printLoad(r: LoadReport): void {
-  const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
   const s = r.small;
   const b = r.big;
-  const rows: string[][] = [
-    ['p50 latency', `${fmt(s.p50Ms)} ms`, `${fmt(b.p50Ms)} ms`, `${(b.p50Ms / s.p50Ms).toFixed(2)}x`, '—', '—'],
-    ['p99 latency', `${fmt(s.p99Ms)} ms`, `${fmt(b.p99Ms)} ms`, `${(b.p99Ms / s.p99Ms).toFixed(2)}x`, '≤ 1.50x', b.p99Ms / s.p99Ms <= 1.5 ? 'yes' : 'NO'],
-    ['throughput', `${s.throughputPerSecond} req/s`, `${b.throughputPerSecond} req/s`, `${(b.throughputPerSecond / s.throughputPerSecond).toFixed(2)}x`, '≥ 0.80x',
-      b.throughputPerSecond / s.throughputPerSecond >= 0.8 ? 'yes' : 'NO'],
-    ['server memory per connection (anon, largest at end)', `${fmt(s.memory.maxMiB)} MiB`, `${fmt(b.memory.maxMiB)} MiB`, `${(b.memory.maxMiB / s.memory.maxMiB).toFixed(2)}x`,
-      '≤ 32 MiB', b.memory.maxMiB <= 32 ? 'yes' : 'NO'],
-    ['server memory per connection (anon, median at end)', `${fmt(s.memory.medianMiB)} MiB`, `${fmt(b.memory.medianMiB)} MiB`, `${(b.memory.medianMiB / s.memory.medianMiB).toFixed(2)}x`, '—', '—'],
-    ['server memory per connection (anon, peak in run)', `${fmt(s.memory.peakMiB)} MiB`, `${fmt(b.memory.peakMiB)} MiB`, `${(b.memory.peakMiB / s.memory.peakMiB).toFixed(2)}x`,
-      '≤ 32 MiB', b.memory.peakMiB <= 32 ? 'yes' : 'NO'],
+  const rps = b.throughputPerSecond / s.throughputPerSecond;
+  const rows = [
+    line('p50 latency', 'ms', s.p50Ms, b.p50Ms),
+    line('p99 latency', 'ms', s.p99Ms, b.p99Ms, { text: '≤ 1.50x', met: b.p99Ms / s.p99Ms <= 1.5 }),
+    line('throughput', 'req/s', s.throughputPerSecond, b.throughputPerSecond, { text: '≥ 0.80x', met: rps >= 0.8 }),
+    line('server memory per connection (anon, largest at end)', 'MiB', s.memory.maxMiB, b.memory.maxMiB, {
+      text: '≤ 32 MiB',
+      met: b.memory.maxMiB <= 32,
+    }),
+    line('server memory per connection (anon, median at end)', 'MiB', s.memory.medianMiB, b.memory.medianMiB),
+    line('server memory per connection (anon, peak in run)', 'MiB', s.memory.peakMiB, b.memory.peakMiB, {
+      text: '≤ 32 MiB',
+      met: b.memory.peakMiB <= 32,
+    }),
   ];
   const header = ['measure', 'baseline: 10 tenants', `ours: ${b.tenants} tenants`, 'ratio', 'goal', 'met?'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((l) => l[i]!.length)));
-  console.log(`\nbench:load: ${r.options.callers} callers, ${r.options.seconds} s per side in ${r.options.rounds} rounds, pool ${r.poolSize}${r.options.params ? `, ${r.options.params}` : ''}`);
-  for (const line of [header, widths.map((w) => '-'.repeat(w)), ...rows]) console.log(line.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
-  console.log(`\nrequests: ${s.requests} / ${b.requests}; errors: ${s.errors} / ${b.errors}; connections seen: ${s.memory.connectionsSeen} / ${b.memory.connectionsSeen}; PSS median at end ${fmt(s.memory.pssMedianMiB)} / ${fmt(b.memory.pssMedianMiB)} MiB`);
+  const o = r.options;
+  console.log(
+    `\nbench:load: ${o.callers} callers, ${o.seconds} s per side in ${o.rounds} rounds, pool ${r.poolSize} ${o.params}`,
+  );
+  for (const cells of [header, widths.map((w) => '-'.repeat(w)), ...rows]) {
+    console.log(
+      cells
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    );
+  }
+  console.log(`\nrequests: ${s.requests} / ${b.requests}; errors: ${s.errors} / ${b.errors}`);
+  console.log(`connections seen: ${s.memory.connectionsSeen} / ${b.memory.connectionsSeen}`);
+  console.log(`PSS median at end ${fmt(s.memory.pssMedianMiB)} / ${fmt(b.memory.pssMedianMiB)} MiB`);
   const ft = r.firstTouch;
   const part = (k: keyof typeof ft.cold) => `${k} ${fmt(ft.cold[k])} vs ${fmt(ft.warm[k])} µs`;
-  console.log(`first request of a tenant on a connection vs its second (one connection, 200 tenants): ${(['scope', 'read', 'insert', 'update'] as const).map(part).join(', ')}`);
+  const parts = (['scope', 'read', 'insert', 'update'] as const).map(part).join(', ');
+  console.log(`first request of a tenant on a connection vs its second (one connection, 200 tenants): ${parts}`);
 }
 
 export function parseLoadArgs(argv: string[]): LoadOptions {
   const quick = argv.includes('--quick');
-  const options: LoadOptions = { tenants: quick ? 1000 : 10_000, seconds: quick ? 24 : 60, rounds: quick ? 4 : 6, callers: 32, params: '', keep: false, quick };
+  const options: LoadOptions = {
+    tenants: quick ? 1000 : 10_000,
+    seconds: quick ? 24 : 60,
+    rounds: quick ? 4 : 6,
+    callers: 32,
+    params: '',
+    keep: false,
+    quick,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const int = () => {

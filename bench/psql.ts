@@ -30,7 +30,10 @@ export async function psqlScript(url: string, script: string): Promise<number> {
     await writeFile(file, script);
     const target = psqlTarget(url);
     const started = performance.now();
-    await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', target.url, '-f', file], { env: target.env, maxBuffer: 16 * 1024 * 1024 });
+    await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', target.url, '-f', file], {
+      env: target.env,
+      maxBuffer: 16 * 1024 * 1024,
+    });
     return performance.now() - started;
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -3,7 +3,8 @@
  *
  *   npm run bench                          the full run (a few minutes)
  *   npm run bench -- --quick               fewer rounds: a smoke run, figures are rough
- *   npm run bench -- --only tenant,cli     only these modules (tenant, lifecycle, migrations, cache, neon, embedded, cli)
+ *   npm run bench -- --only tenant,cli     only these modules (tenant, lifecycle, migrations, cache, neon, embedded, cli,
+ *                                          packaging)
  *
  * Each module measures its baselines in the same run as ours, interleaved (shared, noisy machines: only
  * ratios mean something). A module whose file is missing is reported "not available", one that throws is
@@ -13,162 +14,73 @@
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { ADMIN_URL, isMain, type BenchRow } from './lib.js';
+import { isMain, type BenchRow } from './lib.js';
+import { machineInfo, timestamp } from './machine.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const resultsDir = join(ROOT, 'bench', 'results');
 
-/** `2025-01-31T12-34-56Z`: a file-name-safe UTC timestamp. */
-export function timestamp(date = new Date()): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
-}
-
-async function packageVersion(name: string): Promise<string | null> {
-  try {
-    return JSON.parse(await readFile(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** The machine and the versions a run used: CPUs, memory, Node, PostgreSQL, Redis, the driver packages. */
-export async function machineInfo(db?: { sql: { query(text: string): Promise<{ rows: Array<Record<string, unknown>> }> } }) {
-  let postgres: string | null = null;
-  try {
-    if (db) {
-      postgres = String((await db.sql.query(`select version() as v`)).rows[0]?.v);
-    } else {
-      const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
-      await client.connect();
-      try {
-        postgres = String((await client.query('select version() as v')).rows[0].v);
-      } finally {
-        await client.end();
-      }
-    }
-  } catch (error) {
-    postgres = `unreachable: ${(error as Error).message}`;
-  }
-  let redis: string | null = null;
-  try {
-    const { Redis } = await import('ioredis');
-    const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0 });
-    // Without a listener a failed connection is an unhandled 'error' event; connect() rejecting says enough.
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      redis = /redis_version:(\S+)/.exec(await client.info('server'))?.[1] ?? null;
-    } finally {
-      client.disconnect();
-    }
-  } catch {
-    redis = null;
-  }
-  const cpu = cpus();
-  const names = ['pg', '@electric-sql/pglite', 'ioredis', '@vercel/postgres', '@neondatabase/serverless', 'tsx', 'typescript'];
-  const packages = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await packageVersion(n)] as const)));
-  return {
-    cpus: cpu.length,
-    cpuModel: cpu[0]?.model ?? 'unknown',
-    memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
-    loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
-    os: `${process.platform} ${release()}`,
-    node: process.version,
-    postgres,
-    redis,
-    packages,
-  };
-}
+/** Where a result was recorded; kept importable from here for the benchmarks that write their own results. */
+export { machineInfo, timestamp };
 
 // --- modules -------------------------------------------------------------------------------------------------
 
-interface Ctx {
-  quick: boolean;
-}
-
+/** A benchmark module: its file under bench/, the function it exports, and that function's options. */
 interface ModuleSpec {
   name: string;
-  /** File under bench/, for the "not available" message. */
   file: string;
-  run(ctx: Ctx): Promise<BenchRow[]>;
+  exportName: string;
+  options(quick: boolean): Record<string, unknown>;
 }
 
 class NotAvailable extends Error {}
 
-/** Imports a bench module by file name; a missing file (or a missing export) means "not available". */
-async function load<T>(file: string, exportName: string): Promise<T> {
-  const path = join(ROOT, 'bench', file);
-  if (!existsSync(path)) throw new NotAvailable(`bench/${file} is not there`);
+type RowsRun = (options?: Record<string, unknown>) => Promise<BenchRow[]>;
+
+/** Imports a module's function; a missing file (or a missing export) means "not available". */
+async function load(spec: ModuleSpec): Promise<RowsRun> {
+  const { file, exportName } = spec;
+  if (!existsSync(join(ROOT, 'bench', file))) throw new NotAvailable(`bench/${file} is not there`);
   const mod = (await import(`./${file.replace(/\.ts$/, '.js')}`)) as Record<string, unknown>;
   if (typeof mod[exportName] !== 'function') throw new NotAvailable(`bench/${file} does not export ${exportName}()`);
-  return mod[exportName] as T;
+  return mod[exportName] as RowsRun;
 }
 
-type RowsRun = (options?: Record<string, unknown>) => Promise<BenchRow[]>;
+/** Runs a module with its full or --quick options. */
+async function runModule(spec: ModuleSpec, quick: boolean): Promise<BenchRow[]> {
+  return (await load(spec))(spec.options(quick));
+}
 
 const MODULES: ModuleSpec[] = [
   {
     name: 'tenant',
     file: 'tenant.bench.ts',
-    async run({ quick }) {
-      const run = await load<RowsRun>('tenant.bench.ts', 'runTenantBench');
-      return run(quick ? { rounds: 2, perRound: 100, trials: 2 } : {});
-    },
+    exportName: 'runTenantBench',
+    options: (q) => (q ? { rounds: 2, perRound: 100, trials: 2 } : {}),
   },
-  {
-    name: 'lifecycle',
-    file: 'lifecycle.bench.ts',
-    async run({ quick }) {
-      const run = await load<RowsRun>('lifecycle.bench.ts', 'runLifecycleBench');
-      return run(quick ? { tenants: 8 } : {});
-    },
-  },
+  { name: 'lifecycle', file: 'lifecycle.bench.ts', exportName: 'runLifecycleBench', options: (q) => (q ? { tenants: 8 } : {}) },
+  // The goal is stated for 1,000 tenants; --quick uses 200 (the fleet is built twice).
   {
     name: 'migrations',
     file: 'migrations.bench.ts',
-    async run({ quick }) {
-      const run = await load<RowsRun>('migrations.bench.ts', 'runMigrationsBench');
-      // The goal is stated for 1,000 tenants; --quick uses 200 (the fleet is built twice).
-      return run(quick ? { tenants: 200 } : { tenants: 1000 });
-    },
+    exportName: 'runMigrationsBench',
+    options: (q) => ({ tenants: q ? 200 : 1000 }),
   },
-  {
-    name: 'cache',
-    file: 'cache.bench.ts',
-    async run({ quick }) {
-      const run = await load<RowsRun>('cache.bench.ts', 'runCacheBench');
-      return run(quick ? { ops: 2000, rounds: 2 } : {});
-    },
-  },
-  {
-    name: 'neon',
-    file: 'neon.bench.ts',
-    async run({ quick }) {
-      const run = await load<RowsRun>('neon.bench.ts', 'runNeonBench');
-      return run(quick ? { rounds: 2, perRound: 40 } : {});
-    },
-  },
-  {
-    name: 'embedded',
-    file: 'embedded.bench.ts',
-    async run({ quick }) {
-      const run = await load<RowsRun>('embedded.bench.ts', 'runEmbeddedBench');
-      return run(quick ? { rounds: 1 } : {});
-    },
-  },
+  { name: 'orm', file: 'orm.bench.ts', exportName: 'runOrmBench', options: (q) => (q ? { rounds: 3, perRound: 100 } : {}) },
+  { name: 'cache', file: 'cache.bench.ts', exportName: 'runCacheBench', options: (q) => (q ? { ops: 2000, rounds: 2 } : {}) },
+  { name: 'neon', file: 'neon.bench.ts', exportName: 'runNeonBench', options: (q) => (q ? { rounds: 2, perRound: 40 } : {}) },
+  { name: 'embedded', file: 'embedded.bench.ts', exportName: 'runEmbeddedBench', options: (q) => (q ? { rounds: 1 } : {}) },
+  // The migrate goal is stated for 1,000 real tenants (creating them takes about a minute).
   {
     name: 'cli',
     file: 'cli.bench.ts',
-    async run({ quick }) {
-      const run = await load<RowsRun>('cli.bench.ts', 'runCliBench');
-      // The migrate goal is stated for 1,000 real tenants (creating them takes about a minute).
-      return run(quick ? { tenants: 200, rounds: 2, creates: 4, startupRuns: 4 } : { tenants: 1000 });
-    },
+    exportName: 'runCliBench',
+    options: (q) => (q ? { tenants: 200, rounds: 2, creates: 4, startupRuns: 4 } : { tenants: 1000 }),
   },
+  { name: 'packaging', file: 'packaging.bench.ts', exportName: 'runPackagingBench', options: (q) => (q ? { runs: 6 } : {}) },
 ];
 
 // --- goals ---------------------------------------------------------------------------------------------------
@@ -205,6 +117,9 @@ function goalFor(module: string, r: BenchRow): Goal | undefined {
   if (module === 'migrations' && /one-line/.test(name) && !/concurrency 1\b|synchronous/.test(name)) {
     return { text: '≤ 1.00x psql', met: (x) => x.ratio <= 1.0 };
   }
+  if (module === 'orm' && r.goal) {
+    return r.unit === 'µs' ? { text: '≤ 15 µs added', met: (x) => x.ours - x.baseline <= 15 } : { text: '2', met: (x) => x.ours <= 2 };
+  }
   if (module === 'cache' && /^cache (get|set)\b/.test(name) && !name.includes('raw string')) {
     return { text: '≤ 1.20x raw client', met: (x) => x.ratio <= 1.2 };
   }
@@ -235,14 +150,21 @@ export function parseRunArgs(argv: string[]): { quick: boolean; only: string[] |
     else if (arg === '--only' || arg.startsWith('--only=')) {
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
       if (!value) throw new Error('--only needs a module name');
-      only = [...(only ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+      only = [
+        ...(only ?? []),
+        ...value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ];
     } else if (arg === '--help' || arg === '-h') {
       console.log(`usage: npm run bench -- [--quick] [--only ${MODULES.map((m) => m.name).join(',')}]`);
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (try --help)`);
   }
   const unknown = only?.filter((n) => !MODULES.some((m) => m.name === n)) ?? [];
-  if (unknown.length > 0) throw new Error(`unknown module ${unknown.join(', ')}; modules: ${MODULES.map((m) => m.name).join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`unknown module ${unknown.join(', ')}; modules: ${MODULES.map((m) => m.name).join(', ')}`);
   return { quick, only };
 }
 
@@ -280,7 +202,8 @@ export async function runAll(options: { quick: boolean; only: string[] | null })
         console.log(`bench: ${mod.name} done in ${(durationMs / 1000).toFixed(1)} s`);
       } else {
         const status = result?.status ?? 'failed';
-        const message = result?.message ?? `the module's process exited with ${code}${stderrTail ? `: ${stderrTail.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+        const tail = stderrTail ? `: ${stderrTail.trim().split('\n').slice(-3).join(' | ')}` : '';
+        const message = result?.message ?? `the module's process exited with ${code}${tail}`;
         outcomes.push({ name: mod.name, status, message, durationMs, rows: [] });
         console.log(`bench: ${mod.name} ${status}: ${message}`);
       }
@@ -300,7 +223,15 @@ interface ChildResult {
 /** Starts this file with `--child`, passing its output through; resolves with its exit code and last stderr. */
 function runChild(name: string, quick: boolean, out: string): Promise<{ code: number | string; stderrTail: string }> {
   return new Promise((resolve) => {
-    const args = [...process.execArgv, fileURLToPath(import.meta.url), '--child', name, '--out', out, ...(quick ? ['--quick'] : [])];
+    const args = [
+      ...process.execArgv,
+      fileURLToPath(import.meta.url),
+      '--child',
+      name,
+      '--out',
+      out,
+      ...(quick ? ['--quick'] : []),
+    ];
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'pipe'] });
     let tail = '';
     child.stderr.on('data', (chunk: Buffer) => {
@@ -330,7 +261,11 @@ async function childMain(name: string, quick: boolean, out: string): Promise<voi
       console.warn(`bench: ${name}: ignored an idle connection closed by a database drop`);
       return;
     }
-    write({ status: 'failed', message: `escaped the module: ${error instanceof Error ? error.message : String(error)}`, rows: [] });
+    write({
+      status: 'failed',
+      message: `escaped the module: ${error instanceof Error ? error.message : String(error)}`,
+      rows: [],
+    });
     console.error(error);
     process.exit(1);
   };
@@ -338,7 +273,7 @@ async function childMain(name: string, quick: boolean, out: string): Promise<voi
   process.on('unhandledRejection', onEscape);
   try {
     if (!mod) throw new Error(`unknown module ${name}`);
-    const rows = await mod.run({ quick });
+    const rows = await runModule(mod, quick);
     write({ status: 'ok', rows });
     process.exitCode = 0;
   } catch (error) {
@@ -363,14 +298,26 @@ export function printOutcomes(outcomes: ModuleOutcome[]): void {
       continue;
     }
     for (const r of o.rows) {
-      lines.push([o.name, r.name, `${fmt(r.baseline)} ${r.unit}`, `${fmt(r.ours)} ${r.unit}`, `${r.ratio.toFixed(2)}x`, r.goalText ?? '—', r.met === null ? '—' : r.met ? 'yes' : 'NO']);
+      lines.push([
+        o.name,
+        r.name,
+        `${fmt(r.baseline)} ${r.unit}`,
+        `${fmt(r.ours)} ${r.unit}`,
+        `${r.ratio.toFixed(2)}x`,
+        r.goalText ?? '—',
+        r.met === null ? '—' : r.met ? 'yes' : 'NO',
+      ]);
       if (r.note) notes.push(`${o.name} / ${r.name}: ${r.note}`);
     }
   }
   const header = ['bench', 'measure', 'baseline', 'ours', 'ratio', 'goal', 'met?'];
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const right = new Set([2, 3, 4]);
-  const format = (cells: string[]) => cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const format = (cells: string[]) =>
+    cells
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   console.log('');
   console.log(format(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
@@ -381,7 +328,8 @@ export function printOutcomes(outcomes: ModuleOutcome[]): void {
   }
   const goals = outcomes.flatMap((o) => o.rows).filter((r) => r.met !== null);
   const missed = goals.filter((r) => r.met === false);
-  console.log(`\ngoals: ${goals.length - missed.length}/${goals.length} met${missed.length ? `; not met: ${missed.map((r) => r.name).join('; ')}` : ''}`);
+  const notMet = missed.length ? `; not met: ${missed.map((r) => r.name).join('; ')}` : '';
+  console.log(`\ngoals: ${goals.length - missed.length}/${goals.length} met${notMet}`);
 }
 
 const childIndex = process.argv.indexOf('--child');
@@ -392,7 +340,9 @@ if (isMain(import.meta.url) && childIndex > 0) {
   const options = parseRunArgs(process.argv.slice(2));
   const started = new Date();
   const machine = await machineInfo();
-  console.log(`bench: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, load ${machine.loadAverage.join(' ')}, node ${machine.node}, ${machine.postgres?.split(' on ')[0]}${options.quick ? ' (--quick: rough figures)' : ''}`);
+  const quick = options.quick ? ' (--quick: rough figures)' : '';
+  const where = `${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, load ${machine.loadAverage.join(' ')}`;
+  console.log(`bench: ${where}, node ${machine.node}, ${machine.postgres?.split(' on ')[0]}${quick}`);
   const outcomes = await runAll(options);
   printOutcomes(outcomes);
   const report = {

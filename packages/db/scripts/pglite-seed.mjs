@@ -7,5 +7,7 @@ if (installedPgliteVersion() === undefined) {
 } else {
   const started = performance.now();
   const { path, bytes } = await buildPgliteSeed();
-  console.log(`pglite-seed: ${path} (${(bytes / 1024 / 1024).toFixed(1)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `pglite-seed: ${path} (${(bytes / 1024 / 1024).toFixed(1)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
 }

@@ -15,7 +15,9 @@ export function describeMigrations(status: MigrationStatusReport): DoctorCheck {
   const publicPending = status.public.pending.length;
   const { total, pending, upToDate, ahead, changed: tenantsChanged } = status.tenants;
   const odd = `${ahead ? `, ${ahead} ahead of the files` : ''}${tenantsChanged ? `, ${tenantsChanged} with changed files` : ''}`;
-  const detail = `public: ${status.public.applied.length} applied, ${publicPending} pending; tenants: ${total} total, ${upToDate} up to date, ${pending} with pending migrations${odd}`;
+  const detail =
+    `public: ${status.public.applied.length} applied, ${publicPending} pending; ` +
+    `tenants: ${total} total, ${upToDate} up to date, ${pending} with pending migrations${odd}`;
   const changed = status.public.applied
     .filter((a) => a.changed)
     .map((a) => `${String(a.version).padStart(3, '0')}_${a.name}.sql`);

@@ -1,10 +1,13 @@
 import { existsSync } from 'node:fs';
+import { citusCheck, describeCitus } from './citus.js';
 import { Database, tenantRolesFromEnv } from './database.js';
 import { parsePoolSettings } from './drivers/pool-settings.js';
 import { resolveDriverConfig, type DriverConfig } from './drivers/driver-config.js';
-import { CacheError, CgkError, redactSecrets } from './errors.js';
+import { CacheError, ConfigError, redactSecrets } from './errors.js';
+import { checkPooling, checkUrl, failure } from './doctor-config.js';
 import { describeMigrations } from './doctor-migrations.js';
 import { migrationStatus } from './migrations/status.js';
+import { loadOptional } from './optional.js';
 import { checkEncryptionKeys } from './secrets.js';
 
 /**
@@ -42,7 +45,8 @@ export interface DiagnoseOptions {
 const MIN_SERVER_MAJOR = 15;
 
 /**
- * Runs every check and returns them in a fixed order: database url, driver, connection, server, pooling,
+ * Runs every check and returns them in a fixed order: database url, driver, connection, server, citus (only
+ * on a Citus coordinator: nodes, tenant placement, the settings tenants need), pooling,
  * tenant roles, migrations, redis, encryption key. Checks that need the database are skipped (`warn`, saying why) when it
  * cannot be reached. The embedded database is not created by a diagnosis: if its directory does not exist
  * yet, that is reported instead.
@@ -86,7 +90,7 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   } else {
     try {
       db ??= openTarget(target);
-      reachable = await checkConnection(db, target, add);
+      reachable = await checkConnection(db, target, add, options.db?.tenantRoles ?? tenantRolesFromEnv(env));
     } catch (error) {
       // A configuration the Database refuses (a malformed URL) is this check's failure too.
       add(failure('connection', error));
@@ -118,8 +122,16 @@ function openTarget(target: DriverConfig): Database {
   return new Database(target.driver === 'pglite' ? { driver: 'pglite', dataDir: target.dataDir ?? ':memory:' } : { url: target.url ?? '', driver: target.driver });
 }
 
-/** The connection and server checks: times a first query and a round trip, reads the server version. */
-async function checkConnection(db: Database, target: DriverConfig, add: (check: DoctorCheck) => void): Promise<boolean> {
+/**
+ * The connection and server checks: times a first query and a round trip, reads the server version; on a
+ * Citus coordinator, the cluster too. True when the database answered.
+ */
+async function checkConnection(
+  db: Database,
+  target: DriverConfig,
+  add: (check: DoctorCheck) => void,
+  tenantRoles: boolean,
+): Promise<boolean> {
   try {
     const t0 = performance.now();
     await db.sql`select 1`;
@@ -135,6 +147,7 @@ async function checkConnection(db: Database, target: DriverConfig, add: (check: 
     add(Number.isFinite(major) && major < MIN_SERVER_MAJOR
       ? { name: 'server', status: 'warn', detail: described, hint: `The migrations are tested on PostgreSQL ${MIN_SERVER_MAJOR} and newer; upgrade the server.` }
       : { name: 'server', status: 'ok', detail: described });
+    await checkCitus(db, tenantRoles, add);
     return true;
   } catch (error) {
     add(failure('connection', error));
@@ -142,67 +155,14 @@ async function checkConnection(db: Database, target: DriverConfig, add: (check: 
   }
 }
 
-/** The URL from the environment; its settings as `inUse` (the caller's database, e.g. the CLI's with its own connect_timeout) has them. */
-function checkUrl(env: NodeJS.ProcessEnv, inUse?: string): DoctorCheck {
-  const name = 'database url';
-  const source = env.DATABASE_URL ? 'DATABASE_URL' : env.POSTGRES_URL ? 'POSTGRES_URL' : undefined;
-  if (!source) {
-    return {
-      name,
-      status: 'warn',
-      detail: 'DATABASE_URL is not set (nor POSTGRES_URL): the embedded PostgreSQL is used, fine for development only',
-      hint: 'For staging and production set DATABASE_URL to your Neon (or other PostgreSQL) connection string: see docs/setup/DATABASE.md.',
-    };
-  }
-  const url = inUse ?? env[source] ?? '';
-  let settings;
+/** On a Citus coordinator only: its nodes, tenant placement and the settings tenants need (see citus.ts). */
+async function checkCitus(db: Database, tenantRoles: boolean, add: (check: DoctorCheck) => void): Promise<void> {
   try {
-    settings = parsePoolSettings(url);
+    const citus = await describeCitus(db);
+    if (citus) add(citusCheck(citus, tenantRoles));
   } catch (error) {
-    return failure(name, error);
+    add(failure('citus', error));
   }
-  const parts = [`${source}=${settings.redacted}`];
-  if (source === 'DATABASE_URL' && env.POSTGRES_URL && env.POSTGRES_URL !== env.DATABASE_URL) parts.push('POSTGRES_URL is also set and ignored');
-  parts.push(`pool_max ${settings.max}, connect_timeout ${settings.connectTimeoutMs / 1000} s, idle_timeout ${settings.idleTimeoutMs / 1000} s, statement_timeout ${settings.statementTimeoutMs === undefined ? 'none' : `${settings.statementTimeoutMs} ms`}`);
-  const parsed = new URL(url);
-  const sslmode = parsed.searchParams.get('sslmode');
-  if (!isLocalHost(parsed.hostname) && (sslmode === null || sslmode === 'disable' || sslmode === 'allow' || sslmode === 'prefer')) {
-    return {
-      name,
-      status: 'warn',
-      detail: `${parts.join('; ')}; remote host without sslmode=require`,
-      hint: 'Add ?sslmode=require for a server on another machine (Neon requires TLS; its connection strings include it).',
-    };
-  }
-  return { name, status: 'ok', detail: parts.join('; ') };
-}
-
-/** What the connection string says about pooling, and what that means for this library. */
-function checkPooling(config: DriverConfig): DoctorCheck {
-  const name = 'pooling';
-  if (config.driver === 'pglite') return { name, status: 'ok', detail: 'embedded: one in-process connection, no pooler' };
-  let url: URL;
-  try {
-    url = new URL(config.url ?? '');
-  } catch {
-    return { name, status: 'warn', detail: 'skipped: the connection string does not parse' };
-  }
-  const safe = 'safe for withTenant() (search_path is set transaction-locally with set_config(..., true)) and for migrations (transaction-level advisory locks; only a "-- cgk:no-transaction" file would need the direct URL)';
-  if (url.hostname.includes('-pooler.')) {
-    return { name, status: 'ok', detail: `pooled (Neon's PgBouncer in transaction mode, host ${url.hostname}): ${safe}; session state (SET, LISTEN, session advisory locks) does not survive a transaction` };
-  }
-  if (url.port === '6432') {
-    return { name, status: 'ok', detail: `pooled (port 6432: PgBouncer, assumed in transaction mode): ${safe}; session state (SET, LISTEN, session advisory locks) does not survive a transaction` };
-  }
-  if (/\.neon\.tech$/i.test(url.hostname)) {
-    return {
-      name,
-      status: 'ok',
-      detail: `direct (Neon compute endpoint ${url.hostname}, no pooler): fine for migrations and scripts`,
-      hint: 'For application traffic from many serverless instances, use the pooled connection string (host with -pooler): this library is safe on it.',
-    };
-  }
-  return { name, status: 'ok', detail: `direct (${url.hostname || 'local socket'}:${url.port || '5432'}): each pooled client holds a server connection; pool size pool_max` };
 }
 
 /** Tenant roles on: creating a tenant creates a role, so the connection's user needs CREATEROLE. */
@@ -232,7 +192,7 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
   // ioredis rejects a failed connect() with a bare "Connection is closed."; the reason is in its 'error' event.
   let lastError: Error | undefined;
   try {
-    const { Redis } = await import('ioredis');
+    const { Redis } = await loadOptional('ioredis', () => import(/* webpackIgnore: true */ 'ioredis'));
     client = new Redis(url, {
       lazyConnect: true,
       connectTimeout: timeoutMs,
@@ -250,6 +210,7 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
     })(), timeoutMs + 500, `no answer within ${timeoutMs} ms`);
     return { name, status: 'ok', detail: `${shown}: ${pong} in ${ms(performance.now() - started)}` };
   } catch (error) {
+    if (error instanceof ConfigError) return failure(name, error);
     const message = error instanceof Error ? error.message : String(error);
     const reason = lastError && /connection is closed/i.test(message) ? lastError.message : message;
     return failure(name, new CacheError('unavailable', `Cannot reach Redis at ${shown}: ${reason}`, {
@@ -271,11 +232,6 @@ function checkEncryption(env: NodeJS.ProcessEnv): DoctorCheck {
   return { name, status: 'fail', detail: found.detail, ...(found.hint ? { hint: found.hint } : {}) };
 }
 
-function failure(name: string, error: unknown): DoctorCheck {
-  if (error instanceof CgkError) return { name, status: 'fail', detail: `${error.code}: ${error.message}`, ...(error.hint ? { hint: error.hint } : {}) };
-  return { name, status: 'fail', detail: error instanceof Error ? error.message : String(error) };
-}
-
 function describeTarget(config: DriverConfig): string {
   if (config.driver === 'pglite') return `embedded PostgreSQL at ${config.dataDir ?? '(memory)'}`;
   try {
@@ -283,10 +239,6 @@ function describeTarget(config: DriverConfig): string {
   } catch {
     return config.driver;
   }
-}
-
-function isLocalHost(host: string): boolean {
-  return host === '' || host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host === '::1' || host.startsWith('/');
 }
 
 function redactRedis(url: string): string {

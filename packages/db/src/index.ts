@@ -19,6 +19,8 @@ export {
   ScopeEndedError,
   TransactionAbortedError,
   TransactionControlError,
+  NoTenantScopeError,
+  OrmTransactionError,
   ConfigError,
   ConnectionError,
   PoolExhaustedError,
@@ -36,7 +38,15 @@ export {
   type MigrationErrorDetails,
   type PoolExhaustion,
 } from './errors.js';
-export { createTenantCache, tenantCache, closeCache, DEFAULT_CACHE_TIMEOUT_MS, type TenantCache, type TenantCacheOptions } from './cache.js';
+export {
+  createTenantCache,
+  tenantCache,
+  closeCache,
+  DEFAULT_CACHE_TIMEOUT_MS,
+  type TenantCache,
+  type TenantCacheOptions,
+  type RedisClient,
+} from './cache.js';
 export { encryptSecret, decryptSecret, isEncryptedSecret, needsReencryption, checkEncryptionKeys, type EncryptionKeyStatus } from './secrets.js';
 export {
   createTenant,
@@ -54,6 +64,7 @@ export {
   type LifecycleOptions,
 } from './lifecycle.js';
 export { setupDatabase, PLATFORM_TABLES, type SetupReport } from './setup.js';
+export { describeCitus, type CitusReport, type CitusNode } from './citus.js';
 export { diagnose, type DoctorReport, type DoctorCheck, type DoctorStatus, type DiagnoseOptions } from './doctor.js';
 export {
   migratePublic,

@@ -11,7 +11,7 @@ import {
 } from './errors.js';
 import { assertValidSlug, schemaNameFor } from './identifier.js';
 import { migrateTenantInTransaction } from './migrations/runner.js';
-import { dropTenantRoleSql, grantTenantRoleSql, revokeBookkeepingSql } from './roles.js';
+import { dropTenantRoleSql, grantTenantRoleSql, revokeBookkeepingSql, tenantRolesNeedLogin } from './roles.js';
 import { encryptSecret } from './secrets.js';
 
 /** Lifecycle of a tenant: its row in `public.organizations`, its schema, its role, all or nothing. */
@@ -90,6 +90,7 @@ export async function createTenant(input: CreateTenantInput, options: CreateTena
   const db = options.db ?? getDatabase();
   const started = performance.now();
   const driver = await db.driver();
+  const login = db.tenantRoles && (await tenantRolesNeedLogin(driver));
   const { tx, results } = await driver.begin([{
     text: `insert into public.organizations (slug, name, status, settings, shopify_store_domain, shopify_access_token, stripe_account_id)
            values ($1, $2, $3::organization_status, $4::jsonb, $5, $6, $7) returning ${TENANT_COLUMNS}`,
@@ -99,7 +100,7 @@ export async function createTenant(input: CreateTenantInput, options: CreateTena
     const inserted = expectOk(results[0], slug);
     // The role's default privileges go in before the migrations, so every table they create is granted as it
     // is created: no `grant on all tables`, whose catalog scan grows with the number of tenants on the server.
-    const role = db.tenantRoles ? `;\n${grantTenantRoleSql(slug)}` : '';
+    const role = db.tenantRoles ? `;\n${grantTenantRoleSql(slug, { login })}` : '';
     await tx.exec(`create schema ${schema}${role}`).catch((error: unknown) => {
       throw isSqlState(error, '42P06') ? new TenantExistsError(slug) : error;
     });
@@ -235,7 +236,7 @@ export async function repairTenantRoles(options: LifecycleOptions & { slug?: str
   for (const slug of slugs) {
     const { rows } = await db.sql<{ found: boolean }>`select to_regnamespace(${schemaNameFor(slug)}) is not null as found`;
     if (!rows[0]?.found) throw new TenantNotFoundError(slug);
-    await driver.exec(grantTenantRoleSql(slug, { existingTables: true }));
+    await driver.exec(grantTenantRoleSql(slug, { existingTables: true, login: await tenantRolesNeedLogin(driver) }));
   }
   return slugs;
 }

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { isCitus } from './drivers/citus.js';
+import type { Driver } from './drivers/types.js';
 import { assertValidSlug, schemaNameFor } from './identifier.js';
 
 /**
@@ -50,7 +52,9 @@ export function tenantRoleName(slug: string, database: string): string {
 const TABLE_RIGHTS = 'select, insert, update, delete';
 
 /**
- * SQL that creates the tenant's NOLOGIN role if missing and sets up its rights: usage of its own schema, DML
+ * SQL that creates the tenant's role if missing (NOLOGIN; with `login`, LOGIN without a password, turning an
+ * existing NOLOGIN role into a LOGIN one: on Citus the workers are reached as the tenant role, see
+ * docs/SCALING.md) and sets up its rights: usage of its own schema, DML
  * on its tables and usage of its sequences by default (`alter default privileges`, so every table a
  * migration creates later gets them), and membership for the application role so that it may `SET ROLE` to
  * it (superusers need none, ordinary owners do). Idempotent.
@@ -60,7 +64,7 @@ const TABLE_RIGHTS = 'select, insert, update, delete';
  * schema` scans the whole of pg_class, a cost that grows with every tenant on the server (docs/SCALING.md).
  * Either way, run `revokeBookkeepingSql` after the migrations.
  */
-export function grantTenantRoleSql(slug: string, options: { existingTables?: boolean } = {}): string {
+export function grantTenantRoleSql(slug: string, options: { existingTables?: boolean; login?: boolean } = {}): string {
   const schema = schemaNameFor(slug);
   const role = tenantRoleExpression(slug);
   const existing = options.existingTables
@@ -72,7 +76,13 @@ export function grantTenantRoleSql(slug: string, options: { existingTables?: boo
 declare r text := ${role};
 begin
   if not exists (select 1 from pg_roles where rolname = r) then
-    execute format('create role %I nologin', r);
+    execute format('create role %I ${options.login ? 'login' : 'nologin'}', r);${
+      options.login
+        ? `
+  elsif not (select rolcanlogin from pg_roles where rolname = r) then
+    execute format('alter role %I login', r);`
+        : ''
+    }
   end if;
   if not exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid join pg_roles u on u.oid = m.member
                  where g.rolname = r and u.rolname = current_user) then
@@ -107,4 +117,13 @@ begin
     execute format('drop role %I', r);
   end if;
 end $cgk$`;
+}
+
+/**
+ * Whether tenant roles must be able to log in on this database: on Citus, a query that reaches a worker
+ * opens its connection there as the current role, i.e. the tenant's (docs/SCALING.md says how the workers
+ * authenticate it). Plain PostgreSQL: no, the roles stay NOLOGIN.
+ */
+export function tenantRolesNeedLogin(driver: Pick<Driver, 'query'>): Promise<boolean> {
+  return isCitus(driver);
 }

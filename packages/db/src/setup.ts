@@ -1,5 +1,6 @@
 import { getDatabase, type Database } from './database.js';
 import type { DriverName } from './drivers/types.js';
+import { describeCitus, type CitusReport } from './citus.js';
 import { MigrationError, redactSecrets } from './errors.js';
 import { migratePublic } from './migrations/runner.js';
 
@@ -20,6 +21,11 @@ export interface SetupReport {
   /** The platform tables found by the final check. */
   tables: string[];
   durationMs: number;
+  /**
+   * Set on a Citus coordinator: its nodes, where tenants are placed and the settings tenant schemas need
+   * (the platform tables stay plain tables on the coordinator; see docs/SCALING.md).
+   */
+  citus?: CitusReport;
 }
 
 /**
@@ -46,10 +52,14 @@ export async function setupDatabase(options: { db?: Database } = {}): Promise<Se
   const missing = PLATFORM_TABLES.filter((t) => !tables.includes(t));
   if (missing.length > 0) {
     throw new MigrationError({ schema: 'public' }, `Setup finished but platform tables are missing: ${missing.join(', ')}`, {
-      hint: 'Someone may have dropped them by hand; compare public.schema_migrations with the database (npx @cgk/cli migrate:status).',
+      hint:
+        'Someone may have dropped them by hand; compare public.schema_migrations with the database ' +
+        '(npx @cgk/cli migrate:status).',
     });
   }
+  const citus = await describeCitus(db);
   return {
+    ...(citus ? { citus } : {}),
     driver: db.config.driver,
     reason: db.config.reason,
     target: db.config.url ? redactSecrets(db.config.url) : db.config.dataDir ?? 'embedded PostgreSQL (in memory)',

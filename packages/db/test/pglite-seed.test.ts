@@ -48,7 +48,9 @@ describe('the embedded PostgreSQL starts from the prepared data directory', () =
     expect(await pgliteSeedFor(dir)).toBeUndefined();
     const again = createPgliteDriver({ dataDir: dir });
     try {
-      expect((await again.query({ text: `select count(*)::int as n from pg_tables where tablename = 'kept'` })).rows[0]!.n).toBe(1);
+      expect((await again.query({ text: `select count(*)::int as n from pg_tables where tablename = 'kept'` })).rows[0]!.n).toBe(
+        1,
+      );
     } finally {
       await again.end();
     }

@@ -19,7 +19,8 @@ describe('pooled connections are replaced after serving pool_max_tenants tenants
   });
 
   /** The server process that answered a scope on `slug`. */
-  const pidIn = async (db: Database, slug: string) => Number((await db.withTenant(slug, (sql) => sql`select pg_backend_pid() as pid`)).rows[0]!.pid);
+  const pidIn = async (db: Database, slug: string) =>
+    Number((await db.withTenant(slug, (sql) => sql`select pg_backend_pid() as pid`)).rows[0]!.pid);
   const pid = async (db: Database) => Number((await db.sql`select pg_backend_pid() as pid`).rows[0]!.pid);
 
   it('reads pool_max_tenants, pool_max_uses and pool_max_lifetime; only the tenant bound is on by default', () => {
@@ -30,7 +31,8 @@ describe('pooled connections are replaced after serving pool_max_tenants tenants
     const set = parsePoolSettings('postgres://h/db?pool_max_tenants=5&pool_max_uses=7&pool_max_lifetime=90&sslmode=disable');
     expect(set).toMatchObject({ maxTenants: 5, maxUses: 7, maxLifetimeSeconds: 90 });
     const passed = new URL(set.connectionString);
-    for (const name of ['pool_max_tenants', 'pool_max_uses', 'pool_max_lifetime']) expect(passed.searchParams.has(name)).toBe(false);
+    for (const name of ['pool_max_tenants', 'pool_max_uses', 'pool_max_lifetime'])
+      expect(passed.searchParams.has(name)).toBe(false);
     expect(passed.searchParams.get('sslmode')).toBe('disable');
     expect(parsePoolSettings('postgres://h/db?pool_max_tenants=0').maxTenants).toBe(0);
     expect(() => parsePoolSettings('postgres://h/db?pool_max_tenants=many')).toThrow(/pool_max_tenants/);

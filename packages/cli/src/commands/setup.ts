@@ -1,4 +1,4 @@
-import { setupDatabase } from '@cgk/db';
+import { setupDatabase, type CitusReport } from '@cgk/db';
 import type { Register } from '../main.js';
 import { EXIT_OK, duration, plural } from '../output.js';
 
@@ -7,7 +7,8 @@ export const registerSetup: Register = (program, ctx, done) => {
   program
     .command('setup:database')
     .summary('create or update the platform tables (public schema)')
-    .description('Checks DATABASE_URL, connects, applies the pending public-schema migrations and verifies the tables. Safe to run again: it only applies what is missing.')
+    .description('Checks DATABASE_URL, connects, applies the pending public-schema migrations and verifies the tables. ' +
+      'Safe to run again: it only applies what is missing.')
     .addHelpText('after', '\nExample:\n  $ npx @cgk/cli setup:database')
     .action(async () => {
       const db = ctx.database();
@@ -19,6 +20,7 @@ export const registerSetup: Register = (program, ctx, done) => {
         `  server:     PostgreSQL ${report.serverVersion}`,
         `  migrations: ${report.applied.length === 0 ? `up to date (${report.alreadyApplied} applied before)` : `applied ${plural(report.applied.length, 'migration')}: ${report.applied.join(', ')}${report.alreadyApplied ? ` (${report.alreadyApplied} applied before)` : ''}`}`,
         `  tables:     ${report.tables.join(', ')}`,
+        ...citusLines(report.citus),
         `  took ${duration(report.durationMs)}`,
         '',
         'Next: npx @cgk/cli tenant:create <slug>',
@@ -26,3 +28,15 @@ export const registerSetup: Register = (program, ctx, done) => {
       done(EXIT_OK);
     });
 };
+
+const WARNING = '  warning:    ';
+
+function citusLines(citus: CitusReport | undefined): string[] {
+  if (!citus) return [];
+  const nodes = citus.nodes.map((n) => `${n.host}:${n.port} (${n.tenants} tenants)`).join(', ') || 'none registered';
+  const warnings = [
+    ...(citus.schemaBasedSharding ? [] : [`${WARNING}citus.enable_schema_based_sharding off: tenants stay on the coordinator`]),
+    ...(citus.unsafeTriggers ? [] : [`${WARNING}citus.enable_unsafe_triggers off: tenant:create fails on updated_at triggers`]),
+  ];
+  return [`  citus:      ${citus.version}; nodes for tenants: ${nodes}; platform tables local on the coordinator`, ...warnings];
+}

@@ -16,7 +16,7 @@ export interface DriverConfig {
 const DRIVER_NAMES: readonly DriverName[] = ['pg', 'pglite', 'vercel', 'neon'];
 
 /** Where the embedded database lives unless CGK_PGLITE_DIR says otherwise. */
-export const DEFAULT_PGLITE_DIR = '.cgk/pglite';
+const DEFAULT_PGLITE_DIR = '.cgk/pglite';
 
 /**
  * Chooses the driver from the environment, by one documented rule:
@@ -52,8 +52,8 @@ export async function openDriver(config: DriverConfig): Promise<Driver> {
       return createPgliteDriver({ dataDir: config.dataDir });
     }
     case 'pg': {
-      const { createPgDriver } = await import('./pg.js');
-      return createPgDriver({ connectionString: requireUrl(config) });
+      const [{ createPgDriver }, { statementPerMessageOnCitus }] = await Promise.all([import('./pg.js'), import('./citus.js')]);
+      return statementPerMessageOnCitus(createPgDriver({ connectionString: requireUrl(config) }));
     }
     case 'vercel':
     case 'neon': {

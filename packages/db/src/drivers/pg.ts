@@ -2,7 +2,8 @@ import pg from 'pg';
 import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
 import { poolError } from './pool-exhausted.js';
-import { toResult } from './results.js';
+import { pgSslSettings } from './ssl.js';
+import { nodePostgresQuery, toResult } from './results.js';
 import { TenantBudget } from './tenant-budget.js';
 import { begin, clientSession, RELEASED, type NodePostgresClient } from './session.js';
 import type { Driver, QueryResult, Session, Statement } from './types.js';
@@ -22,7 +23,9 @@ export function createPgDriver(options: PgDriverOptions): Driver {
   const settings = parsePoolSettings(options.connectionString);
   const target = settings.redacted;
   const pool = new pg.Pool({
-    connectionString: settings.connectionString,
+    ...pgSslSettings(settings.connectionString),
+    // An idle pool does not keep the process alive: a script ends after its last query.
+    allowExitOnIdle: true,
     max: settings.max,
     connectionTimeoutMillis: settings.connectTimeoutMs,
     idleTimeoutMillis: settings.idleTimeoutMs,
@@ -41,7 +44,8 @@ export function createPgDriver(options: PgDriverOptions): Driver {
   };
 
   const run = async (client: pg.Pool, statement: Statement): Promise<QueryResult> => {
-    const result = await client.query(statement.text, statement.values as unknown[] | undefined);
+    const query = nodePostgresQuery(statement, pg.types) as string | pg.QueryConfig;
+    const result = await client.query(query, statement.values as unknown[] | undefined);
     return toResult(result);
   };
   const normalize = (error: unknown) => normalizeDriverError(error, target);
@@ -52,13 +56,13 @@ export function createPgDriver(options: PgDriverOptions): Driver {
     const retire = budget.serve(client, tenant);
     const checkedOut: NodePostgresClient = retire
       ? {
-        query: (text, values) => client.query(text, values),
+        query: (query, values) => client.query(query as string | pg.QueryConfig, values),
         release: () => client.release(true),
         on: (event, listener) => client.on(event, listener),
         removeListener: (event, listener) => client.removeListener(event, listener),
       }
       : (client as unknown as NodePostgresClient);
-    return clientSession(checkedOut, normalize, () => normalize(new Error(RELEASED)));
+    return clientSession(checkedOut, normalize, () => normalize(new Error(RELEASED)), pg.types);
   };
 
   return {

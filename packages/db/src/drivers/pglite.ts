@@ -1,10 +1,16 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite, types } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
+import { loadOptional } from '../optional.js';
 import { normalizeDriverError } from './errors.js';
+import { nodePostgresParsers } from './pg-parsers.js';
 import { pgliteSeedFor } from './pglite-seed.js';
 import { settle } from './results.js';
 import { RELEASED, transactionOn } from './session.js';
 import type { Driver, QueryResult, Session, Settled, Statement } from './types.js';
+
+// An optional peer dependency, loaded with this module: the driver selection imports it only when the
+// embedded PostgreSQL is chosen. Not installed: a ConfigError naming the package.
+const pglite = await loadOptional('@electric-sql/pglite', () => import(/* webpackIgnore: true */ '@electric-sql/pglite'));
 
 /** `shared_buffers` of the embedded PostgreSQL. */
 export const PGLITE_SHARED_BUFFERS = '16MB';
@@ -19,20 +25,25 @@ export interface PgliteDriverOptions {
  * The embedded PostgreSQL (PGlite: PostgreSQL compiled to WebAssembly, in this process). It has exactly one
  * connection, so this driver serialises work with a lock: a transaction holds the connection from BEGIN to
  * COMMIT and every other statement waits, which is what keeps one scope's `search_path` away from another.
- * Values parse as node-postgres parses them (int8 and numeric as strings), so code behaves the same on
- * both drivers.
+ * Values parse as node-postgres parses them (its own parsers: int8 and numeric as strings, dates as local
+ * Dates, intervals as objects), so code behaves the same on both drivers.
  */
 export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const target = options.dataDir ? `embedded PostgreSQL at ${options.dataDir}` : 'embedded PostgreSQL (in memory)';
-  const identity = (value: string) => value;
-  const parsers = { [types.INT8]: identity, [types.NUMERIC]: identity };
+  const { PGlite: Embedded } = pglite;
+  const parsers = nodePostgresParsers();
   // A new database is unpacked from the prepared archive when there is one (pglite-seed.ts), not made by initdb.
   // 16 MB of shared buffers instead of 128 MB: one connection and a development-sized database need no more,
   // and the embedded server's memory is this process's memory (measured: 77 MB less peak RSS).
-  const startParams = [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
-  const ready = pgliteSeedFor(options.dataDir).then((seed) =>
-    PGlite.create(options.dataDir, { parsers, startParams, ...(seed ? { loadDataDir: seed } : {}) }));
+  const startParams = [...Embedded.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
+  const ready = pgliteSeedFor(options.dataDir).then(async (seed) => {
+    const db = await Embedded.create(options.dataDir, { parsers, startParams, ...(seed ? { loadDataDir: seed } : {}) });
+    // PGlite derives each array type's parser from its element's while it starts; node-postgres has array
+    // parsers of its own (numeric[] as numbers, though numeric is a string): theirs win, as on the pg driver.
+    Object.assign(db.parsers, parsers);
+    return db;
+  });
   // Surface an open failure on first use, not as an unhandled rejection.
   ready.catch(() => {});
   let tail: Promise<void> = Promise.resolve();
@@ -58,7 +69,7 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
 
   const run = async (db: PGlite, statement: Statement): Promise<QueryResult> => {
     try {
-      const result = await db.query<Record<string, unknown>>(statement.text, statement.values as unknown[] | undefined);
+      const result = await db.query<Record<string, unknown>>(statement.text, statement.values as unknown[] | undefined, queryOptions(statement));
       return {
         rows: result.rows,
         rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length,
@@ -139,4 +150,20 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
 
 function commandOf(text: string): string {
   return /^\s*([a-z]+)/i.exec(text)?.[1]?.toUpperCase() ?? '';
+}
+
+const asText = (value: string) => value;
+const textParsers = new WeakMap<readonly number[], Record<number, (value: string) => string>>();
+
+/** PGlite's per-query options for a statement's row mode and text types (merged over the driver's parsers). */
+type QueryOptions = { rowMode?: 'array'; parsers?: Record<number, (value: string) => string> };
+
+function queryOptions(statement: Statement): QueryOptions | undefined {
+  if (!statement.rowMode && !statement.textTypes) return undefined;
+  let parsers = statement.textTypes && textParsers.get(statement.textTypes);
+  if (statement.textTypes && !parsers) {
+    parsers = Object.fromEntries(statement.textTypes.map((oid) => [oid, asText]));
+    textParsers.set(statement.textTypes, parsers);
+  }
+  return { ...(statement.rowMode ? { rowMode: statement.rowMode } : {}), ...(parsers ? { parsers } : {}) };
 }

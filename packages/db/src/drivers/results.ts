@@ -1,4 +1,4 @@
-import type { QueryResult, Settled } from './types.js';
+import type { QueryResult, Settled, Statement } from './types.js';
 
 /**
  * Pieces shared by the drivers built on node-postgres's API (pg itself, and the copy inside Neon's
@@ -35,4 +35,42 @@ export async function settle(promise: Promise<QueryResult>, normalize: (error: u
   } catch (error) {
     return { ok: false, error: normalize(error) };
   }
+}
+
+/** node-postgres's type parser lookup: pg's `types`, or the copy inside Neon's client. */
+export interface TypeParsers {
+  getTypeParser(oid: number, format?: string): (value: string) => unknown;
+}
+
+/** A node-postgres query config: what `client.query()` takes when a statement asks for more than text. */
+export interface NodePostgresQueryConfig {
+  text: string;
+  rowMode?: 'array';
+  types?: TypeParsers;
+}
+
+const asText = (value: string) => value;
+const textParsers = new WeakMap<TypeParsers, WeakMap<readonly number[], TypeParsers>>();
+
+/**
+ * What to hand node-postgres's `client.query(_, values)` for `statement`: the bare text (the common case), or
+ * a config with its row mode and, for `textTypes`, per-query parsers that leave those types as text and
+ * parse every other type with `defaults` (the process-wide parsers are never changed).
+ */
+export function nodePostgresQuery(statement: Statement, defaults: TypeParsers): string | NodePostgresQueryConfig {
+  if (!statement.rowMode && !statement.textTypes) return statement.text;
+  const config: NodePostgresQueryConfig = { text: statement.text };
+  if (statement.rowMode) config.rowMode = statement.rowMode;
+  if (statement.textTypes) {
+    let byList = textParsers.get(defaults);
+    if (!byList) textParsers.set(defaults, (byList = new WeakMap()));
+    let types = byList.get(statement.textTypes);
+    if (!types) {
+      const raw = new Set(statement.textTypes);
+      types = { getTypeParser: (oid, format) => (raw.has(oid) ? asText : defaults.getTypeParser(oid, format)) };
+      byList.set(statement.textTypes, types);
+    }
+    config.types = types;
+  }
+  return config;
 }

@@ -1,5 +1,5 @@
 import { QueryError } from '../errors.js';
-import { settle, toResult, type NodePostgresResult } from './results.js';
+import { nodePostgresQuery, settle, toResult, type NodePostgresResult, type TypeParsers } from './results.js';
 import type { Session, Settled, Statement, Transaction } from './types.js';
 
 /**
@@ -13,7 +13,7 @@ export const RELEASED = 'This connection was released and is not queryable';
 
 /** The part of a node-postgres client (pg's, or the copy inside Neon's serverless driver) a session uses. */
 export interface NodePostgresClient {
-  query(text: string, values?: unknown[]): Promise<NodePostgresResult | NodePostgresResult[]>;
+  query(query: string | ReturnType<typeof nodePostgresQuery>, values?: unknown[]): Promise<NodePostgresResult | NodePostgresResult[]>;
   release(destroy?: boolean): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
   removeListener(event: 'error', listener: (error: Error) => void): unknown;
@@ -28,8 +28,14 @@ export interface NodePostgresClient {
  * idle_in_transaction_session_timeout) would otherwise kill the process with an unhandled 'error' event.
  * Later statements then fail with that error (not pg's "not queryable"), and the connection is destroyed on
  * release, never reused.
+ * `parsers` are the client's default type parsers, for statements that ask for some types as text.
  */
-export function clientSession(client: NodePostgresClient, normalize: (error: unknown) => Error, released: () => Error): Session {
+export function clientSession(
+  client: NodePostgresClient,
+  normalize: (error: unknown) => Error,
+  released: () => Error,
+  parsers: TypeParsers,
+): Session {
   let done = false;
   let lost: Error | undefined;
   const onError = (error: Error) => {
@@ -41,7 +47,7 @@ export function clientSession(client: NodePostgresClient, normalize: (error: unk
     async query(statement) {
       if (done) throw released();
       try {
-        return toResult(await client.query(statement.text, statement.values as unknown[] | undefined));
+        return toResult(await client.query(nodePostgresQuery(statement, parsers), statement.values as unknown[] | undefined));
       } catch (error) {
         throw failure(error);
       }

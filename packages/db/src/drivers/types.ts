@@ -9,6 +9,10 @@ export type DriverName = 'pg' | 'pglite' | 'vercel' | 'neon';
 export interface Statement {
   text: string;
   values?: readonly unknown[];
+  /** `array`: each row is an array of values in column order, so duplicate column names survive (ORMs). */
+  rowMode?: 'array';
+  /** Type OIDs whose values come back as PostgreSQL's text instead of parsed (for ORMs that parse them). */
+  textTypes?: readonly number[];
 }
 
 /** Column metadata, as PostgreSQL describes it. */
@@ -36,7 +40,10 @@ export interface Transaction {
   query(statement: Statement): Promise<QueryResult>;
   /** Runs a script of several statements without parameters (simple protocol). */
   exec(script: string): Promise<void>;
-  /** Commits and releases the connection. Resolves to the server's tag: `COMMIT`, or `ROLLBACK` when the transaction had failed. */
+  /**
+   * Commits and releases the connection. Resolves to the server's tag: `COMMIT`, or `ROLLBACK` when the
+   * transaction had failed.
+   */
   commit(): Promise<string>;
   /** Rolls back and releases the connection; a connection whose rollback fails is destroyed, never reused. */
   rollback(): Promise<void>;

@@ -61,9 +61,10 @@ function fileHint(error: unknown, schema: string, migration: Migration, location
   if (!(error instanceof QueryError)) return error instanceof CgkError ? error.hint : undefined;
   const source = `${migration.path}${location ? `:${location.line}` : ''}`;
   return migration.noTransaction
-    ? `${migration.filename} runs outside a transaction: its statements before the failing one stay applied, it is not recorded. ` +
-        `Make them re-runnable (IF NOT EXISTS), fix the cause (${source}) and run the migrations again.`
-    : `Nothing of ${migration.filename} was applied to ${schema} (rolled back). Fix the cause (${source}) and run the migrations again.`;
+    ? `${migration.filename} runs outside a transaction: its statements before the failing one stay applied, ` +
+        `it is not recorded. Make them re-runnable (IF NOT EXISTS), fix the cause (${source}) and run the migrations again.`
+    : `Nothing of ${migration.filename} was applied to ${schema} (rolled back). ` +
+        `Fix the cause (${source}) and run the migrations again.`;
 }
 
 /** A COMMIT the server answered with something else (ROLLBACK: the transaction had failed). */

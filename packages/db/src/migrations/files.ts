@@ -3,6 +3,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MigrationFilesError } from '../errors.js';
+import { embeddedFiles } from './builtin.js';
+import { splitStatements } from './split.js';
 
 /**
  * Migration files: loading a directory of `NNN_name.sql` files, checksums, and the small amount of SQL text
@@ -66,7 +68,13 @@ export function clearMigrationCache(): void {
   cache.clear();
 }
 
-async function readMigrations(dir: string): Promise<readonly Migration[]> {
+/** The `.sql` file names of a directory (not yet checked), and how to read one: from disk, or embedded. */
+async function listFiles(dir: string): Promise<{ names: string[]; read: (filename: string) => Promise<Buffer> }> {
+  const embedded = embeddedFiles(dir);
+  if (embedded) {
+    const texts = new Map(embedded.map((file) => [file.filename, file.sql]));
+    return { names: [...texts.keys()].sort(), read: async (filename) => Buffer.from(texts.get(filename)!, 'utf8') };
+  }
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -76,10 +84,15 @@ async function readMigrations(dir: string): Promise<readonly Migration[]> {
       cause: error,
     });
   }
-  const candidates = entries
+  const names = entries
     .filter((entry) => !entry.isDirectory() && !entry.name.startsWith('.') && /\.sql$/i.test(entry.name))
     .map((entry) => entry.name)
     .sort();
+  return { names, read: (filename) => readFile(join(dir, filename)) };
+}
+
+async function readMigrations(dir: string): Promise<readonly Migration[]> {
+  const { names: candidates, read } = await listFiles(dir);
   const parsed: Array<{ version: number; name: string; filename: string }> = [];
   for (const filename of candidates) {
     const match = FILE_PATTERN.exec(filename);
@@ -110,7 +123,7 @@ async function readMigrations(dir: string): Promise<readonly Migration[]> {
     const path = join(dir, filename);
     let bytes: Buffer;
     try {
-      bytes = await readFile(path);
+      bytes = await read(filename);
     } catch (error) {
       throw new MigrationFilesError(path, `Cannot read migration file ${filename}: ${(error as Error).message}`, { cause: error });
     }
@@ -210,106 +223,7 @@ export function charLength(text: string): number {
   return n;
 }
 
-/** One statement of a script: its text (without the `;`) and the character offset where it starts. */
-export interface ScriptStatement {
-  text: string;
-  /** 0-based character offset (code points) of the statement's first character in the script. */
-  offset: number;
-}
-
-/**
- * Splits a script into statements at top-level `;`, skipping quoted strings ('...', E'...'), quoted
- * identifiers, dollar-quoted bodies, `--` and nested block comments. Statements holding only whitespace and
- * comments are dropped. Used for files that run outside a transaction (one statement at a time, as
- * PostgreSQL requires for CREATE INDEX CONCURRENTLY) and to find the failing statement of a file.
- * SQL-standard function bodies (`BEGIN ATOMIC ... END`) are not understood: they contain `;`.
- */
-export function splitStatements(script: string): ScriptStatement[] {
-  const chars = Array.from(script);
-  const statements: ScriptStatement[] = [];
-  /** Index of the statement's first character that is not whitespace or comment; -1 while there is none. */
-  let first = -1;
-  let i = 0;
-  const push = (end: number) => {
-    if (first !== -1) statements.push({ text: chars.slice(first, end).join(''), offset: first });
-    first = -1;
-  };
-  while (i < chars.length) {
-    const c = chars[i]!;
-    const next = chars[i + 1];
-    if (c === '-' && next === '-') {
-      while (i < chars.length && chars[i] !== '\n') i++;
-      continue;
-    }
-    if (c === '/' && next === '*') {
-      let depth = 1;
-      i += 2;
-      while (i < chars.length && depth > 0) {
-        if (chars[i] === '/' && chars[i + 1] === '*') {
-          depth++;
-          i += 2;
-        } else if (chars[i] === '*' && chars[i + 1] === '/') {
-          depth--;
-          i += 2;
-        } else {
-          i++;
-        }
-      }
-      continue;
-    }
-    if (c === ';') {
-      push(i);
-      i++;
-      continue;
-    }
-    if (first === -1 && !/\s/.test(c)) first = i;
-    if (c === "'") {
-      const escapes = i > 0 && /[eE]/.test(chars[i - 1]!) && (i < 2 || !/[\w$]/.test(chars[i - 2]!));
-      i++;
-      while (i < chars.length) {
-        if (escapes && chars[i] === '\\') {
-          i += 2;
-        } else if (chars[i] === "'" && chars[i + 1] === "'") {
-          i += 2;
-        } else if (chars[i] === "'") {
-          i++;
-          break;
-        } else {
-          i++;
-        }
-      }
-      continue;
-    }
-    if (c === '"') {
-      i++;
-      while (i < chars.length) {
-        if (chars[i] === '"' && chars[i + 1] === '"') i += 2;
-        else if (chars[i] === '"') {
-          i++;
-          break;
-        } else i++;
-      }
-      continue;
-    }
-    if (c === '$' && (i === 0 || !/[\w$]/.test(chars[i - 1]!))) {
-      const rest = chars.slice(i, i + 64).join('');
-      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(rest)?.[0];
-      if (tag) {
-        const body = chars.slice(i + tag.length).join('');
-        const close = body.indexOf(tag);
-        if (close === -1) {
-          i = chars.length;
-        } else {
-          i += tag.length + charLength(body.slice(0, close)) + tag.length;
-        }
-        continue;
-      }
-    }
-    i++;
-  }
-  push(chars.length);
-  return statements;
-}
+export { splitStatements, type ScriptStatement } from './split.js';
 
 /**
  * Makes a no-transaction file runnable inside a transaction, for a brand-new (empty) schema: the keyword

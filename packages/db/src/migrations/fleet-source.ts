@@ -25,10 +25,12 @@ export const STATE_TABLE = 'public.tenant_migration_state';
 /** The SQL listing tenants as (slug, schema_name), for a tenant source; only tenants whose schema exists. */
 export function tenantSourceSql(source: TenantSource): string {
   if (source === 'schemas') {
-    return `select substr(n.nspname, ${TENANT_SCHEMA_PREFIX.length + 1})::text as slug, n.nspname::text as schema_name from pg_namespace n where n.nspname like 'tenant\\_%'`;
+    return `select substr(n.nspname, ${TENANT_SCHEMA_PREFIX.length + 1})::text as slug, n.nspname::text as schema_name
+from pg_namespace n where n.nspname like 'tenant\\_%'`;
   }
   const column = quoteIdentifier(source === 'organizations' ? 'slug' : (source.slugColumn ?? 'slug'));
-  return `select r.${column}::text as slug, n.nspname::text as schema_name from ${registryTable(source)} r join pg_namespace n on n.nspname = '${TENANT_SCHEMA_PREFIX}' || r.${column}`;
+  return `select r.${column}::text as slug, n.nspname::text as schema_name
+from ${registryTable(source)} r join pg_namespace n on n.nspname = '${TENANT_SCHEMA_PREFIX}' || r.${column}`;
 }
 
 /** The registry table of a source, quoted. */
@@ -43,7 +45,7 @@ export function registryTable(source: Exclude<TenantSource, 'schemas'>): string 
  * migrated by a newer release, or whose applied file changed, is pending too; its run then refuses it with
  * the precise error.
  */
-export function pendingCondition(version: string, digest: string): string {
+function pendingCondition(version: string, digest: string): string {
   return `s.schema_name is null or s.version <> ${version} or s.checksum_digest <> ${digest}`;
 }
 

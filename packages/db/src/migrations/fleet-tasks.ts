@@ -107,7 +107,8 @@ async function readHistories(driver: Driver, schemas: string[]): Promise<Map<str
   for (let i = 0; i < schemas.length; i += HISTORY_BATCH) {
     const part = schemas.slice(i, i + HISTORY_BATCH);
     const text = part
-      .map((schema, j) => `select $${j + 1}::text as schema_name, coalesce(max(version), 0) as version, ${HISTORY_SQL} as history from ${quoteIdentifier(schema)}.schema_migrations`)
+      .map((schema, j) => `select $${j + 1}::text as schema_name, coalesce(max(version), 0) as version, ${HISTORY_SQL} as history
+from ${quoteIdentifier(schema)}.schema_migrations`)
       .join('\nunion all\n');
     queries.push(
       driver.query({ text, values: part }).then(({ rows }) => {

@@ -60,13 +60,20 @@ export interface TenantRunResult {
   status: TenantRunStatus;
   /** Files applied now. */
   applied: string[];
-  /** The migrations that ran, failed or were not executed (already applied ones, status Skipped, are left out to keep fleet results small). */
+  /**
+   * The migrations that ran, failed or were not executed (already applied ones, status Skipped, are left out to
+   * keep fleet results small).
+   */
   results: MigrationResult[];
   error?: CgkError;
 }
 
 export interface MigrateTenantsOptions extends Pick<MigrateOptions, 'tenantDir'> {
-  /** How many tenants are migrated at once; default 4, at most the pool's size (`pool_max`). Each uses one connection at a time (for a no-transaction file: the locked transaction's, ended before the file's own session is opened). */
+  /**
+   * How many tenants are migrated at once; default 4, at most the pool's size (`pool_max`). Each uses one
+   * connection at a time (for a no-transaction file: the locked transaction's, ended before the file's own
+   * session is opened).
+   */
   concurrency?: number;
   /** Called after each tenant looked at (exceptions it throws are ignored). */
   onProgress?: (progress: TenantProgress) => void;
@@ -181,7 +188,8 @@ async function runFleet(fleet: Fleet, options: MigrateTenantsOptions, outcome: M
   if (asyncCommit && outcome.tenants.some((t) => t.results.some((r) => r.status === 'Success'))) await flushWal(driver, outcome);
   if (options.verify && !streamError) {
     // Summary rows of schemas that no longer exist (dropped tenants) are removed.
-    await driver.query({ text: 'delete from public.tenant_migration_state s where not exists (select 1 from pg_namespace n where n.nspname = s.schema_name)' }).catch(() => undefined);
+    await driver.query({ text: `delete from public.tenant_migration_state s
+where not exists (select 1 from pg_namespace n where n.nspname = s.schema_name)` }).catch(() => undefined);
   }
   outcome.tenants.sort(bySlug);
   outcome.failed.sort(bySlug);
@@ -261,7 +269,8 @@ function fleetSetupError(error: unknown, source: TenantSource | undefined): CgkE
   const missingTable = error instanceof QueryError && error.sqlState === '42P01';
   return new MigrationError({ schema: 'public' }, `Cannot list the tenants to migrate: ${error instanceof Error ? error.message : String(error)}`, {
     hint: missingTable && registry
-      ? 'public.organizations (the tenant registry) does not exist yet: run the public migrations first (setup:database), or pass tenants: "schemas".'
+      ? 'public.organizations (the tenant registry) does not exist yet: run the public migrations first (setup:database), ' +
+        'or pass tenants: "schemas".'
       : error instanceof CgkError ? error.hint : undefined,
     cause: error,
   });

@@ -61,7 +61,10 @@ function missingFileError(schema: string, migrations: readonly Migration[], row:
   return new MigrationFilesError(
     file,
     `Schema ${schema} has migration ${row.version} (${row.name}) applied, but there is no such file (latest file: ${latest})`,
-    { hint: 'This schema was migrated by a newer release: run the release that has the file, or check the migration directory option.' },
+    {
+      hint: 'This schema was migrated by a newer release: run the release that has the file, or check the migration directory ' +
+        'option.',
+    },
   );
 }
 

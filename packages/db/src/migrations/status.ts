@@ -85,7 +85,8 @@ export interface MigrationStatusOptions extends MigrateOptions {
  *
  * @example
  * const status = await migrationStatus(db);
- * console.log(`public: ${status.public.pending.length} pending; tenants: ${status.tenants.pending}/${status.tenants.total} pending`);
+ * console.log(`public: ${status.public.pending.length} pending`);
+ * console.log(`tenants: ${status.tenants.pending}/${status.tenants.total} pending`);
  */
 export async function migrationStatus(db: DriverSource, options: MigrationStatusOptions = {}): Promise<MigrationStatusReport> {
   const [publicFiles, tenantFiles] = await Promise.all([
@@ -115,7 +116,8 @@ export async function migrationStatus(db: DriverSource, options: MigrationStatus
 
 async function schemaStatus(driver: Driver, schema: string, files: readonly Migration[], tracked: boolean): Promise<SchemaMigrationStatus> {
   const rows = tracked
-    ? (await driver.query({ text: `select version, name, checksum, applied_at, duration_ms from ${quoteIdentifier(schema)}.schema_migrations order by version` })).rows
+    ? (await driver.query({ text: `select version, name, checksum, applied_at, duration_ms
+from ${quoteIdentifier(schema)}.schema_migrations order by version` })).rows
     : [];
   const applied: AppliedMigration[] = rows.map((row) => {
     const version = Number(row.version);

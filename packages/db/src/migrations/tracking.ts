@@ -14,7 +14,7 @@ export const LOCK_PREFIX = 'cgk_migrations:';
  * Takes the schema's migration lock until the transaction ends, waiting for it in the server. Transaction-level,
  * so it works through PgBouncer (transaction mode) and the Neon pooler, where a session lock would be held by
  * whichever server connection happened to run it. Only used inside a caller's transaction, by
- * `applyTenantMigrations`: on the new tenant's schema (which nobody else can see yet), and on `public` when
+ * `migrateTenantInTransaction`: on the new tenant's schema (which nobody else can see yet), and on `public` when
  * `public.tenant_migration_state` is missing, to create it. The lock of `public` is a real blocking wait (held
  * until the caller's transaction ends); it is what serialises that CREATE with runners' `ensureStateTable`.
  * Runners use `beginLocked` (a tried lock) instead.
@@ -89,7 +89,8 @@ function pause(attempt: number): Promise<void> {
 /** Sets the schema the migration files run in, transaction-locally, and says whether it exists. */
 export function searchPathStatement(schema: string): Statement {
   return {
-    text: "select set_config('search_path', $1, true) as search_path, exists (select 1 from pg_namespace where nspname = $1) as found",
+    text: `select set_config('search_path', $1, true) as search_path,
+  exists (select 1 from pg_namespace where nspname = $1) as found`,
     values: [schema],
   };
 }
@@ -128,8 +129,10 @@ export function selectStateStatement(schema: string): Statement {
 
 /** The summary row's upsert, its values given as SQL (parameters, or literals in a script). */
 function upsertStateSql(schema: string, version: string, digest: string): string {
-  return `insert into public.tenant_migration_state as s (schema_name, version, checksum_digest, updated_at) values (${schema}, ${version}, ${digest}, now())
-on conflict (schema_name) do update set version = excluded.version, checksum_digest = excluded.checksum_digest, updated_at = excluded.updated_at`;
+  return `insert into public.tenant_migration_state as s (schema_name, version, checksum_digest, updated_at)
+values (${schema}, ${version}, ${digest}, now())
+on conflict (schema_name) do update
+set version = excluded.version, checksum_digest = excluded.checksum_digest, updated_at = excluded.updated_at`;
 }
 
 /** Writes a tenant's summary row (same transaction as the migration it follows). */
@@ -146,7 +149,8 @@ type Applied = { version: number; name: string; checksum: string };
 
 /** The tracking row's INSERT, its values given as SQL (parameters, or literals in a script). */
 function insertAppliedSql(schema: string, version: string, name: string, checksum: string, duration: string): string {
-  return `insert into ${quoteIdentifier(schema)}.schema_migrations (version, name, checksum, duration_ms) values (${version}, ${name}, ${checksum}, ${duration})`;
+  return `insert into ${quoteIdentifier(schema)}.schema_migrations (version, name, checksum, duration_ms)
+values (${version}, ${name}, ${checksum}, ${duration})`;
 }
 
 /**
@@ -178,7 +182,8 @@ export const START_CLOCK: Statement = { text: "select set_config('cgk.migration_
 
 /** `START_CLOCK` that also sets `synchronous_commit = off` for the transaction (see `RunTarget.asyncCommit`). */
 export const START_CLOCK_ASYNC_COMMIT: Statement = {
-  text: "select set_config('cgk.migration_started', extract(epoch from clock_timestamp())::text, true), set_config('synchronous_commit', 'off', true)",
+  text: `select set_config('cgk.migration_started', extract(epoch from clock_timestamp())::text, true),
+  set_config('synchronous_commit', 'off', true)`,
 };
 
 const stateTableReady = new WeakSet<Driver>();

@@ -1,3 +1,4 @@
+import { workerLoginError } from '../citus.js';
 import type { Database } from '../database.js';
 import type { QueryResult, Statement, Transaction } from '../drivers/types.js';
 import { CgkError, QueryError, ScopeEndedError, TenantNotFoundError, TenantScopeConflictError, TransactionAbortedError } from '../errors.js';
@@ -110,7 +111,9 @@ class TenantScope implements ActiveScope {
         this.#missing = true;
         throw new TenantNotFoundError(this.slug);
       }
-      if (!answer?.ok) throw answer?.error ?? new Error('first statement returned no result');
+      if (!answer?.ok) {
+        throw workerLoginError(answer?.error, this.slug) ?? answer?.error ?? new Error('first statement returned no result');
+      }
       return answer.result;
     } catch (error) {
       this.#openError = error as Error;

@@ -153,7 +153,11 @@ function commentEnd(text: string, from: number): number {
 type StringMode = 'plain' | 'escape' | 'raw';
 
 /** Prefix words that change how the string right after them reads (N'' and U&'' read as plain ones). */
-const PREFIXED = new Map<string, StringMode>([['e', 'escape'], ['b', 'raw'], ['x', 'raw']]);
+const PREFIXED = new Map<string, StringMode>([
+  ['e', 'escape'],
+  ['b', 'raw'],
+  ['x', 'raw'],
+]);
 
 /**
  * After the string opening at `from`, including its SQL-standard continuations: a quote after whitespace

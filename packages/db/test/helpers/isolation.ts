@@ -31,8 +31,11 @@ export async function runIsolationScenario(db: Database, slugs: string[], scopes
     const fails = op % 3 === 0;
     try {
       await db.withTenant(slug, async (scoped) => {
-        const before = await scoped<{ tenant: string; path: string }>`select tenant, current_setting('search_path') as path from marker`;
-        expect(before.rows).toEqual([{ tenant: slug, path: `tenant_${slug}, public` }]);
+        // Two statements: on Citus a query on a tenant table runs whole on the tenant's worker, where
+        // current_setting('search_path') is the worker's own; the scope's path lives on the coordinator.
+        const before = await scoped<{ tenant: string }>`select tenant from marker`;
+        const path = await scoped<{ path: string }>`select current_setting('search_path') as path`;
+        expect([...before.rows, ...path.rows]).toEqual([{ tenant: slug }, { path: `tenant_${slug}, public` }]);
         await scoped`insert into events (op, tenant) values (${op}, ${slug})`;
         await new Promise((r) => setTimeout(r, op % 5));
         const after = await sql<{ tenant: string }>`select tenant from marker`;
