@@ -14,6 +14,7 @@ export default {
     'packages/db/src/sql.ts',
     'packages/db/src/request.ts',
     'packages/db/src/migrations/files.ts',
+    'packages/db/src/migrations/split.ts',
     'packages/db/src/secrets.ts',
     'packages/cli/src/output.ts',
   ],
