@@ -148,9 +148,12 @@ export async function runCitusBench(options: { tenants?: number; fleet?: number 
   try {
     cpSync(DEFAULT_TENANT_DIR, tenantDir, { recursive: true });
     await setupDatabase({ db });
-    const rows = [await provisioning(db, raw, options.tenants ?? 20)];
-    const fleet = Array.from({ length: options.fleet ?? 100 }, (_, i) => `fleet${i}`);
-    await inParallel(fleet, 3, (slug) => createTenant({ slug }, { db }));
+    const created = options.tenants ?? 20;
+    const rows = [await provisioning(db, raw, created)];
+    // The fleet: the tenants createTenant() made above, and more up to `fleet` in all.
+    const more = Array.from({ length: Math.max(0, (options.fleet ?? 100) - created) }, (_, i) => `fleet${i}`);
+    await inParallel(more, 3, (slug) => createTenant({ slug }, { db }));
+    const fleet = [...Array.from({ length: created }, (_, i) => `bench${i}`), ...more];
     rows.push(...(await scopes(db, noRoles, raw, fleet.slice(0, 20))));
     rows.push(await fleetMigration(db, raw, fleet, tenantDir));
     return rows;
