@@ -27,6 +27,9 @@ import { provision } from './scale/measure.js';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'packages', 'cli', 'bin', 'cgk.mjs');
 const BENCH_FILE = /_bench_cli_note\d+\.sql$/;
+/** The compiled CLI (`npm run build`), run as installed; its rows are left out when it has not been built. */
+const DIST = join(ROOT, 'packages', 'cli', 'dist', 'main.js');
+const DIST_BIN = join(ROOT, 'bench', 'cgk-dist.mjs');
 
 /** Wall time of `node <args>` in ms; rejects (with its stderr) if it exits non-zero. */
 export function timeNode(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): Promise<{ ms: number; stdout: string }> {
@@ -110,7 +113,15 @@ function removeBenchFiles(): void {
  * and on a warm `Database` that has created tenants before. Alternated, medians.
  */
 async function createRows(db: Database, url: string, env: NodeJS.ProcessEnv, cwd: string, count: number): Promise<BenchRow[]> {
-  const s = { help: [] as number[], cli: [] as number[], cold: [] as number[], warm: [] as number[] };
+  const s = {
+    help: [] as number[],
+    cli: [] as number[],
+    cold: [] as number[],
+    warm: [] as number[],
+    distHelp: [] as number[],
+    dist: [] as number[],
+  };
+  const built = existsSync(DIST);
   await createTenant({ slug: 'warm' }, { db });
   const timed = async (samples: number[], work: () => Promise<unknown>) => {
     const started = performance.now();
@@ -131,6 +142,12 @@ async function createRows(db: Database, url: string, env: NodeJS.ProcessEnv, cwd
             await fresh.end();
           }
         }),
+      ...(built
+        ? [
+            async () => s.distHelp.push((await timeNode([DIST_BIN, '--help'], env, cwd)).ms),
+            async () => s.dist.push((await timeNode([DIST_BIN, 'tenant:create', `dist${i}`], env, cwd)).ms),
+          ]
+        : []),
     ];
     if (i % 2 === 1) steps.reverse();
     for (const step of steps) await step();
@@ -157,7 +174,17 @@ async function createRows(db: Database, url: string, env: NodeJS.ProcessEnv, cwd
         note: 'the warm baseline reuses server connections that created tenants before: their catalog caches are warm',
       },
     ),
+    ...(built ? [distRow(s.dist, s.distHelp, s.cold, count)] : []),
   ];
+}
+
+/** The compiled CLI (as installed from npm: no tsx) minus its own start-up, against createTenant on a new Database. */
+function distRow(dist: number[], help: number[], cold: number[], count: number): BenchRow {
+  const name = `cgk tenant:create compiled (as installed) minus start-up vs createTenant, new Database (median of ${count})`;
+  return row(name, 'ms', median(cold), median(dist) - median(help), {
+    goal: '≤ 1.0x',
+    note: `compiled cgk tenant:create ${median(dist).toFixed(0)} ms whole, compiled cgk --help ${median(help).toFixed(0)} ms`,
+  });
 }
 
 /** One migrate round per side per round, alternated; a new column each time. */

@@ -88,7 +88,7 @@ export async function runEmbeddedBench(options: { rounds?: number } = {}): Promi
           s.listRss.push(r.rssMB);
         },
       ];
-      if (round % 2 === 1) [first, later].forEach((pair) => pair.reverse());
+      if (round % 2 === 1) for (const pair of [first, later]) pair.reverse();
       for (const step of [...first, ...later]) await step();
     }
   } finally {

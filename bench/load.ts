@@ -153,7 +153,7 @@ export async function runLoad(options: LoadOptions) {
     const params = options.params ? `, params ${options.params}` : '';
     log(`${options.callers} callers, ${options.rounds} rounds of ${(perPhase / 1000).toFixed(1)} s per side${params}`);
     for (const side of sides) await phase(side, options.callers, 1000); // warm-up: connections open
-    for (const side of sides) (side.latenciesUs.length = 0), (side.measuredMs = 0), (side.errors = 0);
+    for (const side of sides) Object.assign(side, { latenciesUs: [], measuredMs: 0, errors: 0 });
     for (let round = 0; round < options.rounds; round++) {
       const order = round % 2 === 0 ? sides : [...sides].reverse();
       for (const side of order) await sampled(side, phase(side, options.callers, perPhase));

@@ -11,7 +11,10 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** `2025-01-31T12-34-56Z`: a file-name-safe UTC timestamp. */
 export function timestamp(date = new Date()): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  return date
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
 }
 
 async function packageVersion(name: string): Promise<string | null> {
@@ -43,7 +46,11 @@ export async function machineInfo(db?: { sql: { query(text: string): Promise<{ r
   let redis: string | null = null;
   try {
     const { Redis } = await import('ioredis');
-    const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0 });
+    const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+      lazyConnect: true,
+      connectTimeout: 2000,
+      maxRetriesPerRequest: 0,
+    });
     // Without a listener a failed connection is an unhandled 'error' event; connect() rejecting says enough.
     client.on('error', () => {});
     try {

@@ -3,7 +3,8 @@
  *
  *   npm run bench                          the full run (a few minutes)
  *   npm run bench -- --quick               fewer rounds: a smoke run, figures are rough
- *   npm run bench -- --only tenant,cli     only these modules (tenant, lifecycle, migrations, cache, neon, embedded, cli)
+ *   npm run bench -- --only tenant,cli     only these modules (tenant, lifecycle, migrations, cache, neon, embedded, cli,
+ *                                          packaging)
  *
  * Each module measures its baselines in the same run as ours, interleaved (shared, noisy machines: only
  * ratios mean something). A module whose file is missing is reported "not available", one that throws is
@@ -54,10 +55,21 @@ async function runModule(spec: ModuleSpec, quick: boolean): Promise<BenchRow[]> 
 }
 
 const MODULES: ModuleSpec[] = [
-  { name: 'tenant', file: 'tenant.bench.ts', exportName: 'runTenantBench', options: (q) => (q ? { rounds: 2, perRound: 100, trials: 2 } : {}) },
+  {
+    name: 'tenant',
+    file: 'tenant.bench.ts',
+    exportName: 'runTenantBench',
+    options: (q) => (q ? { rounds: 2, perRound: 100, trials: 2 } : {}),
+  },
   { name: 'lifecycle', file: 'lifecycle.bench.ts', exportName: 'runLifecycleBench', options: (q) => (q ? { tenants: 8 } : {}) },
   // The goal is stated for 1,000 tenants; --quick uses 200 (the fleet is built twice).
-  { name: 'migrations', file: 'migrations.bench.ts', exportName: 'runMigrationsBench', options: (q) => ({ tenants: q ? 200 : 1000 }) },
+  {
+    name: 'migrations',
+    file: 'migrations.bench.ts',
+    exportName: 'runMigrationsBench',
+    options: (q) => ({ tenants: q ? 200 : 1000 }),
+  },
+  { name: 'orm', file: 'orm.bench.ts', exportName: 'runOrmBench', options: (q) => (q ? { rounds: 3, perRound: 100 } : {}) },
   { name: 'cache', file: 'cache.bench.ts', exportName: 'runCacheBench', options: (q) => (q ? { ops: 2000, rounds: 2 } : {}) },
   { name: 'neon', file: 'neon.bench.ts', exportName: 'runNeonBench', options: (q) => (q ? { rounds: 2, perRound: 40 } : {}) },
   { name: 'embedded', file: 'embedded.bench.ts', exportName: 'runEmbeddedBench', options: (q) => (q ? { rounds: 1 } : {}) },
@@ -68,6 +80,7 @@ const MODULES: ModuleSpec[] = [
     exportName: 'runCliBench',
     options: (q) => (q ? { tenants: 200, rounds: 2, creates: 4, startupRuns: 4 } : { tenants: 1000 }),
   },
+  { name: 'packaging', file: 'packaging.bench.ts', exportName: 'runPackagingBench', options: (q) => (q ? { runs: 6 } : {}) },
 ];
 
 // --- goals ---------------------------------------------------------------------------------------------------
@@ -104,6 +117,9 @@ function goalFor(module: string, r: BenchRow): Goal | undefined {
   if (module === 'migrations' && /one-line/.test(name) && !/concurrency 1\b|synchronous/.test(name)) {
     return { text: '≤ 1.00x psql', met: (x) => x.ratio <= 1.0 };
   }
+  if (module === 'orm' && r.goal) {
+    return r.unit === 'µs' ? { text: '≤ 15 µs added', met: (x) => x.ours - x.baseline <= 15 } : { text: '2', met: (x) => x.ours <= 2 };
+  }
   if (module === 'cache' && /^cache (get|set)\b/.test(name) && !name.includes('raw string')) {
     return { text: '≤ 1.20x raw client', met: (x) => x.ratio <= 1.2 };
   }
@@ -134,14 +150,21 @@ export function parseRunArgs(argv: string[]): { quick: boolean; only: string[] |
     else if (arg === '--only' || arg.startsWith('--only=')) {
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
       if (!value) throw new Error('--only needs a module name');
-      only = [...(only ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+      only = [
+        ...(only ?? []),
+        ...value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ];
     } else if (arg === '--help' || arg === '-h') {
       console.log(`usage: npm run bench -- [--quick] [--only ${MODULES.map((m) => m.name).join(',')}]`);
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (try --help)`);
   }
   const unknown = only?.filter((n) => !MODULES.some((m) => m.name === n)) ?? [];
-  if (unknown.length > 0) throw new Error(`unknown module ${unknown.join(', ')}; modules: ${MODULES.map((m) => m.name).join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`unknown module ${unknown.join(', ')}; modules: ${MODULES.map((m) => m.name).join(', ')}`);
   return { quick, only };
 }
 
@@ -200,7 +223,15 @@ interface ChildResult {
 /** Starts this file with `--child`, passing its output through; resolves with its exit code and last stderr. */
 function runChild(name: string, quick: boolean, out: string): Promise<{ code: number | string; stderrTail: string }> {
   return new Promise((resolve) => {
-    const args = [...process.execArgv, fileURLToPath(import.meta.url), '--child', name, '--out', out, ...(quick ? ['--quick'] : [])];
+    const args = [
+      ...process.execArgv,
+      fileURLToPath(import.meta.url),
+      '--child',
+      name,
+      '--out',
+      out,
+      ...(quick ? ['--quick'] : []),
+    ];
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'pipe'] });
     let tail = '';
     child.stderr.on('data', (chunk: Buffer) => {
@@ -230,7 +261,11 @@ async function childMain(name: string, quick: boolean, out: string): Promise<voi
       console.warn(`bench: ${name}: ignored an idle connection closed by a database drop`);
       return;
     }
-    write({ status: 'failed', message: `escaped the module: ${error instanceof Error ? error.message : String(error)}`, rows: [] });
+    write({
+      status: 'failed',
+      message: `escaped the module: ${error instanceof Error ? error.message : String(error)}`,
+      rows: [],
+    });
     console.error(error);
     process.exit(1);
   };
@@ -263,14 +298,26 @@ export function printOutcomes(outcomes: ModuleOutcome[]): void {
       continue;
     }
     for (const r of o.rows) {
-      lines.push([o.name, r.name, `${fmt(r.baseline)} ${r.unit}`, `${fmt(r.ours)} ${r.unit}`, `${r.ratio.toFixed(2)}x`, r.goalText ?? '—', r.met === null ? '—' : r.met ? 'yes' : 'NO']);
+      lines.push([
+        o.name,
+        r.name,
+        `${fmt(r.baseline)} ${r.unit}`,
+        `${fmt(r.ours)} ${r.unit}`,
+        `${r.ratio.toFixed(2)}x`,
+        r.goalText ?? '—',
+        r.met === null ? '—' : r.met ? 'yes' : 'NO',
+      ]);
       if (r.note) notes.push(`${o.name} / ${r.name}: ${r.note}`);
     }
   }
   const header = ['bench', 'measure', 'baseline', 'ours', 'ratio', 'goal', 'met?'];
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const right = new Set([2, 3, 4]);
-  const format = (cells: string[]) => cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const format = (cells: string[]) =>
+    cells
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   console.log('');
   console.log(format(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));

@@ -38,15 +38,36 @@ export interface Violation {
   message: string;
 }
 
-const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression', 'ObjectMethod', 'ClassMethod', 'ClassPrivateMethod']);
-const NOT_CHILDREN = new Set(['loc', 'start', 'end', 'extra', 'range', 'leadingComments', 'trailingComments', 'innerComments', 'comments']);
+const FUNCTION_TYPES = new Set([
+  'FunctionDeclaration',
+  'FunctionExpression',
+  'ArrowFunctionExpression',
+  'ObjectMethod',
+  'ClassMethod',
+  'ClassPrivateMethod',
+]);
+const NOT_CHILDREN = new Set([
+  'loc',
+  'start',
+  'end',
+  'extra',
+  'range',
+  'leadingComments',
+  'trailingComments',
+  'innerComments',
+  'comments',
+]);
 
 /** The TypeScript files the limits apply to, relative to the repository root. */
 export function sourceFiles(root = ROOT): string[] {
   const roots = [join(root, 'bench'), join(root, 'tooling')];
   const packages = join(root, 'packages');
   if (existsSync(packages)) for (const name of readdirSync(packages)) roots.push(join(packages, name, 'src'));
-  return roots.filter((dir) => existsSync(dir)).flatMap((dir) => walk(dir)).map((file) => relative(root, file)).sort();
+  return roots
+    .filter((dir) => existsSync(dir))
+    .flatMap((dir) => walk(dir))
+    .map((file) => relative(root, file))
+    .sort();
 }
 
 function walk(dir: string): string[] {
@@ -96,7 +117,9 @@ function functionName(node: Node, parent: Node | undefined): string {
     if (id.type === 'PrivateName') return `#${id.id?.name}`;
     return id.name ?? (typeof id.value === 'string' ? id.value : undefined);
   };
-  return nameOf(node.id) ?? nameOf(node.key) ?? nameOf(parent?.id) ?? nameOf(parent?.key) ?? nameOf(parent?.left) ?? '<anonymous>';
+  return (
+    nameOf(node.id) ?? nameOf(node.key) ?? nameOf(parent?.id) ?? nameOf(parent?.key) ?? nameOf(parent?.left) ?? '<anonymous>'
+  );
 }
 
 /** The runtime imports of a file: relative paths and workspace packages, resolved to files. */
@@ -107,9 +130,12 @@ export function runtimeImports(file: string, root = ROOT): string[] {
     const source = (node.source as { value?: string } | null | undefined)?.value;
     if (!source) continue;
     if (node.type === 'ImportDeclaration' && node.importKind !== 'type') specifiers.push(source);
-    if ((node.type === 'ExportNamedDeclaration' || node.type === 'ExportAllDeclaration') && node.exportKind !== 'type') specifiers.push(source);
+    if ((node.type === 'ExportNamedDeclaration' || node.type === 'ExportAllDeclaration') && node.exportKind !== 'type')
+      specifiers.push(source);
   }
-  return specifiers.map((spec) => resolveImport(spec, join(root, file), root)).filter((path): path is string => path !== undefined);
+  return specifiers
+    .map((spec) => resolveImport(spec, join(root, file), root))
+    .filter((path): path is string => path !== undefined);
 }
 
 function resolveImport(spec: string, from: string, root: string): string | undefined {
@@ -137,7 +163,9 @@ export function importCycles(files: readonly string[], root = ROOT): string[][] 
     graph.set(file, edges);
     pending.push(...edges.filter((edge) => !graph.has(edge)));
   }
-  return stronglyConnected(graph).filter((component) => component.length > 1 || graph.get(component[0]!)!.includes(component[0]!));
+  return stronglyConnected(graph).filter(
+    (component) => component.length > 1 || graph.get(component[0]!)!.includes(component[0]!),
+  );
 }
 
 function stronglyConnected(graph: Map<string, string[]>): string[][] {
@@ -181,11 +209,20 @@ export function checkShape(files: readonly string[], root = ROOT): Violation[] {
     }
     lines.forEach((text, i) => {
       const length = [...text].length;
-      if (length > LIMITS.lineLength) violations.push({ kind: 'line', where: `${file}:${i + 1}`, message: `${length} characters (limit ${LIMITS.lineLength})` });
+      if (length > LIMITS.lineLength)
+        violations.push({
+          kind: 'line',
+          where: `${file}:${i + 1}`,
+          message: `${length} characters (limit ${LIMITS.lineLength})`,
+        });
     });
     for (const shape of functionShapes(file, root)) {
       if (shape.ownLines <= LIMITS.functionLines) continue;
-      violations.push({ kind: 'function', where: `${file}:${shape.line}`, message: `${shape.name}: ${shape.ownLines} lines (limit ${LIMITS.functionLines})` });
+      violations.push({
+        kind: 'function',
+        where: `${file}:${shape.line}`,
+        message: `${shape.name}: ${shape.ownLines} lines (limit ${LIMITS.functionLines})`,
+      });
     }
   }
   for (const cycle of importCycles(files, root)) {
@@ -216,4 +253,5 @@ function main(argv: readonly string[]): number {
   return violations.length === 0 ? 0 : 1;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) process.exitCode = main(process.argv.slice(2));
+if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname))
+  process.exitCode = main(process.argv.slice(2));

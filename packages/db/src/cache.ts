@@ -1,10 +1,9 @@
-import type { Redis } from 'ioredis';
 import { CacheError, ConfigError } from './errors.js';
 import { assertValidSlug } from './identifier.js';
 import { currentTenant } from './scope/context.js';
 import { processMemoryStore } from './cache/memory-store.js';
 import { RedisStore } from './cache/redis-store.js';
-import type { CacheStore } from './cache/store.js';
+import type { CacheStore, RedisClient } from './cache/store.js';
 import { bindTenantCache, type TenantCache } from './cache/tenant-cache.js';
 
 /**
@@ -13,6 +12,7 @@ import { bindTenantCache, type TenantCache } from './cache/tenant-cache.js';
  * (ioredis, bounded waits, SCAN-based clear) and `cache/memory-store.ts` (the fallback without REDIS_URL).
  */
 export type { TenantCache } from './cache/tenant-cache.js';
+export type { RedisClient } from './cache/store.js';
 
 /** Default bound, in milliseconds, on connecting to Redis and on each command. */
 export const DEFAULT_CACHE_TIMEOUT_MS = 2000;
@@ -21,7 +21,7 @@ export interface TenantCacheOptions {
   /** A `redis://` or `rediss://` URL (password allowed); default `process.env.REDIS_URL`. */
   url?: string;
   /** Your own ioredis client (tests, custom setups); used as is and never closed by `closeCache()`. */
-  client?: Redis;
+  client?: RedisClient;
   /** Use the in-process store whatever `REDIS_URL` says (tests, one-off scripts); no announcement. */
   memory?: boolean;
   /** Bound on connecting and on each Redis command, in ms (default 2000); past it, a `CacheError`. */
@@ -30,7 +30,7 @@ export interface TenantCacheOptions {
 
 /** One store (one connection, opened lazily) per URL and timeout, shared by every cache of the process. */
 const sharedStores = new Map<string, RedisStore>();
-const clientStores = new WeakMap<Redis, Map<number, RedisStore>>();
+const clientStores = new WeakMap<RedisClient, Map<number, RedisStore>>();
 let announced = false;
 
 /**

@@ -3,9 +3,11 @@ import { citusCheck, describeCitus } from './citus.js';
 import { Database, tenantRolesFromEnv } from './database.js';
 import { parsePoolSettings } from './drivers/pool-settings.js';
 import { resolveDriverConfig, type DriverConfig } from './drivers/driver-config.js';
-import { CacheError, CgkError, redactSecrets } from './errors.js';
+import { CacheError, ConfigError, redactSecrets } from './errors.js';
+import { checkPooling, checkUrl, failure } from './doctor-config.js';
 import { describeMigrations } from './doctor-migrations.js';
 import { migrationStatus } from './migrations/status.js';
+import { loadOptional } from './optional.js';
 import { checkEncryptionKeys } from './secrets.js';
 
 /**
@@ -163,69 +165,6 @@ async function checkCitus(db: Database, tenantRoles: boolean, add: (check: Docto
   }
 }
 
-/** The URL from the environment; its settings as `inUse` (the caller's database, e.g. the CLI's with its own connect_timeout) has them. */
-function checkUrl(env: NodeJS.ProcessEnv, inUse?: string): DoctorCheck {
-  const name = 'database url';
-  const source = env.DATABASE_URL ? 'DATABASE_URL' : env.POSTGRES_URL ? 'POSTGRES_URL' : undefined;
-  if (!source) {
-    return {
-      name,
-      status: 'warn',
-      detail: 'DATABASE_URL is not set (nor POSTGRES_URL): the embedded PostgreSQL is used, fine for development only',
-      hint: 'For staging and production set DATABASE_URL to your Neon (or other PostgreSQL) connection string: see docs/setup/DATABASE.md.',
-    };
-  }
-  const url = inUse ?? env[source] ?? '';
-  let settings;
-  try {
-    settings = parsePoolSettings(url);
-  } catch (error) {
-    return failure(name, error);
-  }
-  const parts = [`${source}=${settings.redacted}`];
-  if (source === 'DATABASE_URL' && env.POSTGRES_URL && env.POSTGRES_URL !== env.DATABASE_URL) parts.push('POSTGRES_URL is also set and ignored');
-  parts.push(`pool_max ${settings.max}, connect_timeout ${settings.connectTimeoutMs / 1000} s, idle_timeout ${settings.idleTimeoutMs / 1000} s, statement_timeout ${settings.statementTimeoutMs === undefined ? 'none' : `${settings.statementTimeoutMs} ms`}`);
-  const parsed = new URL(url);
-  const sslmode = parsed.searchParams.get('sslmode');
-  if (!isLocalHost(parsed.hostname) && (sslmode === null || sslmode === 'disable' || sslmode === 'allow' || sslmode === 'prefer')) {
-    return {
-      name,
-      status: 'warn',
-      detail: `${parts.join('; ')}; remote host without sslmode=require`,
-      hint: 'Add ?sslmode=require for a server on another machine (Neon requires TLS; its connection strings include it).',
-    };
-  }
-  return { name, status: 'ok', detail: parts.join('; ') };
-}
-
-/** What the connection string says about pooling, and what that means for this library. */
-function checkPooling(config: DriverConfig): DoctorCheck {
-  const name = 'pooling';
-  if (config.driver === 'pglite') return { name, status: 'ok', detail: 'embedded: one in-process connection, no pooler' };
-  let url: URL;
-  try {
-    url = new URL(config.url ?? '');
-  } catch {
-    return { name, status: 'warn', detail: 'skipped: the connection string does not parse' };
-  }
-  const safe = 'safe for withTenant() (search_path is set transaction-locally with set_config(..., true)) and for migrations (transaction-level advisory locks; only a "-- cgk:no-transaction" file would need the direct URL)';
-  if (url.hostname.includes('-pooler.')) {
-    return { name, status: 'ok', detail: `pooled (Neon's PgBouncer in transaction mode, host ${url.hostname}): ${safe}; session state (SET, LISTEN, session advisory locks) does not survive a transaction` };
-  }
-  if (url.port === '6432') {
-    return { name, status: 'ok', detail: `pooled (port 6432: PgBouncer, assumed in transaction mode): ${safe}; session state (SET, LISTEN, session advisory locks) does not survive a transaction` };
-  }
-  if (/\.neon\.tech$/i.test(url.hostname)) {
-    return {
-      name,
-      status: 'ok',
-      detail: `direct (Neon compute endpoint ${url.hostname}, no pooler): fine for migrations and scripts`,
-      hint: 'For application traffic from many serverless instances, use the pooled connection string (host with -pooler): this library is safe on it.',
-    };
-  }
-  return { name, status: 'ok', detail: `direct (${url.hostname || 'local socket'}:${url.port || '5432'}): each pooled client holds a server connection; pool size pool_max` };
-}
-
 /** Tenant roles on: creating a tenant creates a role, so the connection's user needs CREATEROLE. */
 async function checkTenantRoles(on: boolean, db: Database | undefined): Promise<DoctorCheck> {
   const name = 'tenant roles';
@@ -253,7 +192,7 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
   // ioredis rejects a failed connect() with a bare "Connection is closed."; the reason is in its 'error' event.
   let lastError: Error | undefined;
   try {
-    const { Redis } = await import('ioredis');
+    const { Redis } = await loadOptional('ioredis', () => import(/* webpackIgnore: true */ 'ioredis'));
     client = new Redis(url, {
       lazyConnect: true,
       connectTimeout: timeoutMs,
@@ -271,6 +210,7 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
     })(), timeoutMs + 500, `no answer within ${timeoutMs} ms`);
     return { name, status: 'ok', detail: `${shown}: ${pong} in ${ms(performance.now() - started)}` };
   } catch (error) {
+    if (error instanceof ConfigError) return failure(name, error);
     const message = error instanceof Error ? error.message : String(error);
     const reason = lastError && /connection is closed/i.test(message) ? lastError.message : message;
     return failure(name, new CacheError('unavailable', `Cannot reach Redis at ${shown}: ${reason}`, {
@@ -292,11 +232,6 @@ function checkEncryption(env: NodeJS.ProcessEnv): DoctorCheck {
   return { name, status: 'fail', detail: found.detail, ...(found.hint ? { hint: found.hint } : {}) };
 }
 
-function failure(name: string, error: unknown): DoctorCheck {
-  if (error instanceof CgkError) return { name, status: 'fail', detail: `${error.code}: ${error.message}`, ...(error.hint ? { hint: error.hint } : {}) };
-  return { name, status: 'fail', detail: error instanceof Error ? error.message : String(error) };
-}
-
 function describeTarget(config: DriverConfig): string {
   if (config.driver === 'pglite') return `embedded PostgreSQL at ${config.dataDir ?? '(memory)'}`;
   try {
@@ -304,10 +239,6 @@ function describeTarget(config: DriverConfig): string {
   } catch {
     return config.driver;
   }
-}
-
-function isLocalHost(host: string): boolean {
-  return host === '' || host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host === '::1' || host.startsWith('/');
 }
 
 function redactRedis(url: string): string {

@@ -1,3 +1,5 @@
+import { CgkError, type CgkErrorOptions } from './errors/base.js';
+
 /**
  * Every error this library throws on purpose is a `CgkError`: a stable `code` to branch on, a message that
  * says what happened, and a `hint` that says what to do. Messages never contain a password: anything that
@@ -30,34 +32,23 @@ export type CgkErrorCode =
   | 'CGK_NO_TENANT_SCOPE'
   | 'CGK_ORM_TRANSACTION';
 
-export interface CgkErrorOptions {
-  hint?: string;
-  cause?: unknown;
-}
-
-/** Base class of every typed error; `code` is stable across versions, `hint` is for humans. */
-export class CgkError extends Error {
-  readonly code: CgkErrorCode;
-  readonly hint: string | undefined;
-
-  constructor(code: CgkErrorCode, message: string, options: CgkErrorOptions = {}) {
-    super(redactSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-    this.code = code;
-    this.hint = options.hint === undefined ? undefined : redactSecrets(options.hint);
-  }
-
-  /** One line for a terminal: message, then the hint. */
-  toLine(): string {
-    return this.hint ? `${this.message} (hint: ${this.hint})` : this.message;
-  }
-}
+export { CgkError, redactSecrets, type CgkErrorOptions } from './errors/base.js';
+export { CacheError, EncryptionError, type CacheErrorReason } from './errors/cache.js';
+export {
+  MigrationChecksumError,
+  MigrationError,
+  MigrationFilesError,
+  MigrationFleetError,
+  type MigrationErrorDetails,
+} from './errors/migration.js';
 
 /** A tenant slug that breaks the slug rules; raised before any SQL is sent. */
 export class InvalidSlugError extends CgkError {
   constructor(readonly slug: unknown, reason: string) {
     super('CGK_INVALID_SLUG', `Invalid tenant slug ${describe(slug)}: ${reason}`, {
-      hint: 'A slug is 1-56 characters of lowercase letters, digits and "_", starting with a letter (e.g. "acme_store"); reserved names such as "public" or "pg_*" are refused.',
+      hint:
+        'A slug is 1-56 characters of lowercase letters, digits and "_", starting with a letter (e.g. "acme_store"); ' +
+        'reserved names such as "public" or "pg_*" are refused.',
     });
   }
 }
@@ -114,7 +105,9 @@ export class ScopeEndedError extends CgkError {
 export class TransactionAbortedError extends CgkError {
   constructor(readonly slug: string, cause?: unknown, work = 'tenant scope') {
     super('CGK_TRANSACTION_ABORTED', `The transaction of ${work} "${slug}" was aborted by a failed query; nothing was committed`, {
-      hint: 'A query inside the scope failed and its error was caught; PostgreSQL rolled the whole scope back. Let the error propagate or retry the whole scope.',
+      hint:
+        'A query inside the scope failed and its error was caught; PostgreSQL rolled the whole scope back. ' +
+        'Let the error propagate or retry the whole scope.',
       cause,
     });
   }
@@ -217,8 +210,11 @@ export class PoolExhaustedError extends CgkError {
   readonly pool: PoolExhaustion;
 
   constructor(pool: PoolExhaustion, cause?: unknown) {
-    super('CGK_POOL_EXHAUSTED', `No free connection in the pool for ${pool.target}: all ${pool.busy} of pool_max=${pool.max} connections stayed busy for ${pool.connectTimeoutMs / 1000} s (${pool.waiting} more callers waiting)`, {
-      hint: 'Raise pool_max in DATABASE_URL (within the server\'s max_connections), lower the concurrency (fewer scopes or migrate --concurrency), or find what holds connections (a withTenant() callback awaiting slow work).',
+    const busy = `all ${pool.busy} of pool_max=${pool.max} connections stayed busy for ${pool.connectTimeoutMs / 1000} s`;
+    super('CGK_POOL_EXHAUSTED', `No free connection in the pool for ${pool.target}: ${busy} (${pool.waiting} more callers waiting)`, {
+      hint:
+        "Raise pool_max in DATABASE_URL (within the server's max_connections), lower the concurrency (fewer scopes or " +
+        'migrate --concurrency), or find what holds connections (a withTenant() callback awaiting slow work).',
       cause,
     });
     this.pool = pool;
@@ -264,97 +260,7 @@ export class QueryError extends CgkError {
   }
 }
 
-/** Removes passwords from connection strings and `password=` pairs, wherever they appear in a text. */
-export function redactSecrets(text: string): string {
-  return text
-    // Greedy up to the last "@" of the token: an unencoded "@" inside a password must not leak its tail.
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)(\S*)@/gi, '$1***@')
-    .replace(/(password\s*=\s*)('[^']*'|"[^"]*"|[^\s&;]+)/gi, '$1***');
-}
-
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
   return `(${value === null ? 'null' : typeof value})`;
-}
-
-/**
- * Why a cache operation failed: `unavailable` (Redis refused, timed out, closed or answered with an error:
- * callers that can live without the cache catch this one), `value` (a value that JSON cannot carry, or a stored
- * value that is not JSON), `usage` (a key that is not a string, a bad TTL, no tenant scope).
- */
-export type CacheErrorReason = 'unavailable' | 'value' | 'usage';
-
-/** A tenant cache operation failed; `reason` says which kind of failure. The message never holds a password. */
-export class CacheError extends CgkError {
-  constructor(readonly reason: CacheErrorReason, message: string, options: CgkErrorOptions = {}) {
-    super('CGK_CACHE', message, {
-      hint: options.hint ?? (reason === 'unavailable'
-        ? 'Check REDIS_URL and that Redis answers (redis-cli -u "$REDIS_URL" ping); without REDIS_URL an in-process cache is used.'
-        : undefined),
-      cause: options.cause,
-    });
-  }
-}
-
-/** A secret could not be encrypted or decrypted: missing or malformed key, unknown key id, tampered ciphertext. */
-export class EncryptionError extends CgkError {
-  constructor(message: string, hint: string, cause?: unknown) {
-    super('CGK_ENCRYPTION', message, { hint, cause });
-  }
-}
-
-/** A migration directory breaks the file rules (bad name, gap, duplicate version, unreadable) or disagrees with a schema's history. `file` names the file. */
-export class MigrationFilesError extends CgkError {
-  constructor(readonly file: string, message: string, options: CgkErrorOptions = {}) {
-    super('CGK_MIGRATION_FILES', message, options);
-  }
-}
-
-/** An applied migration's file changed since it was applied: nothing is applied to that schema until it is resolved. */
-export class MigrationChecksumError extends CgkError {
-  constructor(readonly schema: string, readonly file: string, readonly recorded: string, readonly current: string) {
-    super('CGK_MIGRATION_CHECKSUM', `Migration ${file} was changed after it was applied to schema ${schema}: checksum recorded ${recorded}, file now ${current}`, {
-      hint: `Applied migrations are never edited: restore ${file} to its applied content (git checkout) and put the change in a new migration file.`,
-    });
-  }
-}
-
-/** Where and why a migration failed. */
-export interface MigrationErrorDetails {
-  schema: string;
-  /** The migration file, when one is to blame. */
-  file?: string;
-  /** 1-based line (and column) in the file, when PostgreSQL reported a position or the failing statement was found. */
-  line?: number;
-  column?: number;
-  /** PostgreSQL's SQLSTATE, when the server refused a statement. */
-  sqlState?: string;
-}
-
-/** A migration failed and was rolled back (code CGK_MIGRATION): names the schema, the file, the line and PostgreSQL's message. */
-export class MigrationError extends CgkError {
-  readonly schema: string;
-  readonly file: string | undefined;
-  readonly line: number | undefined;
-  readonly column: number | undefined;
-  readonly sqlState: string | undefined;
-
-  constructor(details: MigrationErrorDetails, message: string, options: CgkErrorOptions = {}) {
-    super('CGK_MIGRATION', message, options);
-    this.schema = details.schema;
-    this.file = details.file;
-    this.line = details.line;
-    this.column = details.column;
-    this.sqlState = details.sqlState;
-  }
-}
-
-/** migrateTenants() finished with failed tenants (the others were migrated); `failures` lists each with its error. */
-export class MigrationFleetError extends CgkError {
-  constructor(readonly failures: ReadonlyArray<{ slug: string; error: CgkError }>) {
-    const shown = failures.slice(0, 3).map((f) => `${f.slug}: ${f.error.message}`).join('; ');
-    super('CGK_MIGRATION', `Migrations failed for ${failures.length} tenant${failures.length === 1 ? '' : 's'}: ${shown}${failures.length > 3 ? '; ...' : ''}`, {
-      hint: 'Fix the failing tenants (each error names the file and line) and run the migrations again: tenants already migrated are skipped.',
-    });
-  }
 }

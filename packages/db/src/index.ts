@@ -38,7 +38,15 @@ export {
   type MigrationErrorDetails,
   type PoolExhaustion,
 } from './errors.js';
-export { createTenantCache, tenantCache, closeCache, DEFAULT_CACHE_TIMEOUT_MS, type TenantCache, type TenantCacheOptions } from './cache.js';
+export {
+  createTenantCache,
+  tenantCache,
+  closeCache,
+  DEFAULT_CACHE_TIMEOUT_MS,
+  type TenantCache,
+  type TenantCacheOptions,
+  type RedisClient,
+} from './cache.js';
 export { encryptSecret, decryptSecret, isEncryptedSecret, needsReencryption, checkEncryptionKeys, type EncryptionKeyStatus } from './secrets.js';
 export {
   createTenant,

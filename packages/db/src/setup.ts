@@ -52,7 +52,9 @@ export async function setupDatabase(options: { db?: Database } = {}): Promise<Se
   const missing = PLATFORM_TABLES.filter((t) => !tables.includes(t));
   if (missing.length > 0) {
     throw new MigrationError({ schema: 'public' }, `Setup finished but platform tables are missing: ${missing.join(', ')}`, {
-      hint: 'Someone may have dropped them by hand; compare public.schema_migrations with the database (npx @cgk/cli migrate:status).',
+      hint:
+        'Someone may have dropped them by hand; compare public.schema_migrations with the database ' +
+        '(npx @cgk/cli migrate:status).',
     });
   }
   const citus = await describeCitus(db);

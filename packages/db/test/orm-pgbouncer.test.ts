@@ -4,10 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database, identifier } from '../src/index.js';
 import { tenantDrizzle } from '../src/orm/drizzle.js';
 import { tenantKysely } from '../src/orm/kysely.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { createTestDatabase, DROP_TIMEOUT_MS, type TestDatabase } from './helpers/database.js';
 import { createMarkedTenants } from './helpers/isolation.js';
 import type { KyselyTables } from './helpers/orm-schema.js';
 import { startPgBouncer, type PgBouncerInstance } from './helpers/pgbouncer.js';
+import { startPgProxy, type PgProxy } from './helpers/pg-proxy.js';
 
 const events = pgTable('events', { op: integer('op').primaryKey(), tenant: text('tenant').notNull() });
 const marker = pgTable('marker', { tenant: text('tenant').notNull() });
@@ -28,18 +29,22 @@ describe('Drizzle and Kysely through PgBouncer in transaction pooling mode', () 
     direct = new Database({ url: scratch.url });
     slugs = await createMarkedTenants(direct, 'ob', 5);
     bouncer = await startPgBouncer({ targetUrl: scratch.url, poolMode: 'transaction', defaultPoolSize: 2 });
-    pooled = new Database({ url: bouncer.url });
+    // Hundreds of scopes queue for two server connections: on a loaded machine a checkout may wait longer than
+    // the default 10 s connect_timeout, which is not what this test is about.
+    pooled = new Database({ url: `${bouncer.url}?connect_timeout=60` });
   });
   afterAll(async () => {
     await pooled?.end();
     await direct?.end();
     await bouncer?.stop();
     await scratch?.drop();
-  });
+  }, DROP_TIMEOUT_MS);
 
   it('keeps 300 concurrent ORM scopes, a third failing midway, each to its tenant, with exact row counts', async () => {
     const drizzle = tenantDrizzle({ database: pooled });
     const kysely = tenantKysely<KyselyTables>({ database: pooled });
+    // A named prepared statement would break behind PgBouncer in transaction mode: the name is never sent.
+    const markerByName = drizzle.select().from(marker).prepare('marker_by_name');
     const committed = new Map<string, number[]>(slugs.map((slug) => [slug, []]));
     const scopes = 300;
     const work = Array.from({ length: scopes }, async (_, n) => {
@@ -47,7 +52,7 @@ describe('Drizzle and Kysely through PgBouncer in transaction pooling mode', () 
       try {
         await pooled.withTenant(slug, async () => {
           // Drizzle first: it opens the scope, pipelined with BEGIN.
-          const seen = await drizzle.select().from(marker);
+          const seen = await markerByName.execute();
           expect(seen).toEqual([{ tenant: slug }]);
           await drizzle.insert(events).values({ op: n * 2, tenant: slug });
           await drizzle.transaction(async (tx) => {
@@ -87,5 +92,48 @@ describe('Drizzle and Kysely through PgBouncer in transaction pooling mode', () 
     expect(total).toBe(400);
     const leaked = await pooled.withTenant(slugs[0]!, () => drizzle.select().from(events).where(eq(events.tenant, slugs[1]!)));
     expect(leaked).toEqual([]);
+  });
+});
+
+// On the wire: a one-query scope through either ORM costs what it costs through `sql`, 2 round trips.
+describe('ORM scopes, seen through a protocol-reading proxy', () => {
+  let scratch: TestDatabase;
+  let proxy: PgProxy;
+  let db: Database;
+
+  beforeAll(async () => {
+    scratch = await createTestDatabase('cgk_orm_wire');
+    const setup = new Database({ url: scratch.url });
+    await createMarkedTenants(setup, 'wire', 1);
+    await setup.end();
+    proxy = await startPgProxy(scratch.url);
+    db = new Database({ url: `${proxy.url}?pool_max=1` });
+  });
+  afterAll(async () => {
+    await db?.end();
+    await proxy?.stop();
+    await scratch?.drop();
+  }, DROP_TIMEOUT_MS);
+
+  it('costs 2 round trips for a one-query scope through Drizzle and through Kysely', async () => {
+    const drizzle = tenantDrizzle({ database: db });
+    const kysely = tenantKysely<KyselyTables>({ database: db });
+    const count = async (run: () => Promise<unknown>) => {
+      const before = proxy.roundTrips;
+      await run();
+      return proxy.roundTrips - before;
+    };
+    await db.withTenant('wire0', (sql) => sql`select 1`);
+    expect(await count(() => db.withTenant('wire0', () => drizzle.select().from(marker)))).toBe(2);
+    expect(await count(() => db.withTenant('wire0', () => kysely.selectFrom('marker').selectAll().execute()))).toBe(2);
+    expect(await count(() => db.withTenant('wire0', () => drizzle.execute(dsql`select 1`)))).toBe(2);
+    expect(
+      await count(() =>
+        db.withTenant('wire0', async () => {
+          await drizzle.select().from(marker);
+          await kysely.selectFrom('marker').selectAll().execute();
+        }),
+      ),
+    ).toBe(3);
   });
 });

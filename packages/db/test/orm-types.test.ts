@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/index.js';
 import { tenantDrizzle } from '../src/orm/drizzle.js';
 import { tenantKysely } from '../src/orm/kysely.js';
+import { DROP_TIMEOUT_MS } from './helpers/database.js';
 import { pgFixture, pgliteFixture, type DriverSetup } from './helpers/drivers.js';
 import { createMarkedTenants } from './helpers/isolation.js';
 
@@ -91,7 +92,7 @@ describe('ORM value types under TZ=Europe/Berlin', () => {
     for (const setup of Object.values(setups)) await setup.teardown();
     if (previousTz === undefined) delete process.env.TZ;
     else process.env.TZ = previousTz;
-  });
+  }, DROP_TIMEOUT_MS);
 
   it('reads, through Drizzle on pg and PGlite, exactly what it wrote, as Drizzle on node-postgres reads it', async () => {
     expect(reference.drizzle).toEqual([row]);

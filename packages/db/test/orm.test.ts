@@ -15,7 +15,8 @@ import {
 } from '../src/index.js';
 import { tenantDrizzle } from '../src/orm/drizzle.js';
 import { tenantKysely } from '../src/orm/kysely.js';
-import { pgFixture, pgliteFixture } from './helpers/drivers.js';
+import { DROP_TIMEOUT_MS } from './helpers/database.js';
+import { neonFixture, pgFixture, pgliteFixture } from './helpers/drivers.js';
 import { createMarkedTenants } from './helpers/isolation.js';
 import { createOrmTables, customers, orders, schema, type KyselyTables } from './helpers/orm-schema.js';
 
@@ -28,7 +29,7 @@ interface Seen extends Record<string, unknown> {
 const SEEN = `select pg_backend_pid() as pid, txid_current()::text as tx, current_setting('search_path') as path, current_user::text as role`;
 
 // Drizzle and Kysely bound to the tenant scope, on the real server and on the embedded one.
-describe.each([pgFixture, pgliteFixture])('ORMs in the tenant scope on $name', (fixture) => {
+describe.each([pgFixture, pgliteFixture, neonFixture])('ORMs in the tenant scope on $name', (fixture) => {
   let db: Database;
   let teardown: () => Promise<void>;
   let drizzle: ReturnType<typeof tenantDrizzle<typeof schema>>;
@@ -43,7 +44,7 @@ describe.each([pgFixture, pgliteFixture])('ORMs in the tenant scope on $name', (
   });
   afterAll(async () => {
     await teardown?.();
-  });
+  }, DROP_TIMEOUT_MS);
 
   it('runs sql, Drizzle and Kysely on one backend, in one transaction, with the tenant path and role', async () => {
     const seen = await db.withTenant('orm0', async (scoped) => {
@@ -221,6 +222,11 @@ describe.each([pgFixture, pgliteFixture])('ORMs in the tenant scope on $name', (
     expect((error as Error).stack).not.toContain(secret);
     expect(inspect(error, { depth: 0 })).not.toContain(secret);
     expect((error as DrizzleQueryError).params).toContain(secret);
+    // PostgreSQL's own message may quote the value: it stays on the cause, out of the wrapper's message.
+    const cast = await db.withTenant('orm0', () => drizzle.execute(dsql`select ${secret}::int as n`)).catch((e: unknown) => e);
+    expect(cast).toMatchObject({ code: 'CGK_QUERY', sqlState: '22P02' });
+    expect((cast as Error).message).not.toContain(secret);
+    expect(inspect(cast, { depth: 0 })).not.toContain(secret);
   });
 
   it('refuses transaction control through the ORMs', async () => {

@@ -99,7 +99,11 @@ describe('RunLog', () => {
     expect(log.failed(migrations[2]!, error)).toBe(error);
     const set = log.toResultSet(error);
     expect(set).toMatchObject({ schema: 'tenant_a', failed: true, error });
-    expect(set.results.map((r) => [r.status, r.durationMs])).toEqual([['Skipped', undefined], ['Success', 12], ['Error', undefined]]);
+    expect(set.results.map((r) => [r.status, r.durationMs])).toEqual([
+      ['Skipped', undefined],
+      ['Success', 12],
+      ['Error', undefined],
+    ]);
     expect(set.results[2]?.error).toBe(error);
     const clean = new RunLog('public', migrations).toResultSet();
     expect(clean.failed).toBe(false);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, QueryError, TransactionControlError, sql } from '../src/index.js';
+import { DROP_TIMEOUT_MS } from './helpers/database.js';
 import { driverFixtures } from './helpers/drivers.js';
 import { createMarkedTenants } from './helpers/isolation.js';
 
@@ -35,7 +36,7 @@ describe.each(driverFixtures)('scope holes on $name', (fixture) => {
   });
   afterAll(async () => {
     await teardown?.();
-  });
+  }, DROP_TIMEOUT_MS);
 
   it('runs the query of a returned, un-awaited thenable inside the scope', async () => {
     const inside = await db.withTenant('hole0', (scoped) => scoped.query<Seen>(SEEN).then((r) => r.rows[0]!));

@@ -9,7 +9,9 @@ export const registerDoctor: Register = (program, ctx, done) => {
   program
     .command('doctor')
     .summary('check the configuration and the services it names')
-    .description('Checks DATABASE_URL, the driver choice, the connection and its latency, the server version, pooled vs direct connection, whether tenant roles can be created, pending migrations, Redis (REDIS_URL) and CGK_ENCRYPTION_KEY. Exits 1 if any check fails. Never prints a password.')
+    .description('Checks DATABASE_URL, the driver choice, the connection and its latency, the server version, pooled ' +
+      'vs direct connection, whether tenant roles can be created, pending migrations, Redis (REDIS_URL) and ' +
+      'CGK_ENCRYPTION_KEY. Exits 1 if any check fails. Never prints a password.')
     .addHelpText('after', '\nExample:\n  $ npx @cgk/cli doctor')
     .action(async () => {
       // The embedded database is examined by diagnose() itself, so a diagnosis never creates it; a bad

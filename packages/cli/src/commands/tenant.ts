@@ -25,7 +25,8 @@ export const registerTenant: Register = (program, ctx, done) => {
     .argument('<slug>', 'lowercase letters, digits and "_", starting with a letter (the schema is tenant_<slug>)')
     .option('--name <name>', 'display name (default: the slug)')
     .summary('create a tenant: its registry row, its schema and its tables')
-    .description('Creates the tenant <slug>: a row in public.organizations, the schema tenant_<slug>, and every tenant migration in it, atomically. Run setup:database first.')
+    .description('Creates the tenant <slug>: a row in public.organizations, the schema tenant_<slug>, and every tenant ' +
+      'migration in it, atomically. Run setup:database first.')
     .addHelpText('after', '\nExample:\n  $ npx @cgk/cli tenant:create acme --name "Acme Inc."')
     .action(async (slug: string, opts: { name?: string }) => {
       assertValidSlug(slug); // before the database is opened: a typo costs nothing
@@ -76,7 +77,9 @@ export const registerTenant: Register = (program, ctx, done) => {
     .command('tenant:repair')
     .argument('[slug]', 'the tenant (default: every tenant)')
     .summary("create a tenant's missing database role and reapply its grants")
-    .description('Creates the PostgreSQL role of a tenant (or of every tenant) if it is missing and reapplies its grants on the tenant schema: for tenants created before tenant roles were on (CGK_TENANT_ROLES), or restored from a dump. Idempotent.')
+    .description('Creates the PostgreSQL role of a tenant (or of every tenant) if it is missing and reapplies its ' +
+      'grants on the tenant schema: for tenants created before tenant roles were on (CGK_TENANT_ROLES), or ' +
+      'restored from a dump. Idempotent.')
     .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli tenant:repair acme\n  $ npx @cgk/cli tenant:repair')
     .action(async (slug: string | undefined) => {
       if (slug !== undefined) assertValidSlug(slug);
@@ -90,7 +93,8 @@ export const registerTenant: Register = (program, ctx, done) => {
     .argument('<slug>', 'the tenant')
     .option('--yes', 'confirm: drop the schema and every row of the tenant, irreversibly')
     .summary('delete a tenant and all its data (needs --yes)')
-    .description('Drops the schema tenant_<slug> with all its data and removes the tenant from public.organizations. Irreversible: refused without --yes.')
+    .description('Drops the schema tenant_<slug> with all its data and removes the tenant from public.organizations. ' +
+      'Irreversible: refused without --yes.')
     .addHelpText('after', '\nExample:\n  $ npx @cgk/cli tenant:drop acme --yes')
     .action(async (slug: string, opts: { yes?: boolean }) => {
       assertValidSlug(slug);

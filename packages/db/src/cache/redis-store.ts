@@ -1,6 +1,7 @@
-import { Redis, type RedisOptions } from 'ioredis';
-import { CacheError, ConfigError } from '../errors.js';
-import { escapeGlob, type CacheStore } from './store.js';
+import type { RedisOptions } from 'ioredis';
+import { CacheError, CgkError, ConfigError } from '../errors.js';
+import { loadOptional } from '../optional.js';
+import { escapeGlob, type CacheStore, type RedisClient } from './store.js';
 
 /** Keys SCAN looks at per call: each call is short, so clear() never holds Redis for long. */
 const SCAN_COUNT = 1000;
@@ -22,10 +23,11 @@ export class RedisStore implements CacheStore {
   readonly #url: string | undefined;
   readonly #timeoutMs: number;
   readonly #deadline: boolean;
-  #client: Redis | undefined;
+  #client: RedisClient | undefined;
+  #opening: Promise<RedisClient> | undefined;
   #lastError: Error | undefined;
 
-  private constructor(target: string, timeoutMs: number, url: string | undefined, client: Redis | undefined) {
+  private constructor(target: string, timeoutMs: number, url: string | undefined, client: RedisClient | undefined) {
     this.target = target;
     this.#timeoutMs = timeoutMs;
     this.#url = url;
@@ -40,7 +42,7 @@ export class RedisStore implements CacheStore {
   }
 
   /** A store on the caller's client; `close()` leaves it open. Refuses a client with a `keyPrefix` (see below). */
-  static fromClient(client: Redis, timeoutMs: number): RedisStore {
+  static fromClient(client: RedisClient, timeoutMs: number): RedisStore {
     if (client.options.keyPrefix) {
       // ioredis prefixes GET/SET/UNLINK keys but not SCAN's MATCH pattern, so clear() would silently miss every key.
       throw new ConfigError('A Redis client with a keyPrefix cannot back a tenant cache', 'Pass a client without keyPrefix: the tenant cache names its keys cgk:{slug}:... itself.');
@@ -83,7 +85,7 @@ export class RedisStore implements CacheStore {
 
   /** Quits the owned connection (or drops it if Redis does not answer in time); the next command reopens one. */
   async close(): Promise<void> {
-    const client = this.#url === undefined ? undefined : this.#client;
+    const client = this.#url === undefined ? undefined : (this.#client ?? (await this.#opening?.catch(() => undefined)));
     if (!client) return;
     this.#client = undefined;
     if (client.status === 'ready') {
@@ -97,17 +99,27 @@ export class RedisStore implements CacheStore {
     client.disconnect();
   }
 
-  async #run<T>(command: string, send: (client: Redis) => Promise<T>): Promise<T> {
+  async #run<T>(command: string, send: (client: RedisClient) => Promise<T>): Promise<T> {
     try {
-      const reply = send(this.#connection());
+      const reply = send(this.#client ?? (await this.#connection()));
       return await (this.#deadline ? withDeadline(reply, this.#timeoutMs) : reply);
     } catch (error) {
+      // ioredis not installed (a ConfigError naming it) is not Redis being unavailable.
+      if (error instanceof CgkError) throw error;
       throw this.#failure(command, error);
     }
   }
 
-  #connection(): Redis {
-    if (this.#client) return this.#client;
+  /** The owned client, made on first use; ioredis itself is loaded then too (an optional dependency). */
+  #connection(): Promise<RedisClient> {
+    this.#opening ??= this.#open().finally(() => {
+      this.#opening = undefined;
+    });
+    return this.#opening;
+  }
+
+  async #open(): Promise<RedisClient> {
+    const { Redis } = await loadOptional('ioredis', () => import(/* webpackIgnore: true */ 'ioredis'));
     const client = new Redis(this.#url!, clientOptions(this.#timeoutMs));
     // Without a listener ioredis prints every failed reconnection; keep the last one for the error message.
     client.on('error', (error: Error) => { this.#lastError = error; });

@@ -25,3 +25,19 @@ export interface CacheStore {
 export function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
 }
+
+/**
+ * What the tenant cache uses of a Redis client. An ioredis `Redis` is one; the type is spelled out here so
+ * that the public types of @cgk/db do not need ioredis (an optional dependency) installed.
+ */
+export interface RedisClient {
+  readonly options: { keyPrefix?: string; host?: string; port?: number; db?: number; tls?: unknown; commandTimeout?: number };
+  readonly status: string;
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string): Promise<unknown>;
+  set(key: string, value: string, mode: 'PX', milliseconds: number): Promise<unknown>;
+  unlink(...keys: string[]): Promise<number>;
+  scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[cursor: string, keys: string[]]>;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}

@@ -42,16 +42,19 @@ export function statementPerMessageOnCitus(inner: Driver): Driver {
   };
   const driver: Driver = {
     name: inner.name,
+    // The fleet bounds its concurrency by the pool's size: the wrapper must not hide it.
+    ...(inner.maxConnections === undefined ? {} : { maxConnections: inner.maxConnections }),
     query: (statement) => inner.query(statement),
     async exec(script) {
       const parts = (await detection.ask()) ? splitStatements(script) : [];
       if (parts.length < 2) return inner.exec(script);
       return execInOwnTransaction(inner, parts);
     },
-    async begin(prelude) {
-      if (detection.known === false) return inner.begin(prelude);
+    async begin(prelude, options) {
+      // The options (the tenant a transaction serves) go through: the pool bounds tenants per connection.
+      if (detection.known === false) return inner.begin(prelude, options);
       const asking = detection.known === undefined;
-      const begun = await inner.begin(asking ? [...prelude, DETECT] : prelude);
+      const begun = await inner.begin(asking ? [...prelude, DETECT] : prelude, options);
       if (asking) {
         const answer = begun.results.pop();
         if (answer?.ok && detection.known === undefined) detection.known = isTrue(answer.result.rows[0]?.citus);

@@ -4,6 +4,9 @@ import { CgkError, ConnectionError, QueryError } from '../errors.js';
 const CONNECTION_SQLSTATES = /^(08|28)|^(3D000|57P01|57P02|57P03|53300)$/;
 const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 
+const NO_SSL_HINT = 'The connection string asks for SSL (sslmode=...) but this server has none: for a local or CI server '
+  + 'remove sslmode (or use sslmode=disable); a hosted server (Neon) needs SSL, so check the host.';
+
 interface DriverErrorShape {
   code?: unknown;
   message?: unknown;
@@ -29,6 +32,9 @@ export function normalizeDriverError(error: unknown, target: string): Error {
   const message = text(e.message) ?? String(error);
   const code = text(e.code);
   const isSqlState = code !== undefined && /^[0-9A-Z]{5}$/.test(code);
+  if (/does not support SSL/i.test(message)) {
+    return new ConnectionError(`Cannot use PostgreSQL at ${target}: ${message}`, { cause: error, hint: NO_SSL_HINT });
+  }
   if ((isSqlState && CONNECTION_SQLSTATES.test(code)) || (!isSqlState && isConnectionFailure(code, message))) {
     return new ConnectionError(`Cannot use PostgreSQL at ${target}: ${message}`, { cause: error });
   }

@@ -1,13 +1,20 @@
-import { Pool, types, type NeonConfigGlobalAndClient, type PoolConfig, type QueryConfig } from '@neondatabase/serverless';
-import { createPool } from '@vercel/postgres';
-import ws from 'ws';
+import type { Pool, NeonConfigGlobalAndClient, PoolConfig, QueryConfig } from '@neondatabase/serverless';
 import { ConfigError, ConnectionError, redactSecrets } from '../errors.js';
+import { loadOptional } from '../optional.js';
 import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
 import { poolError } from './pool-exhausted.js';
 import { nodePostgresQuery, toResult } from './results.js';
 import { begin, clientSession, RELEASED, type NodePostgresClient } from './session.js';
 import type { Driver, QueryResult, Session, Statement } from './types.js';
+
+// Optional peer dependencies, loaded with this module: the driver selection imports it only for the neon and
+// vercel drivers. `ws` both need; the other two, each its own flavour (a missing one is reported on use).
+const { default: ws } = await loadOptional('ws', () => import(/* webpackIgnore: true */ 'ws'));
+const neon = await loadOptional('@neondatabase/serverless', () => import(/* webpackIgnore: true */ '@neondatabase/serverless'))
+  .catch((error: unknown) => error as Error);
+const vercel = await loadOptional('@vercel/postgres', () => import(/* webpackIgnore: true */ '@vercel/postgres'))
+  .catch((error: unknown) => error as Error);
 
 /** Options for the @vercel/postgres / @neondatabase/serverless driver. */
 export interface NeonDriverOptions {
@@ -65,9 +72,13 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
     max: settings.max,
     connectionTimeoutMillis: settings.connectTimeoutMs,
     idleTimeoutMillis: settings.idleTimeoutMs,
+    // An idle pool does not keep the process alive: a script ends after its last query.
+    allowExitOnIdle: true,
     ...(settings.statementTimeoutMs === undefined ? {} : { statement_timeout: settings.statementTimeoutMs }),
   };
-  const pool = options.flavour === 'vercel' ? vercelPool(config, target) : new Pool(config);
+  const pool = options.flavour === 'vercel' ? vercelPool(config, target) : neonPool(config);
+  // node-postgres' type parsers, from Neon's package (the one @vercel/postgres wraps) or, without it, @vercel/postgres.
+  const { types } = neon instanceof Error ? loaded(vercel) : neon;
   configureClients(pool, socket);
   // An idle connection that the server drops must not crash the process; the pool replaces it.
   pool.on('error', () => {});
@@ -167,8 +178,20 @@ function webSocketError(event: unknown): Error {
   return wrapped;
 }
 
+/** An optional package this module loaded, or the ConfigError that says it is not installed. */
+function loaded<T>(module: T | Error): T {
+  if (module instanceof Error) throw module;
+  return module;
+}
+
+/** The `Pool` of @neondatabase/serverless. */
+function neonPool(config: PoolConfig): Pool {
+  return new (loaded(neon).Pool)(config);
+}
+
 /** `createPool()` of @vercel/postgres, with its refusal of a non-pooled URL turned into a ConfigError. */
 function vercelPool(config: PoolConfig, target: string): Pool {
+  const { createPool } = loaded(vercel);
   try {
     return createPool(config);
   } catch (error) {

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
 import { poolError } from './pool-exhausted.js';
+import { pgSslSettings } from './ssl.js';
 import { nodePostgresQuery, toResult } from './results.js';
 import { TenantBudget } from './tenant-budget.js';
 import { begin, clientSession, RELEASED, type NodePostgresClient } from './session.js';
@@ -22,7 +23,9 @@ export function createPgDriver(options: PgDriverOptions): Driver {
   const settings = parsePoolSettings(options.connectionString);
   const target = settings.redacted;
   const pool = new pg.Pool({
-    connectionString: settings.connectionString,
+    ...pgSslSettings(settings.connectionString),
+    // An idle pool does not keep the process alive: a script ends after its last query.
+    allowExitOnIdle: true,
     max: settings.max,
     connectionTimeoutMillis: settings.connectTimeoutMs,
     idleTimeoutMillis: settings.idleTimeoutMs,

@@ -8,11 +8,20 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The package's `dist/` folder, from src/drivers or dist/drivers alike. */
-const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
+/**
+ * The package's `dist/` folder: two levels up from src/drivers (tests, tsx); the built package is bundled
+ * into dist/ itself (scripts/build.mjs). Not `new URL('../../dist/', import.meta.url)`: bundlers (Next.js) take
+ * that for an asset to copy.
+ */
+const DIST = distDirectory();
+
+function distDirectory(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return basename(here) === 'drivers' ? join(here, '../../dist') : here;
+}
 
 /** The installed PGlite version, or undefined when it cannot be read. */
 export function installedPgliteVersion(): string | undefined {
@@ -27,9 +36,13 @@ export function installedPgliteVersion(): string | undefined {
   }
 }
 
-/** Where the archive for `version` lives: `dist/pglite-seed-<version>.tgz` of this package. */
+/**
+ * Where the archive for `version` lives: `pglite-seed-<version>.tgz` in `CGK_PGLITE_SEED_DIR` when set, else in
+ * this package's `dist/`. The published @cgk/db leaves the archive out (4 MB that a PostgreSQL user never
+ * needs); @cgk/cli ships it and its `cgk` command sets `CGK_PGLITE_SEED_DIR` to its own dist/.
+ */
 export function pgliteSeedPath(version = installedPgliteVersion()): string | undefined {
-  return version === undefined ? undefined : join(DIST, `pglite-seed-${version}.tgz`);
+  return version === undefined ? undefined : join(process.env.CGK_PGLITE_SEED_DIR || DIST, `pglite-seed-${version}.tgz`);
 }
 
 /**
@@ -53,7 +66,7 @@ export async function pgliteSeedFor(dataDir: string | undefined): Promise<Blob |
  */
 export async function buildPgliteSeed(path = pgliteSeedPath()): Promise<{ path: string; bytes: number }> {
   if (path === undefined) throw new Error('@electric-sql/pglite is not installed: no embedded data directory to prepare');
-  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGlite } = await import(/* webpackIgnore: true */ '@electric-sql/pglite');
   const db = await PGlite.create();
   let archive: Uint8Array;
   try {

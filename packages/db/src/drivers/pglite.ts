@@ -1,11 +1,16 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
+import { loadOptional } from '../optional.js';
 import { normalizeDriverError } from './errors.js';
 import { nodePostgresParsers } from './pg-parsers.js';
 import { pgliteSeedFor } from './pglite-seed.js';
 import { settle } from './results.js';
 import { RELEASED, transactionOn } from './session.js';
 import type { Driver, QueryResult, Session, Settled, Statement } from './types.js';
+
+// An optional peer dependency, loaded with this module: the driver selection imports it only when the
+// embedded PostgreSQL is chosen. Not installed: a ConfigError naming the package.
+const pglite = await loadOptional('@electric-sql/pglite', () => import(/* webpackIgnore: true */ '@electric-sql/pglite'));
 
 /** `shared_buffers` of the embedded PostgreSQL. */
 export const PGLITE_SHARED_BUFFERS = '16MB';
@@ -26,13 +31,14 @@ export interface PgliteDriverOptions {
 export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const target = options.dataDir ? `embedded PostgreSQL at ${options.dataDir}` : 'embedded PostgreSQL (in memory)';
+  const { PGlite: Embedded } = pglite;
   const parsers = nodePostgresParsers();
   // A new database is unpacked from the prepared archive when there is one (pglite-seed.ts), not made by initdb.
   // 16 MB of shared buffers instead of 128 MB: one connection and a development-sized database need no more,
   // and the embedded server's memory is this process's memory (measured: 77 MB less peak RSS).
-  const startParams = [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
+  const startParams = [...Embedded.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
   const ready = pgliteSeedFor(options.dataDir).then(async (seed) => {
-    const db = await PGlite.create(options.dataDir, { parsers, startParams, ...(seed ? { loadDataDir: seed } : {}) });
+    const db = await Embedded.create(options.dataDir, { parsers, startParams, ...(seed ? { loadDataDir: seed } : {}) });
     // PGlite derives each array type's parser from its element's while it starts; node-postgres has array
     // parsers of its own (numeric[] as numbers, though numeric is a string): theirs win, as on the pg driver.
     Object.assign(db.parsers, parsers);

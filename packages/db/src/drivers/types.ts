@@ -40,7 +40,10 @@ export interface Transaction {
   query(statement: Statement): Promise<QueryResult>;
   /** Runs a script of several statements without parameters (simple protocol). */
   exec(script: string): Promise<void>;
-  /** Commits and releases the connection. Resolves to the server's tag: `COMMIT`, or `ROLLBACK` when the transaction had failed. */
+  /**
+   * Commits and releases the connection. Resolves to the server's tag: `COMMIT`, or `ROLLBACK` when the
+   * transaction had failed.
+   */
   commit(): Promise<string>;
   /** Rolls back and releases the connection; a connection whose rollback fails is destroyed, never reused. */
   rollback(): Promise<void>;

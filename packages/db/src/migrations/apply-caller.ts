@@ -77,8 +77,9 @@ export async function applyTenantMigrations(tx: Transaction, schema: string, opt
 async function prepare(tx: Transaction, slug: string, schema: string) {
   const [info, lock, create, applied] = await pipeline(tx, [
     {
-      text: `select current_setting('search_path') as previous, to_regclass('public.tenant_migration_state') is not null as has_state,
-exists (select 1 from pg_namespace where nspname = $1) as found`,
+      text: `select current_setting('search_path') as previous,
+  to_regclass('public.tenant_migration_state') is not null as has_state,
+  exists (select 1 from pg_namespace where nspname = $1) as found`,
       values: [schema],
     },
     lockStatement(schema),

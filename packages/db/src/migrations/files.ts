@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MigrationFilesError } from '../errors.js';
+import { embeddedFiles } from './builtin.js';
 import { splitStatements } from './split.js';
 
 /**
@@ -67,7 +68,13 @@ export function clearMigrationCache(): void {
   cache.clear();
 }
 
-async function readMigrations(dir: string): Promise<readonly Migration[]> {
+/** The `.sql` file names of a directory (not yet checked), and how to read one: from disk, or embedded. */
+async function listFiles(dir: string): Promise<{ names: string[]; read: (filename: string) => Promise<Buffer> }> {
+  const embedded = embeddedFiles(dir);
+  if (embedded) {
+    const texts = new Map(embedded.map((file) => [file.filename, file.sql]));
+    return { names: [...texts.keys()].sort(), read: async (filename) => Buffer.from(texts.get(filename)!, 'utf8') };
+  }
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -77,10 +84,15 @@ async function readMigrations(dir: string): Promise<readonly Migration[]> {
       cause: error,
     });
   }
-  const candidates = entries
+  const names = entries
     .filter((entry) => !entry.isDirectory() && !entry.name.startsWith('.') && /\.sql$/i.test(entry.name))
     .map((entry) => entry.name)
     .sort();
+  return { names, read: (filename) => readFile(join(dir, filename)) };
+}
+
+async function readMigrations(dir: string): Promise<readonly Migration[]> {
+  const { names: candidates, read } = await listFiles(dir);
   const parsed: Array<{ version: number; name: string; filename: string }> = [];
   for (const filename of candidates) {
     const match = FILE_PATTERN.exec(filename);
@@ -111,7 +123,7 @@ async function readMigrations(dir: string): Promise<readonly Migration[]> {
     const path = join(dir, filename);
     let bytes: Buffer;
     try {
-      bytes = await readFile(path);
+      bytes = await read(filename);
     } catch (error) {
       throw new MigrationFilesError(path, `Cannot read migration file ${filename}: ${(error as Error).message}`, { cause: error });
     }

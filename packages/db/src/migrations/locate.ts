@@ -31,7 +31,7 @@ export async function locateByReplay(driver: Driver, schema: string, migration: 
   }
 }
 
-/** The savepoint `applyTenantMigrations` sets in the caller's transaction before the files. */
+/** The savepoint `migrateTenantInTransaction` sets in the caller's transaction before the files. */
 export const APPLY_SAVEPOINT = 'cgk_apply_migrations';
 
 /** In the caller's transaction: back to the savepoint, replay the files before `migration`, then it; back again. */

@@ -14,7 +14,7 @@ export const LOCK_PREFIX = 'cgk_migrations:';
  * Takes the schema's migration lock until the transaction ends, waiting for it in the server. Transaction-level,
  * so it works through PgBouncer (transaction mode) and the Neon pooler, where a session lock would be held by
  * whichever server connection happened to run it. Only used inside a caller's transaction, by
- * `applyTenantMigrations`: on the new tenant's schema (which nobody else can see yet), and on `public` when
+ * `migrateTenantInTransaction`: on the new tenant's schema (which nobody else can see yet), and on `public` when
  * `public.tenant_migration_state` is missing, to create it. The lock of `public` is a real blocking wait (held
  * until the caller's transaction ends); it is what serialises that CREATE with runners' `ensureStateTable`.
  * Runners use `beginLocked` (a tried lock) instead.

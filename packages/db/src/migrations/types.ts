@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import type { Database } from '../database.js';
 import type { CgkError } from '../errors.js';
 import type { Migration } from './files.js';
@@ -48,8 +47,8 @@ export interface MigrateOptions {
 /** Anything that hands out a driver: a `Database`, or a test's wrapper. */
 export type DriverSource = Pick<Database, 'driver'>;
 
-export const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
-export const DEFAULT_TENANT_DIR = fileURLToPath(new URL('./tenant/', import.meta.url));
+// Beside the code, and carried in it by the package build (builtin.ts).
+export { DEFAULT_PUBLIC_DIR, DEFAULT_TENANT_DIR } from './builtin.js';
 
 /** The schema a run works on. */
 export interface RunTarget {

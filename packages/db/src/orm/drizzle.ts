@@ -133,8 +133,8 @@ class TenantPreparedQuery<T extends PreparedQueryConfig> extends PgPreparedQuery
 
 /**
  * Drizzle's DrizzleQueryError names the parameter values in its message (and its stack). Here the message is
- * the query and the cause's message, the values stay on `params` but not enumerable (out of logs and JSON),
- * and the cause's `code` / `sqlState` are on the error itself. A scope's own typed error (tenant not found,
+ * the query alone (PostgreSQL's message is on `cause`), the values stay on `params` but not enumerable (out of
+ * logs and JSON), and the cause's `code` / `sqlState` are on the error itself. A scope's own typed error (tenant not found,
  * scope ended, transaction control) is not a failed query: it is thrown as is.
  */
 function withoutValues(error: unknown): unknown {
@@ -142,7 +142,8 @@ function withoutValues(error: unknown): unknown {
   const cause = error.cause;
   if (cause instanceof CgkError && !(cause instanceof QueryError)) return cause;
   const original = error.message;
-  error.message = `Failed query: ${error.query}${cause instanceof Error ? `\n${cause.message}` : ''}`;
+  // The cause's message is not repeated: PostgreSQL's own can quote a value (`invalid input syntax ...: "x"`).
+  error.message = `Failed query: ${error.query}`;
   if (error.stack) error.stack = error.stack.replace(original, error.message);
   Object.defineProperty(error, 'params', { value: error.params, enumerable: false });
   if (cause instanceof QueryError) Object.assign(error, { code: cause.code, sqlState: cause.sqlState });
