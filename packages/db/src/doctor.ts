@@ -60,7 +60,11 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   const env = options.env ?? process.env;
   const checks: DoctorCheck[] = [];
   const add = (check: DoctorCheck) => {
-    checks.push({ ...check, detail: redactSecrets(check.detail), ...(check.hint === undefined ? {} : { hint: redactSecrets(check.hint) }) });
+    checks.push({
+      ...check,
+      detail: redactSecrets(check.detail),
+      ...(check.hint === undefined ? {} : { hint: redactSecrets(check.hint) }),
+    });
   };
 
   add(checkUrl(env, options.db?.config.url));
@@ -119,7 +123,11 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
 }
 
 function openTarget(target: DriverConfig): Database {
-  return new Database(target.driver === 'pglite' ? { driver: 'pglite', dataDir: target.dataDir ?? ':memory:' } : { url: target.url ?? '', driver: target.driver });
+  return new Database(
+    target.driver === 'pglite'
+      ? { driver: 'pglite', dataDir: target.dataDir ?? ':memory:' }
+      : { url: target.url ?? '', driver: target.driver },
+  );
 }
 
 /**
@@ -137,9 +145,16 @@ async function checkConnection(
     await db.sql`select 1`;
     const connectMs = performance.now() - t0;
     const t1 = performance.now();
-    const { rows } = await db.sql<{ server_version: string; version: string }>`select current_setting('server_version') as server_version, version() as version`;
+    const { rows } = await db.sql<{
+      server_version: string;
+      version: string;
+    }>`select current_setting('server_version') as server_version, version() as version`;
     const roundTripMs = performance.now() - t1;
-    add({ name: 'connection', status: 'ok', detail: `${describeTarget(target)}: first query ${ms(connectMs)} (includes connecting), round trip ${ms(roundTripMs)}` });
+    add({
+      name: 'connection',
+      status: 'ok',
+      detail: `${describeTarget(target)}: first query ${ms(connectMs)} (includes connecting), round trip ${ms(roundTripMs)}`,
+    });
     const version = rows[0]?.server_version ?? 'unknown';
     const major = Number.parseInt(version, 10);
     // version() reads "PostgreSQL 15.20 (Debian ...) on x86_64-pc-linux-gnu, compiled by ...": keep it up to the comma.
@@ -169,13 +184,21 @@ async function checkCitus(db: Database, tenantRoles: boolean, add: (check: Docto
 async function checkTenantRoles(on: boolean, db: Database | undefined): Promise<DoctorCheck> {
   const name = 'tenant roles';
   if (!on) return { name, status: 'ok', detail: 'off (CGK_TENANT_ROLES=off): isolation by search_path only' };
-  const detail = 'on: every tenant scope runs as the tenant\'s own role (SET LOCAL ROLE), which can reach only its schema';
+  const detail = "on: every tenant scope runs as the tenant's own role (SET LOCAL ROLE), which can reach only its schema";
   if (!db) return { name, status: 'ok', detail };
   try {
-    const { rows } = await db.sql<{ user: string; can: boolean }>`select current_user::text as user, (rolsuper or rolcreaterole) as can from pg_roles where rolname = current_user`;
+    const { rows } = await db.sql<{
+      user: string;
+      can: boolean;
+    }>`select current_user::text as user, (rolsuper or rolcreaterole) as can from pg_roles where rolname = current_user`;
     const row = rows[0];
     if (row && !row.can) {
-      return { name, status: 'warn', detail: `${detail}; but ${row.user} may not create roles, so tenant:create will fail`, hint: `Grant it: ALTER ROLE ${row.user} CREATEROLE (Neon's default role has it), or set CGK_TENANT_ROLES=off.` };
+      return {
+        name,
+        status: 'warn',
+        detail: `${detail}; but ${row.user} may not create roles, so tenant:create will fail`,
+        hint: `Grant it: ALTER ROLE ${row.user} CREATEROLE (Neon's default role has it), or set CGK_TENANT_ROLES=off.`,
+      };
     }
     return { name, status: 'ok', detail: `${detail}; ${row?.user ?? 'the current user'} may create roles` };
   } catch (error) {
@@ -201,22 +224,31 @@ async function checkRedis(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Do
       enableOfflineQueue: false,
       retryStrategy: () => null,
     });
-    client.on('error', (error: Error) => { lastError = error; });
+    client.on('error', (error: Error) => {
+      lastError = error;
+    });
     const started = performance.now();
     const live = client;
-    const pong = await withTimeout((async () => {
-      await live.connect();
-      return live.ping();
-    })(), timeoutMs + 500, `no answer within ${timeoutMs} ms`);
+    const pong = await withTimeout(
+      (async () => {
+        await live.connect();
+        return live.ping();
+      })(),
+      timeoutMs + 500,
+      `no answer within ${timeoutMs} ms`,
+    );
     return { name, status: 'ok', detail: `${shown}: ${pong} in ${ms(performance.now() - started)}` };
   } catch (error) {
     if (error instanceof ConfigError) return failure(name, error);
     const message = error instanceof Error ? error.message : String(error);
     const reason = lastError && /connection is closed/i.test(message) ? lastError.message : message;
-    return failure(name, new CacheError('unavailable', `Cannot reach Redis at ${shown}: ${reason}`, {
-      hint: 'Start Redis or fix REDIS_URL (redis://[:password@]host:6379/0); unset it to use the in-process cache.',
-      cause: error,
-    }));
+    return failure(
+      name,
+      new CacheError('unavailable', `Cannot reach Redis at ${shown}: ${reason}`, {
+        hint: 'Start Redis or fix REDIS_URL (redis://[:password@]host:6379/0); unset it to use the in-process cache.',
+        cause: error,
+      }),
+    );
   } finally {
     client?.disconnect();
   }
@@ -227,7 +259,12 @@ function checkEncryption(env: NodeJS.ProcessEnv): DoctorCheck {
   const name = 'encryption key';
   if (found.status === 'ok') return { name, status: 'ok', detail: `CGK_ENCRYPTION_KEY ${found.detail}` };
   if (found.status === 'missing') {
-    return { name, status: 'warn', detail: 'CGK_ENCRYPTION_KEY is not set: Shopify access tokens cannot be stored or read', ...(found.hint ? { hint: found.hint } : {}) };
+    return {
+      name,
+      status: 'warn',
+      detail: 'CGK_ENCRYPTION_KEY is not set: Shopify access tokens cannot be stored or read',
+      ...(found.hint ? { hint: found.hint } : {}),
+    };
   }
   return { name, status: 'fail', detail: found.detail, ...(found.hint ? { hint: found.hint } : {}) };
 }

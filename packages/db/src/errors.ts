@@ -44,7 +44,10 @@ export {
 
 /** A tenant slug that breaks the slug rules; raised before any SQL is sent. */
 export class InvalidSlugError extends CgkError {
-  constructor(readonly slug: unknown, reason: string) {
+  constructor(
+    readonly slug: unknown,
+    reason: string,
+  ) {
     super('CGK_INVALID_SLUG', `Invalid tenant slug ${describe(slug)}: ${reason}`, {
       hint:
         'A slug is 1-56 characters of lowercase letters, digits and "_", starting with a letter (e.g. "acme_store"); ' +
@@ -55,7 +58,10 @@ export class InvalidSlugError extends CgkError {
 
 /** An SQL identifier (schema, table, role) that is not a plain lowercase identifier. */
 export class InvalidIdentifierError extends CgkError {
-  constructor(readonly identifier: unknown, reason: string) {
+  constructor(
+    readonly identifier: unknown,
+    reason: string,
+  ) {
     super('CGK_INVALID_IDENTIFIER', `Invalid SQL identifier ${describe(identifier)}: ${reason}`, {
       hint: 'Identifiers are lowercase letters, digits and "_", starting with a letter or "_", at most 63 bytes.',
     });
@@ -64,9 +70,13 @@ export class InvalidIdentifierError extends CgkError {
 
 /** The tenant's schema does not exist in this database. */
 export class TenantNotFoundError extends CgkError {
-  constructor(readonly slug: string) {
+  constructor(
+    readonly slug: string,
+    cause?: unknown,
+  ) {
     super('CGK_TENANT_NOT_FOUND', `Tenant "${slug}" does not exist (no schema tenant_${slug})`, {
       hint: `Create it with: npx @cgk/cli tenant:create ${slug}`,
+      cause,
     });
   }
 }
@@ -82,7 +92,10 @@ export class TenantExistsError extends CgkError {
 
 /** withTenant() for tenant B was called inside a scope of tenant A. */
 export class TenantScopeConflictError extends CgkError {
-  constructor(readonly outer: string, readonly inner: string) {
+  constructor(
+    readonly outer: string,
+    readonly inner: string,
+  ) {
     super('CGK_TENANT_SCOPE_CONFLICT', `withTenant("${inner}") called inside the scope of tenant "${outer}"`, {
       hint: 'A scope is one transaction on one tenant; finish it before working on another tenant.',
     });
@@ -119,13 +132,17 @@ export class TransactionAbortedError extends CgkError {
  * refused before anything was sent, and the scope's transaction is intact.
  */
 export class TransactionControlError extends CgkError {
-  constructor(readonly slug: string, readonly statement: string) {
+  constructor(
+    readonly slug: string,
+    readonly statement: string,
+  ) {
     super(
       'CGK_TRANSACTION_CONTROL',
       `"${statement.toUpperCase()}" refused inside the scope of tenant "${slug}": it would end the scope's transaction, ` +
         "and what follows would run without the tenant's path and role",
       {
-        hint: 'withTenant() commits when its callback resolves and rolls back when it throws: throw to roll back. For a ' +
+        hint:
+          'withTenant() commits when its callback resolves and rolls back when it throws: throw to roll back. For a ' +
           'partial rollback use SAVEPOINT / ROLLBACK TO SAVEPOINT, or an ORM transaction (a savepoint inside a scope).',
       },
     );

@@ -55,7 +55,8 @@ function headerReader(request: TenantRequest): (name: string) => string | null {
   if (request === null || typeof request !== 'object') {
     throw new CgkError('CGK_INVALID_REQUEST', 'getTenantFromRequest() needs a Request, an IncomingMessage or a headers object');
   }
-  const headers = 'headers' in request && typeof request.headers === 'object' && request.headers !== null ? request.headers : request;
+  const headers =
+    'headers' in request && typeof request.headers === 'object' && request.headers !== null ? request.headers : request;
   if (typeof (headers as { get?: unknown }).get === 'function') {
     const fetchHeaders = headers as { get(name: string): unknown };
     return (name) => {
@@ -82,9 +83,13 @@ function headerValues(value: unknown, name: string): string[] {
   const list = Array.isArray(value) ? value : [value];
   for (const item of list) {
     if (typeof item !== 'string') {
-      throw new CgkError('CGK_INVALID_REQUEST', `Header ${name} must be a string (or an array of strings), not ${item === null ? 'null' : typeof item}`, {
-        hint: 'Pass the request headers as they arrived (a Fetch Headers object, IncomingMessage.headers, or a record of strings).',
-      });
+      throw new CgkError(
+        'CGK_INVALID_REQUEST',
+        `Header ${name} must be a string (or an array of strings), not ${item === null ? 'null' : typeof item}`,
+        {
+          hint: 'Pass the headers as they arrived (a Fetch Headers object, IncomingMessage.headers, a record of strings).',
+        },
+      );
     }
   }
   return list as string[];

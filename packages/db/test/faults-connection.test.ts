@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CgkError, Database, PoolExhaustedError, createTenant, setupDatabase } from '../src/index.js';
+import {
+  CgkError,
+  Database,
+  PoolExhaustedError,
+  type QueryError,
+  createTenant,
+  dropTenant,
+  setupDatabase,
+} from '../src/index.js';
 import { migrateTenants } from '../src/migrations/index.js';
 import { adminQuery, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { fixtureDirs } from './helpers/migrations.js';
@@ -41,18 +49,23 @@ async function terminate(pid: unknown): Promise<void> {
 }
 
 async function caught(work: Promise<unknown>): Promise<CgkError> {
-  const error = await work.then(() => undefined, (e: unknown) => e);
+  const error = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(CgkError);
   return error as CgkError;
 }
 
 describe('a connection the server ends inside a scope', () => {
   it('gives a typed CGK_CONNECTION error saying why, not a crash, and the pool recovers', async () => {
-    const error = await caught(db.withTenant('a', async (sql) => {
-      const { rows } = await sql`select pg_backend_pid() as pid`;
-      await terminate(rows[0]!.pid);
-      return sql`select count(*) from orders`;
-    }));
+    const error = await caught(
+      db.withTenant('a', async (sql) => {
+        const { rows } = await sql`select pg_backend_pid() as pid`;
+        await terminate(rows[0]!.pid);
+        return sql`select count(*) from orders`;
+      }),
+    );
     expect(error.code).toBe('CGK_CONNECTION');
     expect(error.message).toMatch(/terminating connection due to administrator command/);
     // The broken connection was destroyed: every later scope gets a live one.
@@ -63,12 +76,14 @@ describe('a connection the server ends inside a scope', () => {
   });
 
   it('is still an error when the callback swallows it: the scope cannot commit', async () => {
-    const error = await caught(db.withTenant('a', async (sql) => {
-      const { rows } = await sql`select pg_backend_pid() as pid`;
-      await terminate(rows[0]!.pid);
-      await sql`select 1`.catch(() => undefined);
-      return 'swallowed';
-    }));
+    const error = await caught(
+      db.withTenant('a', async (sql) => {
+        const { rows } = await sql`select pg_backend_pid() as pid`;
+        await terminate(rows[0]!.pid);
+        await sql`select 1`.catch(() => undefined);
+        return 'swallowed';
+      }),
+    );
     expect(error.code).toBe('CGK_CONNECTION');
   });
 
@@ -91,17 +106,21 @@ describe('an exhausted pool', () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     const entered: Array<Promise<void>> = [];
-    const holders = [0, 1].map(() => small.withTenant('a', async (sql) => {
-      await sql`select 1`;
-      entered.push(Promise.resolve());
-      await held;
-    }));
+    const holders = [0, 1].map(() =>
+      small.withTenant('a', async (sql) => {
+        await sql`select 1`;
+        entered.push(Promise.resolve());
+        await held;
+      }),
+    );
     try {
       while (entered.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
       const inScope = await caught(small.withTenant('a', (sql) => sql`select 1`));
       expect(inScope).toBeInstanceOf(PoolExhaustedError);
       expect(inScope.code).toBe('CGK_POOL_EXHAUSTED');
-      expect(inScope.message).toMatch(/^No free connection in the pool for postgres:\/\/postgres@127\.0\.0\.1:5432\/cgk_faults_\w+: all 2 of pool_max=2 connections stayed busy for 1 s \(0 more callers waiting\)$/);
+      expect(inScope.message).toMatch(
+        /^No free connection in the pool for postgres:\/\/postgres@127\.0\.0\.1:5432\/cgk_faults_\w+: all 2 of pool_max=2 connections stayed busy for 1 s \(0 more callers waiting\)$/,
+      );
       expect(inScope.hint).toMatch(/pool_max/);
       expect((inScope as PoolExhaustedError).pool).toMatchObject({ max: 2, busy: 2, waiting: 0, connectTimeoutMs: 1000 });
       // Outside any scope too.
@@ -129,5 +148,24 @@ describe('migrate with a concurrency above the pool size', () => {
     } finally {
       await fleetDb.end();
     }
+  });
+});
+
+describe('a tenant dropped while a scope runs', () => {
+  it('gives CGK_TENANT_NOT_FOUND, not 42P01 relation "orders" does not exist', async () => {
+    await createTenant({ slug: 'doomed' }, { db });
+    const error = await caught(
+      db.withTenant('doomed', async (sql) => {
+        await sql`select 1`;
+        await dropTenant('doomed', { confirm: true, db });
+        return sql`select count(*) from orders`;
+      }),
+    );
+    expect(error.code).toBe('CGK_TENANT_NOT_FOUND');
+    expect(error.message).toMatch(/Tenant "doomed" does not exist/);
+    expect((error.cause as QueryError).sqlState).toBe('42P01');
+    // A missing table of a tenant that exists stays what it is.
+    const other = await caught(db.withTenant('a', (sql) => sql`select * from no_such_table`));
+    expect(other).toMatchObject({ code: 'CGK_QUERY', sqlState: '42P01' });
   });
 });

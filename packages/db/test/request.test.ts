@@ -37,7 +37,9 @@ describe('getTenantFromRequest', () => {
 
   it('throws a typed error for an invalid slug instead of returning null', () => {
     expect(() => getTenantFromRequest({ 'x-tenant-slug': 'Acme' })).toThrow(InvalidSlugError);
-    expect(() => getTenantFromRequest(new Request('https://x/', { headers: { 'x-tenant-slug': "a'; drop" } }))).toThrow(InvalidSlugError);
+    expect(() => getTenantFromRequest(new Request('https://x/', { headers: { 'x-tenant-slug': "a'; drop" } }))).toThrow(
+      InvalidSlugError,
+    );
     expect(() => getTenantFromRequest({ 'x-tenant-slug': ['acme', 'evil'] })).toThrow(/several different values/);
   });
 
@@ -86,7 +88,9 @@ describe('getTenantFromRequest', () => {
       expect((caught as CgkError).message).toMatch(/x-tenant-slug must be a string/);
     }
     const odd = { headers: { get: (name: string) => (name === 'x-tenant-slug' ? 42 : null) } };
-    expect(() => getTenantFromRequest(odd as unknown as Request)).toThrow(expect.objectContaining({ code: 'CGK_INVALID_REQUEST' }));
+    expect(() => getTenantFromRequest(odd as unknown as Request)).toThrow(
+      expect.objectContaining({ code: 'CGK_INVALID_REQUEST' }),
+    );
     expect(getTenantFromRequest({ 'x-tenant-slug': null } as unknown as Record<string, string>)).toBeNull();
   });
 });

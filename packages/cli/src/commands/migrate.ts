@@ -30,12 +30,18 @@ export const registerMigrate: Register = (program, ctx, done) => {
       const progress = new Progress(out);
       let fleet: Awaited<ReturnType<typeof migrateTenants>>;
       try {
-        fleet = await migrateTenants(db, { concurrency: opts.concurrency, verify: opts.verify === true, onProgress: (p) => progress.update(p) });
+        fleet = await migrateTenants(db, {
+          concurrency: opts.concurrency,
+          verify: opts.verify === true,
+          onProgress: (p) => progress.update(p),
+        });
       } finally {
         progress.finish();
       }
       if (fleet.concurrency !== undefined && fleet.concurrency < opts.concurrency) {
-        out.note(`--concurrency ${opts.concurrency} is above the connection pool's size: migrated ${fleet.concurrency} tenants at a time (pool_max in DATABASE_URL sets it)`);
+        out.note(
+          `--concurrency ${opts.concurrency} is above the connection pool's size: migrated ${fleet.concurrency} tenants at a time (pool_max in DATABASE_URL sets it)`,
+        );
       }
       const tenantsDoc = {
         total: fleet.total,
@@ -53,9 +59,15 @@ export const registerMigrate: Register = (program, ctx, done) => {
           : `tenants: ${tenantsDoc.migrated.length} migrated, ${fleet.tenants.length - tenantsDoc.migrated.length - failed} already up to date, ${failed} failed, of ${plural(fleet.total, 'tenant')} (${duration(fleet.durationMs)})`,
         ...tenantsDoc.migrated.slice(0, 20).map((t) => `  ${t.slug}: applied ${t.applied.join(', ')}`),
         ...(tenantsDoc.migrated.length > 20 ? [`  ... and ${tenantsDoc.migrated.length - 20} more (--json lists them all)`] : []),
-        ...tenantsDoc.failed.slice(0, 20).map((t) => `  ${t.slug}: FAILED: ${t.error ? `${t.error.code}: ${t.error.message}` : 'unknown error'}`),
+        ...tenantsDoc.failed
+          .slice(0, 20)
+          .map((t) => `  ${t.slug}: FAILED: ${t.error ? `${t.error.code}: ${t.error.message}` : 'unknown error'}`),
         ...(failed > 20 ? [`  ... and ${failed - 20} more failures (--json lists them all)`] : []),
-        ...(opts.verify && fleet.disagreements.length > 0 ? [`repaired ${plural(fleet.disagreements.length, 'summary row')}: ${fleet.disagreements.map((d) => d.slug).join(', ')}`] : []),
+        ...(opts.verify && fleet.disagreements.length > 0
+          ? [
+              `repaired ${plural(fleet.disagreements.length, 'summary row')}: ${fleet.disagreements.map((d) => d.slug).join(', ')}`,
+            ]
+          : []),
       ];
       if (fleet.error) {
         if (failed > 0) out.text(summary);
@@ -83,7 +95,10 @@ export const registerMigrate: Register = (program, ctx, done) => {
             : `public: ${p.applied.length} applied, ${p.pending.length} pending${p.pending.length ? ` (${p.pending.map((m) => m.filename).join(', ')})` : ''}`,
         ];
         const changed = p.applied.filter((a) => a.changed || a.missingFile);
-        for (const a of changed) lines.push(`  ${String(a.version).padStart(3, '0')}_${a.name}: ${a.changed ? 'file changed after it was applied' : 'no such file (applied by a newer release?)'}`);
+        for (const a of changed)
+          lines.push(
+            `  ${String(a.version).padStart(3, '0')}_${a.name}: ${a.changed ? 'file changed after it was applied' : 'no such file (applied by a newer release?)'}`,
+          );
         if (!t.registry) lines.push('tenants: no tenant registry yet (public.organizations)');
         else {
           lines.push(...fleetLines(t));
@@ -96,13 +111,21 @@ export const registerMigrate: Register = (program, ctx, done) => {
 
 /** The tenants part of migrate:status: counts, the tenants that are not up to date, and what to do about them. */
 function fleetLines(t: Awaited<ReturnType<typeof migrationStatus>>['tenants']): string[] {
-  const odd = [t.ahead > 0 ? `${t.ahead} ahead of the files` : '', t.changed > 0 ? `${t.changed} with changed files` : ''].filter(Boolean);
-  const lines = [`tenants: ${plural(t.total, 'tenant')}, ${t.upToDate} up to date, ${t.pending} with pending migrations${odd.map((o) => `, ${o}`).join('')} (latest tenant migration: ${String(t.latest).padStart(3, '0')})`];
+  const odd = [t.ahead > 0 ? `${t.ahead} ahead of the files` : '', t.changed > 0 ? `${t.changed} with changed files` : ''].filter(
+    Boolean,
+  );
+  const lines = [
+    `tenants: ${plural(t.total, 'tenant')}, ${t.upToDate} up to date, ${t.pending} with pending migrations` +
+      `${odd.map((o) => `, ${o}`).join('')} (latest tenant migration: ${String(t.latest).padStart(3, '0')})`,
+  ];
   const shown = t.tenants.slice(0, 50);
   for (const x of shown) {
-    const what = x.reason === 'ahead'
-      ? `at version ${x.version}, newer than the files`
-      : x.reason === 'changed' ? 'applied files changed since' : plural(x.pending.length, 'pending migration');
+    const what =
+      x.reason === 'ahead'
+        ? `at version ${x.version}, newer than the files`
+        : x.reason === 'changed'
+          ? 'applied files changed since'
+          : plural(x.pending.length, 'pending migration');
     lines.push(`  ${x.slug}: ${x.reason}, ${what}`);
   }
   if (t.tenants.length > shown.length) lines.push(`  ... and ${t.tenants.length - shown.length} more (--json lists them all)`);
@@ -116,10 +139,10 @@ function fleetLines(t: Awaited<ReturnType<typeof migrationStatus>>['tenants']): 
 
 function parseConcurrency(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > MAX_CONCURRENCY) throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_CONCURRENCY}`);
+  if (!/^\d+$/.test(value) || n < 1 || n > MAX_CONCURRENCY)
+    throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_CONCURRENCY}`);
   return n;
 }
-
 
 /**
  * Fleet progress on stderr: on a terminal, one bar redrawn in place (failures printed above it); otherwise
@@ -132,9 +155,14 @@ class Progress {
   constructor(private readonly out: Output) {}
 
   update(p: TenantProgress): void {
-    const failure = p.status === 'Error' ? `${p.slug}: failed: ${p.error ? `${p.error.code}: ${p.error.message}` : 'unknown error'}` : undefined;
+    const failure =
+      p.status === 'Error'
+        ? `${p.slug}: failed: ${p.error ? `${p.error.code}: ${p.error.message}` : 'unknown error'}`
+        : undefined;
     if (!this.out.interactive) {
-      this.out.note(`migrate [${p.done}/${p.total}] ${failure ?? `${p.slug}: ${p.status === 'Success' ? `applied ${plural(p.applied.length, 'migration')}` : 'up to date'}`}`);
+      this.out.note(
+        `migrate [${p.done}/${p.total}] ${failure ?? `${p.slug}: ${p.status === 'Success' ? `applied ${plural(p.applied.length, 'migration')}` : 'up to date'}`}`,
+      );
       return;
     }
     if (failure) this.out.progress(`\r\x1b[2Kcgk: ${oneLine(failure)}\n`);

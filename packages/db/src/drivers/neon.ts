@@ -66,7 +66,10 @@ export interface NeonDriverOptions {
 export function createNeonDriver(options: NeonDriverOptions): Driver {
   const settings = parsePoolSettings(options.connectionString);
   const target = settings.redacted;
-  const socket = { ...socketOptions(options.wsProxy ?? process.env.CGK_NEON_WS_PROXY), coalesceWrites: options.coalesceWrites ?? false };
+  const socket = {
+    ...socketOptions(options.wsProxy ?? process.env.CGK_NEON_WS_PROXY),
+    coalesceWrites: options.coalesceWrites ?? false,
+  };
   const config: PoolConfig = {
     connectionString: settings.connectionString,
     max: settings.max,
@@ -129,7 +132,10 @@ function socketOptions(wsProxy: string | undefined): Partial<NeonConfigGlobalAnd
   if (!value) return {};
   const match = /^(wss?:\/\/)?([^/?#\s@]+?)\/?$/.exec(value);
   if (!match) {
-    throw new ConfigError(`WebSocket relay address (CGK_NEON_WS_PROXY / wsProxy) ${JSON.stringify(redactSecrets(value))} is not host:port`, 'Give host:port of a WebSocket→TCP relay, e.g. CGK_NEON_WS_PROXY=localhost:8080 (or wss://relay.example:443), or unset it to use Neon\'s own proxy.');
+    throw new ConfigError(
+      `WebSocket relay address (CGK_NEON_WS_PROXY / wsProxy) ${JSON.stringify(redactSecrets(value))} is not host:port`,
+      "Give host:port of a WebSocket→TCP relay, e.g. CGK_NEON_WS_PROXY=localhost:8080 (or wss://relay.example:443), or unset it to use Neon's own proxy.",
+    );
   }
   const relay = match[2]!;
   return {
@@ -163,7 +169,10 @@ function configureClients(pool: Pool, settings: Partial<NeonConfigGlobalAndClien
       if (socket.webSocketConstructor === undefined) socket.webSocketConstructor = ws;
       Object.assign(socket, settings);
       const emit = socket.emit.bind(socket);
-      socket.emit = (event, ...args) => (event === 'error' && !(args[0] instanceof Error) ? emit('error', webSocketError(args[0]), ...args.slice(1)) : emit(event, ...args));
+      socket.emit = (event, ...args) =>
+        event === 'error' && !(args[0] instanceof Error)
+          ? emit('error', webSocketError(args[0]), ...args.slice(1))
+          : emit(event, ...args);
     }
   };
 }
@@ -171,7 +180,8 @@ function configureClients(pool: Pool, settings: Partial<NeonConfigGlobalAndClien
 /** A WebSocket ErrorEvent (or anything else thrown at us) as a plain Error that keeps its message and cause. */
 function webSocketError(event: unknown): Error {
   const { message, error } = (typeof event === 'object' && event !== null ? event : {}) as { message?: unknown; error?: unknown };
-  const text = typeof message === 'string' && message !== '' ? message : error instanceof Error ? error.message : 'WebSocket error';
+  const text =
+    typeof message === 'string' && message !== '' ? message : error instanceof Error ? error.message : 'WebSocket error';
   const wrapped = new Error(text, { cause: error ?? event });
   const code = (error as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string') Object.assign(wrapped, { code });
@@ -208,7 +218,10 @@ function vercelPool(config: PoolConfig, target: string): Pool {
 /** The error for a statement not sent because an earlier one failed: PostgreSQL's own 25P02, or the same connection failure. */
 function abortedBy(cause: Error, target: string): Error {
   if (cause instanceof ConnectionError) return cause;
-  return normalizeDriverError({ code: '25P02', message: 'current transaction is aborted, commands ignored until end of transaction block' }, target);
+  return normalizeDriverError(
+    { code: '25P02', message: 'current transaction is aborted, commands ignored until end of transaction block' },
+    target,
+  );
 }
 
 /**
@@ -217,7 +230,8 @@ function abortedBy(cause: Error, target: string): Error {
  */
 function normalizeNeonError(error: unknown, target: string): Error {
   const message = (error as { message?: unknown } | null)?.message;
-  const isEvent = typeof error === 'object' && error !== null && (error as { type?: unknown }).type === 'error' && 'target' in error;
+  const isEvent =
+    typeof error === 'object' && error !== null && (error as { type?: unknown }).type === 'error' && 'target' in error;
   if (isEvent || (typeof message === 'string' && /WebSocket|Unexpected server response/i.test(message))) {
     const text = typeof message === 'string' && message !== '' ? message : 'the WebSocket connection failed';
     return new ConnectionError(`Cannot use PostgreSQL at ${target}: ${text}`, {

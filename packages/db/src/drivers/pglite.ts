@@ -135,7 +135,8 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
       for (const statement of prelude) {
         results.push(await settle(session.query(statement), (error) => error as Error));
       }
-      return { tx: transactionOn(session), results };
+      // PGlite's query() takes one statement (extended protocol): a reset goes as a script of its own.
+      return { tx: transactionOn(session, undefined, false), results };
     },
     acquire,
     async end() {

@@ -15,7 +15,11 @@ const POOL_TIMEOUT = /^timeout exceeded when trying to connect$/;
  * copy inside Neon's driver), else undefined. pg-pool's own "timeout exceeded when trying to connect" says
  * nothing about the pool being the limit.
  */
-export function poolError(error: unknown, pool: { readonly totalCount: number; readonly waitingCount: number }, shape: PoolShape): PoolExhaustedError | undefined {
+export function poolError(
+  error: unknown,
+  pool: { readonly totalCount: number; readonly waitingCount: number },
+  shape: PoolShape,
+): PoolExhaustedError | undefined {
   if (!(error instanceof Error) || !POOL_TIMEOUT.test(error.message)) return undefined;
   return new PoolExhaustedError({ ...shape, busy: pool.totalCount, waiting: pool.waitingCount }, error);
 }

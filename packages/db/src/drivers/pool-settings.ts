@@ -25,12 +25,19 @@ export interface PoolSettings {
   redacted: string;
 }
 
-const CONSUMED = ['pool_max', 'connection_limit', 'connect_timeout', 'idle_timeout', 'statement_timeout', 'pool_max_uses', 'pool_max_lifetime', 'pool_max_tenants'];
+const CONSUMED = [
+  'pool_max',
+  'connection_limit',
+  'connect_timeout',
+  'idle_timeout',
+  'statement_timeout',
+  'pool_max_uses',
+  'pool_max_lifetime',
+  'pool_max_tenants',
+];
 
 /** Default `pool_max_tenants`: see docs/SCALING.md for how it was chosen. */
 export const DEFAULT_POOL_MAX_TENANTS = 150;
-/** Default `pool_max_lifetime` in seconds. */
-export const DEFAULT_POOL_MAX_LIFETIME_SECONDS = 0;
 
 /**
  * Parses `DATABASE_URL`-style strings. Other query parameters (`sslmode`, `application_name`, `options`, ...)
@@ -61,7 +68,7 @@ export function parsePoolSettings(connectionString: string): PoolSettings {
     idleTimeoutMs: (number('idle_timeout', 30) ?? 30) * 1000,
     maxTenants: Math.floor(number('pool_max_tenants', DEFAULT_POOL_MAX_TENANTS) ?? DEFAULT_POOL_MAX_TENANTS),
     maxUses: Math.floor(number('pool_max_uses', 0) ?? 0),
-    maxLifetimeSeconds: Math.floor(number('pool_max_lifetime', DEFAULT_POOL_MAX_LIFETIME_SECONDS) ?? DEFAULT_POOL_MAX_LIFETIME_SECONDS),
+    maxLifetimeSeconds: Math.floor(number('pool_max_lifetime', 0) ?? 0),
     statementTimeoutMs: number('statement_timeout', undefined),
   };
   for (const name of CONSUMED) url.searchParams.delete(name);

@@ -75,9 +75,11 @@ export function clientSession(
  * transaction and release the session. A commit that fails, or a rollback that fails, destroys the connection
  * rather than hand a half-open transaction to the next user. `refusal` set: the transaction is known to be
  * aborted (a driver that did not send the rest of a failed prelude); statements are refused with its error
- * and commit() rolls back, answering `ROLLBACK` as PostgreSQL would.
+ * and commit() rolls back, answering `ROLLBACK` as PostgreSQL would. `oneMessage`: the session's query()
+ * takes several parameterless statements in one text (node-postgres does, PGlite's does not), so a reset
+ * rides with COMMIT / ROLLBACK at no extra round trip.
  */
-export function transactionOn(session: Session, refusal?: () => Error): Transaction {
+export function transactionOn(session: Session, refusal?: () => Error, oneMessage = true): Transaction {
   let done = false;
   const ended = () => new QueryError('This transaction has already ended (commit() or rollback() was called)');
   return {
@@ -91,29 +93,54 @@ export function transactionOn(session: Session, refusal?: () => Error): Transact
       if (refusal) throw refusal();
       await session.exec(script);
     },
-    async commit() {
+    async commit(options = {}) {
       if (done) throw ended();
       done = true;
       try {
-        const result = await session.query({ text: refusal ? 'ROLLBACK' : 'COMMIT' });
+        let tag = 'ROLLBACK';
+        if (refusal) await session.query({ text: 'ROLLBACK' });
+        else tag = await commitWith(session, options.reset, oneMessage);
         session.release(false);
-        return refusal ? 'ROLLBACK' : result.command;
+        return tag;
       } catch (error) {
         session.release(true);
         throw error;
       }
     },
-    async rollback() {
+    async rollback(options = {}) {
       if (done) return;
       done = true;
       try {
-        await session.query({ text: 'ROLLBACK' });
+        if (options.reset && oneMessage) await session.query({ text: `ROLLBACK;\n${options.reset}` });
+        else {
+          await session.query({ text: 'ROLLBACK' });
+          if (options.reset) await session.exec(options.reset);
+        }
         session.release(false);
       } catch {
         session.release(true);
       }
     },
   };
+}
+
+/**
+ * COMMIT, with `reset` run just before it: in one message (`reset; COMMIT`, answered by COMMIT's tag) where
+ * the driver takes several statements in a query, else as a script then COMMIT. In a failed transaction the
+ * reset is refused (25P02) and nothing after it runs: the transaction is then rolled back, as COMMIT would
+ * have done, and the answer is `ROLLBACK`.
+ */
+async function commitWith(session: Session, reset: string | undefined, oneMessage: boolean): Promise<string> {
+  if (!reset) return (await session.query({ text: 'COMMIT' })).command;
+  try {
+    if (oneMessage) return (await session.query({ text: `${reset};\nCOMMIT` })).command;
+    await session.exec(reset);
+  } catch (error) {
+    if (!(error instanceof QueryError) || error.sqlState !== '25P02') throw error;
+    await session.query({ text: 'ROLLBACK' });
+    return 'ROLLBACK';
+  }
+  return (await session.query({ text: 'COMMIT' })).command;
 }
 
 /** How a driver sends a transaction's prelude. */
@@ -131,7 +158,11 @@ export interface BeginMode {
  * here (PostgreSQL would refuse each with 25P02) instead of spending a wait on each. Rejects, releasing the
  * connection for good, only when the transaction could not be opened.
  */
-export async function begin(session: Session, prelude: readonly Statement[], mode: BeginMode): Promise<{ tx: Transaction; results: Settled[] }> {
+export async function begin(
+  session: Session,
+  prelude: readonly Statement[],
+  mode: BeginMode,
+): Promise<{ tx: Transaction; results: Settled[] }> {
   const [head, ...rest] = prelude;
   const merged = head !== undefined && !head.values?.length;
   const tail = merged ? rest : prelude;
@@ -164,4 +195,3 @@ export async function begin(session: Session, prelude: readonly Statement[], mod
 function asError(error: unknown): Error {
   return error as Error;
 }
-

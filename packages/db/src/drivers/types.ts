@@ -31,9 +31,7 @@ export interface QueryResult<Row = Record<string, unknown>> {
 }
 
 /** Outcome of one statement sent in a batch. */
-export type Settled =
-  | { ok: true; result: QueryResult }
-  | { ok: false; error: Error };
+export type Settled = { ok: true; result: QueryResult } | { ok: false; error: Error };
 
 /** A transaction on one dedicated connection. Exactly one of commit() / rollback() ends it. */
 export interface Transaction {
@@ -42,11 +40,21 @@ export interface Transaction {
   exec(script: string): Promise<void>;
   /**
    * Commits and releases the connection. Resolves to the server's tag: `COMMIT`, or `ROLLBACK` when the
-   * transaction had failed.
+   * transaction had failed. `options.reset`: a parameterless script run just before COMMIT, in the same
+   * message where the driver allows (session cleanup: see scope/session-reset.ts); skipped, with the
+   * answer `ROLLBACK`, when the transaction had failed.
    */
-  commit(): Promise<string>;
-  /** Rolls back and releases the connection; a connection whose rollback fails is destroyed, never reused. */
-  rollback(): Promise<void>;
+  commit(options?: EndOptions): Promise<string>;
+  /**
+   * Rolls back and releases the connection; a connection whose rollback fails is destroyed, never reused.
+   * `options.reset`: a parameterless script run just after ROLLBACK, in the same message where the driver allows.
+   */
+  rollback(options?: EndOptions): Promise<void>;
+}
+
+/** What commit() and rollback() may send along. */
+export interface EndOptions {
+  reset?: string;
 }
 
 /**

@@ -171,32 +171,53 @@ async function runFleet(fleet: Fleet, options: MigrateTenantsOptions, outcome: M
   const total = options.verify ? outcome.total : outcome.pending;
   // With verify, "pending" is recounted from the schemas themselves as the pages are read.
   if (options.verify) outcome.pending = 0;
-  const tasks = options.verify ? verifiedTenants(driver, source, migrations, pageSize, outcome) : pendingTenants(driver, source, migrations, pageSize);
+  const tasks = options.verify
+    ? verifiedTenants(driver, source, migrations, pageSize, outcome)
+    : pendingTenants(driver, source, migrations, pageSize);
   const asyncCommit = options.synchronousCommit !== true;
   let done = 0;
   // Each tenant's run holds one connection at a time: more workers than connections would only queue for
   // one, and fail with the pool's timeout when a migration is slow.
-  const concurrency = Math.max(1, Math.min(Math.floor(options.concurrency ?? 4), driver.maxConnections ?? Number.POSITIVE_INFINITY));
+  const concurrency = Math.max(
+    1,
+    Math.min(Math.floor(options.concurrency ?? 4), driver.maxConnections ?? Number.POSITIVE_INFINITY),
+  );
   outcome.concurrency = concurrency;
   const streamError = await eachConcurrently(tasks, concurrency, async (task) => {
     const result = await runTenant(driver, migrations, task, asyncCommit);
     outcome.tenants.push(result);
     if (result.status === 'Error') outcome.failed.push(result);
-    report(options, { done: ++done, total, slug: result.slug, schema: result.schema, status: result.status, applied: result.applied, ...(result.error ? { error: result.error } : {}) });
+    report(options, {
+      done: ++done,
+      total,
+      slug: result.slug,
+      schema: result.schema,
+      status: result.status,
+      applied: result.applied,
+      ...(result.error ? { error: result.error } : {}),
+    });
   });
   if (streamError) outcome.error = fleetSetupError(streamError, options.tenants);
   if (asyncCommit && outcome.tenants.some((t) => t.results.some((r) => r.status === 'Success'))) await flushWal(driver, outcome);
   if (options.verify && !streamError) {
     // Summary rows of schemas that no longer exist (dropped tenants) are removed.
-    await driver.query({ text: `delete from public.tenant_migration_state s
-where not exists (select 1 from pg_namespace n where n.nspname = s.schema_name)` }).catch(() => undefined);
+    await driver
+      .query({
+        text: `delete from public.tenant_migration_state s
+where not exists (select 1 from pg_namespace n where n.nspname = s.schema_name)`,
+      })
+      .catch(() => undefined);
   }
   outcome.tenants.sort(bySlug);
   outcome.failed.sort(bySlug);
 }
 
 /** Runs `each` over the tasks, `concurrency` at a time. Resolves to the error that stopped the stream, if any. */
-async function eachConcurrently<T>(tasks: AsyncGenerator<T>, concurrency: number, each: (task: T) => Promise<void>): Promise<unknown> {
+async function eachConcurrently<T>(
+  tasks: AsyncGenerator<T>,
+  concurrency: number,
+  each: (task: T) => Promise<void>,
+): Promise<unknown> {
   let failure: { error: unknown } | undefined;
   const next = async (): Promise<T | undefined> => {
     if (failure) return undefined;
@@ -232,10 +253,14 @@ async function flushWal(driver: Driver, outcome: MigrateTenantsResult): Promise<
   try {
     await driver.query({ text: 'select txid_current()' });
   } catch (error) {
-    outcome.error ??= new MigrationError({ schema: 'public' }, `Migrations were applied, but the final WAL flush failed: ${(error as Error).message}`, {
-      hint: 'Run the migrations again after the server is back: anything lost in a crash is applied again.',
-      cause: error,
-    });
+    outcome.error ??= new MigrationError(
+      { schema: 'public' },
+      `Migrations were applied, but the final WAL flush failed: ${(error as Error).message}`,
+      {
+        hint: 'Run the migrations again after the server is back: anything lost in a crash is applied again.',
+        cause: error,
+      },
+    );
   }
 }
 
@@ -244,16 +269,25 @@ function bySlug(a: TenantRunResult, b: TenantRunResult): number {
 }
 
 /** One tenant's run. Never throws: an unexpected exception becomes that tenant's 'Error' result. */
-async function runTenant(driver: Driver, migrations: readonly Migration[], task: FleetTask, asyncCommit: boolean): Promise<TenantRunResult> {
+async function runTenant(
+  driver: Driver,
+  migrations: readonly Migration[],
+  task: FleetTask,
+  asyncCommit: boolean,
+): Promise<TenantRunResult> {
   const { slug, schema } = task;
   try {
     if (!isValidSlug(slug)) {
-      const error = new InvalidSlugError(slug, 'its schema was found, but the slug breaks the slug rules; rename or drop the schema');
+      const error = new InvalidSlugError(
+        slug,
+        'its schema was found, but the slug breaks the slug rules; rename or drop the schema',
+      );
       return { slug, schema, status: 'Error', applied: [], results: [], error };
     }
     if (!task.migrate) return { slug, schema, status: 'UpToDate', applied: [], results: [] };
     const target = { schema, tenant: true, migrations, asyncCommit };
-    const run = task.assumed === undefined ? await runSchema(driver, target) : await runSchemaAssuming(driver, target, task.assumed);
+    const run =
+      task.assumed === undefined ? await runSchema(driver, target) : await runSchemaAssuming(driver, target, task.assumed);
     const results = run.results.filter((r) => r.status !== 'Skipped');
     const applied = results.filter((r) => r.status === 'Success').map((r) => r.filename);
     if (run.error) return { slug, schema, status: 'Error', applied, results, error: run.error };
@@ -267,11 +301,18 @@ function fleetSetupError(error: unknown, source: TenantSource | undefined): CgkE
   if (passesThrough(error)) return error;
   const registry = source === undefined || source === 'organizations';
   const missingTable = error instanceof QueryError && error.sqlState === '42P01';
-  return new MigrationError({ schema: 'public' }, `Cannot list the tenants to migrate: ${error instanceof Error ? error.message : String(error)}`, {
-    hint: missingTable && registry
-      ? 'public.organizations (the tenant registry) does not exist yet: run the public migrations first (setup:database), ' +
-        'or pass tenants: "schemas".'
-      : error instanceof CgkError ? error.hint : undefined,
-    cause: error,
-  });
+  return new MigrationError(
+    { schema: 'public' },
+    `Cannot list the tenants to migrate: ${error instanceof Error ? error.message : String(error)}`,
+    {
+      hint:
+        missingTable && registry
+          ? 'public.organizations (the tenant registry) does not exist yet: run the public migrations first (setup:database), ' +
+            'or pass tenants: "schemas".'
+          : error instanceof CgkError
+            ? error.hint
+            : undefined,
+      cause: error,
+    },
+  );
 }

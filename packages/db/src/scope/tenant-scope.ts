@@ -1,12 +1,20 @@
 import { workerLoginError } from '../citus.js';
 import type { Database } from '../database.js';
 import type { QueryResult, Statement, Transaction } from '../drivers/types.js';
-import { CgkError, QueryError, ScopeEndedError, TenantNotFoundError, TenantScopeConflictError, TransactionAbortedError } from '../errors.js';
+import {
+  CgkError,
+  QueryError,
+  ScopeEndedError,
+  TenantNotFoundError,
+  TenantScopeConflictError,
+  TransactionAbortedError,
+} from '../errors.js';
 import { inlineLiteral, schemaNameFor } from '../identifier.js';
 import { DATABASE_TAG_EXPRESSION, tenantRoleExpression, tenantRoleNameForTag } from '../roles.js';
 import { createSql, type Sql } from '../sql.js';
 import { currentScope, scopeStorage, type ActiveScope } from './context.js';
 import { TransactionControlError } from '../errors.js';
+import { RESET_AFTER_ROLLBACK, RESET_BEFORE_COMMIT } from './session-reset.js';
 import { findTransactionControl } from './transaction-control.js';
 
 /**
@@ -29,10 +37,29 @@ export async function runTenantScope<T>(db: Database, slug: string, fn: (sql: Sq
     value = await scopeStorage.run(scope, async () => await fn(scope.sql));
   } catch (error) {
     await scope.close('rollback');
-    throw error;
+    throw await droppedMeanwhile(db, slug, schema, error);
   }
   await scope.close('commit');
   return value;
+}
+
+/** PostgreSQL's undefined_table and invalid_schema_name: what a scope sees when its schema is dropped under it. */
+const UNDEFINED_RELATION = new Set(['42P01', '3F000']);
+
+/**
+ * A scope that failed for want of a table or schema because the tenant was dropped while it ran (its schema
+ * existed when the scope began) gets `TenantNotFoundError`, not `relation "orders" does not exist`. Checked
+ * only on those errors, after the scope's connection was released (so a one-connection pool or the
+ * embedded database can answer): one query on the error path, none otherwise.
+ */
+async function droppedMeanwhile(db: Database, slug: string, schema: string, error: unknown): Promise<unknown> {
+  if (!(error instanceof QueryError) || !UNDEFINED_RELATION.has(error.sqlState ?? '')) return error;
+  try {
+    const { rows } = await db.query({ text: 'select to_regnamespace($1) is not null as found', values: [schema] });
+    return rows[0]?.found === false ? new TenantNotFoundError(slug, error) : error;
+  } catch {
+    return error;
+  }
 }
 
 /**
@@ -75,7 +102,11 @@ class TenantScope implements ActiveScope {
   #missing = false;
   #ended = false;
 
-  constructor(readonly owner: Database, readonly slug: string, readonly schema: string) {
+  constructor(
+    readonly owner: Database,
+    readonly slug: string,
+    readonly schema: string,
+  ) {
     this.sql = createSql((statement) => this.run(statement));
   }
 
@@ -85,7 +116,10 @@ class TenantScope implements ActiveScope {
     if (control) throw new TransactionControlError(this.slug, control);
     if (!this.#opening) {
       const first = this.#open(statement);
-      this.#opening = first.then(() => undefined, () => undefined);
+      this.#opening = first.then(
+        () => undefined,
+        () => undefined,
+      );
       return first;
     }
     await this.#opening;
@@ -104,7 +138,8 @@ class TenantScope implements ActiveScope {
       const { tx, results } = await driver.begin([path, first], { tenant: this.schema });
       this.#tx = tx;
       const [prelude, answer] = results;
-      if (!prelude?.ok) throw roleMissing(prelude?.error, this.slug) ?? prelude?.error ?? new Error('tenant prelude returned no result');
+      if (!prelude?.ok)
+        throw roleMissing(prelude?.error, this.slug) ?? prelude?.error ?? new Error('tenant prelude returned no result');
       const row = prelude.result.rows[0];
       if (typeof row?.database_tag === 'string') owner.databaseTag = row.database_tag;
       if (row?.found !== true) {
@@ -128,11 +163,11 @@ class TenantScope implements ActiveScope {
     const tx = this.#tx;
     if (!tx) return;
     if (outcome === 'rollback' || this.#missing) {
-      await tx.rollback();
+      await tx.rollback({ reset: RESET_AFTER_ROLLBACK });
       if (this.#missing && outcome === 'commit') throw new TenantNotFoundError(this.slug);
       return;
     }
-    const tag = await tx.commit();
+    const tag = await tx.commit({ reset: RESET_BEFORE_COMMIT });
     if (tag === 'ROLLBACK') throw new TransactionAbortedError(this.slug);
   }
 }
