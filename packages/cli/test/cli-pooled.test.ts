@@ -50,9 +50,13 @@ describe('the CLI through PgBouncer in transaction pooling mode', () => {
       expect(created.code, created.stderr).toBe(0);
       expect(json(created)).toMatchObject({ ok: true, tenant: { slug, schema: `tenant_${slug}` } });
     }
-    const schemas = await direct<{ nspname: string }>("select nspname from pg_namespace where nspname like 'tenant\\_%' order by 1");
+    const schemas = await direct<{ nspname: string }>(
+      "select nspname from pg_namespace where nspname like 'tenant\\_%' order by 1",
+    );
     expect(schemas.map((r) => r.nspname)).toEqual(['tenant_pool_a', 'tenant_pool_b']);
-    const roles = await direct<{ rolname: string }>(`select rolname from pg_roles where rolname in ('${tenantRoleName('pool_a', app.name)}', '${tenantRoleName('pool_b', app.name)}') order by 1`);
+    const roles = await direct<{ rolname: string }>(
+      `select rolname from pg_roles where rolname in ('${tenantRoleName('pool_a', app.name)}', '${tenantRoleName('pool_b', app.name)}') order by 1`,
+    );
     expect(roles).toHaveLength(2);
 
     const migrate = await run(['migrate', '--json']);
@@ -73,13 +77,18 @@ describe('migrate on a terminal', () => {
   function onTerminal(args: string[]): Promise<{ code: number; screen: string }> {
     const command = [process.execPath, CLI_BIN, ...args].map((part) => `'${part.replace(/'/g, "'\\''")}'`).join(' ');
     return new Promise((resolve) => {
-      execFile('script', ['-q', '-e', '-c', command, '/dev/null'], {
-        cwd: work.path,
-        env: cleanEnv({ DATABASE_URL: app.url, TERM: 'xterm' }),
-        timeout: 120_000,
-      }, (error, stdout) => {
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, screen: String(stdout) });
-      });
+      execFile(
+        'script',
+        ['-q', '-e', '-c', command, '/dev/null'],
+        {
+          cwd: work.path,
+          env: cleanEnv({ DATABASE_URL: app.url, TERM: 'xterm' }),
+          timeout: 120_000,
+        },
+        (error, stdout) => {
+          resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, screen: String(stdout) });
+        },
+      );
     });
   }
 

@@ -7,7 +7,10 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Output, duration, errorJson, oneLine
 
 class Captured extends Writable {
   text = '';
-  constructor(readonly isTTY?: boolean, readonly columns?: number) {
+  constructor(
+    readonly isTTY?: boolean,
+    readonly columns?: number,
+  ) {
     super();
   }
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
@@ -53,7 +56,9 @@ describe('Output in text mode', () => {
     const { out, stdout, stderr } = output(false);
     const code = out.error(new ConfigError(`bad URL ${URL_WITH_PASSWORD}\nsecond line`, 'Fix it'));
     expect(code).toBe(EXIT_FAILURE);
-    expect(stderr.text).toBe('error CGK_CONFIG: bad URL postgres://app:***@db.example.com:5432/shop second line (hint: Fix it)\n');
+    expect(stderr.text).toBe(
+      'error CGK_CONFIG: bad URL postgres://app:***@db.example.com:5432/shop second line (hint: Fix it)\n',
+    );
     expect(stdout.text).toBe('');
   });
 
@@ -114,7 +119,9 @@ describe('Output with --json', () => {
     out.result({ second: true }, () => 'never used');
     out.text(['text lines are for text mode only']);
     expect(JSON.parse(stdout.text)).toEqual({ ok: true, url: 'postgres://app:***@db.example.com:5432/shop', n: 1 });
-    expect(stdout.text).toBe(`${JSON.stringify({ ok: true, url: 'postgres://app:***@db.example.com:5432/shop', n: 1 }, null, 2)}\n`);
+    expect(stdout.text).toBe(
+      `${JSON.stringify({ ok: true, url: 'postgres://app:***@db.example.com:5432/shop', n: 1 }, null, 2)}\n`,
+    );
     expect(stderr.text).toBe('');
   });
 
@@ -122,7 +129,11 @@ describe('Output with --json', () => {
     const { out, stdout, stderr } = output(true);
     const code = out.error(new ConfigError('nope', 'do this'), { partial: [1, 2] });
     expect(code).toBe(EXIT_FAILURE);
-    expect(JSON.parse(stdout.text)).toEqual({ ok: false, partial: [1, 2], error: { code: 'CGK_CONFIG', message: 'nope', hint: 'do this' } });
+    expect(JSON.parse(stdout.text)).toEqual({
+      ok: false,
+      partial: [1, 2],
+      error: { code: 'CGK_CONFIG', message: 'nope', hint: 'do this' },
+    });
     expect(stderr.text).toBe('error CGK_CONFIG: nope (hint: do this)\n');
     // The details cannot overwrite the error.
     const clash = output(true);
@@ -133,17 +144,24 @@ describe('Output with --json', () => {
   it('prints a usage error as { ok: false, error: { code: CGK_USAGE } }', () => {
     const { out, stdout } = output(true);
     expect(out.usage(`error: too many arguments ${URL_WITH_PASSWORD}`)).toBe(EXIT_USAGE);
-    expect(JSON.parse(stdout.text)).toEqual({ ok: false, error: { code: 'CGK_USAGE', message: 'too many arguments postgres://app:***@db.example.com:5432/shop' } });
+    expect(JSON.parse(stdout.text)).toEqual({
+      ok: false,
+      error: { code: 'CGK_USAGE', message: 'too many arguments postgres://app:***@db.example.com:5432/shop' },
+    });
   });
 });
 
 describe('formatting helpers', () => {
   it('table() aligns columns two spaces apart, the last column unpadded', () => {
-    expect(table(['SLUG', 'STATUS', 'NAME'], [['acme', 'active', 'Acme Inc.'], ['globex_corp', 'suspended', 'G']])).toEqual([
-      'SLUG         STATUS     NAME',
-      'acme         active     Acme Inc.',
-      'globex_corp  suspended  G',
-    ]);
+    expect(
+      table(
+        ['SLUG', 'STATUS', 'NAME'],
+        [
+          ['acme', 'active', 'Acme Inc.'],
+          ['globex_corp', 'suspended', 'G'],
+        ],
+      ),
+    ).toEqual(['SLUG         STATUS     NAME', 'acme         active     Acme Inc.', 'globex_corp  suspended  G']);
     expect(table(['A', 'B'], [])).toEqual(['A  B']);
     expect(table(['A', 'B'], [['x', '']])).toEqual(['A  B', 'x']);
     expect(table(['A', 'B', 'C'], [['x']])).toEqual(['A  B  C', 'x']);
@@ -166,7 +184,11 @@ describe('formatting helpers', () => {
   });
 
   it('errorJson() carries code, message and hint; CGK_UNEXPECTED for other errors; redacts', () => {
-    expect(errorJson(new ConfigError(`at ${URL_WITH_PASSWORD}`, 'hint here'))).toEqual({ code: 'CGK_CONFIG', message: 'at postgres://app:***@db.example.com:5432/shop', hint: 'hint here' });
+    expect(errorJson(new ConfigError(`at ${URL_WITH_PASSWORD}`, 'hint here'))).toEqual({
+      code: 'CGK_CONFIG',
+      message: 'at postgres://app:***@db.example.com:5432/shop',
+      hint: 'hint here',
+    });
     expect(errorJson(new Error('plain'))).toEqual({ code: 'CGK_UNEXPECTED', message: 'plain' });
     expect(Object.keys(errorJson(new CgkError('CGK_QUERY', 'no hint')))).toEqual(['code', 'message']);
   });

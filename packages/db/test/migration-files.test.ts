@@ -32,14 +32,21 @@ describe('loadMigrations', () => {
   });
 
   it('accepts four-digit versions and an empty directory', async () => {
-    expect((await loadMigrations(fixtures.dir({ '0001_a.sql': 'select 1', '0002_b.sql': 'select 2' }))).map((m) => m.version)).toEqual([1, 2]);
+    expect(
+      (await loadMigrations(fixtures.dir({ '0001_a.sql': 'select 1', '0002_b.sql': 'select 2' }))).map((m) => m.version),
+    ).toEqual([1, 2]);
     expect(await loadMigrations(fixtures.dir({}))).toEqual([]);
   });
 
   it.each([
     ['a gap', { '001_a.sql': '', '003_c.sql': '' }, '003_c.sql', /gap: version 2 is missing/],
     ['a gap at the start', { '002_b.sql': '' }, '002_b.sql', /version 1 is missing/],
-    ['a duplicate version', { '001_a.sql': '', '002_b.sql': '', '002_c.sql': '' }, '002_c.sql', /002_b\.sql and 002_c\.sql have the same version 2/],
+    [
+      'a duplicate version',
+      { '001_a.sql': '', '002_b.sql': '', '002_c.sql': '' },
+      '002_c.sql',
+      /002_b\.sql and 002_c\.sql have the same version 2/,
+    ],
     ['a duplicate version in another width', { '001_a.sql': '', '0001_b.sql': '' }, '001_a.sql', /same version 1/],
     ['two digits', { '01_a.sql': '' }, '01_a.sql', /bad name/],
     ['an upper-case name', { '001_Orders.sql': '' }, '001_Orders.sql', /bad name/],
@@ -47,7 +54,10 @@ describe('loadMigrations', () => {
     ['no name', { '001.sql': '' }, '001.sql', /bad name/],
   ])('refuses %s, naming the file', async (_label, files, file, message) => {
     const dir = fixtures.dir(files);
-    const error = await loadMigrations(dir).then(() => undefined, (e: unknown) => e);
+    const error = await loadMigrations(dir).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(MigrationFilesError);
     expect((error as MigrationFilesError).code).toBe('CGK_MIGRATION_FILES');
     expect((error as MigrationFilesError).message).toContain(file);
@@ -59,7 +69,7 @@ describe('loadMigrations', () => {
     const dir = fixtures.dir({ '001_a.sql': 'create table a (id int);\n-- done\nCOMMIT;\n' });
     await expect(loadMigrations(dir)).rejects.toThrow(/001_a\.sql controls transactions itself \(line 3: COMMIT\)/);
     const fine = fixtures.dir({
-      '001_a.sql': "do $$ begin perform 1; end $$;\ncreate function f() returns int language sql begin atomic select 1; end;\n",
+      '001_a.sql': 'do $$ begin perform 1; end $$;\ncreate function f() returns int language sql begin atomic select 1; end;\n',
       '002_b.sql': '-- cgk:no-transaction\ncommit;\n',
     });
     expect((await loadMigrations(fine)).map((m) => m.noTransaction)).toEqual([false, true]);
@@ -92,9 +102,12 @@ describe('SQL text helpers', () => {
   it('lineAt counts characters as PostgreSQL does (code points), and withoutConcurrently keeps positions', () => {
     expect(lineAt('é😀\nab', 4)).toEqual({ line: 2, column: 1 });
     expect(lineAt('abc', 9)).toBeUndefined();
-    const sql = 'create unique index concurrently i on t (x);\ndrop index concurrently if exists j;\ncomment on index i is \'built concurrently\';';
+    const sql =
+      "create unique index concurrently i on t (x);\ndrop index concurrently if exists j;\ncomment on index i is 'built concurrently';";
     const plain = withoutConcurrently(sql);
-    expect(plain).toBe('create unique index              i on t (x);\ndrop index              if exists j;\ncomment on index i is \'built concurrently\';');
+    expect(plain).toBe(
+      "create unique index              i on t (x);\ndrop index              if exists j;\ncomment on index i is 'built concurrently';",
+    );
     expect(plain.length).toBe(sql.length);
   });
 });

@@ -60,24 +60,30 @@ describe('the pg driver, seen through a protocol-reading proxy', () => {
       const pidOf = async () => (await db.sql<{ pid: number }>`select pg_backend_pid() as pid`).rows[0]!.pid;
       const first = await pidOf();
       proxy.failNext(/^ROLLBACK$/);
-      const inside = await db.withTenant('acme', async (sql) => {
-        const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`;
-        expect(rows[0]!.pid).toBe(first);
-        await sql`insert into orders values (${42})`;
-        throw new Planned('roll back, please');
-      }).catch((e: unknown) => e);
+      const inside = await db
+        .withTenant('acme', async (sql) => {
+          const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`;
+          expect(rows[0]!.pid).toBe(first);
+          await sql`insert into orders values (${42})`;
+          throw new Planned('roll back, please');
+        })
+        .catch((e: unknown) => e);
       expect(inside).toBeInstanceOf(Planned);
       expect(proxy.intercepted).toEqual(['ROLLBACK']);
       // The server never saw the ROLLBACK, so that backend is still inside the scope's transaction. With one
       // connection in the pool, the next query must get a fresh one, outside any transaction.
-      const { rows } = await db.sql<{ pid: number; open: boolean }>`select pg_backend_pid() as pid, now() <> statement_timestamp() as open`;
+      const { rows } = await db.sql<{
+        pid: number;
+        open: boolean;
+      }>`select pg_backend_pid() as pid, now() <> statement_timestamp() as open`;
       expect(rows[0]!.pid).not.toBe(first);
       expect((await db.sql<{ n: number }>`select count(*)::int as n from tenant_acme.orders where id = 42`).rows[0]!.n).toBe(0);
       expect(rows[0]!.open).toBe(false);
       // The half-open transaction dies with its connection (the backend leaves once the Terminate arrives).
       let alive = 1;
       for (let i = 0; i < 100 && alive > 0; i++) {
-        alive = (await adminQuery<{ n: number }>('select count(*)::int as n from pg_stat_activity where pid = $1', [first])).rows[0]!.n;
+        alive = (await adminQuery<{ n: number }>('select count(*)::int as n from pg_stat_activity where pid = $1', [first]))
+          .rows[0]!.n;
         if (alive > 0) await new Promise((resolve) => setTimeout(resolve, 50));
       }
       expect(alive).toBe(0);

@@ -72,7 +72,10 @@ async function open(target: Target): Promise<Fixture> {
 }
 
 const denied = async (run: Promise<unknown>) => {
-  const error = await run.then(() => undefined, (e: unknown) => e);
+  const error = await run.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(QueryError);
   expect((error as QueryError).sqlState).toBe('42501');
   expect((error as Error).message).toMatch(/permission denied|must be owner/);
@@ -88,15 +91,25 @@ describe.each(['pg', 'pgbouncer', 'neon', 'vercel', 'pglite'] as const)('a role 
     await f?.teardown();
   }, DROP_TIMEOUT_MS);
 
-  it('connects as the application role, which is not a superuser (except the embedded database\'s only user)', async () => {
-    const { rows } = await f.db.sql<{ who: string; su: boolean }>`select current_user as who, rolsuper as su from pg_roles where rolname = current_user`;
+  it("connects as the application role, which is not a superuser (except the embedded database's only user)", async () => {
+    const { rows } = await f.db.sql<{
+      who: string;
+      su: boolean;
+    }>`select current_user as who, rolsuper as su from pg_roles where rolname = current_user`;
     expect(rows).toEqual([{ who: f.appRole, su: target === 'pglite' }]);
   });
 
-  it('runs as the tenant role whose name carries this database\'s tag, in the first scope and in later ones', async () => {
+  it("runs as the tenant role whose name carries this database's tag, in the first scope and in later ones", async () => {
     const expected = tenantRoleName('a', f.database);
     for (let i = 0; i < 3; i++) {
-      const { rows } = await f.db.withTenant('a', (sql) => sql<{ who: string; su: boolean }>`select current_user as who, rolsuper as su from pg_roles where rolname = current_user`);
+      const { rows } = await f.db.withTenant(
+        'a',
+        (sql) =>
+          sql<{
+            who: string;
+            su: boolean;
+          }>`select current_user as who, rolsuper as su from pg_roles where rolname = current_user`,
+      );
       expect(rows).toEqual([{ who: expected, su: false }]);
     }
     expect(f.db.databaseTag).toBe(expected.slice(3, 11));
@@ -112,7 +125,7 @@ describe.each(['pg', 'pgbouncer', 'neon', 'vercel', 'pglite'] as const)('a role 
     await f.db.withTenant('a', (sql) => sql`delete from customers`);
   });
 
-  it('refuses another tenant\'s schema, for reading and for writing', async () => {
+  it("refuses another tenant's schema, for reading and for writing", async () => {
     await denied(f.db.withTenant('a', (sql) => sql`select * from tenant_b.customers`));
     await denied(f.db.withTenant('a', (sql) => sql`select * from tenant_b.orders`));
     await denied(f.db.withTenant('a', (sql) => sql`insert into tenant_b.customers (email) values ('x@example.com')`));
@@ -142,7 +155,9 @@ describe.each(['pg', 'pgbouncer', 'neon', 'vercel', 'pglite'] as const)('a role 
     await denied(f.db.withTenant('a', (sql) => sql`create view scratch_view as select 1 as x`));
     await denied(f.db.withTenant('a', (sql) => sql`alter table orders add column pwned int`));
     await denied(f.db.withTenant('a', (sql) => sql`drop table orders`));
-    const { rows } = await f.direct.sql<{ n: number }>`select count(*)::int as n from pg_class where relname in ('scratch_in_scope', 'scratch_view')`;
+    const { rows } = await f.direct.sql<{
+      n: number;
+    }>`select count(*)::int as n from pg_class where relname in ('scratch_in_scope', 'scratch_view')`;
     expect(rows[0]!.n).toBe(0);
   });
 
@@ -150,7 +165,10 @@ describe.each(['pg', 'pgbouncer', 'neon', 'vercel', 'pglite'] as const)('a role 
     const inside = await f.db.withTenant('a', (sql) => sql<{ who: string }>`select current_user as who`);
     expect(inside.rows[0]!.who).toMatch(/^ct_[0-9a-f]{8}_a$/);
     for (let i = 0; i < 5; i++) {
-      const { rows } = await f.db.sql<{ who: string; path: string }>`select current_user as who, current_setting('search_path') as path`;
+      const { rows } = await f.db.sql<{
+        who: string;
+        path: string;
+      }>`select current_user as who, current_setting('search_path') as path`;
       expect(rows[0]!.who).toBe(f.appRole);
       expect(rows[0]!.path).not.toContain('tenant_');
     }
@@ -180,7 +198,8 @@ describe('a role per tenant: naming and repair (node-postgres, non-superuser app
     const [one, two] = [`${prefix}x`, `${prefix}y`];
     await createTenant({ slug: one }, { db });
     await createTenant({ slug: two }, { db });
-    const who = async (slug: string) => (await db.withTenant(slug, (sql) => sql<{ who: string }>`select current_user as who`)).rows[0]!.who;
+    const who = async (slug: string) =>
+      (await db.withTenant(slug, (sql) => sql<{ who: string }>`select current_user as who`)).rows[0]!.who;
     const [roleOne, roleTwo] = [await who(one), await who(two)];
     expect(roleOne).toBe(tenantRoleName(one, app.name));
     expect(roleTwo).toBe(tenantRoleName(two, app.name));

@@ -21,7 +21,10 @@ describe('toStatement', () => {
   it('passes objects, arrays and dates as values', () => {
     const at = new Date(0);
     const doc = { quoted: 'looks like an identifier' };
-    expect(tag`insert into t values (${[1, 2]}, ${at}, ${doc})`).toEqual({ text: 'insert into t values ($1, $2, $3)', values: [[1, 2], at, doc] });
+    expect(tag`insert into t values (${[1, 2]}, ${at}, ${doc})`).toEqual({
+      text: 'insert into t values ($1, $2, $3)',
+      values: [[1, 2], at, doc],
+    });
   });
 
   it('splices identifiers that identifier() made, quoted, and numbers the values around them without gaps', () => {

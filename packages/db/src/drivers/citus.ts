@@ -72,14 +72,22 @@ export function statementPerMessageOnCitus(inner: Driver): Driver {
   return driver;
 }
 
+const answers = new WeakMap<object, Promise<boolean>>();
+
 /**
  * Whether the database behind `driver` runs Citus (the extension is installed in it). Asked once per driver
- * returned by the library; other drivers (a test's wrapper) are asked every time.
+ * (a failed question is asked again next time).
  */
-export async function isCitus(driver: Pick<Driver, 'query'>): Promise<boolean> {
+export function isCitus(driver: Pick<Driver, 'query'>): Promise<boolean> {
   const detection = detections.get(driver as Driver);
   if (detection) return detection.ask();
-  return isTrue((await driver.query(DETECT)).rows[0]?.citus);
+  let answer = answers.get(driver);
+  if (!answer) {
+    answer = driver.query(DETECT).then((result) => isTrue(result.rows[0]?.citus));
+    answers.set(driver, answer);
+    answer.catch(() => answers.delete(driver));
+  }
+  return answer;
 }
 
 function isTrue(value: unknown): boolean {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CgkError,
+  clearMigrationCache,
   createTenant,
   Database,
   describeCitus,
@@ -155,6 +156,35 @@ end;
           .rows[0],
     );
     expect(noted).toEqual({ n: 5, notes: 0 });
+  });
+
+  it('a failing multi-statement file names its line and leaves nothing behind; a no-transaction file runs', async () => {
+    writeFileSync(
+      join(tenantDir, '015_broken.sql'),
+      `alter table orders add column broken_note text;
+
+select no_such_column from orders;
+`,
+    );
+    clearMigrationCache();
+    const failed = await migrateTenants(db, { tenantDir, concurrency: 4 });
+    expect(failed.failed).toHaveLength(FLEET);
+    expect(failed.failed[0]!.error).toMatchObject({ code: 'CGK_MIGRATION', file: '015_broken.sql', line: 3 });
+    expect(await rows("select count(*)::int as n from information_schema.columns where column_name = 'broken_note'")).toEqual([
+      { n: 0 },
+    ]);
+    writeFileSync(
+      join(tenantDir, '015_broken.sql'),
+      `-- cgk:no-transaction
+create index concurrently if not exists orders_gift_note_created_idx on orders (gift_note, created_at);
+`,
+    );
+    clearMigrationCache();
+    const fixed = await migrateTenants(db, { tenantDir, concurrency: 4 });
+    expect(fixed.error).toBeUndefined();
+    expect(fixed.tenants.filter((t) => t.status === 'Success')).toHaveLength(FLEET);
+    const indexes = await rows("select count(*)::int as n from pg_indexes where indexname = 'orders_gift_note_created_idx'");
+    expect(indexes).toEqual([{ n: FLEET }]);
   });
 
   it('dropTenant removes the schema, its shards, the registry row and the role on every node', async () => {
