@@ -4,7 +4,11 @@
  */
 import { pathToFileURL } from 'node:url';
 
-export { createTestDatabase as createScratchDatabase, ADMIN_URL, type TestDatabase as ScratchDatabase } from '../packages/db/test/helpers/database.js';
+export {
+  createTestDatabase as createScratchDatabase,
+  ADMIN_URL,
+  type TestDatabase as ScratchDatabase,
+} from '../packages/db/test/helpers/database.js';
 
 /** One line of a benchmark's result: what was measured, the baseline, ours, and ours / baseline. */
 export interface BenchRow {
@@ -31,7 +35,11 @@ export function median(values: number[]): number {
  * the variant's connection stays warm (alternating operation by operation instead makes every server
  * process sleep between its turns, and the wake-ups then dominate what is measured).
  */
-export async function interleave(variants: Record<string, () => Promise<unknown>>, rounds: number, perRound: number): Promise<Record<string, number>> {
+export async function interleave(
+  variants: Record<string, () => Promise<unknown>>,
+  rounds: number,
+  perRound: number,
+): Promise<Record<string, number>> {
   const entries = Object.entries(variants);
   const samples: number[][] = entries.map(() => []);
   for (const [, run] of entries) for (let i = 0; i < 50; i++) await run(); // warm-up
@@ -53,12 +61,14 @@ export async function interleave(variants: Record<string, () => Promise<unknown>
 export async function throughput(run: () => Promise<unknown>, callers: number, ms: number): Promise<number> {
   let count = 0;
   const until = Date.now() + ms;
-  await Promise.all(Array.from({ length: callers }, async () => {
-    while (Date.now() < until) {
-      await run();
-      count++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (Date.now() < until) {
+        await run();
+        count++;
+      }
+    }),
+  );
   return count / (ms / 1000);
 }
 
@@ -71,10 +81,23 @@ export function row(name: string, unit: string, baseline: number, ours: number, 
 export function printTable(title: string, rows: BenchRow[]): void {
   console.log(`\n${title}`);
   const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
-  const lines = rows.map((r) => [r.name, `${fmt(r.baseline)} ${r.unit}`, `${fmt(r.ours)} ${r.unit}`, `${r.ratio.toFixed(2)}x`, r.goal ?? '', r.note ?? '']);
+  const lines = rows.map((r) => [
+    r.name,
+    `${fmt(r.baseline)} ${r.unit}`,
+    `${fmt(r.ours)} ${r.unit}`,
+    `${r.ratio.toFixed(2)}x`,
+    r.goal ?? '',
+    r.note ?? '',
+  ]);
   const header = ['measure', 'baseline', 'ours', 'ratio', 'goal', 'note'];
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  for (const line of [header, ...lines]) console.log(line.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  for (const line of [header, ...lines])
+    console.log(
+      line
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 /** True when the calling module is the script node was started with. */

@@ -28,7 +28,10 @@ export async function runLifecycleBench(options: { tenants?: number } = {}): Pro
       samples.push(performance.now() - started);
     };
     for (let i = 0; i < count; i++) {
-      const rawTenant = () => timed(baseline, () => raw.query(`BEGIN; create schema tenant_raw${i}; set local search_path to tenant_raw${i}; ${ddl}; COMMIT`));
+      const rawTenant = () =>
+        timed(baseline, () =>
+          raw.query(`BEGIN; create schema tenant_raw${i}; set local search_path to tenant_raw${i}; ${ddl}; COMMIT`),
+        );
       const ourTenant = () => timed(ours, () => createTenant({ slug: `bench${i}`, name: `Bench ${i}` }, { db }));
       // Alternated tenant by tenant: the baseline first on even tenants, ours first on odd ones.
       if (i % 2 === 0) {
@@ -39,7 +42,11 @@ export async function runLifecycleBench(options: { tenants?: number } = {}): Pro
         await rawTenant();
       }
     }
-    return [row(`createTenant (${files.length} tenant migrations), median of ${count}`, 'ms', median(baseline), median(ours), { goal: '≤ 1.50x, < 100 ms' })];
+    return [
+      row(`createTenant (${files.length} tenant migrations), median of ${count}`, 'ms', median(baseline), median(ours), {
+        goal: '≤ 1.50x, < 100 ms',
+      }),
+    ];
   } finally {
     await raw.end();
     await db.end();

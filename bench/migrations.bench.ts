@@ -27,16 +27,23 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { Database } from '../packages/db/src/database.js';
-import { clearMigrationCache, migrateTenantInTransaction, migrateTenants, throwIfFailed } from '../packages/db/src/migrations/index.js';
+import {
+  clearMigrationCache,
+  migrateTenantInTransaction,
+  migrateTenants,
+  throwIfFailed,
+} from '../packages/db/src/migrations/index.js';
 import { psqlTarget } from './psql.js';
 import { createScratchDatabase, isMain, median, printTable, row, type BenchRow, type ScratchDatabase } from './lib.js';
 
 const run = promisify(execFile);
 
 const TEMPLATE = {
-  '001_orders.sql': 'create table orders (id bigserial primary key, total numeric not null default 0, created_at timestamptz not null default now());\n',
+  '001_orders.sql':
+    'create table orders (id bigserial primary key, total numeric not null default 0, created_at timestamptz not null default now());\n',
   '002_customers.sql': 'create table customers (id bigserial primary key, email text not null unique);\n',
-  '003_products.sql': 'create table products (id bigserial primary key, title text not null, price numeric not null);\ncreate index products_title_idx on products (title);\n',
+  '003_products.sql':
+    'create table products (id bigserial primary key, title text not null, price numeric not null);\ncreate index products_title_idx on products (title);\n',
 };
 
 export interface MigrationsBenchOptions {
@@ -102,7 +109,13 @@ async function measureNothingPending(oursUrl: string, baseUrl: string, slugs: st
 }
 
 /** A one-line migration: rounds interleave the baseline and our three variants; each run adds a column of its own. */
-async function measureOneLine(oursUrl: string, baseUrl: string, slugs: string[], work: string, dir: MakeDir): Promise<BenchRow[]> {
+async function measureOneLine(
+  oursUrl: string,
+  baseUrl: string,
+  slugs: string[],
+  work: string,
+  dir: MakeDir,
+): Promise<BenchRow[]> {
   const tenants = slugs.length;
   const samples: Record<'psql' | 'c4' | 'c1' | 'sync', number[]> = { psql: [], c4: [], c1: [], sync: [] };
   const tenantFiles: Record<string, string> = { ...TEMPLATE };
@@ -110,7 +123,8 @@ async function measureOneLine(oursUrl: string, baseUrl: string, slugs: string[],
   const nextFiles = () => {
     column++;
     const version = Object.keys(tenantFiles).length + 1;
-    tenantFiles[`${String(version).padStart(3, '0')}_orders_note${column}.sql`] = `alter table orders add column note${column} text;\n`;
+    tenantFiles[`${String(version).padStart(3, '0')}_orders_note${column}.sql`] =
+      `alter table orders add column note${column} text;\n`;
     return dir(`v${version}`, tenantFiles);
   };
   for (let round = 1; round <= 3; round++) {
@@ -147,23 +161,25 @@ async function createFleet(url: string, slugs: string[], template: string): Prom
     const driver = await db.driver();
     await driver.exec('create table public.organizations (slug text primary key)');
     let next = 0;
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (next < slugs.length) {
-        const batch = slugs.slice(next, next + 5);
-        next += 5;
-        const { tx } = await driver.begin([]);
-        try {
-          for (const slug of batch) {
-            await tx.exec(`insert into public.organizations values ('${slug}'); create schema tenant_${slug};`);
-            await migrateTenantInTransaction(tx, slug, { tenantDir: template });
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < slugs.length) {
+          const batch = slugs.slice(next, next + 5);
+          next += 5;
+          const { tx } = await driver.begin([]);
+          try {
+            for (const slug of batch) {
+              await tx.exec(`insert into public.organizations values ('${slug}'); create schema tenant_${slug};`);
+              await migrateTenantInTransaction(tx, slug, { tenantDir: template });
+            }
+            await tx.commit();
+          } catch (error) {
+            await tx.rollback();
+            throw error;
           }
-          await tx.commit();
-        } catch (error) {
-          await tx.rollback();
-          throw error;
         }
-      }
-    }));
+      }),
+    );
   } finally {
     await db.end();
   }
@@ -211,7 +227,12 @@ async function psqlOneSession(url: string, slugs: string[], statement: string, f
 async function psqlPerSchema(url: string, slugs: string[], statement: string): Promise<number> {
   const target = psqlTarget(url);
   return timed(async () => {
-    for (const slug of slugs) await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', target.url, '-c', `set search_path = tenant_${slug}; ${statement}`], { env: target.env });
+    for (const slug of slugs)
+      await run(
+        'psql',
+        ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', target.url, '-c', `set search_path = tenant_${slug}; ${statement}`],
+        { env: target.env },
+      );
   });
 }
 
@@ -222,5 +243,8 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
 }
 
 if (isMain(import.meta.url)) {
-  printTable(`Migration runner (pg, local PostgreSQL, ${process.env.CGK_BENCH_TENANTS ?? 1000} tenants)`, await runMigrationsBench());
+  printTable(
+    `Migration runner (pg, local PostgreSQL, ${process.env.CGK_BENCH_TENANTS ?? 1000} tenants)`,
+    await runMigrationsBench(),
+  );
 }

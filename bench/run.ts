@@ -118,7 +118,9 @@ function goalFor(module: string, r: BenchRow): Goal | undefined {
     return { text: '≤ 1.00x psql', met: (x) => x.ratio <= 1.0 };
   }
   if (module === 'orm' && r.goal) {
-    return r.unit === 'µs' ? { text: '≤ 15 µs added', met: (x) => x.ours - x.baseline <= 15 } : { text: '2', met: (x) => x.ours <= 2 };
+    return r.unit === 'µs'
+      ? { text: '≤ 15 µs added', met: (x) => x.ours - x.baseline <= 15 }
+      : { text: '2', met: (x) => x.ours <= 2 };
   }
   if (module === 'cache' && /^cache (get|set)\b/.test(name) && !name.includes('raw string')) {
     return { text: '≤ 1.20x raw client', met: (x) => x.ratio <= 1.2 };

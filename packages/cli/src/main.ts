@@ -34,7 +34,9 @@ function buildProgram(ctx: Context, done: (code: number) => void, streams: Strea
       // Usage errors are printed by run() as one line; commander's own copy is dropped.
       outputError: () => {},
     })
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Environment:
   DATABASE_URL   postgres://user:password@host:5432/db (unset: the embedded PostgreSQL in ./.cgk/pglite)
   .env and .env.local in the working directory are read; real environment variables win.
@@ -42,7 +44,8 @@ Environment:
 Examples:
   $ npx @cgk/cli setup:database
   $ npx @cgk/cli tenant:create acme --name "Acme Inc."
-  $ npx @cgk/cli doctor`);
+  $ npx @cgk/cli doctor`,
+    );
   for (const register of [registerSetup, registerTenant, registerMigrate, registerDoctor] satisfies Register[]) {
     register(program, ctx, done);
   }
@@ -56,7 +59,10 @@ Examples:
  * @example
  * process.exitCode = await run(['tenant:create', 'acme']);
  */
-export async function run(argv: string[], streams: Streams = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function run(
+  argv: string[],
+  streams: Streams = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   // The flags are needed before commander has parsed anything (to format a usage error, say).
   const flags = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length);
   const out = new Output(flags.includes('--json'), flags.includes('--verbose'), streams);

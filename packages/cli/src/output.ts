@@ -69,7 +69,9 @@ export class Output {
   error(error: unknown, details: Record<string, unknown> = {}): number {
     const err = error instanceof Error ? error : new Error(String(error));
     const cgk = error instanceof CgkError ? error : undefined;
-    const line = cgk ? `error ${cgk.code}: ${cgk.toLine()}` : `error: ${oneLine(err.message)}${this.verbose ? '' : ' (run with --verbose for the stack trace)'}`;
+    const line = cgk
+      ? `error ${cgk.code}: ${cgk.toLine()}`
+      : `error: ${oneLine(err.message)}${this.verbose ? '' : ' (run with --verbose for the stack trace)'}`;
     this.streams.stderr.write(`${redactSecrets(oneLine(line))}\n`);
     if (this.verbose) this.streams.stderr.write(`${redactSecrets(stackOf(err))}\n`);
     if (this.json) {
@@ -101,7 +103,11 @@ export class Output {
 /** Formats rows as aligned columns (two spaces apart), the header first. */
 export function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const format = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const format = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [format(header), ...rows.map(format)];
 }
 
@@ -123,14 +129,18 @@ export function errorJson(error: Error): { code: string; message: string; hint?:
 
 /** Several lines as one, for one-line error output. */
 export function oneLine(text: string): string {
-  return text.split(/\r?\n/).map((s) => s.trim()).filter(Boolean).join(' ');
+  return text
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .join(' ');
 }
 
 function stackOf(error: Error): string {
   const parts = [error.stack ?? String(error)];
   let cause = (error as { cause?: unknown }).cause;
   for (let depth = 0; cause !== undefined && depth < 5; depth++) {
-    parts.push(`Caused by: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`);
+    parts.push(`Caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`);
     cause = cause instanceof Error ? (cause as { cause?: unknown }).cause : undefined;
   }
   return parts.join('\n');

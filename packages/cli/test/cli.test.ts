@@ -16,7 +16,8 @@ import { closedPort } from '../../db/test/helpers/net.js';
 
 let db: TestDatabase;
 let work: ReturnType<typeof tempDir>;
-const run = (args: string[], env: Record<string, string | undefined> = {}) => cli(args, { cwd: work.path, env: { DATABASE_URL: db.url, ...env } });
+const run = (args: string[], env: Record<string, string | undefined> = {}) =>
+  cli(args, { cwd: work.path, env: { DATABASE_URL: db.url, ...env } });
 
 beforeAll(async () => {
   db = await createTestDatabase('cgk_cli');
@@ -47,19 +48,31 @@ async function tenantSchemas(): Promise<string[]> {
   const client = new Client({ connectionString: db.url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ nspname: string }>("select nspname from pg_namespace where nspname like 'tenant\\_%' order by 1");
+    const { rows } = await client.query<{ nspname: string }>(
+      "select nspname from pg_namespace where nspname like 'tenant\\_%' order by 1",
+    );
     return rows.map((r) => r.nspname);
   } finally {
     await client.end();
   }
 }
 
-
 describe('help and usage errors', () => {
   it('prints help listing every command, exit 0', async () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);
-    for (const command of ['setup:database', 'tenant:create', 'tenant:list', 'tenant:suspend', 'tenant:activate', 'tenant:repair', 'tenant:drop', 'migrate', 'migrate:status', 'doctor']) {
+    for (const command of [
+      'setup:database',
+      'tenant:create',
+      'tenant:list',
+      'tenant:suspend',
+      'tenant:activate',
+      'tenant:repair',
+      'tenant:drop',
+      'migrate',
+      'migrate:status',
+      'doctor',
+    ]) {
       expect(r.stdout).toContain(command);
     }
     expect(r.stdout).toMatch(/--json/);
@@ -69,7 +82,18 @@ describe('help and usage errors', () => {
   });
 
   it('has --help with a description and an example for each command', async () => {
-    for (const command of ['setup:database', 'tenant:create', 'tenant:list', 'tenant:suspend', 'tenant:activate', 'tenant:repair', 'tenant:drop', 'migrate', 'migrate:status', 'doctor']) {
+    for (const command of [
+      'setup:database',
+      'tenant:create',
+      'tenant:list',
+      'tenant:suspend',
+      'tenant:activate',
+      'tenant:repair',
+      'tenant:drop',
+      'migrate',
+      'migrate:status',
+      'doctor',
+    ]) {
       const r = await run([command, '--help']);
       expect(r.code, command).toBe(0);
       expect(r.stdout, command).toContain(`Usage: cgk ${command}`);
@@ -131,7 +155,9 @@ describe('against a PostgreSQL server', () => {
     const report = json(first);
     expect(report).toMatchObject({ ok: true, driver: 'pg', alreadyApplied: 0 });
     expect(report.applied.length).toBeGreaterThanOrEqual(6);
-    expect(report.tables).toEqual(expect.arrayContaining(['organizations', 'users', 'sessions', 'api_keys', 'billing', 'magic_links']));
+    expect(report.tables).toEqual(
+      expect.arrayContaining(['organizations', 'users', 'sessions', 'api_keys', 'billing', 'magic_links']),
+    );
     const again = await run(['setup:database']);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/Database ready: pg/);
@@ -143,7 +169,10 @@ describe('against a PostgreSQL server', () => {
     const r = await run(['tenant:create', 'acme', '--name', 'Acme Inc.', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const doc = json(r);
-    expect(doc).toMatchObject({ ok: true, tenant: { slug: 'acme', name: 'Acme Inc.', schema: 'tenant_acme', status: expect.any(String) } });
+    expect(doc).toMatchObject({
+      ok: true,
+      tenant: { slug: 'acme', name: 'Acme Inc.', schema: 'tenant_acme', status: expect.any(String) },
+    });
     expect(doc.migrationsApplied).toBeGreaterThanOrEqual(5);
     expect(new Date(doc.tenant.createdAt).getTime()).not.toBeNaN();
     const text = await run(['tenant:create', 'globex']);
@@ -193,17 +222,25 @@ describe('against a PostgreSQL server', () => {
     /** What the role may do, read from the catalogs (null: the role does not exist). */
     const rightsOf = async (slug: 'acme' | 'globex') => {
       const role = roles[slug];
-      const { rows } = await adminQuery<{ exists: boolean }>('select exists (select 1 from pg_roles where rolname = $1) as exists', [role]);
+      const { rows } = await adminQuery<{ exists: boolean }>(
+        'select exists (select 1 from pg_roles where rolname = $1) as exists',
+        [role],
+      );
       if (!rows[0]!.exists) return null;
       const client = new pg.Client({ connectionString: db.url });
       await client.connect();
       try {
         const schema = `tenant_${slug}`;
-        const { rows: [r] } = await client.query(`select has_schema_privilege($1, $2, 'usage') as usage,
+        const {
+          rows: [r],
+        } = await client.query(
+          `select has_schema_privilege($1, $2, 'usage') as usage,
             has_schema_privilege($1, $2, 'create') as create,
             has_table_privilege($1, $2 || '.orders', 'select, insert, update, delete') as dml,
             has_table_privilege($1, $2 || '.schema_migrations', 'select') as history,
-            has_table_privilege($1, 'public.organizations', 'select') as registry`, [role, schema]);
+            has_table_privilege($1, 'public.organizations', 'select') as registry`,
+          [role, schema],
+        );
         return r;
       } finally {
         await client.end();
@@ -257,7 +294,10 @@ describe('against a PostgreSQL server', () => {
   it('reports a failure as JSON with --json', async () => {
     const r = await run(['tenant:create', 'acme', '--json']);
     expect(r.code).toBe(1);
-    expect(json(r)).toEqual({ ok: false, error: { code: 'CGK_TENANT_EXISTS', message: expect.stringContaining('acme'), hint: expect.any(String) } });
+    expect(json(r)).toEqual({
+      ok: false,
+      error: { code: 'CGK_TENANT_EXISTS', message: expect.stringContaining('acme'), hint: expect.any(String) },
+    });
     expect(r.stderr).toMatch(/^error CGK_TENANT_EXISTS: /);
   });
 
@@ -336,7 +376,7 @@ describe('against a PostgreSQL server', () => {
     expect(created.code, created.stderr).toBe(0);
     // Make the tenant's last migration look unapplied: re-running it fails (its table exists).
     await sqlOnScratch([
-      "delete from tenant_broken.schema_migrations where version = (select max(version) from tenant_broken.schema_migrations)",
+      'delete from tenant_broken.schema_migrations where version = (select max(version) from tenant_broken.schema_migrations)',
       "delete from public.tenant_migration_state where schema_name in ('tenant_broken', 'tenant_acme')",
     ]);
     const r = await run(['migrate', '--json']);
@@ -344,7 +384,12 @@ describe('against a PostgreSQL server', () => {
     const doc = json(r);
     expect(doc.ok).toBe(false);
     expect(doc.error).toMatchObject({ code: 'CGK_MIGRATION' });
-    expect(doc.tenants.failed).toEqual([expect.objectContaining({ slug: 'broken', error: expect.objectContaining({ code: 'CGK_MIGRATION', message: expect.stringContaining('tenant_broken') }) })]);
+    expect(doc.tenants.failed).toEqual([
+      expect.objectContaining({
+        slug: 'broken',
+        error: expect.objectContaining({ code: 'CGK_MIGRATION', message: expect.stringContaining('tenant_broken') }),
+      }),
+    ]);
     expect(doc.tenants.pending).toBe(2);
     expect(r.stderr).toMatch(/^cgk: migrate \[\d\/2\] acme: up to date$/m);
     expect(r.stderr).toMatch(/^cgk: migrate \[\d\/2\] broken: failed: CGK_MIGRATION: /m);
@@ -368,7 +413,12 @@ describe('against a PostgreSQL server', () => {
       "update public.tenant_migration_state set version = 14, checksum_digest = 'newer' where schema_name = 'tenant_future'",
     ]);
     const doc = json(await run(['migrate:status', '--json']));
-    expect(doc.tenants).toMatchObject({ pending: 0, ahead: 1, changed: 0, tenants: [expect.objectContaining({ slug: 'future', reason: 'ahead', version: 14 })] });
+    expect(doc.tenants).toMatchObject({
+      pending: 0,
+      ahead: 1,
+      changed: 0,
+      tenants: [expect.objectContaining({ slug: 'future', reason: 'ahead', version: 14 })],
+    });
     const text = await run(['migrate:status']);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/0 with pending migrations, 1 ahead of the files/);
@@ -384,7 +434,18 @@ describe('against a PostgreSQL server', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const doc = json(r);
     const names = doc.checks.map((c: { name: string }) => c.name);
-    expect(names).toEqual(expect.arrayContaining(['database url', 'driver', 'connection', 'server', 'pooling', 'migrations', 'redis', 'encryption key']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'database url',
+        'driver',
+        'connection',
+        'server',
+        'pooling',
+        'migrations',
+        'redis',
+        'encryption key',
+      ]),
+    );
     expect(doc.checks.find((c: { name: string }) => c.name === 'connection').status).toBe('ok');
     const text = await run(['doctor']);
     expect(text.code).toBe(0);
@@ -466,8 +527,10 @@ describe('an unreachable server', () => {
     expect(r.ms).toBeLessThan(10_000);
   });
 
-  it('gives up on a silent server after the URL\'s connect_timeout', async () => {
-    const r = await run(['tenant:list', '--json'], { DATABASE_URL: `postgres://app:hunter2-pw@127.0.0.1:${silentPort}/shop?connect_timeout=1` });
+  it("gives up on a silent server after the URL's connect_timeout", async () => {
+    const r = await run(['tenant:list', '--json'], {
+      DATABASE_URL: `postgres://app:hunter2-pw@127.0.0.1:${silentPort}/shop?connect_timeout=1`,
+    });
     expectRefused(r, 'hunter2-pw');
     expect(json(r)).toMatchObject({ ok: false, error: { code: 'CGK_CONNECTION' } });
     expect(r.ms).toBeLessThan(8_000);
@@ -482,7 +545,10 @@ describe('an unreachable server', () => {
 
   it('doctor reports the failed connection and exits 1, without the password', async () => {
     const port = await closedPort();
-    const r = await run(['doctor'], { DATABASE_URL: `postgres://app:d0ctor-pw@127.0.0.1:${port}/shop`, REDIS_URL: `redis://:redis-pw@127.0.0.1:${port}/0` });
+    const r = await run(['doctor'], {
+      DATABASE_URL: `postgres://app:d0ctor-pw@127.0.0.1:${port}/shop`,
+      REDIS_URL: `redis://:redis-pw@127.0.0.1:${port}/0`,
+    });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^FAIL\s+connection/m);
     expect(r.stdout).toMatch(/^FAIL\s+redis/m);
@@ -500,13 +566,21 @@ describe('npx @cgk/cli', () => {
     try {
       mkdirSync(join(dir.path, 'node_modules/@cgk'), { recursive: true });
       mkdirSync(join(dir.path, 'node_modules/.bin'));
-      writeFileSync(join(dir.path, 'package.json'), JSON.stringify({ name: 'npx-check', private: true, dependencies: { '@cgk/cli': '*' } }));
+      writeFileSync(
+        join(dir.path, 'package.json'),
+        JSON.stringify({ name: 'npx-check', private: true, dependencies: { '@cgk/cli': '*' } }),
+      );
       symlinkSync(join(REPO_ROOT, 'packages/cli'), join(dir.path, 'node_modules/@cgk/cli'));
       for (const bin of ['cgk', 'cli']) symlinkSync('../@cgk/cli/bin/cgk.mjs', join(dir.path, 'node_modules/.bin', bin));
       const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile('npx', ['--offline', '@cgk/cli', '--help'], { cwd: dir.path, env: cleanEnv(), timeout: 60_000 }, (error, stdout, stderr) => {
-          resolve({ code: error ? Number(error.code) || 1 : 0, stdout: String(stdout), stderr: String(stderr) });
-        });
+        execFile(
+          'npx',
+          ['--offline', '@cgk/cli', '--help'],
+          { cwd: dir.path, env: cleanEnv(), timeout: 60_000 },
+          (error, stdout, stderr) => {
+            resolve({ code: error ? Number(error.code) || 1 : 0, stdout: String(stdout), stderr: String(stderr) });
+          },
+        );
       });
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toContain('Usage: cgk');
@@ -524,7 +598,10 @@ describe('doctor without any configuration', () => {
       const r = await cli(['doctor', '--json'], { cwd: dir.path, env: {} });
       expect(r.code, r.stderr).toBe(0);
       const checks = json(r).checks as Array<{ name: string; status: string; detail: string }>;
-      expect(checks.find((c) => c.name === 'connection')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/not been created yet/) });
+      expect(checks.find((c) => c.name === 'connection')).toMatchObject({
+        status: 'warn',
+        detail: expect.stringMatching(/not been created yet/),
+      });
       expect(existsSync(join(dir.path, '.cgk'))).toBe(false);
     } finally {
       dir.remove();

@@ -75,7 +75,10 @@ describe('docs/setup/DATABASE.md', () => {
     const skipped = blocks.filter((b) => b.directive?.startsWith('skip'));
     expect(skipped.length).toBeLessThanOrEqual(3);
     for (const b of skipped) expect(b.directive, `block at line ${b.line}`).toBe('skip (needs Neon)');
-    for (const b of blocks) expect([undefined, 'skip (needs Neon)', 'unset DATABASE_URL', 'cwd repository'], `block at line ${b.line}`).toContain(b.directive);
+    for (const b of blocks)
+      expect([undefined, 'skip (needs Neon)', 'unset DATABASE_URL', 'cwd repository'], `block at line ${b.line}`).toContain(
+        b.directive,
+      );
   });
 
   it('documents every error code of CgkErrorCode in the troubleshooting section', () => {
@@ -101,28 +104,41 @@ describe('docs/setup/DATABASE.md', () => {
         });
         expect(syntax, block.code).toBe(0);
         const help = await new Promise<string>((resolve) => {
-          execFile(process.execPath, [CLI_BIN, '--help'], { env: cleanEnv({ PATH: process.env.PATH }) }, (_e, stdout) => resolve(String(stdout)));
+          execFile(process.execPath, [CLI_BIN, '--help'], { env: cleanEnv({ PATH: process.env.PATH }) }, (_e, stdout) =>
+            resolve(String(stdout)),
+          );
         });
-        for (const [, command] of block.code.matchAll(/npx @cgk\/cli ([a-z:]+)/g)) expect(help, `${command} in block at line ${block.line}`).toContain(`${command} `);
+        for (const [, command] of block.code.matchAll(/npx @cgk\/cli ([a-z:]+)/g))
+          expect(help, `${command} in block at line ${block.line}`).toContain(`${command} `);
         expect(block.code).toMatch(/neon\.tech/);
       });
       continue;
     }
     it(title, { timeout: 180_000 }, async () => {
-      const script = block.code
-        .replaceAll('npx @cgk/cli', `node ${JSON.stringify(CLI_BIN)}`)
-        .replaceAll('cgk_dev', devName);
+      const script = block.code.replaceAll('npx @cgk/cli', `node ${JSON.stringify(CLI_BIN)}`).replaceAll('cgk_dev', devName);
       const env = cleanEnv({
         PATH: `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
         DATABASE_URL: block.directive === 'unset DATABASE_URL' ? undefined : scratch.url,
       });
       const cwd = block.directive === 'cwd repository' ? REPO_ROOT : work.path;
       const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile('bash', ['-euo', 'pipefail', '-c', script], { cwd, env, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-          resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout: String(stdout), stderr: String(stderr) });
-        });
+        execFile(
+          'bash',
+          ['-euo', 'pipefail', '-c', script],
+          { cwd, env, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 },
+          (error, stdout, stderr) => {
+            resolve({
+              code: error ? (typeof error.code === 'number' ? error.code : -1) : 0,
+              stdout: String(stdout),
+              stderr: String(stderr),
+            });
+          },
+        );
       });
-      expect(result.code, `block at line ${block.line} failed:\n${script}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`).toBe(0);
+      expect(
+        result.code,
+        `block at line ${block.line} failed:\n${script}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`,
+      ).toBe(0);
       expect(result.stdout + result.stderr).not.toMatch(/^\s+at /m);
     });
   }

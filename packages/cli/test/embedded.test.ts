@@ -20,7 +20,9 @@ describe('embedded mode (no DATABASE_URL)', () => {
     for (const args of [['tenant:create', 'acme'], ['tenant:list'], ['migrate:status']]) {
       const refused = await run(args);
       expect(refused.code, refused.stderr).toBe(1);
-      expect(expectOneErrorLine(refused, 'CGK_CONFIG')).toMatch(/embedded database in \.\/\.cgk\/pglite has not been set up yet \(hint: Run: npx @cgk\/cli setup:database\)/);
+      expect(expectOneErrorLine(refused, 'CGK_CONFIG')).toMatch(
+        /embedded database in \.\/\.cgk\/pglite has not been set up yet \(hint: Run: npx @cgk\/cli setup:database\)/,
+      );
     }
     expect(existsSync(join(work.path, '.cgk'))).toBe(false);
   });

@@ -91,7 +91,8 @@ export class Database {
 function resolveOptions(options: DatabaseOptions): DriverConfig {
   if (options.driver === 'pglite' || (options.dataDir !== undefined && !options.url)) {
     if (options.dataDir === ':memory:') return { driver: 'pglite', reason: 'embedded PostgreSQL in memory, chosen in code' };
-    const dataDir = options.dataDir ?? resolveDriverConfig({ CGK_DB_DRIVER: 'pglite', CGK_PGLITE_DIR: process.env.CGK_PGLITE_DIR }).dataDir;
+    const dataDir =
+      options.dataDir ?? resolveDriverConfig({ CGK_DB_DRIVER: 'pglite', CGK_PGLITE_DIR: process.env.CGK_PGLITE_DIR }).dataDir;
     return { driver: 'pglite', dataDir, reason: 'embedded PostgreSQL chosen in code' };
   }
   if (options.url) return { driver: options.driver ?? 'pg', url: options.url, reason: 'connection string given in code' };

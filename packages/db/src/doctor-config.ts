@@ -17,7 +17,8 @@ export function checkUrl(env: NodeJS.ProcessEnv, inUse?: string): DoctorCheck {
       name,
       status: 'warn',
       detail: 'DATABASE_URL is not set (nor POSTGRES_URL): the embedded PostgreSQL is used, fine for development only',
-      hint: 'For staging and production set DATABASE_URL to your Neon (or other PostgreSQL) connection string: ' +
+      hint:
+        'For staging and production set DATABASE_URL to your Neon (or other PostgreSQL) connection string: ' +
         'see docs/setup/DATABASE.md.',
     };
   }
@@ -29,13 +30,17 @@ export function checkUrl(env: NodeJS.ProcessEnv, inUse?: string): DoctorCheck {
     return failure(name, error);
   }
   const parts = [`${source}=${settings.redacted}`];
-  if (source === 'DATABASE_URL' && env.POSTGRES_URL && env.POSTGRES_URL !== env.DATABASE_URL) parts.push('POSTGRES_URL is also set and ignored');
+  if (source === 'DATABASE_URL' && env.POSTGRES_URL && env.POSTGRES_URL !== env.DATABASE_URL)
+    parts.push('POSTGRES_URL is also set and ignored');
   const statementTimeout = settings.statementTimeoutMs === undefined ? 'none' : `${settings.statementTimeoutMs} ms`;
   const timeouts = `connect_timeout ${settings.connectTimeoutMs / 1000} s, idle_timeout ${settings.idleTimeoutMs / 1000} s`;
   parts.push(`pool_max ${settings.max}, ${timeouts}, statement_timeout ${statementTimeout}`);
   const parsed = new URL(url);
   const sslmode = parsed.searchParams.get('sslmode');
-  if (!isLocalHost(parsed.hostname) && (sslmode === null || sslmode === 'disable' || sslmode === 'allow' || sslmode === 'prefer')) {
+  if (
+    !isLocalHost(parsed.hostname) &&
+    (sslmode === null || sslmode === 'disable' || sslmode === 'allow' || sslmode === 'prefer')
+  ) {
     return {
       name,
       status: 'warn',
@@ -61,7 +66,11 @@ export function checkPooling(config: DriverConfig): DoctorCheck {
     '(transaction-level advisory locks; only a "-- cgk:no-transaction" file would need the direct URL)';
   const session = 'session state (SET, LISTEN, session advisory locks) does not survive a transaction';
   if (url.hostname.includes('-pooler.')) {
-    return { name, status: 'ok', detail: `pooled (Neon's PgBouncer in transaction mode, host ${url.hostname}): ${safe}; ${session}` };
+    return {
+      name,
+      status: 'ok',
+      detail: `pooled (Neon's PgBouncer in transaction mode, host ${url.hostname}): ${safe}; ${session}`,
+    };
   }
   if (url.port === '6432') {
     return { name, status: 'ok', detail: `pooled (port 6432: PgBouncer, assumed in transaction mode): ${safe}; ${session}` };
@@ -71,7 +80,8 @@ export function checkPooling(config: DriverConfig): DoctorCheck {
       name,
       status: 'ok',
       detail: `direct (Neon compute endpoint ${url.hostname}, no pooler): fine for migrations and scripts`,
-      hint: 'For application traffic from many serverless instances, use the pooled connection string (host with -pooler): ' +
+      hint:
+        'For application traffic from many serverless instances, use the pooled connection string (host with -pooler): ' +
         'this library is safe on it.',
     };
   }
@@ -81,10 +91,13 @@ export function checkPooling(config: DriverConfig): DoctorCheck {
 
 /** A check that failed: a typed error shows its code and hint. */
 export function failure(name: string, error: unknown): DoctorCheck {
-  if (error instanceof CgkError) return { name, status: 'fail', detail: `${error.code}: ${error.message}`, ...(error.hint ? { hint: error.hint } : {}) };
+  if (error instanceof CgkError)
+    return { name, status: 'fail', detail: `${error.code}: ${error.message}`, ...(error.hint ? { hint: error.hint } : {}) };
   return { name, status: 'fail', detail: error instanceof Error ? error.message : String(error) };
 }
 
 function isLocalHost(host: string): boolean {
-  return host === '' || host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host === '::1' || host.startsWith('/');
+  return (
+    host === '' || host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host === '::1' || host.startsWith('/')
+  );
 }

@@ -159,9 +159,16 @@ async function checkConnection(
     const major = Number.parseInt(version, 10);
     // version() reads "PostgreSQL 15.20 (Debian ...) on x86_64-pc-linux-gnu, compiled by ...": keep it up to the comma.
     const described = rows[0]?.version?.startsWith('PostgreSQL') ? rows[0].version.split(',')[0]! : `PostgreSQL ${version}`;
-    add(Number.isFinite(major) && major < MIN_SERVER_MAJOR
-      ? { name: 'server', status: 'warn', detail: described, hint: `The migrations are tested on PostgreSQL ${MIN_SERVER_MAJOR} and newer; upgrade the server.` }
-      : { name: 'server', status: 'ok', detail: described });
+    add(
+      Number.isFinite(major) && major < MIN_SERVER_MAJOR
+        ? {
+            name: 'server',
+            status: 'warn',
+            detail: described,
+            hint: `The migrations are tested on PostgreSQL ${MIN_SERVER_MAJOR} and newer; upgrade the server.`,
+          }
+        : { name: 'server', status: 'ok', detail: described },
+    );
     await checkCitus(db, tenantRoles, add);
     return true;
   } catch (error) {

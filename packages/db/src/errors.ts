@@ -116,13 +116,21 @@ export class ScopeEndedError extends CgkError {
  * `work` names what the transaction was for (a tenant scope by default; tenant creation or removal).
  */
 export class TransactionAbortedError extends CgkError {
-  constructor(readonly slug: string, cause?: unknown, work = 'tenant scope') {
-    super('CGK_TRANSACTION_ABORTED', `The transaction of ${work} "${slug}" was aborted by a failed query; nothing was committed`, {
-      hint:
-        'A query inside the scope failed and its error was caught; PostgreSQL rolled the whole scope back. ' +
-        'Let the error propagate or retry the whole scope.',
-      cause,
-    });
+  constructor(
+    readonly slug: string,
+    cause?: unknown,
+    work = 'tenant scope',
+  ) {
+    super(
+      'CGK_TRANSACTION_ABORTED',
+      `The transaction of ${work} "${slug}" was aborted by a failed query; nothing was committed`,
+      {
+        hint:
+          'A query inside the scope failed and its error was caught; PostgreSQL rolled the whole scope back. ' +
+          'Let the error propagate or retry the whole scope.',
+        cause,
+      },
+    );
   }
 }
 
@@ -164,7 +172,10 @@ export class DatabaseClosedError extends CgkError {
  * these ORMs never fall back to the pool.
  */
 export class NoTenantScopeError extends CgkError {
-  constructor(readonly orm: string, otherDatabase: boolean) {
+  constructor(
+    readonly orm: string,
+    otherDatabase: boolean,
+  ) {
     super(
       'CGK_NO_TENANT_SCOPE',
       otherDatabase
@@ -228,12 +239,16 @@ export class PoolExhaustedError extends CgkError {
 
   constructor(pool: PoolExhaustion, cause?: unknown) {
     const busy = `all ${pool.busy} of pool_max=${pool.max} connections stayed busy for ${pool.connectTimeoutMs / 1000} s`;
-    super('CGK_POOL_EXHAUSTED', `No free connection in the pool for ${pool.target}: ${busy} (${pool.waiting} more callers waiting)`, {
-      hint:
-        "Raise pool_max in DATABASE_URL (within the server's max_connections), lower the concurrency (fewer scopes or " +
-        'migrate --concurrency), or find what holds connections (a withTenant() callback awaiting slow work).',
-      cause,
-    });
+    super(
+      'CGK_POOL_EXHAUSTED',
+      `No free connection in the pool for ${pool.target}: ${busy} (${pool.waiting} more callers waiting)`,
+      {
+        hint:
+          "Raise pool_max in DATABASE_URL (within the server's max_connections), lower the concurrency (fewer scopes or " +
+          'migrate --concurrency), or find what holds connections (a withTenant() callback awaiting slow work).',
+        cause,
+      },
+    );
     this.pool = pool;
   }
 }

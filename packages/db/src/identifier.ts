@@ -16,9 +16,32 @@ const SLUG_PATTERN = /^[a-z][a-z0-9_]*$/;
 const IDENTIFIER_PATTERN = /^[a-z_][a-z0-9_]*$/;
 /** Names a tenant may not take: they collide with PostgreSQL or platform names, or read as keywords. */
 const RESERVED_SLUGS = new Set([
-  'public', 'information_schema', 'default', 'postgres', 'template0', 'template1', 'admin', 'root',
-  'system', 'cgk', 'platform', 'api', 'www', 'null', 'true', 'false', 'all', 'none', 'user', 'current_user',
-  'session_user', 'select', 'table', 'schema', 'tenant', 'tenants',
+  'public',
+  'information_schema',
+  'default',
+  'postgres',
+  'template0',
+  'template1',
+  'admin',
+  'root',
+  'system',
+  'cgk',
+  'platform',
+  'api',
+  'www',
+  'null',
+  'true',
+  'false',
+  'all',
+  'none',
+  'user',
+  'current_user',
+  'session_user',
+  'select',
+  'table',
+  'schema',
+  'tenant',
+  'tenants',
 ]);
 
 /**
@@ -30,13 +53,17 @@ export function assertValidSlug(slug: unknown): string {
   if (typeof slug !== 'string') throw new InvalidSlugError(slug, 'a slug must be a string');
   if (slug.length === 0) throw new InvalidSlugError(slug, 'it is empty');
   if (slug.length > MAX_SLUG_LENGTH) {
-    throw new InvalidSlugError(slug, `it is ${slug.length} characters long; the limit is ${MAX_SLUG_LENGTH} (PostgreSQL identifiers are at most ${MAX_IDENTIFIER_BYTES} bytes, including the "${TENANT_SCHEMA_PREFIX}" prefix)`);
+    throw new InvalidSlugError(
+      slug,
+      `it is ${slug.length} characters long; the limit is ${MAX_SLUG_LENGTH} (PostgreSQL identifiers are at most ${MAX_IDENTIFIER_BYTES} bytes, including the "${TENANT_SCHEMA_PREFIX}" prefix)`,
+    );
   }
   if (!SLUG_PATTERN.test(slug)) {
     const bad = [...slug].find((c) => !/[a-z0-9_]/.test(c));
-    const reason = bad !== undefined
-      ? `character ${JSON.stringify(bad)} is not allowed (only lowercase letters, digits and "_")`
-      : 'it must start with a lowercase letter';
+    const reason =
+      bad !== undefined
+        ? `character ${JSON.stringify(bad)} is not allowed (only lowercase letters, digits and "_")`
+        : 'it must start with a lowercase letter';
     throw new InvalidSlugError(slug, reason);
   }
   if (slug.startsWith('pg_')) throw new InvalidSlugError(slug, 'names starting with "pg_" are reserved by PostgreSQL');

@@ -1,7 +1,15 @@
 /**
  * @cgk/db: the public API. Everything a service may use is exported here and nowhere else.
  */
-export { sql, Database, getDatabase, configureDatabase, closeDatabase, tenantRolesFromEnv, type DatabaseOptions } from './database.js';
+export {
+  sql,
+  Database,
+  getDatabase,
+  configureDatabase,
+  closeDatabase,
+  tenantRolesFromEnv,
+  type DatabaseOptions,
+} from './database.js';
 export { identifier, type SqlIdentifier, type Sql, type Row } from './sql.js';
 export { withTenant } from './database.js';
 export { currentTenant } from './scope/context.js';
@@ -47,7 +55,14 @@ export {
   type TenantCacheOptions,
   type RedisClient,
 } from './cache.js';
-export { encryptSecret, decryptSecret, isEncryptedSecret, needsReencryption, checkEncryptionKeys, type EncryptionKeyStatus } from './secrets.js';
+export {
+  encryptSecret,
+  decryptSecret,
+  isEncryptedSecret,
+  needsReencryption,
+  checkEncryptionKeys,
+  type EncryptionKeyStatus,
+} from './secrets.js';
 export {
   createTenant,
   listTenants,

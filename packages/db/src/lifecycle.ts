@@ -91,11 +91,21 @@ export async function createTenant(input: CreateTenantInput, options: CreateTena
   const started = performance.now();
   const driver = await db.driver();
   const login = db.tenantRoles && (await tenantRolesNeedLogin(driver));
-  const { tx, results } = await driver.begin([{
-    text: `insert into public.organizations (slug, name, status, settings, shopify_store_domain, shopify_access_token, stripe_account_id)
+  const { tx, results } = await driver.begin([
+    {
+      text: `insert into public.organizations (slug, name, status, settings, shopify_store_domain, shopify_access_token, stripe_account_id)
            values ($1, $2, $3::organization_status, $4::jsonb, $5, $6, $7) returning ${TENANT_COLUMNS}`,
-    values: [slug, input.name ?? slug, input.status ?? 'active', JSON.stringify(input.settings ?? {}), input.shopifyStoreDomain ?? null, token, input.stripeAccountId ?? null],
-  }]);
+      values: [
+        slug,
+        input.name ?? slug,
+        input.status ?? 'active',
+        JSON.stringify(input.settings ?? {}),
+        input.shopifyStoreDomain ?? null,
+        token,
+        input.stripeAccountId ?? null,
+      ],
+    },
+  ]);
   try {
     const inserted = expectOk(results[0], slug);
     // The role's default privileges go in before the migrations, so every table they create is granted as it
@@ -108,7 +118,11 @@ export async function createTenant(input: CreateTenantInput, options: CreateTena
     if (db.tenantRoles) await tx.exec(revokeBookkeepingSql(slug));
     await verifyQueryable(tx, schema, applied);
     await commit(tx, slug, 'tenant creation');
-    return { tenant: toRecord(inserted.rows[0] as unknown as OrganizationRow), migrationsApplied: applied, durationMs: performance.now() - started };
+    return {
+      tenant: toRecord(inserted.rows[0] as unknown as OrganizationRow),
+      migrationsApplied: applied,
+      durationMs: performance.now() - started,
+    };
   } catch (error) {
     await tx.rollback();
     throw error;
@@ -118,9 +132,14 @@ export async function createTenant(input: CreateTenantInput, options: CreateTena
 /** Every tenant in the registry, ordered by slug; `status` filters. */
 export async function listTenants(options: LifecycleOptions & { status?: TenantStatus } = {}): Promise<TenantRecord[]> {
   const db = options.db ?? getDatabase();
-  const { rows } = await registry(options.status === undefined
-    ? db.sql.query<OrganizationRow>(`select ${TENANT_COLUMNS} from public.organizations order by slug`)
-    : db.sql.query<OrganizationRow>(`select ${TENANT_COLUMNS} from public.organizations where status = $1::organization_status order by slug`, [options.status]));
+  const { rows } = await registry(
+    options.status === undefined
+      ? db.sql.query<OrganizationRow>(`select ${TENANT_COLUMNS} from public.organizations order by slug`)
+      : db.sql.query<OrganizationRow>(
+          `select ${TENANT_COLUMNS} from public.organizations where status = $1::organization_status order by slug`,
+          [options.status],
+        ),
+  );
   return rows.map(toRecord);
 }
 
@@ -128,7 +147,9 @@ export async function listTenants(options: LifecycleOptions & { status?: TenantS
 export async function getTenant(slug: string, options: LifecycleOptions = {}): Promise<TenantRecord | null> {
   assertValidSlug(slug);
   const db = options.db ?? getDatabase();
-  const { rows } = await registry(db.sql.query<OrganizationRow>(`select ${TENANT_COLUMNS} from public.organizations where slug = $1`, [slug]));
+  const { rows } = await registry(
+    db.sql.query<OrganizationRow>(`select ${TENANT_COLUMNS} from public.organizations where slug = $1`, [slug]),
+  );
   return rows[0] ? toRecord(rows[0]) : null;
 }
 
@@ -150,7 +171,10 @@ export function activateTenant(slug: string, options: LifecycleOptions = {}): Pr
 export async function dropTenant(slug: string, options: LifecycleOptions & { confirm: boolean }): Promise<void> {
   assertValidSlug(slug);
   if (options?.confirm !== true) {
-    throw new ConfirmationRequiredError(`drop tenant "${slug}" and all its data`, `Pass { confirm: true } (CLI: npx @cgk/cli tenant:drop ${slug} --yes).`);
+    throw new ConfirmationRequiredError(
+      `drop tenant "${slug}" and all its data`,
+      `Pass { confirm: true } (CLI: npx @cgk/cli tenant:drop ${slug} --yes).`,
+    );
   }
   const schema = schemaNameFor(slug);
   const db = options.db ?? getDatabase();
@@ -165,9 +189,11 @@ export async function dropTenant(slug: string, options: LifecycleOptions & { con
     if (deleted.rowCount === 0 && !found) throw new TenantNotFoundError(slug);
     await tx.exec(`drop schema if exists ${schema} cascade`);
     // The migration summary is created by the runner on first use; a database without it has nothing to clean.
-    await tx.query({ text: 'delete from public.tenant_migration_state where schema_name = $1', values: [schema] }).catch((error: unknown) => {
-      if (!isSqlState(error, '42P01')) throw error;
-    });
+    await tx
+      .query({ text: 'delete from public.tenant_migration_state where schema_name = $1', values: [schema] })
+      .catch((error: unknown) => {
+        if (!isSqlState(error, '42P01')) throw error;
+      });
     await tx.exec(dropTenantRoleSql(slug));
     await commit(tx, slug, 'tenant removal');
   } catch (error) {
@@ -179,16 +205,26 @@ export async function dropTenant(slug: string, options: LifecycleOptions & { con
 async function setStatus(slug: string, status: TenantStatus, options: LifecycleOptions): Promise<TenantRecord> {
   assertValidSlug(slug);
   const db = options.db ?? getDatabase();
-  const { rows } = await registry(db.sql.query<OrganizationRow>(`update public.organizations set status = $1::organization_status where slug = $2 returning ${TENANT_COLUMNS}`, [status, slug]));
+  const { rows } = await registry(
+    db.sql.query<OrganizationRow>(
+      `update public.organizations set status = $1::organization_status where slug = $2 returning ${TENANT_COLUMNS}`,
+      [status, slug],
+    ),
+  );
   if (!rows[0]) throw new TenantNotFoundError(slug);
   return toRecord(rows[0]);
 }
 
 /** The new schema answers a query on its first table and holds as many tracking rows as migrations applied. */
 async function verifyQueryable(tx: Transaction, schema: string, applied: number): Promise<void> {
-  const { rows } = await tx.query({ text: `select (select count(*) from ${schema}.schema_migrations)::int as tracked, (select count(*) from ${schema}.orders)::int as orders` });
+  const { rows } = await tx.query({
+    text: `select (select count(*) from ${schema}.schema_migrations)::int as tracked, (select count(*) from ${schema}.orders)::int as orders`,
+  });
   if (rows[0]?.tracked !== applied || applied === 0) {
-    throw new MigrationError({ schema }, `Tenant schema ${schema} is not complete after its migrations (${String(rows[0]?.tracked)} tracked, ${applied} applied)`);
+    throw new MigrationError(
+      { schema },
+      `Tenant schema ${schema} is not complete after its migrations (${String(rows[0]?.tracked)} tracked, ${applied} applied)`,
+    );
   }
 }
 
@@ -197,7 +233,10 @@ async function commit(tx: Transaction, slug: string, work: string): Promise<void
   if (tag === 'ROLLBACK') throw new TransactionAbortedError(slug, undefined, work);
 }
 
-function expectOk(settled: { ok: true; result: QueryResult } | { ok: false; error: Error } | undefined, slug: string): QueryResult {
+function expectOk(
+  settled: { ok: true; result: QueryResult } | { ok: false; error: Error } | undefined,
+  slug: string,
+): QueryResult {
   if (!settled) throw new QueryError('missing statement result');
   if (settled.ok) return settled.result;
   if (isSqlState(settled.error, '23505')) throw new TenantExistsError(slug);
@@ -213,7 +252,10 @@ async function registry<T>(query: Promise<T>): Promise<T> {
 /** A missing registry table or enum means setup:database has not run on this database. */
 function notSetUp(error: unknown): ConfigError | undefined {
   if (!isSqlState(error, '42P01') && !isSqlState(error, '42704')) return undefined;
-  return new ConfigError('The platform tables are missing: this database has not been set up', 'Run: npx @cgk/cli setup:database');
+  return new ConfigError(
+    'The platform tables are missing: this database has not been set up',
+    'Run: npx @cgk/cli setup:database',
+  );
 }
 
 function isSqlState(error: unknown, state: string): boolean {
@@ -221,7 +263,15 @@ function isSqlState(error: unknown, state: string): boolean {
 }
 
 function toRecord(row: OrganizationRow): TenantRecord {
-  return { id: row.id, slug: row.slug, name: row.name, status: row.status, schema: schemaNameFor(row.slug), createdAt: row.created_at, updatedAt: row.updated_at };
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    status: row.status,
+    schema: schemaNameFor(row.slug),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
 
 /**

@@ -126,7 +126,10 @@ export function checkEncryptionKeys(env: NodeJS.ProcessEnv = process.env): Encry
   try {
     const key = currentKey(env);
     const old = oldKeys(env);
-    const oldText = old.length === 0 ? '' : `, ${old.length} old key${old.length === 1 ? '' : 's'} for decryption (${old.map((k) => k.id).join(', ')})`;
+    const oldText =
+      old.length === 0
+        ? ''
+        : `, ${old.length} old key${old.length === 1 ? '' : 's'} for decryption (${old.map((k) => k.id).join(', ')})`;
     return { status: 'ok', keyId: key.id, oldKeyIds: old.map((k) => k.id), detail: `set (key ${key.id})${oldText}` };
   } catch (error) {
     const e = error as EncryptionError;
@@ -138,7 +141,10 @@ export function checkEncryptionKeys(env: NodeJS.ProcessEnv = process.env): Encry
 function currentKey(env: NodeJS.ProcessEnv): Key {
   const raw = env[KEY_ENV];
   if (raw === undefined || raw.trim() === '') {
-    throw new EncryptionError(`${KEY_ENV} is not set: secrets (Shopify access tokens) cannot be encrypted or decrypted`, GENERATE_HINT);
+    throw new EncryptionError(
+      `${KEY_ENV} is not set: secrets (Shopify access tokens) cannot be encrypted or decrypted`,
+      GENERATE_HINT,
+    );
   }
   return parseKey(raw, KEY_ENV);
 }
@@ -146,7 +152,11 @@ function currentKey(env: NodeJS.ProcessEnv): Key {
 function oldKeys(env: NodeJS.ProcessEnv): Key[] {
   const raw = env[OLD_KEYS_ENV];
   if (!raw?.trim()) return [];
-  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s, i) => parseKey(s, `${OLD_KEYS_ENV} entry ${i + 1}`));
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s, i) => parseKey(s, `${OLD_KEYS_ENV} entry ${i + 1}`));
 }
 
 /** Accepts exactly 32 bytes as 64 hex digits or as base64 / base64url (padding optional). */
@@ -159,11 +169,17 @@ function parseKey(raw: string, name: string): Key {
     const decoded = Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
     if (decoded.length === KEY_BYTES) bytes = decoded;
     else {
-      throw new EncryptionError(`${name} is malformed: it decodes to ${decoded.length} bytes; AES-256 needs exactly ${KEY_BYTES}`, GENERATE_HINT);
+      throw new EncryptionError(
+        `${name} is malformed: it decodes to ${decoded.length} bytes; AES-256 needs exactly ${KEY_BYTES}`,
+        GENERATE_HINT,
+      );
     }
   }
   if (!bytes) {
-    throw new EncryptionError(`${name} is malformed: expected ${KEY_BYTES} bytes as base64 or as 64 hex digits (${text.length} characters given)`, GENERATE_HINT);
+    throw new EncryptionError(
+      `${name} is malformed: expected ${KEY_BYTES} bytes as base64 or as 64 hex digits (${text.length} characters given)`,
+      GENERATE_HINT,
+    );
   }
   return { id: createHash('sha256').update(bytes).digest('hex').slice(0, 8), bytes };
 }

@@ -62,7 +62,7 @@ export async function setupDatabase(options: { db?: Database } = {}): Promise<Se
     ...(citus ? { citus } : {}),
     driver: db.config.driver,
     reason: db.config.reason,
-    target: db.config.url ? redactSecrets(db.config.url) : db.config.dataDir ?? 'embedded PostgreSQL (in memory)',
+    target: db.config.url ? redactSecrets(db.config.url) : (db.config.dataDir ?? 'embedded PostgreSQL (in memory)'),
     serverVersion: rows[0]?.version ?? 'unknown',
     applied: run.results.filter((r) => r.status === 'Success').map((r) => r.filename),
     alreadyApplied: run.results.filter((r) => r.status === 'Skipped').length,

@@ -48,16 +48,29 @@ describe.each(driverFixtures)('behaviour on $name', (fixture) => {
       const select = await db.sql<{ id: number; label: string }>`select id, label from shape_check order by id`;
       expect(select.command).toBe('SELECT');
       expect(select.rowCount).toBe(2);
-      expect(select.rows).toEqual([{ id: 1, label: 'a' }, { id: 2, label: 'b' }]);
-      expect(select.fields.map((f) => [f.name, f.dataTypeID])).toEqual([['id', 23], ['label', 25]]);
+      expect(select.rows).toEqual([
+        { id: 1, label: 'a' },
+        { id: 2, label: 'b' },
+      ]);
+      expect(select.fields.map((f) => [f.name, f.dataTypeID])).toEqual([
+        ['id', 23],
+        ['label', 25],
+      ]);
       const update = await db.sql`update shape_check set label = ${'c'} where id > ${0}`;
       expect(update).toMatchObject({ command: 'UPDATE', rowCount: 2 });
       await db.sql`drop table shape_check`;
     });
 
     it('parses values as node-postgres does (int8 and numeric as strings, timestamps as Date, json as objects)', async () => {
-      const { rows } = await db.sql`select 9007199254740993::int8 as big, 1.50::numeric as num, timestamptz '2026-01-02 03:04:05Z' as at, '{"a":[1]}'::jsonb as doc, ${[1, 2]}::int[] as arr`;
-      expect(rows[0]).toEqual({ big: '9007199254740993', num: '1.50', at: new Date('2026-01-02T03:04:05Z'), doc: { a: [1] }, arr: [1, 2] });
+      const { rows } =
+        await db.sql`select 9007199254740993::int8 as big, 1.50::numeric as num, timestamptz '2026-01-02 03:04:05Z' as at, '{"a":[1]}'::jsonb as doc, ${[1, 2]}::int[] as arr`;
+      expect(rows[0]).toEqual({
+        big: '9007199254740993',
+        num: '1.50',
+        at: new Date('2026-01-02T03:04:05Z'),
+        doc: { a: [1] },
+        arr: [1, 2],
+      });
     });
 
     it('has sql.query(text, values) as @vercel/postgres has it', async () => {
@@ -95,16 +108,32 @@ describe.each(driverFixtures)('behaviour on $name', (fixture) => {
       let started = 0;
       let release!: () => void;
       const gate = new Promise<void>((resolve) => (release = resolve));
-      const inScopes = await Promise.all(Array.from({ length: width }, (_, i) => db.withTenant(slugs[i]!, async (scoped) => {
-        const { rows } = await scoped<{ pid: number; path: string }>`select pg_backend_pid() as pid, current_setting('search_path') as path`;
-        if (++started === width) release();
-        await gate;
-        return rows[0]!;
-      })));
+      const inScopes = await Promise.all(
+        Array.from({ length: width }, (_, i) =>
+          db.withTenant(slugs[i]!, async (scoped) => {
+            const { rows } = await scoped<{
+              pid: number;
+              path: string;
+            }>`select pg_backend_pid() as pid, current_setting('search_path') as path`;
+            if (++started === width) release();
+            await gate;
+            return rows[0]!;
+          }),
+        ),
+      );
       expect(inScopes.map((r) => r.path)).toEqual(slugs.slice(0, width).map((s) => `tenant_${s}, public`));
       // ...then as many plain queries at once, which the pool hands those same connections.
-      const outside = await Promise.all(Array.from({ length: width }, () =>
-        db.sql<{ pid: number; path: string; who: string }>`select pg_backend_pid() as pid, current_setting('search_path') as path, current_user as who`));
+      const outside = await Promise.all(
+        Array.from(
+          { length: width },
+          () =>
+            db.sql<{
+              pid: number;
+              path: string;
+              who: string;
+            }>`select pg_backend_pid() as pid, current_setting('search_path') as path, current_user as who`,
+        ),
+      );
       const rows = outside.map((r) => r.rows[0]!);
       expect(inScopes.map((r) => r.pid)).toEqual(expect.arrayContaining(rows.map((r) => r.pid)));
       for (const row of rows) {
@@ -120,7 +149,10 @@ describe.each(driverFixtures)('behaviour on $name', (fixture) => {
     it('runs the bound tag and the module-level sql in one transaction with the tenant search_path', async () => {
       const seen = await db.withTenant('iso2', async (scoped) => {
         expect(currentTenant()).toBe('iso2');
-        const a = await scoped<{ path: string; tx: string }>`select current_setting('search_path') as path, txid_current()::text as tx`;
+        const a = await scoped<{
+          path: string;
+          tx: string;
+        }>`select current_setting('search_path') as path, txid_current()::text as tx`;
         const b = await sql<{ tenant: string; tx: string }>`select tenant, txid_current()::text as tx from marker`;
         return { ...a.rows[0]!, ...b.rows[0]!, sameTx: a.rows[0]!.tx === b.rows[0]!.tx };
       });
@@ -140,10 +172,12 @@ describe.each(driverFixtures)('behaviour on $name', (fixture) => {
 
     it('rolls back when fn throws and rethrows the original error', async () => {
       const original = new Error('boom');
-      const error = await db.withTenant('iso3', async (scoped) => {
-        await scoped`insert into events values (${1002}, 'iso3')`;
-        throw original;
-      }).catch((e: unknown) => e);
+      const error = await db
+        .withTenant('iso3', async (scoped) => {
+          await scoped`insert into events values (${1002}, 'iso3')`;
+          throw original;
+        })
+        .catch((e: unknown) => e);
       expect(error).toBe(original);
       const { rows } = await db.sql`select op from tenant_iso3.events where op = 1002`;
       expect(rows).toHaveLength(0);
@@ -151,10 +185,12 @@ describe.each(driverFixtures)('behaviour on $name', (fixture) => {
 
     it('throws TenantNotFoundError for a tenant without a schema, whether or not fn catches the first failure', async () => {
       await expect(db.withTenant('ghost', (scoped) => scoped`select 1`)).rejects.toBeInstanceOf(TenantNotFoundError);
-      await expect(db.withTenant('ghost', async (scoped) => {
-        await scoped`select * from orders`.catch(() => undefined);
-        return 'swallowed';
-      })).rejects.toBeInstanceOf(TenantNotFoundError);
+      await expect(
+        db.withTenant('ghost', async (scoped) => {
+          await scoped`select * from orders`.catch(() => undefined);
+          return 'swallowed';
+        }),
+      ).rejects.toBeInstanceOf(TenantNotFoundError);
     });
 
     it('refuses a bad slug with InvalidSlugError before any SQL (even with no server)', async () => {
@@ -189,11 +225,13 @@ describe.each(driverFixtures)('behaviour on $name', (fixture) => {
     });
 
     it('refuses to report success when a swallowed error aborted the transaction, and keeps nothing', async () => {
-      const error = await db.withTenant('iso5', async (scoped) => {
-        await scoped`insert into events values (${2001}, 'iso5')`;
-        await scoped`select * from no_such_table`.catch(() => undefined);
-        return 'pretend';
-      }).catch((e: unknown) => e);
+      const error = await db
+        .withTenant('iso5', async (scoped) => {
+          await scoped`insert into events values (${2001}, 'iso5')`;
+          await scoped`select * from no_such_table`.catch(() => undefined);
+          return 'pretend';
+        })
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TransactionAbortedError);
       const { rows } = await db.sql`select op from tenant_iso5.events where op = 2001`;
       expect(rows).toHaveLength(0);

@@ -85,13 +85,19 @@ const backends: Backend[] = [
     name: 'redis',
     cache: (s) => createTenantCache(s, { url: REDIS_URL }),
     keys: (prefix) => scanKeys(`${escapeGlob(prefix)}*`),
-    rawSet: async (key, value) => { await raw.set(key, value); },
+    rawSet: async (key, value) => {
+      await raw.set(key, value);
+    },
     pttl: (key) => raw.pttl(key),
   },
   {
     name: 'memory',
     cache: (s) => createTenantCache(s, { memory: true }),
-    keys: async (prefix) => memory.keys().filter((key) => key.startsWith(prefix)).sort(),
+    keys: async (prefix) =>
+      memory
+        .keys()
+        .filter((key) => key.startsWith(prefix))
+        .sort(),
     rawSet: (key, value) => memory.set(key, value, undefined),
     pttl: async (key) => memory.pttl(key),
   },
@@ -256,7 +262,7 @@ describe.each(backends)('tenant cache on $name', (backend) => {
     expect(await backend.keys(c.prefix)).toEqual([]);
   });
 
-  it('getOrSet: concurrent calls with different TTLs share one flight, and the first caller\'s TTL wins', async () => {
+  it("getOrSet: concurrent calls with different TTLs share one flight, and the first caller's TTL wins", async () => {
     const c = backend.cache(slug('sf'));
     let calls = 0;
     const loader = async () => {
@@ -302,13 +308,22 @@ describe.each(backends)('tenant cache on $name', (backend) => {
       await c.set('v', value);
       expect(await c.get('v')).toEqual(value);
     }
-    await c.set('shaped', { at: new Date('2024-05-01T10:00:00Z'), gone: undefined, list: [undefined, 1], nan: Number.NaN, map: new Map([[1, 2]]) });
+    await c.set('shaped', {
+      at: new Date('2024-05-01T10:00:00Z'),
+      gone: undefined,
+      list: [undefined, 1],
+      nan: Number.NaN,
+      map: new Map([[1, 2]]),
+    });
     expect(await c.get('shaped')).toEqual({ at: '2024-05-01T10:00:00.000Z', list: [null, 1], nan: null, map: {} });
 
     const circular: Record<string, unknown> = {};
     circular.self = circular;
     for (const bad of [undefined, 10n, { id: 10n }, () => 1, Symbol('s'), circular]) {
-      const error = await c.set('bad', bad).then(() => undefined, (e: unknown) => e);
+      const error = await c.set('bad', bad).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(CacheError);
       expect(error).toMatchObject({ code: 'CGK_CACHE', reason: 'value' });
     }
@@ -385,7 +400,10 @@ describe('Redis connection', () => {
 
   async function failure(run: () => Promise<unknown>): Promise<{ error: CacheError; ms: number }> {
     const started = performance.now();
-    const error = await run().then(() => undefined, (e: unknown) => e);
+    const error = await run().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const ms = performance.now() - started;
     expect(error).toBeInstanceOf(CacheError);
     return { error: error as CacheError, ms };
@@ -420,7 +438,10 @@ describe('Redis connection', () => {
 
   it('Redis accepting connections but never answering: a typed error within the timeout, not a hang', async () => {
     const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => { sockets.add(socket); socket.on('error', () => {}); });
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as net.AddressInfo;
     try {
@@ -443,7 +464,10 @@ describe('Redis connection', () => {
 
   it('bounds a caller-supplied client without commandTimeout too', async () => {
     const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => { sockets.add(socket); socket.on('error', () => {}); });
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as net.AddressInfo;
     const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
@@ -464,7 +488,10 @@ describe('Redis connection', () => {
 
   it('bounds a caller-supplied client by timeoutMs even when its own commandTimeout is longer', async () => {
     const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => { sockets.add(socket); socket.on('error', () => {}); });
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as net.AddressInfo;
     // The client's own limit is far above ours, so a generous bound still tells which one ended the wait.
@@ -545,7 +572,13 @@ describe('Redis connection', () => {
     await closeCache();
 
     for (const url of ['http://:s3cret@127.0.0.1:6379', 'not a url s3cret']) {
-      const thrown = (() => { try { createTenantCache(slug('cfg'), { url }); } catch (e) { return e; } })();
+      const thrown = (() => {
+        try {
+          createTenantCache(slug('cfg'), { url });
+        } catch (e) {
+          return e;
+        }
+      })();
       expect(thrown).toBeInstanceOf(ConfigError);
       expect((thrown as ConfigError).message).not.toContain('s3cret');
     }

@@ -3,8 +3,10 @@ import { ConfigError } from '../src/index.js';
 import { parsePoolSettings } from '../src/drivers/pool-settings.js';
 
 describe('connection settings from DATABASE_URL', () => {
-  it('reads pool size and timeouts, and leaves the driver\'s own parameters (sslmode, ...) in place', () => {
-    const s = parsePoolSettings('postgres://app:pw@db.example.com:5432/shop?sslmode=require&pool_max=3&connect_timeout=4&idle_timeout=20&statement_timeout=1500&application_name=api');
+  it("reads pool size and timeouts, and leaves the driver's own parameters (sslmode, ...) in place", () => {
+    const s = parsePoolSettings(
+      'postgres://app:pw@db.example.com:5432/shop?sslmode=require&pool_max=3&connect_timeout=4&idle_timeout=20&statement_timeout=1500&application_name=api',
+    );
     expect(s).toMatchObject({ max: 3, connectTimeoutMs: 4000, idleTimeoutMs: 20000, statementTimeoutMs: 1500 });
     const passed = new URL(s.connectionString);
     expect(passed.searchParams.get('sslmode')).toBe('require');
@@ -14,7 +16,12 @@ describe('connection settings from DATABASE_URL', () => {
   });
 
   it('has defaults, and accepts connection_limit as Prisma spells it', () => {
-    expect(parsePoolSettings('postgres://h/db')).toMatchObject({ max: 10, connectTimeoutMs: 10000, idleTimeoutMs: 30000, statementTimeoutMs: undefined });
+    expect(parsePoolSettings('postgres://h/db')).toMatchObject({
+      max: 10,
+      connectTimeoutMs: 10000,
+      idleTimeoutMs: 30000,
+      statementTimeoutMs: undefined,
+    });
     expect(parsePoolSettings('postgresql://h/db?connection_limit=5').max).toBe(5);
   });
 

@@ -3,7 +3,6 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, ConnectionError, Database, redactSecrets, resolveDriverConfig } from '../src/index.js';
 import { closedPort } from './helpers/net.js';
 
-
 describe('unreachable or misconfigured servers', () => {
   let db: Database | undefined;
   afterEach(async () => {
@@ -69,7 +68,11 @@ describe('unreachable or misconfigured servers', () => {
       }
       throw new Error('accepted');
     };
-    for (const url of ['mysql://u:topsecret@h/db', 'postgres://u:topsecret@h/db?pool_max=lots', 'postgres://u:topsecret@h:port/db']) {
+    for (const url of [
+      'mysql://u:topsecret@h/db',
+      'postgres://u:topsecret@h/db?pool_max=lots',
+      'postgres://u:topsecret@h:port/db',
+    ]) {
       const error = thrown(() => new Database({ url }));
       expect(error).toBeInstanceOf(ConfigError);
       expect(`${error.message} ${(error as ConfigError).hint ?? ''}`).not.toContain('topsecret');

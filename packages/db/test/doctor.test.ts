@@ -14,7 +14,6 @@ const check = (report: DoctorReport, name: string) => {
   return found;
 };
 
-
 describe('diagnose()', () => {
   let scratch: TestDatabase;
   beforeAll(async () => {
@@ -29,10 +28,26 @@ describe('diagnose()', () => {
     const env = { DATABASE_URL: scratch.url, CGK_TENANT_ROLES: 'off' };
     const before = await diagnose({ env });
     expect(before.ok).toBe(true);
-    expect(before.checks.map((c) => c.name)).toEqual(['database url', 'driver', 'connection', 'server', 'pooling', 'tenant roles', 'migrations', 'redis', 'encryption key']);
-    expect(check(before, 'database url')).toMatchObject({ status: 'ok', detail: expect.stringContaining('connect_timeout 10 s') });
+    expect(before.checks.map((c) => c.name)).toEqual([
+      'database url',
+      'driver',
+      'connection',
+      'server',
+      'pooling',
+      'tenant roles',
+      'migrations',
+      'redis',
+      'encryption key',
+    ]);
+    expect(check(before, 'database url')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringContaining('connect_timeout 10 s'),
+    });
     expect(check(before, 'driver')).toMatchObject({ status: 'ok', detail: 'pg (DATABASE_URL is set)' });
-    expect(check(before, 'connection')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/first query [\d.]+ ms .* round trip [\d.]+ ms/) });
+    expect(check(before, 'connection')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(/first query [\d.]+ ms .* round trip [\d.]+ ms/),
+    });
     expect(check(before, 'server')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^PostgreSQL \d+/) });
     expect(check(before, 'pooling')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^direct/) });
     expect(check(before, 'tenant roles').detail).toMatch(/^off/);
@@ -44,7 +59,10 @@ describe('diagnose()', () => {
     try {
       expect((await migratePublic(db)).failed).toBe(false);
       const after = await diagnose({ db, env: { ...env, CGK_ENCRYPTION_KEY: randomBytes(32).toString('base64') } });
-      expect(check(after, 'migrations')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^public: \d+ applied, 0 pending; tenants: 0 total/) });
+      expect(check(after, 'migrations')).toMatchObject({
+        status: 'ok',
+        detail: expect.stringMatching(/^public: \d+ applied, 0 pending; tenants: 0 total/),
+      });
       expect(check(after, 'encryption key')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/key [0-9a-f]{8}/) });
       // The caller's database stays open.
       await expect(db.sql`select 1`).resolves.toBeTruthy();
@@ -58,30 +76,57 @@ describe('diagnose()', () => {
     const started = Date.now();
     // Refused connections are final: the report comes long before the 60 s connect_timeout and the 30 s Redis
     // bound would end a wait (generous, far below them).
-    const report = await diagnose({ env: { DATABASE_URL: `postgres://app:n0t-this-pw@127.0.0.1:${port}/shop?connect_timeout=60`, REDIS_URL: `redis://:redis-s3cret@127.0.0.1:${port}/0` }, redisTimeoutMs: 30_000 });
+    const report = await diagnose({
+      env: {
+        DATABASE_URL: `postgres://app:n0t-this-pw@127.0.0.1:${port}/shop?connect_timeout=60`,
+        REDIS_URL: `redis://:redis-s3cret@127.0.0.1:${port}/0`,
+      },
+      redisTimeoutMs: 30_000,
+    });
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(report.ok).toBe(false);
-    expect(check(report, 'connection')).toMatchObject({ status: 'fail', detail: expect.stringContaining('CGK_CONNECTION'), hint: expect.any(String) });
+    expect(check(report, 'connection')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining('CGK_CONNECTION'),
+      hint: expect.any(String),
+    });
     expect(check(report, 'migrations')).toMatchObject({ status: 'warn', detail: expect.stringContaining('skipped') });
     // The reason and the address, not ioredis' bare "Connection is closed.".
-    expect(check(report, 'redis')).toMatchObject({ status: 'fail', detail: `CGK_CACHE: Cannot reach Redis at redis://:***@127.0.0.1:${port}/0: connect ECONNREFUSED 127.0.0.1:${port}` });
+    expect(check(report, 'redis')).toMatchObject({
+      status: 'fail',
+      detail: `CGK_CACHE: Cannot reach Redis at redis://:***@127.0.0.1:${port}/0: connect ECONNREFUSED 127.0.0.1:${port}`,
+    });
     const text = JSON.stringify(report);
     expect(text).not.toContain('n0t-this-pw');
     expect(text).not.toContain('redis-s3cret');
   });
 
   it('recognises a PgBouncer port and a Neon pooler host as pooled, and says why that is safe', async () => {
-    const report = await diagnose({ env: { DATABASE_URL: `postgres://app:pw@127.0.0.1:6432/shop?connect_timeout=1`, CGK_TENANT_ROLES: 'off' } });
+    const report = await diagnose({
+      env: { DATABASE_URL: `postgres://app:pw@127.0.0.1:6432/shop?connect_timeout=1`, CGK_TENANT_ROLES: 'off' },
+    });
     expect(check(report, 'pooling').detail).toMatch(/^pooled \(port 6432: PgBouncer.*set_config\(\.\.\., true\).*advisory locks/);
 
     // A Neon pooler host is recognised by its name, whatever the port (Neon's pooler listens on 5432).
-    const neon = await diagnose({ env: { DATABASE_URL: 'postgres://app:pw@ep-cool-1-pooler.invalid:5432/shop?sslmode=require&connect_timeout=1', CGK_TENANT_ROLES: 'off' } });
-    expect(check(neon, 'pooling')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^pooled \(Neon's PgBouncer in transaction mode, host ep-cool-1-pooler\.invalid\).*set_config\(\.\.\., true\)/) });
+    const neon = await diagnose({
+      env: {
+        DATABASE_URL: 'postgres://app:pw@ep-cool-1-pooler.invalid:5432/shop?sslmode=require&connect_timeout=1',
+        CGK_TENANT_ROLES: 'off',
+      },
+    });
+    expect(check(neon, 'pooling')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(
+        /^pooled \(Neon's PgBouncer in transaction mode, host ep-cool-1-pooler\.invalid\).*set_config\(\.\.\., true\)/,
+      ),
+    });
     expect(JSON.stringify(neon)).not.toContain(':pw@');
   });
 
   it('warns about a remote host without sslmode, and fails a malformed URL or driver name', async () => {
-    const remote = await diagnose({ env: { DATABASE_URL: 'postgres://u:pw@db.invalid:5432/x?connect_timeout=1', CGK_DB_DRIVER: 'oracle' } });
+    const remote = await diagnose({
+      env: { DATABASE_URL: 'postgres://u:pw@db.invalid:5432/x?connect_timeout=1', CGK_DB_DRIVER: 'oracle' },
+    });
     expect(check(remote, 'database url')).toMatchObject({ status: 'warn', hint: expect.stringContaining('sslmode=require') });
     expect(check(remote, 'driver')).toMatchObject({ status: 'fail', detail: expect.stringContaining('CGK_CONFIG') });
     const malformed = await diagnose({ env: { DATABASE_URL: 'mysql://root:topsecret@h/db' } });
@@ -89,34 +134,43 @@ describe('diagnose()', () => {
     expect(JSON.stringify(malformed)).not.toContain('topsecret');
   });
 
-  it('warns, with roles on, when the connection\'s role may not create roles; is content when it may', async () => {
-    const app = await createAppDatabase('cgk_doctor_roles');
-    const plainRole = `plain_${app.name}`;
-    await adminQuery(`create role "${plainRole}" login`);
-    const plainUrl = new URL(app.url);
-    plainUrl.username = plainRole;
-    try {
-      const plain = await diagnose({ env: { DATABASE_URL: plainUrl.toString(), CGK_TENANT_ROLES: 'on' } });
-      expect(check(plain, 'connection').status).toBe('ok');
-      expect(check(plain, 'tenant roles')).toMatchObject({
-        status: 'warn',
-        detail: expect.stringContaining(`but ${plainRole} may not create roles, so tenant:create will fail`),
-        hint: expect.stringContaining(`ALTER ROLE ${plainRole} CREATEROLE`),
-      });
-      // A warning, not a failure: the report as a whole still passes.
-      expect(plain.ok).toBe(true);
-      const owner = await diagnose({ env: { DATABASE_URL: app.url, CGK_TENANT_ROLES: 'on' } });
-      expect(check(owner, 'tenant roles')).toMatchObject({ status: 'ok', detail: expect.stringContaining(`${app.role} may create roles`) });
-      const off = await diagnose({ env: { DATABASE_URL: plainUrl.toString(), CGK_TENANT_ROLES: 'off' } });
-      expect(check(off, 'tenant roles')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^off/) });
-    } finally {
-      await app.drop();
-      await adminQuery(`drop role if exists "${plainRole}"`);
-    }
-  }, DROP_TIMEOUT_MS);
+  it(
+    "warns, with roles on, when the connection's role may not create roles; is content when it may",
+    async () => {
+      const app = await createAppDatabase('cgk_doctor_roles');
+      const plainRole = `plain_${app.name}`;
+      await adminQuery(`create role "${plainRole}" login`);
+      const plainUrl = new URL(app.url);
+      plainUrl.username = plainRole;
+      try {
+        const plain = await diagnose({ env: { DATABASE_URL: plainUrl.toString(), CGK_TENANT_ROLES: 'on' } });
+        expect(check(plain, 'connection').status).toBe('ok');
+        expect(check(plain, 'tenant roles')).toMatchObject({
+          status: 'warn',
+          detail: expect.stringContaining(`but ${plainRole} may not create roles, so tenant:create will fail`),
+          hint: expect.stringContaining(`ALTER ROLE ${plainRole} CREATEROLE`),
+        });
+        // A warning, not a failure: the report as a whole still passes.
+        expect(plain.ok).toBe(true);
+        const owner = await diagnose({ env: { DATABASE_URL: app.url, CGK_TENANT_ROLES: 'on' } });
+        expect(check(owner, 'tenant roles')).toMatchObject({
+          status: 'ok',
+          detail: expect.stringContaining(`${app.role} may create roles`),
+        });
+        const off = await diagnose({ env: { DATABASE_URL: plainUrl.toString(), CGK_TENANT_ROLES: 'off' } });
+        expect(check(off, 'tenant roles')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^off/) });
+      } finally {
+        await app.drop();
+        await adminQuery(`drop role if exists "${plainRole}"`);
+      }
+    },
+    DROP_TIMEOUT_MS,
+  );
 
   it('pings Redis when REDIS_URL is set', async () => {
-    const report = await diagnose({ env: { DATABASE_URL: scratch.url, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } });
+    const report = await diagnose({
+      env: { DATABASE_URL: scratch.url, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    });
     expect(check(report, 'redis')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/PONG in [\d.]+ ms/) });
   });
 

@@ -42,7 +42,8 @@ describe('withTenant through PgBouncer in transaction pooling mode', () => {
     await client.connect();
     try {
       const { rows } = await client.query<{ pid: number; path: string; who: string }>(
-        "select pg_backend_pid() as pid, current_setting('search_path') as path, current_user as who");
+        "select pg_backend_pid() as pid, current_setting('search_path') as path, current_user as who",
+      );
       return rows[0]!;
     } finally {
       await client.end();
@@ -56,8 +57,10 @@ describe('withTenant through PgBouncer in transaction pooling mode', () => {
   it('leaves no tenant, and no tenant role, on the server connection for the next client', async () => {
     const backend = (await rawSession()).pid;
     for (let i = 0; i < 10; i++) {
-      const inside = await pooledSingle.withTenant(slugs[i % slugs.length]!, (sql) =>
-        sql<{ pid: number; who: string }>`select pg_backend_pid() as pid, current_user as who from marker`);
+      const inside = await pooledSingle.withTenant(
+        slugs[i % slugs.length]!,
+        (sql) => sql<{ pid: number; who: string }>`select pg_backend_pid() as pid, current_user as who from marker`,
+      );
       // The scope ran on the one server connection the next client gets.
       expect(inside.rows[0]!.pid).toBe(backend);
       expect(inside.rows[0]!.who).toMatch(/^ct_/);
@@ -81,8 +84,10 @@ describe('withTenant through PgBouncer in transaction pooling mode', () => {
     // The leak is real: the next plain client gets the rogue's backend, and its search_path with it.
     expect(await rawSession()).toMatchObject({ pid: roguePid, path: 'tenant_bnc0, public' });
     for (let i = 0; i < 6; i++) {
-      const { rows } = await pooledSingle.withTenant('bnc3', (sql) =>
-        sql<{ tenant: string; pid: number }>`select tenant, pg_backend_pid() as pid from marker`);
+      const { rows } = await pooledSingle.withTenant(
+        'bnc3',
+        (sql) => sql<{ tenant: string; pid: number }>`select tenant, pg_backend_pid() as pid from marker`,
+      );
       // Same server connection as the rogue's, yet the scope sees its own tenant.
       expect(rows).toEqual([{ tenant: 'bnc3', pid: roguePid }]);
     }

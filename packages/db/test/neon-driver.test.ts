@@ -23,7 +23,11 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-const caught = (promise: Promise<unknown>): Promise<unknown> => promise.then(() => undefined, (error: unknown) => error);
+const caught = (promise: Promise<unknown>): Promise<unknown> =>
+  promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
 
 describe('the relay used by these tests', () => {
   it('relays only to loopback addresses, and only at /v2', async () => {
@@ -31,7 +35,9 @@ describe('the relay used by these tests', () => {
     try {
       const status = async (path: string) => {
         const socket = net.connect({ host: '127.0.0.1', port: relay.port });
-        socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+        socket.write(
+          `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        );
         const answer = await new Promise<string>((resolve) => socket.once('data', (chunk) => resolve(chunk.toString())));
         socket.destroy();
         return answer.split(' ')[1];
@@ -85,12 +91,27 @@ describe.each(['vercel', 'neon'] as const)('the %s driver through a local WebSoc
   it('sends values as parameters and resolves to { rows, rowCount, fields, command }', async () => {
     const hostile = "x'); drop schema tenant_acme cascade; --";
     const echoed = await db.sql<{ v: string; n: number }>`select ${hostile}::text as v, ${41}::int + 1 as n`;
-    expect(echoed).toEqual({ rows: [{ v: hostile, n: 42 }], rowCount: 1, fields: [{ name: 'v', dataTypeID: 25 }, { name: 'n', dataTypeID: 23 }], command: 'SELECT' });
+    expect(echoed).toEqual({
+      rows: [{ v: hostile, n: 42 }],
+      rowCount: 1,
+      fields: [
+        { name: 'v', dataTypeID: 25 },
+        { name: 'n', dataTypeID: 23 },
+      ],
+      command: 'SELECT',
+    });
     await db.sql`create table shape (id int primary key, label text)`;
-    expect(await db.sql`insert into shape values (${1}, ${'a'}), (${2}, ${'b'})`).toMatchObject({ command: 'INSERT', rowCount: 2, rows: [] });
+    expect(await db.sql`insert into shape values (${1}, ${'a'}), (${2}, ${'b'})`).toMatchObject({
+      command: 'INSERT',
+      rowCount: 2,
+      rows: [],
+    });
     expect(await db.sql`update shape set label = ${'c'} where id > ${0}`).toMatchObject({ command: 'UPDATE', rowCount: 2 });
     expect(await db.sql`delete from shape where id = ${1}`).toMatchObject({ command: 'DELETE', rowCount: 1 });
-    expect(await db.sql.query('select label from shape where id = $1', [2])).toMatchObject({ rows: [{ label: 'c' }], rowCount: 1 });
+    expect(await db.sql.query('select label from shape where id = $1', [2])).toMatchObject({
+      rows: [{ label: 'c' }],
+      rowCount: 1,
+    });
     expect(await db.sql`drop table shape`).toMatchObject({ command: 'DROP' });
     expect((await db.sql`select 1 from pg_namespace where nspname = 'tenant_acme'`).rowCount).toBe(1);
   });
@@ -99,7 +120,9 @@ describe.each(['vercel', 'neon'] as const)('the %s driver through a local WebSoc
     const at = new Date('2026-01-02T03:04:05.678Z');
     const { rows } = await db.sql`select 9007199254740993::int8 as big, 1.50::numeric as num, ${at}::timestamptz as at,
       ${{ a: [1] }}::jsonb as doc, ${[1, 2]}::int[] as arr, ${null}::text as nothing, true as yes, 1.5::float8 as f`;
-    expect(rows).toEqual([{ big: '9007199254740993', num: '1.50', at, doc: { a: [1] }, arr: [1, 2], nothing: null, yes: true, f: 1.5 }]);
+    expect(rows).toEqual([
+      { big: '9007199254740993', num: '1.50', at, doc: { a: [1] }, arr: [1, 2], nothing: null, yes: true, f: 1.5 },
+    ]);
   });
 
   it('reports failed statements as QueryError with the SQLSTATE, in and out of scopes', async () => {
@@ -109,7 +132,11 @@ describe.each(['vercel', 'neon'] as const)('the %s driver through a local WebSoc
     expect((missing as Error).message).toContain('no_such_table');
     await db.sql`create table uniq (id int constraint uniq_pk primary key)`;
     await db.sql`insert into uniq values (1)`;
-    expect(await caught(db.sql`insert into uniq values (1)`)).toMatchObject({ sqlState: '23505', constraint: 'uniq_pk', table: 'uniq' });
+    expect(await caught(db.sql`insert into uniq values (1)`)).toMatchObject({
+      sqlState: '23505',
+      constraint: 'uniq_pk',
+      table: 'uniq',
+    });
     expect(await caught(db.sql`selec 1`)).toMatchObject({ sqlState: '42601', position: 1 });
     expect(await caught(db.withTenant('acme', (sql) => sql`select * from no_such_table`))).toMatchObject({ sqlState: '42P01' });
     // The pool is still usable afterwards (no connection left inside an aborted transaction).
@@ -128,26 +155,32 @@ describe.each(['vercel', 'neon'] as const)('the %s driver through a local WebSoc
     expect(result.role).toMatch(/^ct_[0-9a-f]{8}_acme$/);
     expect((await db.sql`select * from tenant_acme.orders`).rows).toEqual([{ id: 1, status: 'pending' }]);
     // Outside the scope: no tenant in the path, and the other tenant never saw the row.
-    expect((await db.sql<{ path: string }>`select current_setting('search_path') as path`).rows[0]?.path).not.toContain('tenant_');
+    expect((await db.sql<{ path: string }>`select current_setting('search_path') as path`).rows[0]?.path).not.toContain(
+      'tenant_',
+    );
     expect((await db.withTenant('globex', (sql) => sql`select count(*)::int as n from orders`)).rows).toEqual([{ n: 0 }]);
   });
 
   it('rolls back when fn throws, and rethrows the original error', async () => {
     class Planned extends Error {}
-    const error = await caught(db.withTenant('acme', async (sql) => {
-      await sql`insert into orders values (${2}, ${'doomed'})`;
-      throw new Planned('stop');
-    }));
+    const error = await caught(
+      db.withTenant('acme', async (sql) => {
+        await sql`insert into orders values (${2}, ${'doomed'})`;
+        throw new Planned('stop');
+      }),
+    );
     expect(error).toBeInstanceOf(Planned);
     expect((await db.sql`select id from tenant_acme.orders where id = 2`).rowCount).toBe(0);
   });
 
   it('throws TenantNotFoundError for a tenant without a schema', async () => {
     await expect(db.withTenant('nobody_here', (sql) => sql`select 1`)).rejects.toBeInstanceOf(TenantNotFoundError);
-    await expect(db.withTenant('nobody_here', async (sql) => {
-      await sql`select 1`.catch(() => undefined);
-      return 'swallowed';
-    })).rejects.toBeInstanceOf(TenantNotFoundError);
+    await expect(
+      db.withTenant('nobody_here', async (sql) => {
+        await sql`select 1`.catch(() => undefined);
+        return 'swallowed';
+      }),
+    ).rejects.toBeInstanceOf(TenantNotFoundError);
   });
 
   it('costs 3 round trips for a one-query scope on a warm connection (BEGIN and the prelude in one message)', async () => {
@@ -187,7 +220,11 @@ describe.each(['vercel', 'neon'] as const)('the %s driver through a local WebSoc
   });
 
   it('takes statement_timeout and pool settings from the URL', async () => {
-    const limited = createNeonDriver({ connectionString: `${url}?statement_timeout=50&pool_max=1`, flavour, wsProxy: relay.address });
+    const limited = createNeonDriver({
+      connectionString: `${url}?statement_timeout=50&pool_max=1`,
+      flavour,
+      wsProxy: relay.address,
+    });
     try {
       await expect(limited.query({ text: 'select pg_sleep(1)' })).rejects.toMatchObject({ sqlState: '57014' });
       // One connection: a second statement waits for the open transaction to end.
@@ -207,7 +244,11 @@ describe.each(['vercel', 'neon'] as const)('the %s driver through a local WebSoc
   it('gives a ConnectionError without the password when the relay port is closed, at once rather than at connect_timeout', async () => {
     const port = await closedPort();
     // Refused is final: it must not wait out the 60 s connect_timeout (generous bound, far below it).
-    const offline = createNeonDriver({ connectionString: 'postgres://app:s3cret-pw@localhost:5432/shop?connect_timeout=60', flavour, wsProxy: `127.0.0.1:${port}` });
+    const offline = createNeonDriver({
+      connectionString: 'postgres://app:s3cret-pw@localhost:5432/shop?connect_timeout=60',
+      flavour,
+      wsProxy: `127.0.0.1:${port}`,
+    });
     try {
       const started = Date.now();
       const error = await caught(offline.query({ text: 'select 1' }));
@@ -226,7 +267,11 @@ describe.each(['vercel', 'neon'] as const)('the %s driver through a local WebSoc
     const silent = net.createServer((socket) => socket.on('error', () => {}));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as net.AddressInfo;
-    const stuck = createNeonDriver({ connectionString: 'postgres://app:hunter2@localhost:5432/shop?connect_timeout=1', flavour, wsProxy: `127.0.0.1:${port}` });
+    const stuck = createNeonDriver({
+      connectionString: 'postgres://app:hunter2@localhost:5432/shop?connect_timeout=1',
+      flavour,
+      wsProxy: `127.0.0.1:${port}`,
+    });
     try {
       const started = Date.now();
       const error = await caught(stuck.begin([{ text: 'select 1' }]));
@@ -243,7 +288,11 @@ describe.each(['vercel', 'neon'] as const)('the %s driver through a local WebSoc
 
   it('gives a ConnectionError when the relay refuses the target host', async () => {
     // A pooled-looking Neon URL (accepted by @vercel/postgres) whose host the relay will not reach.
-    const remote = createNeonDriver({ connectionString: 'postgres://app:pw-123@ep-cool-1-pooler.example.com/shop?connect_timeout=2', flavour, wsProxy: relay.address });
+    const remote = createNeonDriver({
+      connectionString: 'postgres://app:pw-123@ep-cool-1-pooler.example.com/shop?connect_timeout=2',
+      flavour,
+      wsProxy: relay.address,
+    });
     try {
       const error = await caught(remote.query({ text: 'select 1' }));
       expect(error).toBeInstanceOf(ConnectionError);
@@ -327,7 +376,9 @@ describe('configuration of the serverless drivers', () => {
   });
 
   it('refuses a malformed relay address', () => {
-    expect(() => createNeonDriver({ connectionString: 'postgres://localhost/x', flavour: 'neon', wsProxy: 'http://relay/path?x' })).toThrow(ConfigError);
+    expect(() =>
+      createNeonDriver({ connectionString: 'postgres://localhost/x', flavour: 'neon', wsProxy: 'http://relay/path?x' }),
+    ).toThrow(ConfigError);
   });
 
   it('opens through Database({ url, driver })', async () => {

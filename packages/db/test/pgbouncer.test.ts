@@ -44,7 +44,10 @@ describe('PgBouncer test harness (transaction mode, pool of one)', () => {
   });
 
   it('serves every client from the same single server connection', async () => {
-    const first = await withClient(async (c) => (await c.query<{ pid: number; db: string }>('select pg_backend_pid() as pid, current_database() as db')).rows[0]!);
+    const first = await withClient(
+      async (c) =>
+        (await c.query<{ pid: number; db: string }>('select pg_backend_pid() as pid, current_database() as db')).rows[0]!,
+    );
     const second = await withClient(async (c) => (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!);
     expect(first.db).toBe(database!.name);
     expect(second.pid).toBe(first.pid);

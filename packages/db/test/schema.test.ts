@@ -11,11 +11,59 @@ const run = promisify(execFile);
 
 /** The spec's "Public Schema Tables Detail", column by column, with the type PostgreSQL reports. */
 const SPEC_COLUMNS: Record<string, Record<string, string>> = {
-  organizations: { id: 'uuid', slug: 'text', name: 'text', settings: 'jsonb', shopify_store_domain: 'text', shopify_access_token: 'text', stripe_account_id: 'text', status: 'organization_status', created_at: 'timestamp with time zone', updated_at: 'timestamp with time zone' },
-  users: { id: 'uuid', organization_id: 'uuid', email: 'text', password_hash: 'text', role: 'user_role', status: 'user_status', created_at: 'timestamp with time zone', updated_at: 'timestamp with time zone' },
-  sessions: { id: 'uuid', user_id: 'uuid', organization_id: 'uuid', token_hash: 'text', expires_at: 'timestamp with time zone', ip_address: 'text', user_agent: 'text', created_at: 'timestamp with time zone', revoked_at: 'timestamp with time zone' },
-  api_keys: { id: 'uuid', organization_id: 'uuid', key_hash: 'text', name: 'text', scopes: 'text[]', expires_at: 'timestamp with time zone', last_used_at: 'timestamp with time zone', created_at: 'timestamp with time zone', revoked_at: 'timestamp with time zone' },
-  magic_links: { id: 'uuid', email: 'text', token_hash: 'text', purpose: 'magic_link_purpose', expires_at: 'timestamp with time zone', used_at: 'timestamp with time zone', created_at: 'timestamp with time zone' },
+  organizations: {
+    id: 'uuid',
+    slug: 'text',
+    name: 'text',
+    settings: 'jsonb',
+    shopify_store_domain: 'text',
+    shopify_access_token: 'text',
+    stripe_account_id: 'text',
+    status: 'organization_status',
+    created_at: 'timestamp with time zone',
+    updated_at: 'timestamp with time zone',
+  },
+  users: {
+    id: 'uuid',
+    organization_id: 'uuid',
+    email: 'text',
+    password_hash: 'text',
+    role: 'user_role',
+    status: 'user_status',
+    created_at: 'timestamp with time zone',
+    updated_at: 'timestamp with time zone',
+  },
+  sessions: {
+    id: 'uuid',
+    user_id: 'uuid',
+    organization_id: 'uuid',
+    token_hash: 'text',
+    expires_at: 'timestamp with time zone',
+    ip_address: 'text',
+    user_agent: 'text',
+    created_at: 'timestamp with time zone',
+    revoked_at: 'timestamp with time zone',
+  },
+  api_keys: {
+    id: 'uuid',
+    organization_id: 'uuid',
+    key_hash: 'text',
+    name: 'text',
+    scopes: 'text[]',
+    expires_at: 'timestamp with time zone',
+    last_used_at: 'timestamp with time zone',
+    created_at: 'timestamp with time zone',
+    revoked_at: 'timestamp with time zone',
+  },
+  magic_links: {
+    id: 'uuid',
+    email: 'text',
+    token_hash: 'text',
+    purpose: 'magic_link_purpose',
+    expires_at: 'timestamp with time zone',
+    used_at: 'timestamp with time zone',
+    created_at: 'timestamp with time zone',
+  },
   billing: { id: 'uuid', organization_id: 'uuid' },
 };
 const SPEC_ENUMS: Record<string, string[]> = {
@@ -43,7 +91,7 @@ describe('the schemas', () => {
     await scratch?.drop();
   }, DROP_TIMEOUT_MS);
 
-  it('has every table and column of the spec, with its type, and the enums\' values', async () => {
+  it("has every table and column of the spec, with its type, and the enums' values", async () => {
     const { rows } = await db.sql<{ table_name: string; column_name: string; type: string }>`
       select c.table_name, c.column_name, format_type(a.atttypid, a.atttypmod) as type
       from information_schema.columns c
@@ -55,8 +103,13 @@ describe('the schemas', () => {
       }
     }
     for (const [name, values] of Object.entries(SPEC_ENUMS)) {
-      const { rows: labels } = await db.sql<{ label: string }>`select enumlabel as label from pg_enum where enumtypid = ${`public.${name}`}::regtype order by enumsortorder`;
-      expect(labels.map((l) => l.label), name).toEqual(values);
+      const { rows: labels } = await db.sql<{
+        label: string;
+      }>`select enumlabel as label from pg_enum where enumtypid = ${`public.${name}`}::regtype order by enumsortorder`;
+      expect(
+        labels.map((l) => l.label),
+        name,
+      ).toEqual(values);
     }
   });
 
@@ -101,8 +154,14 @@ describe('the schemas', () => {
 
   it('makes tenants created at different times structurally identical (pg_dump -s)', async () => {
     const dump = async (schema: string) => {
-      const { stdout } = await run('pg_dump', ['--schema-only', '--no-owner', '--no-privileges', '-n', schema, scratch.url], { maxBuffer: 64 << 20 });
-      return stdout.split('\n').filter((line) => !/^\\(un)?restrict /.test(line)).join('\n').replaceAll(schema, 'TENANT');
+      const { stdout } = await run('pg_dump', ['--schema-only', '--no-owner', '--no-privileges', '-n', schema, scratch.url], {
+        maxBuffer: 64 << 20,
+      });
+      return stdout
+        .split('\n')
+        .filter((line) => !/^\\(un)?restrict /.test(line))
+        .join('\n')
+        .replaceAll(schema, 'TENANT');
     };
     const [first, second] = await Promise.all([dump('tenant_first'), dump('tenant_second')]);
     expect(first.length).toBeGreaterThan(1000);
@@ -160,6 +219,15 @@ describe('the schemas', () => {
   it('keeps tenant business data out of public', async () => {
     const { rows } = await db.sql<{ table_name: string }>`
       select table_name::text from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by 1`;
-    expect(rows.map((r) => r.table_name)).toEqual(['api_keys', 'billing', 'magic_links', 'organizations', 'schema_migrations', 'sessions', 'tenant_migration_state', 'users']);
+    expect(rows.map((r) => r.table_name)).toEqual([
+      'api_keys',
+      'billing',
+      'magic_links',
+      'organizations',
+      'schema_migrations',
+      'sessions',
+      'tenant_migration_state',
+      'users',
+    ]);
   });
 });

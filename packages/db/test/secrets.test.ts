@@ -1,6 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { EncryptionError, checkEncryptionKeys, decryptSecret, encryptSecret, isEncryptedSecret, needsReencryption } from '../src/index.js';
+import {
+  EncryptionError,
+  checkEncryptionKeys,
+  decryptSecret,
+  encryptSecret,
+  isEncryptedSecret,
+  needsReencryption,
+} from '../src/index.js';
 
 const keyA = randomBytes(32);
 const keyB = randomBytes(32);
@@ -41,7 +48,14 @@ describe('encryptSecret / decryptSecret', () => {
   });
 
   it('accepts the key as base64, base64url, unpadded base64 or 64 hex digits, all with the same id', () => {
-    const forms = [keyA.toString('base64'), keyA.toString('base64url'), keyA.toString('base64').replace(/=+$/, ''), keyA.toString('hex'), keyA.toString('hex').toUpperCase(), ` ${keyA.toString('base64')}\n`];
+    const forms = [
+      keyA.toString('base64'),
+      keyA.toString('base64url'),
+      keyA.toString('base64').replace(/=+$/, ''),
+      keyA.toString('hex'),
+      keyA.toString('hex').toUpperCase(),
+      ` ${keyA.toString('base64')}\n`,
+    ];
     const stored = encryptSecret(TOKEN, envA);
     for (const form of forms) {
       const env = { CGK_ENCRYPTION_KEY: form };
@@ -52,14 +66,21 @@ describe('encryptSecret / decryptSecret', () => {
 
   it('rotates: old keys decrypt, only the current key encrypts, needsReencryption says which to redo', () => {
     const old = encryptSecret(TOKEN, envA);
-    const rotated = { CGK_ENCRYPTION_KEY: keyB.toString('base64'), CGK_ENCRYPTION_KEYS_OLD: `${randomBytes(32).toString('hex')}, ${keyA.toString('base64')}` };
+    const rotated = {
+      CGK_ENCRYPTION_KEY: keyB.toString('base64'),
+      CGK_ENCRYPTION_KEYS_OLD: `${randomBytes(32).toString('hex')}, ${keyA.toString('base64')}`,
+    };
     expect(decryptSecret(old, rotated)).toBe(TOKEN);
     expect(needsReencryption(old, rotated)).toBe(true);
     const fresh = encryptSecret(decryptSecret(old, rotated), rotated);
     expect(fresh.split('.')[1]).toBe(idOf(keyB));
     expect(needsReencryption(fresh, rotated)).toBe(false);
     expect(decryptSecret(fresh, envB)).toBe(TOKEN);
-    expect(checkEncryptionKeys(rotated)).toMatchObject({ status: 'ok', keyId: idOf(keyB), oldKeyIds: [expect.any(String), idOf(keyA)] });
+    expect(checkEncryptionKeys(rotated)).toMatchObject({
+      status: 'ok',
+      keyId: idOf(keyB),
+      oldKeyIds: [expect.any(String), idOf(keyA)],
+    });
   });
 
   it('refuses a value written with a key it does not have, naming the key ids only', () => {
@@ -92,7 +113,9 @@ describe('encryptSecret / decryptSecret', () => {
     }
     // A value re-labelled with another key id is refused too (the id is authenticated, and unknown here).
     const relabelled = [parts[0], idOf(keyB), ...parts.slice(2)].join('.');
-    expect(() => decryptSecret(relabelled, { ...envA, CGK_ENCRYPTION_KEYS_OLD: keyB.toString('base64') })).toThrow(/failed authentication/);
+    expect(() => decryptSecret(relabelled, { ...envA, CGK_ENCRYPTION_KEYS_OLD: keyB.toString('base64') })).toThrow(
+      /failed authentication/,
+    );
     for (const junk of ['', TOKEN, 'v2.abcdef01.a.b.c', 'v1.xyz.a.b.c', `${stored}.extra`]) {
       expect(caught(() => decryptSecret(junk, envA)).message).toMatch(/not an encrypted secret/);
     }
@@ -109,7 +132,14 @@ describe('encryptSecret / decryptSecret', () => {
   });
 
   it('refuses a malformed key without echoing it', () => {
-    const bad = ['not a key!', 'c2hvcnQ=', randomBytes(16).toString('base64'), randomBytes(31).toString('hex'), randomBytes(48).toString('base64'), 'g'.repeat(64)];
+    const bad = [
+      'not a key!',
+      'c2hvcnQ=',
+      randomBytes(16).toString('base64'),
+      randomBytes(31).toString('hex'),
+      randomBytes(48).toString('base64'),
+      'g'.repeat(64),
+    ];
     for (const value of bad) {
       const env = { CGK_ENCRYPTION_KEY: value };
       const error = caught(() => encryptSecret(TOKEN, env));

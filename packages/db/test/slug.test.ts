@@ -1,18 +1,36 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MAX_IDENTIFIER_BYTES } from '../src/identifier.js';
-import { InvalidSlugError, MAX_SLUG_LENGTH, assertValidSlug, isValidSlug, quoteIdentifier, schemaNameFor, InvalidIdentifierError } from '../src/index.js';
+import {
+  InvalidSlugError,
+  MAX_SLUG_LENGTH,
+  assertValidSlug,
+  isValidSlug,
+  quoteIdentifier,
+  schemaNameFor,
+  InvalidIdentifierError,
+} from '../src/index.js';
 import { tagOfDatabase, tenantRoleName, tenantRoleNameForTag } from '../src/roles.js';
 
 describe('tenant slugs', () => {
   it('accepts lowercase letters, digits and underscores starting with a letter', () => {
-    for (const slug of ['acme', 'a', 'acme_store_2', 'x1', 'a'.repeat(MAX_SLUG_LENGTH), 'select1', 'order', 'user1', '_'.replace('_', 'b_')]) {
+    for (const slug of [
+      'acme',
+      'a',
+      'acme_store_2',
+      'x1',
+      'a'.repeat(MAX_SLUG_LENGTH),
+      'select1',
+      'order',
+      'user1',
+      '_'.replace('_', 'b_'),
+    ]) {
       expect(assertValidSlug(slug)).toBe(slug);
       expect(schemaNameFor(slug)).toBe(`tenant_${slug}`);
     }
   });
 
-  it('keeps tenant_ + slug within PostgreSQL\'s 63-byte identifier limit', () => {
+  it("keeps tenant_ + slug within PostgreSQL's 63-byte identifier limit", () => {
     expect(Buffer.byteLength(schemaNameFor('a'.repeat(MAX_SLUG_LENGTH)))).toBe(63);
     expect(() => assertValidSlug('a'.repeat(MAX_SLUG_LENGTH + 1))).toThrow(/limit is 56/);
   });
@@ -56,14 +74,15 @@ describe('tenant slugs', () => {
 describe('quoteIdentifier', () => {
   it('quotes plain identifiers and refuses anything that would need escaping', () => {
     expect(quoteIdentifier('tenant_acme')).toBe('"tenant_acme"');
-    for (const bad of ['a"b', 'A', 'a b', '', '1a', 'a'.repeat(64), 'é']) expect(() => quoteIdentifier(bad)).toThrow(InvalidIdentifierError);
+    for (const bad of ['a"b', 'A', 'a b', '', '1a', 'a'.repeat(64), 'é'])
+      expect(() => quoteIdentifier(bad)).toThrow(InvalidIdentifierError);
   });
 });
 
 describe('tenant role names', () => {
   const tag = tagOfDatabase('cgk_app');
 
-  it('fit PostgreSQL\'s 63-byte identifier limit for every slug length, so the server never truncates one', () => {
+  it("fit PostgreSQL's 63-byte identifier limit for every slug length, so the server never truncates one", () => {
     for (let length = 1; length <= MAX_SLUG_LENGTH; length++) {
       const name = tenantRoleNameForTag('a'.repeat(length), tag);
       expect(Buffer.byteLength(name), `slug of ${length}`).toBeLessThanOrEqual(MAX_IDENTIFIER_BYTES);

@@ -53,10 +53,17 @@ describe('tenant lifecycle (pg)', () => {
     expect(rows).toHaveLength(0);
   });
 
-  it('sets the database up in the spec\'s four steps, idempotently', async () => {
+  it("sets the database up in the spec's four steps, idempotently", async () => {
     const first = await setupDatabase({ db });
     expect(first).toMatchObject({ driver: 'pg', alreadyApplied: 0, tables: [...PLATFORM_TABLES].sort() });
-    expect(first.applied).toEqual(['001_organizations.sql', '002_users.sql', '003_sessions.sql', '004_api_keys.sql', '005_billing.sql', '006_magic_links.sql']);
+    expect(first.applied).toEqual([
+      '001_organizations.sql',
+      '002_users.sql',
+      '003_sessions.sql',
+      '004_api_keys.sql',
+      '005_billing.sql',
+      '006_magic_links.sql',
+    ]);
     expect(first.serverVersion).toMatch(/^\d+/);
     expect(first.target).toContain(scratch.name);
     const second = await setupDatabase({ db });
@@ -84,7 +91,10 @@ describe('tenant lifecycle (pg)', () => {
   it('lets exactly one of two concurrent creates of one slug win', async () => {
     const other = new Database({ url: scratch.url });
     try {
-      const outcomes = await Promise.allSettled([createTenant({ slug: 'race' }, { db }), createTenant({ slug: 'race' }, { db: other })]);
+      const outcomes = await Promise.allSettled([
+        createTenant({ slug: 'race' }, { db }),
+        createTenant({ slug: 'race' }, { db: other }),
+      ]);
       expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
       const rejected = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
       expect(rejected).toHaveLength(1);
@@ -100,7 +110,10 @@ describe('tenant lifecycle (pg)', () => {
     try {
       await cp(DEFAULT_TENANT_DIR, dir, { recursive: true });
       const next = readdirSync(dir).filter((f) => f.endsWith('.sql')).length + 1;
-      await writeFile(join(dir, `${String(next).padStart(3, '0')}_broken.sql`), 'create table fine (id int);\nselect * from no_such_table;\n');
+      await writeFile(
+        join(dir, `${String(next).padStart(3, '0')}_broken.sql`),
+        'create table fine (id int);\nselect * from no_such_table;\n',
+      );
       const error = await createTenant({ slug: 'broken' }, { db, tenantDir: dir }).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'CGK_MIGRATION' });
       expect((error as Error).message).toContain('_broken.sql');
@@ -135,7 +148,9 @@ describe('tenant lifecycle (pg)', () => {
     process.env.CGK_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
     try {
       await createTenant({ slug: 'shop', shopifyAccessToken: 'shpat_0123456789abcdef' }, { db });
-      const { rows } = await db.sql<{ token: string }>`select shopify_access_token as token from public.organizations where slug = 'shop'`;
+      const { rows } = await db.sql<{
+        token: string;
+      }>`select shopify_access_token as token from public.organizations where slug = 'shop'`;
       expect(rows[0]!.token).not.toContain('0123456789abcdef');
       const { decryptSecret } = await import('../src/index.js');
       expect(decryptSecret(rows[0]!.token)).toBe('shpat_0123456789abcdef');

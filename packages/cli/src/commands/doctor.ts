@@ -9,9 +9,11 @@ export const registerDoctor: Register = (program, ctx, done) => {
   program
     .command('doctor')
     .summary('check the configuration and the services it names')
-    .description('Checks DATABASE_URL, the driver choice, the connection and its latency, the server version, pooled ' +
-      'vs direct connection, whether tenant roles can be created, pending migrations, Redis (REDIS_URL) and ' +
-      'CGK_ENCRYPTION_KEY. Exits 1 if any check fails. Never prints a password.')
+    .description(
+      'Checks DATABASE_URL, the driver choice, the connection and its latency, the server version, pooled ' +
+        'vs direct connection, whether tenant roles can be created, pending migrations, Redis (REDIS_URL) and ' +
+        'CGK_ENCRYPTION_KEY. Exits 1 if any check fails. Never prints a password.',
+    )
     .addHelpText('after', '\nExample:\n  $ npx @cgk/cli doctor')
     .action(async () => {
       // The embedded database is examined by diagnose() itself, so a diagnosis never creates it; a bad
@@ -31,7 +33,10 @@ export const registerDoctor: Register = (program, ctx, done) => {
         ]);
         const fails = report.checks.filter((c) => c.status === 'fail').length;
         const warns = report.checks.filter((c) => c.status === 'warn').length;
-        lines.push('', `${fails === 0 ? 'No problems found' : `${fails} failed`}${warns ? `, ${warns} warning${warns === 1 ? '' : 's'}` : ''} (${duration(report.durationMs)})`);
+        lines.push(
+          '',
+          `${fails === 0 ? 'No problems found' : `${fails} failed`}${warns ? `, ${warns} warning${warns === 1 ? '' : 's'}` : ''} (${duration(report.durationMs)})`,
+        );
         return lines;
       });
       done(report.ok ? EXIT_OK : EXIT_FAILURE);

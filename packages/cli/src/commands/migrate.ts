@@ -14,9 +14,11 @@ export const registerMigrate: Register = (program, ctx, done) => {
     .option('--concurrency <n>', `tenants migrated at once, 1-${MAX_CONCURRENCY}`, parseConcurrency, 4)
     .option('--verify', "check every tenant's own schema_migrations instead of trusting the summary table (slower)")
     .summary('apply pending migrations: public schema, then every tenant')
-    .description('Applies the pending public-schema migrations, then the pending tenant migrations of every tenant, ' +
-      'several tenants at a time. A failing tenant does not stop the others; the exit code is 1 if any ' +
-      'failed. Finding nothing to do costs a couple of queries, whatever the number of tenants.')
+    .description(
+      'Applies the pending public-schema migrations, then the pending tenant migrations of every tenant, ' +
+        'several tenants at a time. A failing tenant does not stop the others; the exit code is 1 if any ' +
+        'failed. Finding nothing to do costs a couple of queries, whatever the number of tenants.',
+    )
     .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli migrate\n  $ npx @cgk/cli migrate --concurrency 8 --json')
     .action(async (opts: { concurrency: number; verify?: boolean }) => {
       const db = ctx.database();
@@ -81,8 +83,10 @@ export const registerMigrate: Register = (program, ctx, done) => {
   program
     .command('migrate:status')
     .summary('show applied and pending migrations')
-    .description("Shows the public schema's applied and pending migrations, and how many tenants are up to date or " +
-      'have pending migrations (listing those). Read-only.')
+    .description(
+      "Shows the public schema's applied and pending migrations, and how many tenants are up to date or " +
+        'have pending migrations (listing those). Read-only.',
+    )
     .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli migrate:status\n  $ npx @cgk/cli migrate:status --json')
     .action(async () => {
       const status = await migrationStatus(ctx.database({ setUp: true }));
@@ -129,10 +133,16 @@ function fleetLines(t: Awaited<ReturnType<typeof migrationStatus>>['tenants']): 
     lines.push(`  ${x.slug}: ${x.reason}, ${what}`);
   }
   if (t.tenants.length > shown.length) lines.push(`  ... and ${t.tenants.length - shown.length} more (--json lists them all)`);
-  if (t.ahead > 0) lines.push('Tenants ahead were migrated by a newer release (or a migration file was removed): deploy the release ' +
-    'that has their files; migrate refuses them.');
-  if (t.changed > 0) lines.push('Applied migration files were edited: restore them (git checkout) and put changes in a new file; ' +
-    'migrate refuses those tenants.');
+  if (t.ahead > 0)
+    lines.push(
+      'Tenants ahead were migrated by a newer release (or a migration file was removed): deploy the release ' +
+        'that has their files; migrate refuses them.',
+    );
+  if (t.changed > 0)
+    lines.push(
+      'Applied migration files were edited: restore them (git checkout) and put changes in a new file; ' +
+        'migrate refuses those tenants.',
+    );
   if (t.pending > 0) lines.push('Run: npx @cgk/cli migrate');
   return lines;
 }

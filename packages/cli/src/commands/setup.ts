@@ -7,8 +7,10 @@ export const registerSetup: Register = (program, ctx, done) => {
   program
     .command('setup:database')
     .summary('create or update the platform tables (public schema)')
-    .description('Checks DATABASE_URL, connects, applies the pending public-schema migrations and verifies the tables. ' +
-      'Safe to run again: it only applies what is missing.')
+    .description(
+      'Checks DATABASE_URL, connects, applies the pending public-schema migrations and verifies the tables. ' +
+        'Safe to run again: it only applies what is missing.',
+    )
     .addHelpText('after', '\nExample:\n  $ npx @cgk/cli setup:database')
     .action(async () => {
       const db = ctx.database();

@@ -25,15 +25,23 @@ export const registerTenant: Register = (program, ctx, done) => {
     .argument('<slug>', 'lowercase letters, digits and "_", starting with a letter (the schema is tenant_<slug>)')
     .option('--name <name>', 'display name (default: the slug)')
     .summary('create a tenant: its registry row, its schema and its tables')
-    .description('Creates the tenant <slug>: a row in public.organizations, the schema tenant_<slug>, and every tenant ' +
-      'migration in it, atomically. Run setup:database first.')
+    .description(
+      'Creates the tenant <slug>: a row in public.organizations, the schema tenant_<slug>, and every tenant ' +
+        'migration in it, atomically. Run setup:database first.',
+    )
     .addHelpText('after', '\nExample:\n  $ npx @cgk/cli tenant:create acme --name "Acme Inc."')
     .action(async (slug: string, opts: { name?: string }) => {
       assertValidSlug(slug); // before the database is opened: a typo costs nothing
-      const result = await createTenant({ slug, ...(opts.name === undefined ? {} : { name: opts.name }) }, { db: ctx.database({ setUp: true }) });
+      const result = await createTenant(
+        { slug, ...(opts.name === undefined ? {} : { name: opts.name }) },
+        { db: ctx.database({ setUp: true }) },
+      );
       const t = result.tenant;
-      out.result({ tenant: t, migrationsApplied: result.migrationsApplied, durationMs: result.durationMs }, () =>
-        `Created tenant ${t.slug} ("${t.name}", ${t.status}): schema ${t.schema} with ${plural(result.migrationsApplied, 'migration')} in ${duration(result.durationMs)}`);
+      out.result(
+        { tenant: t, migrationsApplied: result.migrationsApplied, durationMs: result.durationMs },
+        () =>
+          `Created tenant ${t.slug} ("${t.name}", ${t.status}): schema ${t.schema} with ${plural(result.migrationsApplied, 'migration')} in ${duration(result.durationMs)}`,
+      );
       done(EXIT_OK);
     });
 
@@ -50,14 +58,21 @@ export const registerTenant: Register = (program, ctx, done) => {
           return opts.status ? `No ${opts.status} tenants.` : 'No tenants yet. Create one: npx @cgk/cli tenant:create <slug>';
         }
         return [
-          ...table(['SLUG', 'STATUS', 'SCHEMA', 'CREATED', 'NAME'], tenants.map((t) => [t.slug, t.status, t.schema, t.createdAt.toISOString().slice(0, 19).replace('T', ' '), t.name])),
+          ...table(
+            ['SLUG', 'STATUS', 'SCHEMA', 'CREATED', 'NAME'],
+            tenants.map((t) => [t.slug, t.status, t.schema, t.createdAt.toISOString().slice(0, 19).replace('T', ' '), t.name]),
+          ),
           plural(tenants.length, 'tenant'),
         ];
       });
       done(EXIT_OK);
     });
 
-  const statusChange = (name: string, summary: string, fn: (slug: string, options: { db: ReturnType<typeof ctx.database> }) => Promise<TenantRecord>) =>
+  const statusChange = (
+    name: string,
+    summary: string,
+    fn: (slug: string, options: { db: ReturnType<typeof ctx.database> }) => Promise<TenantRecord>,
+  ) =>
     program
       .command(name)
       .argument('<slug>', 'the tenant')
@@ -77,14 +92,20 @@ export const registerTenant: Register = (program, ctx, done) => {
     .command('tenant:repair')
     .argument('[slug]', 'the tenant (default: every tenant)')
     .summary("create a tenant's missing database role and reapply its grants")
-    .description('Creates the PostgreSQL role of a tenant (or of every tenant) if it is missing and reapplies its ' +
-      'grants on the tenant schema: for tenants created before tenant roles were on (CGK_TENANT_ROLES), or ' +
-      'restored from a dump. Idempotent.')
+    .description(
+      'Creates the PostgreSQL role of a tenant (or of every tenant) if it is missing and reapplies its ' +
+        'grants on the tenant schema: for tenants created before tenant roles were on (CGK_TENANT_ROLES), or ' +
+        'restored from a dump. Idempotent.',
+    )
     .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli tenant:repair acme\n  $ npx @cgk/cli tenant:repair')
     .action(async (slug: string | undefined) => {
       if (slug !== undefined) assertValidSlug(slug);
       const repaired = await repairTenantRoles({ db: ctx.database({ setUp: true }), ...(slug === undefined ? {} : { slug }) });
-      out.result({ repaired }, () => (repaired.length === 0 ? 'No tenants to repair.' : `Repaired the role and grants of ${plural(repaired.length, 'tenant')}: ${repaired.join(', ')}`));
+      out.result({ repaired }, () =>
+        repaired.length === 0
+          ? 'No tenants to repair.'
+          : `Repaired the role and grants of ${plural(repaired.length, 'tenant')}: ${repaired.join(', ')}`,
+      );
       done(EXIT_OK);
     });
 
@@ -93,13 +114,18 @@ export const registerTenant: Register = (program, ctx, done) => {
     .argument('<slug>', 'the tenant')
     .option('--yes', 'confirm: drop the schema and every row of the tenant, irreversibly')
     .summary('delete a tenant and all its data (needs --yes)')
-    .description('Drops the schema tenant_<slug> with all its data and removes the tenant from public.organizations. ' +
-      'Irreversible: refused without --yes.')
+    .description(
+      'Drops the schema tenant_<slug> with all its data and removes the tenant from public.organizations. ' +
+        'Irreversible: refused without --yes.',
+    )
     .addHelpText('after', '\nExample:\n  $ npx @cgk/cli tenant:drop acme --yes')
     .action(async (slug: string, opts: { yes?: boolean }) => {
       assertValidSlug(slug);
       if (!opts.yes) {
-        throw new ConfirmationRequiredError(`drop tenant "${slug}" and all its data`, `This cannot be undone. Re-run with --yes: npx @cgk/cli tenant:drop ${slug} --yes`);
+        throw new ConfirmationRequiredError(
+          `drop tenant "${slug}" and all its data`,
+          `This cannot be undone. Re-run with --yes: npx @cgk/cli tenant:drop ${slug} --yes`,
+        );
       }
       await dropTenant(slug, { confirm: true, db: ctx.database({ setUp: true }) });
       out.result({ dropped: slug }, () => `Dropped tenant ${slug} (schema tenant_${slug} and all its data)`);

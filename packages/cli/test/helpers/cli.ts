@@ -34,15 +34,20 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
 export function cli(args: string[], options: CliOptions): Promise<CliRun> {
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI_BIN, ...args], {
-      cwd: options.cwd,
-      env: cleanEnv(options.env),
-      timeout: options.timeoutMs ?? 30_000,
-      maxBuffer: 16 * 1024 * 1024,
-    }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : error.killed ? -1 : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr), ms: Date.now() - started });
-    });
+    execFile(
+      process.execPath,
+      [CLI_BIN, ...args],
+      {
+        cwd: options.cwd,
+        env: cleanEnv(options.env),
+        timeout: options.timeoutMs ?? 30_000,
+        maxBuffer: 16 * 1024 * 1024,
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : error.killed ? -1 : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr), ms: Date.now() - started });
+      },
+    );
   });
 }
 

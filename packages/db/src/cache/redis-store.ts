@@ -45,10 +45,18 @@ export class RedisStore implements CacheStore {
   static fromClient(client: RedisClient, timeoutMs: number): RedisStore {
     if (client.options.keyPrefix) {
       // ioredis prefixes GET/SET/UNLINK keys but not SCAN's MATCH pattern, so clear() would silently miss every key.
-      throw new ConfigError('A Redis client with a keyPrefix cannot back a tenant cache', 'Pass a client without keyPrefix: the tenant cache names its keys cgk:{slug}:... itself.');
+      throw new ConfigError(
+        'A Redis client with a keyPrefix cannot back a tenant cache',
+        'Pass a client without keyPrefix: the tenant cache names its keys cgk:{slug}:... itself.',
+      );
     }
     const { host, port, db, tls } = client.options;
-    return new RedisStore(`${tls ? 'rediss' : 'redis'}://${host ?? 'localhost'}:${port ?? 6379}/${db ?? 0}`, timeoutMs, undefined, client);
+    return new RedisStore(
+      `${tls ? 'rediss' : 'redis'}://${host ?? 'localhost'}:${port ?? 6379}/${db ?? 0}`,
+      timeoutMs,
+      undefined,
+      client,
+    );
   }
 
   // The hot paths hand back #run's promise as is: one async frame between the caller and ioredis.
@@ -122,8 +130,12 @@ export class RedisStore implements CacheStore {
     const { Redis } = await loadOptional('ioredis', () => import(/* webpackIgnore: true */ 'ioredis'));
     const client = new Redis(this.#url!, clientOptions(this.#timeoutMs));
     // Without a listener ioredis prints every failed reconnection; keep the last one for the error message.
-    client.on('error', (error: Error) => { this.#lastError = error; });
-    client.on('ready', () => { this.#lastError = undefined; });
+    client.on('error', (error: Error) => {
+      this.#lastError = error;
+    });
+    client.on('ready', () => {
+      this.#lastError = undefined;
+    });
     this.#client = client;
     return client;
   }
@@ -132,11 +144,15 @@ export class RedisStore implements CacheStore {
     const text = error instanceof Error ? error.message : String(error);
     const last = this.#lastError?.message;
     let reason: string;
-    if (/command timed out/i.test(text)) reason = `no reply within ${this.#timeLimit(error)} ms${last && !/command timed out/i.test(last) ? ` (${last})` : ''}`;
-    else if (error instanceof Error && error.name === 'MaxRetriesPerRequestError') reason = `cannot connect${last ? ` (${last})` : ''}`;
+    if (/command timed out/i.test(text))
+      reason = `no reply within ${this.#timeLimit(error)} ms${last && !/command timed out/i.test(last) ? ` (${last})` : ''}`;
+    else if (error instanceof Error && error.name === 'MaxRetriesPerRequestError')
+      reason = `cannot connect${last ? ` (${last})` : ''}`;
     else if (/connection is closed/i.test(text)) reason = `connection closed${last ? ` (${last})` : ''}`;
     else reason = text; // Redis answered with an error (NOAUTH, WRONGTYPE, OOM...)
-    return new CacheError('unavailable', `Cache unavailable: ${command} on Redis at ${this.target} failed: ${reason}`, { cause: error });
+    return new CacheError('unavailable', `Cache unavailable: ${command} on Redis at ${this.target} failed: ${reason}`, {
+      cause: error,
+    });
   }
 
   /** The bound that expired: ours (our timer, or an owned client's commandTimeout, which is ours), or a caller's client's shorter commandTimeout. */
@@ -176,7 +192,10 @@ function describeUrl(url: string): string {
     throw new ConfigError('REDIS_URL is not a valid URL', 'Use redis://[:password@]host:port[/db] or rediss://... for TLS.');
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, not ${parsed.protocol}//`, 'Use redis://[:password@]host:port[/db] or rediss://... for TLS.');
+    throw new ConfigError(
+      `REDIS_URL must start with redis:// or rediss://, not ${parsed.protocol}//`,
+      'Use redis://[:password@]host:port[/db] or rediss://... for TLS.',
+    );
   }
   const db = parsed.pathname.length > 1 ? parsed.pathname.slice(1) : '0';
   return `${parsed.protocol}//${parsed.host}${parsed.port ? '' : ':6379'}/${db}`;

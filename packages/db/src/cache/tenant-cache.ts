@@ -115,7 +115,7 @@ class BoundTenantCache implements TenantCache {
     if (!flight) {
       const store = this.#store;
       // Runs synchronously up to its first await, so it is in the map before anyone else can look.
-      let own: Promise<string> | undefined = undefined;
+      let own: Promise<string> | undefined;
       own = (async () => {
         try {
           const cached = await store.get(full);
@@ -138,8 +138,10 @@ class BoundTenantCache implements TenantCache {
 
   /** The stored key: the prefix, then the caller's key verbatim (glob characters and colons included). */
   #key(key: string): string {
-    if (typeof key !== 'string') throw new CacheError('usage', `A cache key must be a string, not ${key === null ? 'null' : typeof key}`);
-    if (LONE_SURROGATE.test(key)) throw new CacheError('usage', 'A cache key must be well-formed Unicode (it holds a lone surrogate)');
+    if (typeof key !== 'string')
+      throw new CacheError('usage', `A cache key must be a string, not ${key === null ? 'null' : typeof key}`);
+    if (LONE_SURROGATE.test(key))
+      throw new CacheError('usage', 'A cache key must be well-formed Unicode (it holds a lone surrogate)');
     return this.prefix + key;
   }
 }
@@ -161,13 +163,18 @@ function encode(value: unknown, key: string): string {
   } catch (error) {
     const bigint = error instanceof TypeError && /bigint/i.test(error.message);
     throw new CacheError('value', `Cannot cache the value of "${key}" as JSON: ${(error as Error).message}`, {
-      hint: bigint ? 'Convert bigints to strings (or numbers) before caching them.' : 'Cache plain data: objects, arrays, strings, numbers, booleans, null.',
+      hint: bigint
+        ? 'Convert bigints to strings (or numbers) before caching them.'
+        : 'Cache plain data: objects, arrays, strings, numbers, booleans, null.',
       cause: error,
     });
   }
   if (text === undefined) {
     throw new CacheError('value', `Cannot cache ${typeof value} as the value of "${key}": JSON has no representation for it`, {
-      hint: value === undefined ? 'Store null to cache "nothing"; a miss is reported as undefined.' : 'Cache plain data: objects, arrays, strings, numbers, booleans, null.',
+      hint:
+        value === undefined
+          ? 'Store null to cache "nothing"; a miss is reported as undefined.'
+          : 'Cache plain data: objects, arrays, strings, numbers, booleans, null.',
     });
   }
   return text;

@@ -32,7 +32,10 @@ export function resolveDriverConfig(env: NodeJS.ProcessEnv = process.env, cwd = 
   const requested = env.CGK_DB_DRIVER?.trim();
   if (requested) {
     if (!DRIVER_NAMES.includes(requested as DriverName)) {
-      throw new ConfigError(`CGK_DB_DRIVER=${requested} is not a driver`, `Use one of: ${DRIVER_NAMES.join(', ')} (or unset it to choose automatically).`);
+      throw new ConfigError(
+        `CGK_DB_DRIVER=${requested} is not a driver`,
+        `Use one of: ${DRIVER_NAMES.join(', ')} (or unset it to choose automatically).`,
+      );
     }
     const driver = requested as DriverName;
     if (driver === 'pglite') return { driver, dataDir, reason: 'CGK_DB_DRIVER=pglite' };
@@ -69,5 +72,8 @@ function requireUrl(config: DriverConfig): string {
 }
 
 function missingUrl(message: string): ConfigError {
-  return new ConfigError(`DATABASE_URL is not set: ${message}`, 'Set DATABASE_URL=postgres://user:password@host:5432/db (in the environment or .env), or unset CGK_DB_DRIVER to use the embedded PostgreSQL.');
+  return new ConfigError(
+    `DATABASE_URL is not set: ${message}`,
+    'Set DATABASE_URL=postgres://user:password@host:5432/db (in the environment or .env), or unset CGK_DB_DRIVER to use the embedded PostgreSQL.',
+  );
 }

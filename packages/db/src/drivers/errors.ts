@@ -2,10 +2,20 @@ import { CgkError, ConnectionError, QueryError } from '../errors.js';
 
 /** SQLSTATE classes that mean "could not connect or authenticate", not "this statement is wrong". */
 const CONNECTION_SQLSTATES = /^(08|28)|^(3D000|57P01|57P02|57P03|53300)$/;
-const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+const CONNECTION_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
 
-const NO_SSL_HINT = 'The connection string asks for SSL (sslmode=...) but this server has none: for a local or CI server '
-  + 'remove sslmode (or use sslmode=disable); a hosted server (Neon) needs SSL, so check the host.';
+const NO_SSL_HINT =
+  'The connection string asks for SSL (sslmode=...) but this server has none: for a local or CI server ' +
+  'remove sslmode (or use sslmode=disable); a hosted server (Neon) needs SSL, so check the host.';
 
 interface DriverErrorShape {
   code?: unknown;
@@ -40,19 +50,25 @@ export function normalizeDriverError(error: unknown, target: string): Error {
   }
   if (isSqlState) {
     const position = typeof e.position === 'string' || typeof e.position === 'number' ? Number(e.position) : undefined;
-    return new QueryError(message, {
-      sqlState: code,
-      detail: text(e.detail),
-      constraint: text(e.constraint),
-      table: text(e.table),
-      schema: text(e.schema),
-      position: Number.isFinite(position) ? position : undefined,
-    }, { cause: error, hint: text(e.hint) });
+    return new QueryError(
+      message,
+      {
+        sqlState: code,
+        detail: text(e.detail),
+        constraint: text(e.constraint),
+        table: text(e.table),
+        schema: text(e.schema),
+        position: Number.isFinite(position) ? position : undefined,
+      },
+      { cause: error, hint: text(e.hint) },
+    );
   }
   return error instanceof Error ? error : new Error(message);
 }
 
 function isConnectionFailure(code: string | undefined, message: string): boolean {
   if (code !== undefined && CONNECTION_ERRNOS.has(code)) return true;
-  return /timeout expired|Connection terminated|connect ECONN|getaddrinfo|ECONNREFUSED|socket hang up|closed and is not queryable|not queryable/i.test(message);
+  return /timeout expired|Connection terminated|connect ECONN|getaddrinfo|ECONNREFUSED|socket hang up|closed and is not queryable|not queryable/i.test(
+    message,
+  );
 }

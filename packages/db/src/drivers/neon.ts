@@ -11,10 +11,13 @@ import type { Driver, QueryResult, Session, Statement } from './types.js';
 // Optional peer dependencies, loaded with this module: the driver selection imports it only for the neon and
 // vercel drivers. `ws` both need; the other two, each its own flavour (a missing one is reported on use).
 const { default: ws } = await loadOptional('ws', () => import(/* webpackIgnore: true */ 'ws'));
-const neon = await loadOptional('@neondatabase/serverless', () => import(/* webpackIgnore: true */ '@neondatabase/serverless'))
-  .catch((error: unknown) => error as Error);
-const vercel = await loadOptional('@vercel/postgres', () => import(/* webpackIgnore: true */ '@vercel/postgres'))
-  .catch((error: unknown) => error as Error);
+const neon = await loadOptional(
+  '@neondatabase/serverless',
+  () => import(/* webpackIgnore: true */ '@neondatabase/serverless'),
+).catch((error: unknown) => error as Error);
+const vercel = await loadOptional('@vercel/postgres', () => import(/* webpackIgnore: true */ '@vercel/postgres')).catch(
+  (error: unknown) => error as Error,
+);
 
 /** Options for the @vercel/postgres / @neondatabase/serverless driver. */
 export interface NeonDriverOptions {
@@ -91,7 +94,9 @@ export function createNeonDriver(options: NeonDriverOptions): Driver {
     throw poolError(error, pool, shape) ?? normalizeNeonError(error, target);
   };
   const run = async (client: Pool, statement: Statement): Promise<QueryResult> =>
-    toResult(await client.query(nodePostgresQuery(statement, types) as string | QueryConfig, statement.values as unknown[] | undefined));
+    toResult(
+      await client.query(nodePostgresQuery(statement, types) as string | QueryConfig, statement.values as unknown[] | undefined),
+    );
   const normalize = (error: unknown) => normalizeNeonError(error, target);
   const acquire = async (): Promise<Session> => {
     const client = await pool.connect().catch(fail);

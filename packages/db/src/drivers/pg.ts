@@ -56,11 +56,11 @@ export function createPgDriver(options: PgDriverOptions): Driver {
     const retire = budget.serve(client, tenant);
     const checkedOut: NodePostgresClient = retire
       ? {
-        query: (query, values) => client.query(query as string | pg.QueryConfig, values),
-        release: () => client.release(true),
-        on: (event, listener) => client.on(event, listener),
-        removeListener: (event, listener) => client.removeListener(event, listener),
-      }
+          query: (query, values) => client.query(query as string | pg.QueryConfig, values),
+          release: () => client.release(true),
+          on: (event, listener) => client.on(event, listener),
+          removeListener: (event, listener) => client.removeListener(event, listener),
+        }
       : (client as unknown as NodePostgresClient);
     return clientSession(checkedOut, normalize, () => normalize(new Error(RELEASED)), pg.types);
   };

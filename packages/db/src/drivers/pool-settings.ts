@@ -49,16 +49,23 @@ export function parsePoolSettings(connectionString: string): PoolSettings {
   try {
     url = new URL(connectionString);
   } catch {
-    throw new ConfigError(`DATABASE_URL is not a valid URL: ${redactSecrets(connectionString)}`, 'Expected postgres://user:password@host:5432/database');
+    throw new ConfigError(
+      `DATABASE_URL is not a valid URL: ${redactSecrets(connectionString)}`,
+      'Expected postgres://user:password@host:5432/database',
+    );
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql://, not ${url.protocol}//`, 'Copy the connection string from your provider (Neon: Dashboard → Connect).');
+    throw new ConfigError(
+      `DATABASE_URL must start with postgres:// or postgresql://, not ${url.protocol}//`,
+      'Copy the connection string from your provider (Neon: Dashboard → Connect).',
+    );
   }
   const number = (name: string, fallback: number | undefined): number | undefined => {
     const raw = url.searchParams.get(name);
     if (raw === null) return fallback;
     const value = Number(raw);
-    if (!Number.isFinite(value) || value < 0) throw new ConfigError(`DATABASE_URL parameter ${name}=${raw} is not a non-negative number`);
+    if (!Number.isFinite(value) || value < 0)
+      throw new ConfigError(`DATABASE_URL parameter ${name}=${raw} is not a non-negative number`);
     return value;
   };
   const max = number('pool_max', undefined) ?? number('connection_limit', 10) ?? 10;

@@ -13,7 +13,10 @@ export const RELEASED = 'This connection was released and is not queryable';
 
 /** The part of a node-postgres client (pg's, or the copy inside Neon's serverless driver) a session uses. */
 export interface NodePostgresClient {
-  query(query: string | ReturnType<typeof nodePostgresQuery>, values?: unknown[]): Promise<NodePostgresResult | NodePostgresResult[]>;
+  query(
+    query: string | ReturnType<typeof nodePostgresQuery>,
+    values?: unknown[],
+  ): Promise<NodePostgresResult | NodePostgresResult[]>;
   release(destroy?: boolean): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
   removeListener(event: 'error', listener: (error: Error) => void): unknown;

@@ -27,8 +27,10 @@ export class CgkError extends Error {
 
 /** Removes passwords from connection strings and `password=` pairs, wherever they appear in a text. */
 export function redactSecrets(text: string): string {
-  return text
-    // Greedy up to the last "@" of the token: an unencoded "@" inside a password must not leak its tail.
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)(\S*)@/gi, '$1***@')
-    .replace(/(password\s*=\s*)('[^']*'|"[^"]*"|[^\s&;]+)/gi, '$1***');
+  return (
+    text
+      // Greedy up to the last "@" of the token: an unencoded "@" inside a password must not leak its tail.
+      .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)(\S*)@/gi, '$1***@')
+      .replace(/(password\s*=\s*)('[^']*'|"[^"]*"|[^\s&;]+)/gi, '$1***')
+  );
 }

@@ -11,12 +11,18 @@ export type CacheErrorReason = 'unavailable' | 'value' | 'usage';
 
 /** A tenant cache operation failed; `reason` says which kind of failure. The message never holds a password. */
 export class CacheError extends CgkError {
-  constructor(readonly reason: CacheErrorReason, message: string, options: CgkErrorOptions = {}) {
+  constructor(
+    readonly reason: CacheErrorReason,
+    message: string,
+    options: CgkErrorOptions = {},
+  ) {
     super('CGK_CACHE', message, {
-      hint: options.hint ?? (reason === 'unavailable'
-        ? 'Check REDIS_URL and that Redis answers (redis-cli -u "$REDIS_URL" ping); ' +
-          'without REDIS_URL an in-process cache is used.'
-        : undefined),
+      hint:
+        options.hint ??
+        (reason === 'unavailable'
+          ? 'Check REDIS_URL and that Redis answers (redis-cli -u "$REDIS_URL" ping); ' +
+            'without REDIS_URL an in-process cache is used.'
+          : undefined),
       cause: options.cause,
     });
   }

@@ -7,20 +7,33 @@ import { CgkError, type CgkErrorOptions } from './base.js';
  * schema's history. `file` names the file.
  */
 export class MigrationFilesError extends CgkError {
-  constructor(readonly file: string, message: string, options: CgkErrorOptions = {}) {
+  constructor(
+    readonly file: string,
+    message: string,
+    options: CgkErrorOptions = {},
+  ) {
     super('CGK_MIGRATION_FILES', message, options);
   }
 }
 
 /** An applied migration's file changed since it was applied: nothing is applied to that schema until it is resolved. */
 export class MigrationChecksumError extends CgkError {
-  constructor(readonly schema: string, readonly file: string, readonly recorded: string, readonly current: string) {
-    super('CGK_MIGRATION_CHECKSUM', `Migration ${file} was changed after it was applied to schema ${schema}: ` +
-        `checksum recorded ${recorded}, file now ${current}`, {
-      hint:
-        `Applied migrations are never edited: restore ${file} to its applied content (git checkout) ` +
-        'and put the change in a new migration file.',
-    });
+  constructor(
+    readonly schema: string,
+    readonly file: string,
+    readonly recorded: string,
+    readonly current: string,
+  ) {
+    super(
+      'CGK_MIGRATION_CHECKSUM',
+      `Migration ${file} was changed after it was applied to schema ${schema}: ` +
+        `checksum recorded ${recorded}, file now ${current}`,
+      {
+        hint:
+          `Applied migrations are never edited: restore ${file} to its applied content (git checkout) ` +
+          'and put the change in a new migration file.',
+      },
+    );
   }
 }
 
@@ -60,7 +73,10 @@ export class MigrationError extends CgkError {
  */
 export class MigrationFleetError extends MigrationError {
   constructor(readonly failures: ReadonlyArray<{ slug: string; error: CgkError }>) {
-    const shown = failures.slice(0, 3).map((f) => `${f.slug}: ${f.error.message}`).join('; ');
+    const shown = failures
+      .slice(0, 3)
+      .map((f) => `${f.slug}: ${f.error.message}`)
+      .join('; ');
     const count = `${failures.length} tenant${failures.length === 1 ? '' : 's'}`;
     super({ schema: 'tenant_*' }, `Migrations failed for ${count}: ${shown}${failures.length > 3 ? '; ...' : ''}`, {
       hint:

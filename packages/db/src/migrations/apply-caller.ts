@@ -45,7 +45,11 @@ import { DEFAULT_TENANT_DIR, type MigrateOptions } from './types.js';
  *   throw error;
  * }
  */
-export async function migrateTenantInTransaction(tx: Transaction, slug: string, options: Pick<MigrateOptions, 'tenantDir'> = {}): Promise<number> {
+export async function migrateTenantInTransaction(
+  tx: Transaction,
+  slug: string,
+  options: Pick<MigrateOptions, 'tenantDir'> = {},
+): Promise<number> {
   const schema = schemaNameFor(slug);
   const migrations = await loadMigrations(options.tenantDir ?? DEFAULT_TENANT_DIR);
   const { previous, applied } = await prepare(tx, slug, schema);
@@ -66,7 +70,11 @@ export async function migrateTenantInTransaction(tx: Transaction, slug: string, 
  *
  * @deprecated Use `migrateTenantInTransaction(tx, slug)`, which takes a slug as `migrateTenant` does.
  */
-export async function applyTenantMigrations(tx: Transaction, schema: string, options: Pick<MigrateOptions, 'tenantDir'> = {}): Promise<number> {
+export async function applyTenantMigrations(
+  tx: Transaction,
+  schema: string,
+  options: Pick<MigrateOptions, 'tenantDir'> = {},
+): Promise<number> {
   if (!schema.startsWith(TENANT_SCHEMA_PREFIX)) {
     throw new MigrationError({ schema }, `applyTenantMigrations() expects a tenant schema (tenant_{slug}), not "${schema}"`);
   }
@@ -105,7 +113,10 @@ async function prepare(tx: Transaction, slug: string, schema: string) {
 
 /** The batch: a savepoint, the path, then per file its clock, its text and its tracking row; the summary. */
 function batchFor(schema: string, migrations: readonly Migration[], pending: readonly Migration[], previous: string) {
-  const steps: Step[] = [{ text: `savepoint ${APPLY_SAVEPOINT}` }, { text: "select set_config('search_path', $1, true)", values: [schema] }];
+  const steps: Step[] = [
+    { text: `savepoint ${APPLY_SAVEPOINT}` },
+    { text: "select set_config('search_path', $1, true)", values: [schema] },
+  ];
   const files = new Map<number, Migration>();
   const inserts = new Map<number, Migration>();
   for (const migration of pending) {
@@ -122,9 +133,21 @@ function batchFor(schema: string, migrations: readonly Migration[], pending: rea
 }
 
 /** The failing file's line: PostgreSQL's position, else found by replaying the batch up to it. */
-async function locate(tx: Transaction, schema: string, migration: Migration, pending: readonly Migration[], error: Error): Promise<Location | undefined> {
+async function locate(
+  tx: Transaction,
+  schema: string,
+  migration: Migration,
+  pending: readonly Migration[],
+  error: Error,
+): Promise<Location | undefined> {
   const located = locationOf(migration, error);
   if (located || !(error instanceof QueryError)) return located;
   // Back to the savepoint, replay the files before it, then it statement by statement.
-  return locateInTransaction(tx, schema, migration, pending.filter((m) => m.version < migration.version), error);
+  return locateInTransaction(
+    tx,
+    schema,
+    migration,
+    pending.filter((m) => m.version < migration.version),
+    error,
+  );
 }

@@ -6,7 +6,15 @@ import { charLength, historyText, HISTORY_SQL, lineAt, prefixDigests, type Migra
 import { locateByReplay } from './locate.js';
 import { RunLog } from './plan.js';
 import { applyPending, runSchema, settleRun } from './run-schema.js';
-import { GUARD_FAILED, insertAppliedScript, isLockBusy, isSentinel, LOCK_PREFIX, tryLockSql, upsertStateScript } from './tracking.js';
+import {
+  GUARD_FAILED,
+  insertAppliedScript,
+  isLockBusy,
+  isSentinel,
+  LOCK_PREFIX,
+  tryLockSql,
+  upsertStateScript,
+} from './tracking.js';
 import type { MigrationResultSet, RunTarget } from './types.js';
 
 /**
@@ -22,7 +30,8 @@ import type { MigrationResultSet, RunTarget } from './types.js';
 export async function runSchemaAssuming(driver: Driver, target: RunTarget, assumed: number): Promise<MigrationResultSet> {
   const { schema, migrations } = target;
   const pending = migrations.slice(assumed);
-  if (assumed > migrations.length || pending.length === 0 || pending.some((m) => m.noTransaction)) return runSchema(driver, target);
+  if (assumed > migrations.length || pending.length === 0 || pending.some((m) => m.noTransaction))
+    return runSchema(driver, target);
   const log = new RunLog(schema, migrations, assumed);
   return settleRun(log, applyScripts(driver, target, pending, log));
 }
@@ -54,7 +63,10 @@ async function applyScript(driver: Driver, target: RunTarget, migration: Migrati
     const fileStart = charLength(head);
     const position = error.position;
     if (position !== undefined && (position <= fileStart || position > fileStart + charLength(migration.sql))) return false;
-    const located = position !== undefined ? lineAt(migration.sql, position - fileStart) : await locateByReplay(driver, schema, migration, error);
+    const located =
+      position !== undefined
+        ? lineAt(migration.sql, position - fileStart)
+        : await locateByReplay(driver, schema, migration, error);
     throw asMigrationError(error, schema, migration, located);
   }
 }

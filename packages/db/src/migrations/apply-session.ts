@@ -27,7 +27,12 @@ import type { RunTarget } from './types.js';
  * and may have created the tracking table). Resolves to its duration, or to `skipped` when another runner
  * applied it first (the caller's loop then moves on). Throws a `MigrationError` naming the file and line.
  */
-export async function applyInSession(driver: Driver, tx: Transaction, target: RunTarget, migration: Migration): Promise<number | 'skipped'> {
+export async function applyInSession(
+  driver: Driver,
+  tx: Transaction,
+  target: RunTarget,
+  migration: Migration,
+): Promise<number | 'skipped'> {
   const { schema } = target;
   await commitWith(tx, [], schema);
   const session = await driver.acquire();
@@ -46,7 +51,11 @@ export async function applyInSession(driver: Driver, tx: Transaction, target: Ru
     return Math.round(durationMs);
   } finally {
     // A connection that cannot release its lock (a broken one) is closed, which releases it.
-    if (locked) healthy = await unlockSession(session, schema).then(() => true, () => false);
+    if (locked)
+      healthy = await unlockSession(session, schema).then(
+        () => true,
+        () => false,
+      );
     session.release(!healthy);
   }
 }
@@ -82,7 +91,8 @@ async function runStatements(session: Session, schema: string, migration: Migrat
 async function record(session: Session, target: RunTarget, migration: Migration, durationMs: number): Promise<void> {
   const { schema } = target;
   const steps: Step[] = [{ text: 'begin' }, insertAppliedStatement(schema, migration, durationMs)];
-  if (target.tenant) steps.push(upsertStateStatement(schema, migration.version, prefixDigests(target.migrations)[migration.version]!));
+  if (target.tenant)
+    steps.push(upsertStateStatement(schema, migration.version, prefixDigests(target.migrations)[migration.version]!));
   steps.push({ text: 'commit' });
   const bad = (await pipeline(session, steps)).find((r) => !r.ok);
   if (!bad || bad.ok) return;

@@ -20,14 +20,20 @@ const FILE_STEP = 1;
  * Applies `migration` in `tx` and commits. Resolves to the duration the server measured; throws a
  * `MigrationError` naming the file and, when it can be found, the line.
  */
-export async function applyInTransaction(driver: Driver, tx: Transaction, target: RunTarget, migration: Migration): Promise<number | undefined> {
+export async function applyInTransaction(
+  driver: Driver,
+  tx: Transaction,
+  target: RunTarget,
+  migration: Migration,
+): Promise<number | undefined> {
   const { schema } = target;
   const steps: Step[] = [
     target.asyncCommit ? START_CLOCK_ASYNC_COMMIT : START_CLOCK,
     { exec: migration.sql },
     insertAppliedStatement(schema, migration),
   ];
-  if (target.tenant) steps.push(upsertStateStatement(schema, migration.version, prefixDigests(target.migrations)[migration.version]!));
+  if (target.tenant)
+    steps.push(upsertStateStatement(schema, migration.version, prefixDigests(target.migrations)[migration.version]!));
   try {
     const [, , insert] = await commitWith(tx, steps, schema, migration);
     const value = insert?.rows[0]?.duration_ms;
@@ -35,7 +41,9 @@ export async function applyInTransaction(driver: Driver, tx: Transaction, target
   } catch (error) {
     if (!(error instanceof FailedStep) || error.index !== FILE_STEP) throw asMigrationError(error, schema, migration);
     const cause = error.cause;
-    const located = locationOf(migration, cause) ?? (cause instanceof QueryError ? await locateByReplay(driver, schema, migration, cause) : undefined);
+    const located =
+      locationOf(migration, cause) ??
+      (cause instanceof QueryError ? await locateByReplay(driver, schema, migration, cause) : undefined);
     throw asMigrationError(cause, schema, migration, located);
   }
 }

@@ -24,7 +24,10 @@ export function passesThrough(error: unknown): error is CgkError {
 
 /** One statement of a pipelined batch failed: which one, and why (the runner's own, never leaves it). */
 export class FailedStep extends Error {
-  constructor(readonly index: number, override readonly cause: Error) {
+  constructor(
+    readonly index: number,
+    override readonly cause: Error,
+  ) {
     super(cause.message, { cause });
   }
 }
@@ -44,14 +47,23 @@ export function asMigrationError(caught: unknown, schema: string, migration?: Mi
   const sqlState = error instanceof QueryError ? error.sqlState : undefined;
   const detail = error instanceof QueryError && error.detail ? ` (${error.detail})` : '';
   if (!migration) {
-    return new MigrationError({ schema, ...(sqlState ? { sqlState } : {}) }, `Migrations of schema ${schema} could not run: ${message}${detail}`, {
-      hint: error instanceof CgkError ? error.hint : undefined,
-      cause: error,
-    });
+    return new MigrationError(
+      { schema, ...(sqlState ? { sqlState } : {}) },
+      `Migrations of schema ${schema} could not run: ${message}${detail}`,
+      {
+        hint: error instanceof CgkError ? error.hint : undefined,
+        cause: error,
+      },
+    );
   }
   const where = location ? ` at line ${location.line}` : '';
   return new MigrationError(
-    { schema, file: migration.filename, ...(location ? { line: location.line, column: location.column } : {}), ...(sqlState ? { sqlState } : {}) },
+    {
+      schema,
+      file: migration.filename,
+      ...(location ? { line: location.line, column: location.column } : {}),
+      ...(sqlState ? { sqlState } : {}),
+    },
     `Migration ${migration.filename} failed in schema ${schema}${where}: ${message}${detail}`,
     { hint: fileHint(error, schema, migration, location), cause: error },
   );
@@ -70,6 +82,9 @@ function fileHint(error: unknown, schema: string, migration: Migration, location
 /** A COMMIT the server answered with something else (ROLLBACK: the transaction had failed). */
 export function rolledBack(schema: string, tag: string, migration?: Migration): MigrationError {
   return migration
-    ? new MigrationError({ schema, file: migration.filename }, `Migration ${migration.filename} was rolled back in schema ${schema} (COMMIT answered ${tag})`)
+    ? new MigrationError(
+        { schema, file: migration.filename },
+        `Migration ${migration.filename} was rolled back in schema ${schema} (COMMIT answered ${tag})`,
+      )
     : new MigrationError({ schema }, `The migration transaction of schema ${schema} was rolled back (COMMIT answered ${tag})`);
 }

@@ -108,47 +108,63 @@ async function readMigrations(dir: string): Promise<readonly Migration[]> {
     const file = parsed[i]!;
     const previous = parsed[i - 1];
     if (previous && previous.version === file.version) {
-      throw new MigrationFilesError(join(dir, file.filename), `Migration files ${previous.filename} and ${file.filename} have the same version ${file.version} (in ${dir})`, {
-        hint: 'Each version number is used once; renumber the newer file to the next free number.',
-      });
+      throw new MigrationFilesError(
+        join(dir, file.filename),
+        `Migration files ${previous.filename} and ${file.filename} have the same version ${file.version} (in ${dir})`,
+        {
+          hint: 'Each version number is used once; renumber the newer file to the next free number.',
+        },
+      );
     }
     const expected = i + 1;
     if (file.version !== expected) {
-      throw new MigrationFilesError(join(dir, file.filename), `Migration file ${file.filename} leaves a gap: version ${expected} is missing before it (in ${dir})`, {
-        hint: `Versions run 1, 2, 3, ... without gaps; rename ${file.filename} to use version ${String(expected).padStart(3, '0')}.`,
-      });
+      throw new MigrationFilesError(
+        join(dir, file.filename),
+        `Migration file ${file.filename} leaves a gap: version ${expected} is missing before it (in ${dir})`,
+        {
+          hint: `Versions run 1, 2, 3, ... without gaps; rename ${file.filename} to use version ${String(expected).padStart(3, '0')}.`,
+        },
+      );
     }
   }
-  return Promise.all(parsed.map(async ({ version, name, filename }): Promise<Migration> => {
-    const path = join(dir, filename);
-    let bytes: Buffer;
-    try {
-      bytes = await read(filename);
-    } catch (error) {
-      throw new MigrationFilesError(path, `Cannot read migration file ${filename}: ${(error as Error).message}`, { cause: error });
-    }
-    const sql = bytes.toString('utf8').replace(/^\uFEFF/, '');
-    const firstLine = sql.split('\n', 1)[0]!.trimEnd();
-    const noTransaction = firstLine === NO_TRANSACTION_MARKER;
-    if (!noTransaction) {
-      const control = splitStatements(sql).find((s) => TRANSACTION_CONTROL.test(s.text));
-      if (control) {
-        const line = lineAt(sql, control.offset + 1)?.line ?? 1;
-        throw new MigrationFilesError(path, `Migration file ${filename} controls transactions itself (line ${line}: ${control.text.split(/\s+/, 2).join(' ')}): the runner runs each file in its own transaction`, {
-          hint: `Remove the BEGIN/COMMIT from ${filename}, or make its first line "${NO_TRANSACTION_MARKER}" if it must run outside a transaction.`,
+  return Promise.all(
+    parsed.map(async ({ version, name, filename }): Promise<Migration> => {
+      const path = join(dir, filename);
+      let bytes: Buffer;
+      try {
+        bytes = await read(filename);
+      } catch (error) {
+        throw new MigrationFilesError(path, `Cannot read migration file ${filename}: ${(error as Error).message}`, {
+          cause: error,
         });
       }
-    }
-    return Object.freeze({
-      version,
-      name,
-      filename,
-      path,
-      sql,
-      checksum: createHash('sha256').update(bytes).digest('hex'),
-      noTransaction,
-    });
-  })).then((migrations) => Object.freeze(migrations));
+      const sql = bytes.toString('utf8').replace(/^\uFEFF/, '');
+      const firstLine = sql.split('\n', 1)[0]!.trimEnd();
+      const noTransaction = firstLine === NO_TRANSACTION_MARKER;
+      if (!noTransaction) {
+        const control = splitStatements(sql).find((s) => TRANSACTION_CONTROL.test(s.text));
+        if (control) {
+          const line = lineAt(sql, control.offset + 1)?.line ?? 1;
+          throw new MigrationFilesError(
+            path,
+            `Migration file ${filename} controls transactions itself (line ${line}: ${control.text.split(/\s+/, 2).join(' ')}): the runner runs each file in its own transaction`,
+            {
+              hint: `Remove the BEGIN/COMMIT from ${filename}, or make its first line "${NO_TRANSACTION_MARKER}" if it must run outside a transaction.`,
+            },
+          );
+        }
+      }
+      return Object.freeze({
+        version,
+        name,
+        filename,
+        path,
+        sql,
+        checksum: createHash('sha256').update(bytes).digest('hex'),
+        noTransaction,
+      });
+    }),
+  ).then((migrations) => Object.freeze(migrations));
 }
 
 /**
@@ -232,6 +248,8 @@ export { splitStatements, type ScriptStatement } from './split.js';
  * CONCURRENTLY would have produced.
  */
 export function withoutConcurrently(sql: string): string {
-  return sql.replace(/\b((?:create\s+(?:unique\s+)?index|drop\s+index|reindex\s+(?:\(\s*[^)]*\)\s*)?(?:index|table|schema|database|system))\s+)(concurrently)\b/gi,
-    (_all, head: string, keyword: string) => head + ' '.repeat(keyword.length));
+  return sql.replace(
+    /\b((?:create\s+(?:unique\s+)?index|drop\s+index|reindex\s+(?:\(\s*[^)]*\)\s*)?(?:index|table|schema|database|system))\s+)(concurrently)\b/gi,
+    (_all, head: string, keyword: string) => head + ' '.repeat(keyword.length),
+  );
 }

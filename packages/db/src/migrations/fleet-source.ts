@@ -62,7 +62,14 @@ from t left join ${state} s on s.schema_name = t.schema_name`,
 }
 
 /** One keyset page of pending tenants after `last`, with their summary rows, ordered by slug. */
-export function pendingPage(source: string, latest: number, digest: string, last: string, limit: number, state = STATE_TABLE): Statement {
+export function pendingPage(
+  source: string,
+  latest: number,
+  digest: string,
+  last: string,
+  limit: number,
+  state = STATE_TABLE,
+): Statement {
   return {
     text: `with t as (${source})
 select t.slug, t.schema_name, s.version, s.checksum_digest
@@ -78,7 +85,11 @@ limit $4`,
  * The keyset page loop: `page(last)` is a statement for the rows after slug `last`, at most `pageSize` of
  * them, ordered by slug. Yields each page's rows until a short page.
  */
-export async function* keysetPages(driver: Driver, pageSize: number, page: (last: string) => Statement): AsyncGenerator<Record<string, unknown>[]> {
+export async function* keysetPages(
+  driver: Driver,
+  pageSize: number,
+  page: (last: string) => Statement,
+): AsyncGenerator<Record<string, unknown>[]> {
   let last = '';
   for (;;) {
     const { rows } = await driver.query(page(last));

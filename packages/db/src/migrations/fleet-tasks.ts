@@ -32,13 +32,23 @@ export interface SummaryDisagreement {
 }
 
 /** Pending tenants (per the summary), page by page. */
-export async function* pendingTenants(driver: Driver, source: string, migrations: readonly Migration[], pageSize: number): AsyncGenerator<FleetTask> {
+export async function* pendingTenants(
+  driver: Driver,
+  source: string,
+  migrations: readonly Migration[],
+  pageSize: number,
+): AsyncGenerator<FleetTask> {
   const latest = migrations.length;
   const digest = prefixDigests(migrations)[latest]!;
   for await (const rows of keysetPages(driver, pageSize, (last) => pendingPage(source, latest, digest, last, pageSize))) {
     for (const row of rows) {
       const assumed = prefixOf(migrations, row.version, row.checksum_digest);
-      yield { slug: String(row.slug), schema: String(row.schema_name), migrate: true, ...(assumed === undefined ? {} : { assumed }) };
+      yield {
+        slug: String(row.slug),
+        schema: String(row.schema_name),
+        migrate: true,
+        ...(assumed === undefined ? {} : { assumed }),
+      };
     }
   }
 }
@@ -73,17 +83,28 @@ limit $2`,
     values: [last, pageSize],
   });
   for await (const rows of keysetPages(driver, pageSize, page)) {
-    const actual = await readHistories(driver, rows.filter((r) => r.tracked === true && isValidSlug(String(r.slug))).map((r) => String(r.schema_name)));
+    const actual = await readHistories(
+      driver,
+      rows.filter((r) => r.tracked === true && isValidSlug(String(r.slug))).map((r) => String(r.schema_name)),
+    );
     for (const row of rows) yield verifiedTask(row, actual, migrations, tally);
   }
 }
 
-function verifiedTask(row: Record<string, unknown>, actual: Map<string, VersionDigest>, migrations: readonly Migration[], tally: VerifyTally): FleetTask {
+function verifiedTask(
+  row: Record<string, unknown>,
+  actual: Map<string, VersionDigest>,
+  migrations: readonly Migration[],
+  tally: VerifyTally,
+): FleetTask {
   const digests = prefixDigests(migrations);
   const slug = String(row.slug);
   const schema = String(row.schema_name);
   const truth = actual.get(schema) ?? { version: 0, digest: digests[0]! };
-  const summary = row.version === null || row.version === undefined ? null : { version: Number(row.version), digest: String(row.checksum_digest) };
+  const summary =
+    row.version === null || row.version === undefined
+      ? null
+      : { version: Number(row.version), digest: String(row.checksum_digest) };
   const agrees = summary === null ? truth.version === 0 : summary.version === truth.version && summary.digest === truth.digest;
   if (!agrees && isValidSlug(slug)) tally.disagreements.push({ slug, schema, summary, actual: truth });
   const current = truth.version === migrations.length && truth.digest === digests[migrations.length];
@@ -107,12 +128,15 @@ async function readHistories(driver: Driver, schemas: string[]): Promise<Map<str
   for (let i = 0; i < schemas.length; i += HISTORY_BATCH) {
     const part = schemas.slice(i, i + HISTORY_BATCH);
     const text = part
-      .map((schema, j) => `select $${j + 1}::text as schema_name, coalesce(max(version), 0) as version, ${HISTORY_SQL} as history
-from ${quoteIdentifier(schema)}.schema_migrations`)
+      .map(
+        (schema, j) => `select $${j + 1}::text as schema_name, coalesce(max(version), 0) as version, ${HISTORY_SQL} as history
+from ${quoteIdentifier(schema)}.schema_migrations`,
+      )
       .join('\nunion all\n');
     queries.push(
       driver.query({ text, values: part }).then(({ rows }) => {
-        for (const row of rows) histories.set(String(row.schema_name), { version: Number(row.version), digest: historyDigest(String(row.history)) });
+        for (const row of rows)
+          histories.set(String(row.schema_name), { version: Number(row.version), digest: historyDigest(String(row.history)) });
       }),
     );
   }

@@ -15,7 +15,12 @@ export function locationOf(migration: Migration, error: unknown): Location | und
  * For an error PostgreSQL gave without a position (e.g. "relation already exists"): runs the file again,
  * statement by statement, in a transaction that is rolled back, and reports where the same error happens.
  */
-export async function locateByReplay(driver: Driver, schema: string, migration: Migration, original: QueryError): Promise<Location | undefined> {
+export async function locateByReplay(
+  driver: Driver,
+  schema: string,
+  migration: Migration,
+  original: QueryError,
+): Promise<Location | undefined> {
   const statements = splitStatements(migration.sql);
   if (statements.length <= 1) return firstStatement(migration, statements);
   try {
@@ -60,7 +65,12 @@ function firstStatement(migration: Migration, statements: readonly ScriptStateme
   return statements[0] ? lineAt(migration.sql, statements[0].offset + 1) : undefined;
 }
 
-async function replay(tx: Transaction, migration: Migration, statements: readonly ScriptStatement[], original: QueryError): Promise<Location | undefined> {
+async function replay(
+  tx: Transaction,
+  migration: Migration,
+  statements: readonly ScriptStatement[],
+  original: QueryError,
+): Promise<Location | undefined> {
   for (const statement of statements) {
     try {
       await tx.exec(migration.noTransaction ? withoutConcurrently(statement.text) : statement.text);

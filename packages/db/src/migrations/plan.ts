@@ -62,7 +62,8 @@ function missingFileError(schema: string, migrations: readonly Migration[], row:
     file,
     `Schema ${schema} has migration ${row.version} (${row.name}) applied, but there is no such file (latest file: ${latest})`,
     {
-      hint: 'This schema was migrated by a newer release: run the release that has the file, or check the migration directory ' +
+      hint:
+        'This schema was migrated by a newer release: run the release that has the file, or check the migration directory ' +
         'option.',
     },
   );
@@ -97,7 +98,11 @@ export function prefixOf(migrations: readonly Migration[], version: unknown, dig
 export class RunLog {
   readonly #results: MigrationResult[];
 
-  constructor(readonly schema: string, migrations: readonly Migration[], assumed = 0) {
+  constructor(
+    readonly schema: string,
+    migrations: readonly Migration[],
+    assumed = 0,
+  ) {
     this.#results = migrations.map((m) => entry(schema, m, m.version <= assumed ? 'Skipped' : 'NotExecuted'));
   }
 

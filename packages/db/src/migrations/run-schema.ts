@@ -68,7 +68,9 @@ export async function applyPending(driver: Driver, target: RunTarget, log: RunLo
       return;
     }
     try {
-      const outcome = next.noTransaction ? await applyInSession(driver, tx, target, next) : await applyInTransaction(driver, tx, target, next);
+      const outcome = next.noTransaction
+        ? await applyInSession(driver, tx, target, next)
+        : await applyInTransaction(driver, tx, target, next);
       if (outcome === 'skipped') continue;
       log.succeeded(next, outcome);
     } catch (error) {

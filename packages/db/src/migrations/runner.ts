@@ -4,7 +4,13 @@ import { asMigrationError } from './failure.js';
 import { loadMigrations } from './files.js';
 import { runSchema } from './run-schema.js';
 import { ensureStateTable } from './tracking.js';
-import { DEFAULT_PUBLIC_DIR, DEFAULT_TENANT_DIR, type DriverSource, type MigrateOptions, type MigrationResultSet } from './types.js';
+import {
+  DEFAULT_PUBLIC_DIR,
+  DEFAULT_TENANT_DIR,
+  type DriverSource,
+  type MigrateOptions,
+  type MigrationResultSet,
+} from './types.js';
 
 /**
  * The migration runner for one schema at a time: `migratePublic`, `migrateTenant`, and (inside a

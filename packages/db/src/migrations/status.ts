@@ -1,6 +1,14 @@
 import type { Driver } from '../drivers/types.js';
 import { quoteIdentifier, schemaNameFor } from '../identifier.js';
-import { countFleet, keysetPages, pendingPage, registryTable, STATE_TABLE, tenantSourceSql, type TenantSource } from './fleet-source.js';
+import {
+  countFleet,
+  keysetPages,
+  pendingPage,
+  registryTable,
+  STATE_TABLE,
+  tenantSourceSql,
+  type TenantSource,
+} from './fleet-source.js';
 import { loadMigrations, prefixDigests, type Migration } from './files.js';
 import { DEFAULT_PUBLIC_DIR, DEFAULT_TENANT_DIR, type DriverSource, type MigrateOptions } from './types.js';
 
@@ -95,7 +103,9 @@ export async function migrationStatus(db: DriverSource, options: MigrationStatus
   ]);
   const driver = await db.driver();
   const source = options.tenants ?? 'organizations';
-  const { rows: [exists] } = await driver.query({
+  const {
+    rows: [exists],
+  } = await driver.query({
     text: `select to_regclass('public.schema_migrations') is not null as public_tracked,
                   to_regclass('public.tenant_migration_state') is not null as state,
                   ($1::text is null or to_regclass($1::text) is not null) as registry`,
@@ -103,21 +113,45 @@ export async function migrationStatus(db: DriverSource, options: MigrationStatus
   });
   const report: MigrationStatusReport = {
     public: await schemaStatus(driver, 'public', publicFiles, exists?.public_tracked === true),
-    tenants: { registry: exists?.registry === true, latest: tenantFiles.length, total: 0, upToDate: 0, pending: 0, ahead: 0, changed: 0, tenants: [] },
+    tenants: {
+      registry: exists?.registry === true,
+      latest: tenantFiles.length,
+      total: 0,
+      upToDate: 0,
+      pending: 0,
+      ahead: 0,
+      changed: 0,
+      tenants: [],
+    },
   };
-  if (report.tenants.registry) report.tenants = await fleetStatus(driver, tenantSourceSql(source), tenantFiles, exists?.state === true);
+  if (report.tenants.registry)
+    report.tenants = await fleetStatus(driver, tenantSourceSql(source), tenantFiles, exists?.state === true);
   if (options.slug !== undefined) {
     const schema = schemaNameFor(options.slug);
-    const { rows: [t] } = await driver.query({ text: "select to_regclass(quote_ident($1) || '.schema_migrations') is not null as tracked", values: [schema] });
+    const {
+      rows: [t],
+    } = await driver.query({
+      text: "select to_regclass(quote_ident($1) || '.schema_migrations') is not null as tracked",
+      values: [schema],
+    });
     report.tenant = await schemaStatus(driver, schema, tenantFiles, t?.tracked === true);
   }
   return report;
 }
 
-async function schemaStatus(driver: Driver, schema: string, files: readonly Migration[], tracked: boolean): Promise<SchemaMigrationStatus> {
+async function schemaStatus(
+  driver: Driver,
+  schema: string,
+  files: readonly Migration[],
+  tracked: boolean,
+): Promise<SchemaMigrationStatus> {
   const rows = tracked
-    ? (await driver.query({ text: `select version, name, checksum, applied_at, duration_ms
-from ${quoteIdentifier(schema)}.schema_migrations order by version` })).rows
+    ? (
+        await driver.query({
+          text: `select version, name, checksum, applied_at, duration_ms
+from ${quoteIdentifier(schema)}.schema_migrations order by version`,
+        })
+      ).rows
     : [];
   const applied: AppliedMigration[] = rows.map((row) => {
     const version = Number(row.version);
@@ -133,21 +167,38 @@ from ${quoteIdentifier(schema)}.schema_migrations order by version` })).rows
     };
   });
   const done = new Set(applied.map((a) => a.version));
-  const pending = files.filter((f) => !done.has(f.version)).map((f) => ({ version: f.version, name: f.name, filename: f.filename }));
-  return { schema, initialized: tracked, applied, pending, upToDate: pending.length === 0 && applied.every((a) => !a.changed && !a.missingFile) };
+  const pending = files
+    .filter((f) => !done.has(f.version))
+    .map((f) => ({ version: f.version, name: f.name, filename: f.filename }));
+  return {
+    schema,
+    initialized: tracked,
+    applied,
+    pending,
+    upToDate: pending.length === 0 && applied.every((a) => !a.changed && !a.missingFile),
+  };
 }
 
 /** Tenants listed per page of the report. */
 const STATUS_PAGE = 1000;
 
-async function fleetStatus(driver: Driver, source: string, files: readonly Migration[], stateTable: boolean): Promise<FleetMigrationStatus> {
+async function fleetStatus(
+  driver: Driver,
+  source: string,
+  files: readonly Migration[],
+  stateTable: boolean,
+): Promise<FleetMigrationStatus> {
   const latest = files.length;
   const digest = prefixDigests(files)[latest]!;
-  const state = stateTable ? STATE_TABLE : '(select null::text as schema_name, null::int as version, null::text as checksum_digest where false)';
+  const state = stateTable
+    ? STATE_TABLE
+    : '(select null::text as schema_name, null::int as version, null::text as checksum_digest where false)';
   const { total, pending } = await countFleet(driver, source, latest, digest, state);
   const tenants: TenantPendingStatus[] = [];
   if (pending > 0) {
-    for await (const rows of keysetPages(driver, STATUS_PAGE, (last) => pendingPage(source, latest, digest, last, STATUS_PAGE, state))) {
+    for await (const rows of keysetPages(driver, STATUS_PAGE, (last) =>
+      pendingPage(source, latest, digest, last, STATUS_PAGE, state),
+    )) {
       for (const row of rows) tenants.push(pendingStatus(row, files));
       if (tenants.length >= pending) break;
     }
@@ -155,12 +206,34 @@ async function fleetStatus(driver: Driver, source: string, files: readonly Migra
   const count = (reason: TenantPendingStatus['reason']) => tenants.filter((t) => t.reason === reason).length;
   const ahead = count('ahead');
   const changed = count('changed');
-  return { registry: true, latest, total, upToDate: total - pending, pending: pending - ahead - changed, ahead, changed, tenants };
+  return {
+    registry: true,
+    latest,
+    total,
+    upToDate: total - pending,
+    pending: pending - ahead - changed,
+    ahead,
+    changed,
+    tenants,
+  };
 }
 
 function pendingStatus(row: Record<string, unknown>, files: readonly Migration[]): TenantPendingStatus {
   const latest = files.length;
   const version = row.version === null || row.version === undefined ? null : Number(row.version);
-  const reason = version === null ? 'new' : version > latest ? 'ahead' : row.checksum_digest !== prefixDigests(files)[version] ? 'changed' : 'behind';
-  return { slug: String(row.slug), schema: String(row.schema_name), version, pending: files.slice(version ?? 0).map((f) => f.filename), reason };
+  const reason =
+    version === null
+      ? 'new'
+      : version > latest
+        ? 'ahead'
+        : row.checksum_digest !== prefixDigests(files)[version]
+          ? 'changed'
+          : 'behind';
+  return {
+    slug: String(row.slug),
+    schema: String(row.schema_name),
+    version,
+    pending: files.slice(version ?? 0).map((f) => f.filename),
+    reason,
+  };
 }

@@ -29,7 +29,12 @@ export async function pipeline(on: Pick<Session, 'query' | 'exec'>, steps: reado
  * step that failed (the COMMIT then rolled back); otherwise the commit's own failure, or a `MigrationError`
  * when COMMIT answered anything but COMMIT. Resolves to the steps' results.
  */
-export async function commitWith(tx: Transaction, steps: readonly Step[], schema: string, migration?: Migration): Promise<QueryResult[]> {
+export async function commitWith(
+  tx: Transaction,
+  steps: readonly Step[],
+  schema: string,
+  migration?: Migration,
+): Promise<QueryResult[]> {
   const sent = pipeline(tx, steps);
   const commit = tx.commit().then(
     (tag) => ({ tag }),

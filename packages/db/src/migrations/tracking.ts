@@ -57,7 +57,11 @@ export function isSentinel(error: unknown, sentinel: string): boolean {
  * the lock (so it runs under it). Retries with a growing pause (5 ms to 250 ms) while another runner holds
  * the lock; waits as long as it takes, like a blocking lock would. `results[0]` is the lock's.
  */
-export async function beginLocked(driver: Driver, schema: string, prelude: readonly Statement[]): Promise<{ tx: Transaction; results: Settled[] }> {
+export async function beginLocked(
+  driver: Driver,
+  schema: string,
+  prelude: readonly Statement[],
+): Promise<{ tx: Transaction; results: Settled[] }> {
   for (let attempt = 0; ; attempt++) {
     const begun = await driver.begin([tryLockStatement(schema), ...prelude]);
     const lock = begun.results[0];
@@ -70,7 +74,10 @@ export async function beginLocked(driver: Driver, schema: string, prelude: reado
 /** Takes the schema's lock as a session lock on a connection outside any transaction, by the same rule. */
 export async function lockSession(session: Pick<Session, 'query'>, schema: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const { rows } = await session.query({ text: 'select pg_try_advisory_lock(hashtext($1)) as locked', values: [LOCK_PREFIX + schema] });
+    const { rows } = await session.query({
+      text: 'select pg_try_advisory_lock(hashtext($1)) as locked',
+      values: [LOCK_PREFIX + schema],
+    });
     if (rows[0]?.locked === true) return;
     await pause(attempt);
   }
@@ -159,9 +166,10 @@ values (${version}, ${name}, ${checksum}, ${duration})`;
  * the client), that value is stored.
  */
 export function insertAppliedStatement(schema: string, migration: Applied, durationMs?: number): Statement {
-  const duration = durationMs === undefined
-    ? "((extract(epoch from clock_timestamp()) - current_setting('cgk.migration_started')::numeric) * 1000)::integer"
-    : '$4::integer';
+  const duration =
+    durationMs === undefined
+      ? "((extract(epoch from clock_timestamp()) - current_setting('cgk.migration_started')::numeric) * 1000)::integer"
+      : '$4::integer';
   const values: unknown[] = [migration.version, migration.name, migration.checksum];
   if (durationMs !== undefined) values.push(Math.round(durationMs));
   return { text: `${insertAppliedSql(schema, '$1', '$2', '$3', duration)} returning duration_ms`, values };
@@ -178,7 +186,9 @@ export function insertAppliedScript(schema: string, migration: Applied): string 
 }
 
 /** Starts the server-side clock for `insertAppliedStatement`. */
-export const START_CLOCK: Statement = { text: "select set_config('cgk.migration_started', extract(epoch from clock_timestamp())::text, true)" };
+export const START_CLOCK: Statement = {
+  text: "select set_config('cgk.migration_started', extract(epoch from clock_timestamp())::text, true)",
+};
 
 /** `START_CLOCK` that also sets `synchronous_commit = off` for the transaction (see `RunTarget.asyncCommit`). */
 export const START_CLOCK_ASYNC_COMMIT: Statement = {

@@ -19,12 +19,17 @@ export interface TestDatabase {
 }
 
 /** Runs one statement on the admin connection; fails loudly (never skips) when the server is down. */
-export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  text: string,
+  values: unknown[] = [],
+): Promise<pg.QueryResult<R>> {
   const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
   try {
     await client.connect();
   } catch (error) {
-    throw new Error(redactSecrets(`Test PostgreSQL at ${ADMIN_URL} is unreachable (${(error as Error).message}). Run: npm run services`));
+    throw new Error(
+      redactSecrets(`Test PostgreSQL at ${ADMIN_URL} is unreachable (${(error as Error).message}). Run: npm run services`),
+    );
   }
   try {
     return await client.query<R>(text, values);
@@ -52,10 +57,17 @@ export async function createTestDatabase(prefix = 'cgk_test'): Promise<TestDatab
 /** Tenant roles are cluster-wide: drop the ones a test database made (they carry its tag, see src/roles.ts). */
 export async function dropTenantRolesOf(database: string): Promise<void> {
   const tag = tagOfDatabase(database);
-  const { rows } = await adminQuery<{ rolname: string }>(`select rolname from pg_roles where rolname like $1`, [`ct\\_${tag}\\_%`]);
+  const { rows } = await adminQuery<{ rolname: string }>(`select rolname from pg_roles where rolname like $1`, [
+    `ct\\_${tag}\\_%`,
+  ]);
   // Batches: a scale run leaves 10,000 of them.
   for (let i = 0; i < rows.length; i += 500) {
-    await adminQuery(`drop role if exists ${rows.slice(i, i + 500).map((r) => `"${r.rolname}"`).join(', ')}`);
+    await adminQuery(
+      `drop role if exists ${rows
+        .slice(i, i + 500)
+        .map((r) => `"${r.rolname}"`)
+        .join(', ')}`,
+    );
   }
 }
 

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { Database, identifier, sql } from '../../src/index.js';
+import { type Database, identifier, sql } from '../../src/index.js';
 import { grantTenantRoleSql } from '../../src/roles.js';
 
 /** Creates `count` tenant schemas, each with a `marker` table naming its tenant and an empty `events` table. */
@@ -54,11 +54,13 @@ export async function runIsolationScenario(db: Database, slugs: string[], scopes
   await Promise.all([...work, ...outside]);
 
   for (const slug of slugs) {
-    const { rows } = await db.sql<{ op: number; tenant: string }>`select op, tenant from ${identifier(`tenant_${slug}`, 'events')} where op < ${scopes} order by op`;
+    const { rows } = await db.sql<{
+      op: number;
+      tenant: string;
+    }>`select op, tenant from ${identifier(`tenant_${slug}`, 'events')} where op < ${scopes} order by op`;
     expect(rows.map((r) => r.op)).toEqual(committed.get(slug)!.sort((a, b) => a - b));
     expect(new Set(rows.map((r) => r.tenant))).toEqual(new Set(rows.length ? [slug] : []));
   }
   const { rows } = await db.sql<{ path: string }>`select current_setting('search_path') as path`;
   expect(rows[0]!.path).not.toContain('tenant_');
 }
-

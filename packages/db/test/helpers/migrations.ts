@@ -24,7 +24,8 @@ export function fixtureDirs() {
 /** A small tenant template: three files, the second with two statements. */
 export const TENANT_FILES = {
   '001_orders.sql': 'create table orders (\n  id serial primary key,\n  total numeric not null default 0\n);\n',
-  '002_customers.sql': 'create table customers (id serial primary key, email text);\ncreate index customers_email_idx on customers (email);\n',
+  '002_customers.sql':
+    'create table customers (id serial primary key, email text);\ncreate index customers_email_idx on customers (email);\n',
   '003_order_note.sql': 'alter table orders add column note text;\n',
 };
 

@@ -33,7 +33,13 @@ const MAX_LOG_CHARS = 64 * 1024;
 const UNPRIVILEGED_USER = 'postgres';
 
 function findPgBouncer(): string {
-  const candidates = ['/usr/sbin/pgbouncer', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'pgbouncer'))];
+  const candidates = [
+    '/usr/sbin/pgbouncer',
+    ...(process.env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((dir) => join(dir, 'pgbouncer')),
+  ];
   for (const candidate of candidates) {
     try {
       accessSync(candidate, fsConstants.X_OK);
@@ -86,7 +92,7 @@ function connectValue(value: string): string {
 
 /** Quotes a name for the left-hand side of a [databases] entry. */
 function iniName(name: string): string {
-  return /^[A-Za-z0-9_.\-]+$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+  return /^[A-Za-z0-9_.-]+$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
 
 function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {

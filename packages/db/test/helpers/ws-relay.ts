@@ -132,7 +132,10 @@ export async function startWsRelay(): Promise<WsRelay> {
  * Opens `db`'s driver (a 'vercel' or 'neon' Database) with CGK_NEON_WS_PROXY pointing at `relay`, then puts
  * the environment back: the driver reads the variable once, when it opens, and nothing else sees it.
  */
-export async function openThroughRelay<D extends { driver(): Promise<unknown> }>(db: D, relay: Pick<WsRelay, 'address'>): Promise<Awaited<ReturnType<D['driver']>>> {
+export async function openThroughRelay<D extends { driver(): Promise<unknown> }>(
+  db: D,
+  relay: Pick<WsRelay, 'address'>,
+): Promise<Awaited<ReturnType<D['driver']>>> {
   const saved = process.env.CGK_NEON_WS_PROXY;
   process.env.CGK_NEON_WS_PROXY = relay.address;
   try {
