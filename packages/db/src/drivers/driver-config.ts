@@ -74,6 +74,7 @@ function requireUrl(config: DriverConfig): string {
 function missingUrl(message: string): ConfigError {
   return new ConfigError(
     `DATABASE_URL is not set: ${message}`,
-    'Set DATABASE_URL=postgres://user:password@host:5432/db (in the environment or .env), or unset CGK_DB_DRIVER to use the embedded PostgreSQL.',
+    'Set DATABASE_URL=postgres://user:password@host:5432/db (in the environment or .env), ' +
+      'or unset CGK_DB_DRIVER to use the embedded PostgreSQL.',
   );
 }
