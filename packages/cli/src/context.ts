@@ -45,7 +45,12 @@ export function createContext(out: Output): Context {
         // faster and with ~50 MB less memory than also optimising its 9 MB module in the background.
         // Set before PGlite is loaded; the flag is read when the module is compiled.
         setFlagsFromString('--liftoff-only');
-        db = configureDatabase({ driver: 'pglite', dataDir: dir });
+        db = configureDatabase({
+          driver: 'pglite',
+          dataDir: dir,
+          onEmbeddedLockWait: (pid) =>
+            out.note(`waiting for another cgk process (pid ${pid}) to finish with ${displayPath(dir)} (at most 30 s)`),
+        });
       } else {
         db = configureDatabase({ url: withDefaultConnectTimeout(cfg.url ?? ''), driver: cfg.driver });
       }
