@@ -74,6 +74,11 @@ export interface Session {
 export interface BeginOptions {
   /** The tenant schema the transaction serves (a withTenant scope): the pg pool bounds tenants per connection. */
   tenant?: string;
+  /**
+   * Login isolation mode: the role the transaction's connection must be logged in as (a tenant role). Only
+   * the pg driver opened with `login` settings serves it; any other driver refuses it.
+   */
+  role?: string;
 }
 
 /** A connection pool (or a single embedded connection) to one database. */
