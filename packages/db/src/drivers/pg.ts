@@ -106,6 +106,7 @@ export function createPgDriver(options: PgDriverOptions): Driver {
       return begin(session, prelude, { pipelined: true, aborted: (cause) => cause });
     },
     acquire: () => acquire(),
+    ...(tenantPools ? { tenantPoolStats: () => tenantPools.stats() } : {}),
     async end() {
       if (ended) return;
       ended = true;

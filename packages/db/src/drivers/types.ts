@@ -3,6 +3,8 @@
  * written once against this interface, so the behavioural test suite can run unchanged over each driver.
  */
 
+import type { TenantPoolStats } from './tenant-pools.js';
+
 export type DriverName = 'pg' | 'pglite' | 'vercel' | 'neon';
 
 /** One statement: text with `$1..$n` placeholders and the values for them. */
@@ -104,4 +106,6 @@ export interface Driver {
   acquire(): Promise<Session>;
   /** Closes every connection; further queries fail. Safe to call twice. */
   end(): Promise<void>;
+  /** Login mode (pg): counts of the per-tenant pools (drivers/tenant-pools.ts), for tests and `doctor`. */
+  tenantPoolStats?(): TenantPoolStats;
 }
