@@ -11,13 +11,7 @@ import {
 } from './errors.js';
 import { assertValidSlug, schemaNameFor } from './identifier.js';
 import { migrateTenantInTransaction } from './migrations/runner.js';
-import {
-  dropTenantRoleSql,
-  grantTenantRoleSql,
-  revokeBookkeepingSql,
-  tenantRolesNeedLogin,
-  type GrantOptions,
-} from './roles.js';
+import { dropTenantRoleSql, grantTenantRoleSql, revokeBookkeepingSql, tenantRolesNeedLogin, type GrantOptions } from './roles.js';
 import { tenantRoleVerifier } from './tenant-credentials.js';
 import { encryptSecret } from './secrets.js';
 

@@ -119,7 +119,8 @@ function createRoleSql(options: GrantOptions): string {
   end if;
   execute format('grant connect on database %I to %I', current_database(), r);`;
   }
-  if (!login) return `${create}
+  if (!login)
+    return `${create}
   end if;`;
   return `${create}
   elsif not (select rolcanlogin from pg_roles where rolname = r) then

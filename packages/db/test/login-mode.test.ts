@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CgkError, Database, QueryError, type Sql, createTenant, setupDatabase } from '../src/index.js';
+import { CgkError, Database, type QueryError, type Sql, createTenant, setupDatabase } from '../src/index.js';
 import { tenantRoleName } from '../src/roles.js';
 import { createAppDatabase, type AppDatabase, DROP_TIMEOUT_MS, adminQuery } from './helpers/database.js';
 import { startPgBouncer, type PgBouncerInstance } from './helpers/pgbouncer.js';
@@ -62,11 +62,11 @@ async function read(sql: Sql, text: string): Promise<string[] | string> {
 
 async function tryEscape(db: Database, statement: string): Promise<Attempt> {
   return db.withTenant('a', async (sql) => {
-    const escape = await attempt(sql, statement);
+    const escaped = await attempt(sql, statement);
     const who = await sql<{ user: string }>`select current_user::text as user`;
     const otherTenant = await read(sql, 'select order_number as v from tenant_b.orders');
     const platform = await read(sql, 'select slug as v, shopify_access_token from public.organizations order by slug');
-    return { escape, user: who.rows[0]!.user, otherTenant, platform };
+    return { escape: escaped, user: who.rows[0]!.user, otherTenant, platform };
   });
 }
 
@@ -149,10 +149,12 @@ describe('login mode credentials', () => {
   it('refuses a wrong secret through PgBouncer with a typed CGK_CONNECTION error naming the secret', async () => {
     const wrong = new Database({ url: bouncerUrl(), tenantRoles: 'login', tenantRoleSecret: `${SECRET}-not-the-one` });
     try {
-      const error = await wrong.withTenant('a', (sql) => sql`select 1`).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const error = await wrong
+        .withTenant('a', (sql) => sql`select 1`)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(error).toBeInstanceOf(CgkError);
       expect(error).toMatchObject({ code: 'CGK_CONNECTION' });
       expect((error as CgkError).message).toMatch(/refused the tenant role's password/);
@@ -166,10 +168,12 @@ describe('login mode credentials', () => {
   it('a tenant that does not exist is CGK_TENANT_NOT_FOUND, not a login failure', async () => {
     const db = new Database({ url: bouncerUrl(), tenantRoles: 'login', tenantRoleSecret: SECRET });
     try {
-      const error = await db.withTenant('nobody', (sql) => sql`select 1`).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const error = await db
+        .withTenant('nobody', (sql) => sql`select 1`)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(error).toMatchObject({ code: 'CGK_TENANT_NOT_FOUND' });
     } finally {
       await db.end();

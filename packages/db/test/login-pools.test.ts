@@ -141,10 +141,12 @@ describe('login mode pools', () => {
     const held = ['t0', 't1', 't2'].map((slug) => hold(db, slug));
     try {
       await Promise.all(held.map((h) => h.inside));
-      const error = await db.withTenant('t4', (sql) => sql`select 1`).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const error = await db
+        .withTenant('t4', (sql) => sql`select 1`)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(error).toBeInstanceOf(PoolExhaustedError);
       expect(error).toMatchObject({ code: 'CGK_POOL_EXHAUSTED', pool: { max: 3, busy: 3, connectTimeoutMs: 1000 } });
       expect(await connections()).toEqual({ t0: 1, t1: 1, t2: 1 });
@@ -163,7 +165,10 @@ describe('login mode pools', () => {
         Array.from({ length: 200 }, (_, i) => {
           const slug = SLUGS[i % SLUGS.length]!;
           return db.withTenant(slug, async (sql) => {
-            const { rows } = await sql<{ who: string; n: number }>`select current_user::text as who, count(*)::int as n from orders`;
+            const { rows } = await sql<{
+              who: string;
+              n: number;
+            }>`select current_user::text as who, count(*)::int as n from orders`;
             return rows[0]!.who === tenantRoleName(slug, app.name);
           });
         }),

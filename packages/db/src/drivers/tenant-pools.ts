@@ -235,7 +235,13 @@ export class TenantPools {
     const o = this.options;
     const cause = new Error('timeout exceeded when trying to connect');
     return new PoolExhaustedError(
-      { target: o.target, max: o.maxConnections, connectTimeoutMs: o.connectTimeoutMs, busy: this.#open, waiting: this.#waiters.length },
+      {
+        target: o.target,
+        max: o.maxConnections,
+        connectTimeoutMs: o.connectTimeoutMs,
+        busy: this.#open,
+        waiting: this.#waiters.length,
+      },
       cause,
     );
   }
