@@ -194,7 +194,8 @@ export const sql: Sql = createSql((statement) => {
 /**
  * Runs `fn` in a tenant scope on the default database: one connection, one transaction, `search_path` set
  * transaction-locally to `tenant_{slug}, public` and, with tenant roles on (the default), the transaction
- * running as the tenant's own role (`SET LOCAL ROLE`; see docs/ISOLATION.md). Inside `fn` the module-level
+ * running as the tenant's own role (`SET LOCAL ROLE`; in login mode, on a connection logged in as that role;
+ * see docs/ISOLATION.md). Inside `fn` the module-level
  * `sql` and the `sql` passed to `fn` both run in that transaction. Commits when `fn` resolves, rolls back
  * when it throws (rethrowing the original error). A tenant without a schema throws `TenantNotFoundError`; a bad slug throws
  * `InvalidSlugError` before any SQL; a nested scope of the same tenant reuses the outer one, of another
