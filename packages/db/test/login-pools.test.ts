@@ -107,6 +107,20 @@ describe('login mode pools', () => {
     await expectConnections({});
   });
 
+  it('at the cap, a tenant without a connection takes the slot of the least recently used idle one', async () => {
+    const db = open('', { maxConnections: 2, maxTenants: 5 });
+    try {
+      await db.withTenant('t0', (sql) => sql`select 1`);
+      await db.withTenant('t1', (sql) => sql`select 1`);
+      await expectConnections({ t0: 1, t1: 1 });
+      await db.withTenant('t2', (sql) => sql`select 1`);
+      await expectConnections({ t1: 1, t2: 1 });
+      expect((await db.driver()).tenantPoolStats?.()).toMatchObject({ open: 2, idle: 2, waiting: 0 });
+    } finally {
+      await db.end();
+    }
+  });
+
   it('never opens more than the cap: a scope waits for a busy tenant to finish, and an evicted one closes then', async () => {
     const db = open('?connect_timeout=30');
     const sampler = sampleMax();

@@ -11,9 +11,20 @@ import { pgSslSettings } from './ssl.js';
  *     connection is busy it waits, in order, and after `connectTimeoutMs` fails with `PoolExhaustedError`.
  *   - `maxTenants`: tenants that keep connections, least recently used evicted first. An evicted tenant's idle
  *     connections close at once; its busy ones close when their scope ends.
- * Invariant: a caller waits only while no connection is idle (a released connection goes to a waiter first:
- * handed over when the waiter wants the same tenant, else closed and its slot reopened for the waiter's).
+ * A released connection goes to a waiter of its tenant first; else it is closed and its slot reopened for a
+ * waiter whose tenant has no connection; else it stays idle in its pool.
  */
+
+/**
+ * How long a scope whose tenant has busy connections waits for one of them before it closes another tenant's
+ * idle connection to open its own: about what that new login costs (TCP + SCRAM, ~2-9 ms measured, see
+ * docs/BENCHMARKS.md), so the worst case costs at most twice the best choice (the ski-rental rule), and a
+ * burst over a few tenants does not turn into a login per scope.
+ */
+const STEAL_AFTER_MS = 10;
+
+/** The longest a connection being closed may take before its socket is destroyed. */
+const CLOSE_TIMEOUT_MS = 5000;
 
 /** What the pools need to know; `password(role)` derives the role's password (tenant-credentials.ts). */
 export interface TenantPoolsOptions {
@@ -53,6 +64,7 @@ interface Waiter {
   resolve(client: pg.Client): void;
   reject(error: unknown): void;
   timer: NodeJS.Timeout;
+  steal?: NodeJS.Timeout;
 }
 
 /** Counts of the pools, for tests and `doctor`. */
@@ -86,13 +98,17 @@ export class TenantPools {
       this.#open++;
       return this.#connect(pool);
     }
-    const victim = this.#oldestIdle();
-    if (victim) {
-      // The slot of the closed connection goes to this caller: the count never goes above the cap.
-      await this.#close(victim);
-      return this.#connect(this.#touch(role));
-    }
-    return this.#wait(role);
+    // A tenant with busy connections waits for one of them first (see STEAL_AFTER_MS); one with none takes
+    // the slot of another tenant's idle connection at once.
+    const victim = pool.busy === 0 ? this.#oldestIdle() : undefined;
+    if (victim) return this.#replace(victim, role);
+    return this.#wait(role, pool.busy > 0);
+  }
+
+  /** Closes `victim` and opens a connection for `role` on its slot: the count never goes above the cap. */
+  async #replace(victim: pg.Client, role: string): Promise<pg.Client> {
+    await this.#close(victim);
+    return this.#connect(this.#touch(role));
   }
 
   /** Gives `client` back: reused, handed to a waiter, or closed (`destroy`, retired, evicted tenant, ended). */
@@ -112,7 +128,8 @@ export class TenantPools {
     if (!retire && same >= 0) {
       const [waiter] = this.#waiters.splice(same, 1);
       this.#handTo(waiter!, client, meta.pool);
-    } else if (retire || this.#waiters.length > 0) {
+    } else if (retire || this.#waiters.some((w) => (this.#pools.get(w.role)?.busy ?? 0) === 0)) {
+      // Closed for a waiter whose tenant has no connection to wait for; other waiters get their own tenant's.
       void this.#close(client).then(() => this.#slotFreed());
     } else {
       this.#park(client, meta);
@@ -129,8 +146,8 @@ export class TenantPools {
   /** Closes every idle connection, refuses waiters; busy connections close when released. */
   async end(): Promise<void> {
     this.#ended = true;
-    for (const waiter of this.#waiters.splice(0)) {
-      clearTimeout(waiter.timer);
+    for (const waiter of [...this.#waiters]) {
+      this.#unqueue(waiter);
       waiter.reject(new Error('Cannot use a pool after calling end on the pool'));
     }
     const closing: Promise<void>[] = [];
@@ -214,21 +231,42 @@ export class TenantPools {
     return client;
   }
 
-  /** Waits for a connection of `role`, up to the connect timeout. */
-  #wait(role: string): Promise<pg.Client> {
+  /**
+   * Waits for a connection of `role`, up to the connect timeout. `steal`: the tenant has busy connections, so
+   * one of them is awaited first; after STEAL_AFTER_MS the waiter takes another tenant's idle one if any.
+   */
+  #wait(role: string, steal: boolean): Promise<pg.Client> {
     return new Promise<pg.Client>((resolve, reject) => {
       const waiter: Waiter = {
         role,
         resolve,
         reject,
         timer: setTimeout(() => {
-          const at = this.#waiters.indexOf(waiter);
-          if (at >= 0) this.#waiters.splice(at, 1);
+          this.#unqueue(waiter);
           reject(this.#exhausted());
         }, this.options.connectTimeoutMs),
       };
+      if (steal) waiter.steal = setTimeout(() => this.#steal(waiter), STEAL_AFTER_MS);
       this.#waiters.push(waiter);
     });
+  }
+
+  /** Removes a waiter from the queue and stops its timers; false when it was no longer queued. */
+  #unqueue(waiter: Waiter): boolean {
+    clearTimeout(waiter.timer);
+    clearTimeout(waiter.steal);
+    const at = this.#waiters.indexOf(waiter);
+    if (at < 0) return false;
+    this.#waiters.splice(at, 1);
+    return true;
+  }
+
+  #steal(waiter: Waiter): void {
+    if (!this.#waiters.includes(waiter)) return;
+    const victim = this.#oldestIdle();
+    if (!victim) return;
+    this.#unqueue(waiter);
+    this.#replace(victim, waiter.role).then(waiter.resolve, waiter.reject);
   }
 
   #exhausted(): PoolExhaustedError {
@@ -247,7 +285,7 @@ export class TenantPools {
   }
 
   #handTo(waiter: Waiter, client: pg.Client, pool: Pool): void {
-    clearTimeout(waiter.timer);
+    this.#unqueue(waiter);
     pool.busy++;
     this.#touch(pool.role);
     waiter.resolve(client);
@@ -256,12 +294,12 @@ export class TenantPools {
   /** A slot became free: the first waiter gets it (a new connection for its tenant), else the count drops. */
   #slotFreed(): void {
     // end() has refused every waiter already.
-    const waiter = this.#waiters.shift();
+    const waiter = this.#waiters[0];
     if (!waiter) {
       this.#open--;
       return;
     }
-    clearTimeout(waiter.timer);
+    this.#unqueue(waiter);
     this.#connect(this.#touch(waiter.role)).then(waiter.resolve, waiter.reject);
   }
 
@@ -278,9 +316,24 @@ export class TenantPools {
     meta.idleTimer.unref();
   }
 
-  /** Ends a connection; resolves once its socket is closed (so the server's count has dropped too). */
+  /**
+   * Ends a connection; resolves once its socket is closed (so the server's count has dropped too). Bounded:
+   * pg's end() waits for pipelined statements still on the wire, and a connection given back broken might
+   * never answer them; its socket is then destroyed, so the slot is never lost.
+   */
   async #close(client: pg.Client): Promise<void> {
-    await client.end().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(
+        () => {
+          (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+          resolve();
+        },
+        Math.min(this.options.connectTimeoutMs, CLOSE_TIMEOUT_MS),
+      );
+    });
+    await Promise.race([client.end().catch(() => undefined), forced]);
+    clearTimeout(timer);
   }
 }
 
