@@ -6,7 +6,7 @@ import { currentScope } from './scope/context.js';
 import { createSql, type Sql } from './sql.js';
 import { runTenantScope } from './scope/tenant-scope.js';
 import { tenantRoleNameForTag } from './roles.js';
-import { requireTenantRoleSecret, tenantRolePassword } from './tenant-credentials.js';
+import { formerTenantRoleSecrets, requireTenantRoleSecret, tenantRolePassword } from './tenant-credentials.js';
 import { assertLoginModeSupported, tenantRoleMode, tenantRoleModeFromEnv, type TenantRoleMode } from './tenant-role-mode.js';
 
 /** How to reach a database. Omitted fields come from the environment (see `resolveDriverConfig`). */
@@ -28,6 +28,12 @@ export interface DatabaseOptions {
    * Default: `CGK_TENANT_ROLE_SECRET`. Read at the first scope, tenant creation or repair, not before.
    */
   tenantRoleSecret?: string;
+  /**
+   * Login mode, while rotating the secret: former secrets, tried in order when the server refuses the current
+   * one's password (until `tenant:repair` has run with the new secret). Default: `CGK_TENANT_ROLE_SECRETS_OLD`
+   * (comma-separated).
+   */
+  formerTenantRoleSecrets?: string[];
   /**
    * Login mode: bounds of the per-tenant pools. `maxConnections`: server connections across all tenants
    * (default `pool_max` of the URL; on top of the application role's own pool). `maxTenants`: tenants that
@@ -70,6 +76,7 @@ export class Database {
   #driver: Promise<Driver> | undefined;
   #ended = false;
   readonly #secretOption: string | undefined;
+  readonly #formerSecrets: string[] | undefined;
   readonly #tenantPools: DatabaseOptions['tenantPools'];
 
   constructor(options: DatabaseOptions = {}) {
@@ -79,6 +86,7 @@ export class Database {
     // Refused here, where the mode was chosen: a driver that cannot log in as a tenant never gets a scope.
     if (this.tenantRoleMode === 'login') assertLoginModeSupported(this.config.driver);
     this.#secretOption = options.tenantRoleSecret;
+    this.#formerSecrets = options.formerTenantRoleSecrets;
     this.#tenantPools = options.tenantPools;
     this.databaseTag = undefined;
     // A malformed connection string is reported here, where it was given, not at the first query.
@@ -115,7 +123,8 @@ export class Database {
 
   #loginOptions() {
     return {
-      password: (role: string) => tenantRolePassword(this.tenantRoleSecret(), role),
+      passwords: (role: string) =>
+        [this.tenantRoleSecret(), ...formerTenantRoleSecrets(this.#formerSecrets)].map((s) => tenantRolePassword(s, role)),
       ...(this.#tenantPools?.maxConnections === undefined ? {} : { maxConnections: this.#tenantPools.maxConnections }),
       ...(this.#tenantPools?.maxTenants === undefined ? {} : { maxTenants: this.#tenantPools.maxTenants }),
     };

@@ -7,7 +7,7 @@ import { pgSslSettings } from './drivers/ssl.js';
 import type { DriverConfig } from './drivers/driver-config.js';
 import { normalizeDriverError } from './drivers/errors.js';
 import { tenantRoleNameForTag } from './roles.js';
-import { requireTenantRoleSecret, tenantRolePassword } from './tenant-credentials.js';
+import { formerTenantRoleSecrets, requireTenantRoleSecret, tenantRolePassword } from './tenant-credentials.js';
 import { assertLoginModeSupported } from './tenant-role-mode.js';
 
 /**
@@ -53,7 +53,9 @@ export async function checkLoginMode(
   try {
     if (config) assertLoginModeSupported(config.driver);
     secret = db && db.tenantRoleMode === 'login' ? db.tenantRoleSecret() : requireTenantRoleSecret(undefined, env);
-    checks.push({ name: 'login secret', status: 'ok', detail: `set (${secret.length} characters); never printed` });
+    const former = formerTenantRoleSecrets(undefined, env).length;
+    const rotating = former ? `; ${former} former secrets (CGK_TENANT_ROLE_SECRETS_OLD) still tried` : '';
+    checks.push({ name: 'login secret', status: 'ok', detail: `set (${secret.length} characters; never printed)${rotating}` });
   } catch (error) {
     checks.push(failure('login secret', error));
   }

@@ -46,6 +46,18 @@ export function requireTenantRoleSecret(given: string | undefined, env: NodeJS.P
   return secret;
 }
 
+/** The environment variable of former secrets, during a rotation. */
+export const FORMER_SECRETS_ENV = 'CGK_TENANT_ROLE_SECRETS_OLD';
+
+/**
+ * Former secrets, tried after the current one while a rotation is under way: `given` (code) or the
+ * comma-separated `CGK_TENANT_ROLE_SECRETS_OLD`; empty when there are none.
+ */
+export function formerTenantRoleSecrets(given: string[] | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
+  const list = given ?? (env[FORMER_SECRETS_ENV] ?? '').split(',');
+  return list.map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
 /** The password of tenant role `role` under `secret` (what a scope's connection logs in with). */
 export function tenantRolePassword(secret: string, role: string): string {
   return createHmac('sha256', secret).update(`cgk-tenant-role:${role}`).digest('base64url');

@@ -10,7 +10,7 @@ import {
   tenantRoleModeFromEnv,
 } from '../src/index.js';
 import { tenantRoleName } from '../src/roles.js';
-import { scramVerifier, tenantRoleVerifier } from '../src/tenant-credentials.js';
+import { formerTenantRoleSecrets, scramVerifier, tenantRoleVerifier } from '../src/tenant-credentials.js';
 import { createAppDatabase, type AppDatabase, DROP_TIMEOUT_MS, adminQuery } from './helpers/database.js';
 import { startPgBouncer, type PgBouncerInstance } from './helpers/pgbouncer.js';
 
@@ -207,5 +207,35 @@ describe('doctor in login mode', () => {
       detail: expect.stringMatching(/^CGK_CONFIG: .*CGK_TENANT_ROLE_SECRET/),
     });
     expect(found['tenant logins']).toMatchObject({ status: 'warn' });
+  });
+});
+
+describe('rotating the secret without refused logins', () => {
+  it('reads former secrets from CGK_TENANT_ROLE_SECRETS_OLD, comma-separated', () => {
+    expect(formerTenantRoleSecrets(undefined, { CGK_TENANT_ROLE_SECRETS_OLD: ' one, ,two ' })).toEqual(['one', 'two']);
+    expect(formerTenantRoleSecrets(undefined, {})).toEqual([]);
+  });
+
+  it('logs in with a former secret until tenant:repair has run with the new one, then with the new one', async () => {
+    const next = randomBytes(32).toString('base64');
+    const rotating = () => {
+      const db = new Database({
+        url: viaBouncer(),
+        tenantRoles: 'login',
+        tenantRoleSecret: next,
+        formerTenantRoleSecrets: [ROTATED],
+      });
+      opened.push(db);
+      return db;
+    };
+    const who = (db: Database) => db.withTenant('fresh', (sql) => sql<{ who: string }>`select session_user::text as who`);
+    const role = tenantRoleName('fresh', app.name);
+    // The server still has the former secret's verifier: the new password is refused, the former one is not.
+    expect(await failed(who(login(next, viaBouncer())))).toMatchObject({ code: 'CGK_CONNECTION' });
+    expect((await who(rotating())).rows).toEqual([{ who: role }]);
+    await repairTenantRoles({ db: login(next) });
+    expect((await who(rotating())).rows).toEqual([{ who: role }]);
+    expect((await who(login(next, viaBouncer()))).rows).toEqual([{ who: role }]);
+    expect(await failed(who(login(ROTATED, viaBouncer())))).toMatchObject({ code: 'CGK_CONNECTION' });
   });
 });

@@ -180,3 +180,24 @@ describe('login mode credentials', () => {
     }
   });
 });
+
+describe('login mode through PgBouncer: a server pool per tenant role', () => {
+  it('PgBouncer keeps at most default_pool_size server connections per tenant role', async () => {
+    const db = new Database({ url: bouncerUrl(), tenantRoles: 'login', tenantRoleSecret: SECRET });
+    try {
+      const scopes = Array.from({ length: 40 }, (_, i) =>
+        db.withTenant(i % 2 ? 'a' : 'b', (sql) => sql`select pg_sleep(0.01), current_user::text as who`),
+      );
+      await Promise.all(scopes);
+      const { rows } = await adminQuery<{ usename: string; n: number }>(
+        'select usename::text, count(*)::int as n from pg_stat_activity where datname = $1 and usename like $2 group by usename order by 1',
+        [app.name, 'ct\\_%'],
+      );
+      // Client side, up to pool_max (10) connections of the two tenants; server side, PgBouncer's pool per user.
+      expect(rows.map((r) => r.usename)).toEqual([roleA, tenantRoleName('b', app.name)].sort());
+      for (const r of rows) expect(r.n).toBeLessThanOrEqual(2);
+    } finally {
+      await db.end();
+    }
+  });
+});

@@ -18,8 +18,8 @@ export interface PgDriverOptions {
 
 /** How the pg driver reaches tenant roles in login mode. */
 export interface PgLoginOptions {
-  /** The password of a tenant role (derived, see tenant-credentials.ts). */
-  password(role: string): string;
+  /** The passwords of a tenant role to try, in order (derived, see tenant-credentials.ts). */
+  passwords(role: string): string[];
   /** Tenants that keep connections (LRU); default: the total cap. */
   maxTenants?: number;
   /** Server connections across all tenant pools; default `pool_max`. */
@@ -127,6 +127,6 @@ function openTenantPools(settings: PoolSettings, login: PgLoginOptions): TenantP
     maxUses: settings.maxUses,
     maxLifetimeSeconds: settings.maxLifetimeSeconds,
     statementTimeoutMs: settings.statementTimeoutMs,
-    password: login.password,
+    passwords: login.passwords,
   });
 }

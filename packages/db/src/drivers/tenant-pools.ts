@@ -17,11 +17,14 @@ import { pgSslSettings } from './ssl.js';
 
 /**
  * How long a scope whose tenant has busy connections waits for one of them before it closes another tenant's
- * idle connection to open its own: about what that new login costs (TCP + SCRAM, ~2-9 ms measured, see
+ * idle connection to open its own: about what that new login costs (TCP + SCRAM, 6-9 ms measured, see
  * docs/BENCHMARKS.md), so the worst case costs at most twice the best choice (the ski-rental rule), and a
  * burst over a few tenants does not turn into a login per scope.
  */
 const STEAL_AFTER_MS = 10;
+
+/** PostgreSQL's and PgBouncer's refusals of a password (28P01; PgBouncer's SCRAM failure is 08P01). */
+const REFUSED_PASSWORD = /password authentication failed|SASL authentication failed/i;
 
 /** The longest a connection being closed may take before its socket is destroyed. */
 const CLOSE_TIMEOUT_MS = 5000;
@@ -41,7 +44,8 @@ export interface TenantPoolsOptions {
   /** Age in seconds after which a connection is closed instead of reused; 0 = never. */
   maxLifetimeSeconds: number;
   statementTimeoutMs?: number;
-  password(role: string): string;
+  /** The role's passwords to try, in order (tenant-credentials.ts derives them; former secrets last). */
+  passwords(role: string): string[];
 }
 
 interface Pool {
@@ -199,29 +203,10 @@ export class TenantPools {
   /** Opens a connection as `pool.role` on a slot already counted in `#open`; frees the slot if it fails. */
   async #connect(pool: Pool): Promise<pg.Client> {
     pool.busy++;
-    const o = this.options;
-    const url = new URL(o.connectionString);
-    url.username = pool.role;
-    url.password = o.password(pool.role);
-    const client = new pg.Client({
-      ...pgSslSettings(url.toString()),
-      connectionTimeoutMillis: o.connectTimeoutMs,
-      ...(o.statementTimeoutMs === undefined ? {} : { statement_timeout: o.statementTimeoutMs }),
-      pipeline: true,
-    } as pg.ClientConfig);
     const meta: Meta = { pool, uses: 0, born: Date.now(), dead: false };
-    // A connection the server ends while idle must not crash the process: it is dropped from its pool.
-    client.on('error', () => {
-      meta.dead = true;
-      const at = meta.pool.idle.indexOf(client);
-      if (at >= 0) {
-        meta.pool.idle.splice(at, 1);
-        clearTimeout(meta.idleTimer);
-        void this.#close(client).then(() => this.#slotFreed());
-      }
-    });
+    let client: pg.Client;
     try {
-      await client.connect();
+      client = await this.#login(pool.role, meta);
     } catch (error) {
       pool.busy--;
       this.#slotFreed();
@@ -229,6 +214,44 @@ export class TenantPools {
     }
     this.#meta.set(client, meta);
     return client;
+  }
+
+  /**
+   * A connection logged in as `role`, trying its passwords in order (the current secret's, then former ones
+   * while a rotation is under way): only a refused password moves on to the next.
+   */
+  async #login(role: string, meta: Meta): Promise<pg.Client> {
+    const o = this.options;
+    const passwords = o.passwords(role);
+    for (let i = 0; ; i++) {
+      const url = new URL(o.connectionString);
+      url.username = role;
+      url.password = passwords[i]!;
+      const client = new pg.Client({
+        ...pgSslSettings(url.toString()),
+        connectionTimeoutMillis: o.connectTimeoutMs,
+        ...(o.statementTimeoutMs === undefined ? {} : { statement_timeout: o.statementTimeoutMs }),
+        pipeline: true,
+      } as pg.ClientConfig);
+      // A connection the server ends while idle must not crash the process: it is dropped from its pool.
+      client.on('error', () => this.#lost(client, meta));
+      try {
+        await client.connect();
+        return client;
+      } catch (error) {
+        if (i + 1 >= passwords.length || !REFUSED_PASSWORD.test((error as Error).message)) throw error;
+      }
+    }
+  }
+
+  #lost(client: pg.Client, meta: Meta): void {
+    meta.dead = true;
+    const at = meta.pool.idle.indexOf(client);
+    if (at >= 0) {
+      meta.pool.idle.splice(at, 1);
+      clearTimeout(meta.idleTimer);
+      void this.#close(client).then(() => this.#slotFreed());
+    }
   }
 
   /**
