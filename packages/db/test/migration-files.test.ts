@@ -99,7 +99,8 @@ describe('loadMigrations', () => {
   });
 
   it('names the first bad file in name order', async () => {
-    const error = await loadMigrations(fixtures.dir({ 'e.sql': '', 'b.sql': '', 'd.sql': '', 'a.sql': '', 'c.sql': '' })).then(
+    const names = [...'qwertyuiopasdfghjklzxcvbnm'].map((letter) => [`${letter}.sql`, '']);
+    const error = await loadMigrations(fixtures.dir(Object.fromEntries(names))).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -154,6 +155,9 @@ describe('loadMigrations', () => {
     expect(migration!.sql).toBe(text.slice(1));
     expect(migration!.noTransaction).toBe(true);
     expect(migration!.checksum).toBe(createHash('sha256').update(Buffer.from(text, 'utf8')).digest('hex'));
+    // A byte order mark further on is text like any other.
+    const inner = 'select 1; -- \uFEFF\n';
+    expect((await loadMigrations(fixtures.dir({ '001_a.sql': inner })))[0]!.sql).toBe(inner);
   });
 
   it('takes the no-transaction marker with trailing blanks or a CRLF line end, not with leading ones', async () => {
