@@ -40,10 +40,12 @@ const run = promisify(execFile);
 
 const TEMPLATE = {
   '001_orders.sql':
-    'create table orders (id bigserial primary key, total numeric not null default 0, created_at timestamptz not null default now());\n',
+    'create table orders (id bigserial primary key, total numeric not null default 0, ' +
+    'created_at timestamptz not null default now());\n',
   '002_customers.sql': 'create table customers (id bigserial primary key, email text not null unique);\n',
   '003_products.sql':
-    'create table products (id bigserial primary key, title text not null, price numeric not null);\ncreate index products_title_idx on products (title);\n',
+    'create table products (id bigserial primary key, title text not null, price numeric not null);\n' +
+    'create index products_title_idx on products (title);\n',
 };
 
 export interface MigrationsBenchOptions {

@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, json, tempDir } from './helpers/cli.js';
+import { CLI_BIN, cleanEnv, cli, json, tempDir } from './helpers/cli.js';
 
 /**
  * Two CLI processes on one embedded database (./.cgk/pglite) at the same time: the second waits for the
@@ -45,5 +46,32 @@ describe('embedded database used by two processes at once', () => {
     writeFileSync(join(work.path, '.cgk/pglite.lock'), '2147483646');
     const list = await run(['tenant:list', '--json']);
     expect(list.code, list.stderr).toBe(0);
+  });
+
+  it('a command that has to wait says so, and goes on once the holder is gone', { timeout: 120_000 }, async () => {
+    // The holder: a live process whose pid is in the lock file, as a running cgk command would leave it.
+    const holder = spawn('sleep', ['600'], { stdio: 'ignore' });
+    try {
+      writeFileSync(join(work.path, '.cgk/pglite.lock'), String(holder.pid));
+      const waiter = spawn(process.execPath, [CLI_BIN, 'tenant:list', '--json'], { cwd: work.path, env: cleanEnv() });
+      let stderr = '';
+      let stdout = '';
+      waiter.stdout.on('data', (chunk) => (stdout += chunk));
+      const waitLine = new Promise<string>((resolve) => {
+        waiter.stderr.on('data', (chunk) => {
+          stderr += chunk;
+          const line = stderr.split('\n').find((l) => l.includes('waiting for another cgk process'));
+          if (line) resolve(line);
+        });
+      });
+      const exited = new Promise<number | null>((resolve) => waiter.on('exit', resolve));
+      const line = await Promise.race([waitLine, exited.then(() => `exited before waiting:\n${stderr}`)]);
+      expect(line).toContain(`(pid ${holder.pid})`);
+      holder.kill('SIGKILL');
+      expect(await exited, stderr).toBe(0);
+      expect(JSON.parse(stdout).tenants.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 });

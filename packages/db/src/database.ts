@@ -18,6 +18,11 @@ export interface DatabaseOptions {
    * unless `CGK_TENANT_ROLES=off`. Off means search_path-only isolation; see docs/setup/DATABASE.md.
    */
   tenantRoles?: boolean;
+  /**
+   * Embedded database only: called once, with the holder's pid, when another process holds the data
+   * directory and this one starts waiting for it (up to 30 s). The CLI prints a line with it.
+   */
+  onEmbeddedLockWait?: (holderPid: number) => void;
 }
 
 /** Reads CGK_TENANT_ROLES: on unless it says off / false / 0. */
@@ -93,7 +98,7 @@ function resolveOptions(options: DatabaseOptions): DriverConfig {
     if (options.dataDir === ':memory:') return { driver: 'pglite', reason: 'embedded PostgreSQL in memory, chosen in code' };
     const dataDir =
       options.dataDir ?? resolveDriverConfig({ CGK_DB_DRIVER: 'pglite', CGK_PGLITE_DIR: process.env.CGK_PGLITE_DIR }).dataDir;
-    return { driver: 'pglite', dataDir, reason: 'embedded PostgreSQL chosen in code' };
+    return { driver: 'pglite', dataDir, reason: 'embedded PostgreSQL chosen in code', onLockWait: options.onEmbeddedLockWait };
   }
   if (options.url) return { driver: options.driver ?? 'pg', url: options.url, reason: 'connection string given in code' };
   const fromEnv = resolveDriverConfig();
@@ -137,8 +142,8 @@ export const sql: Sql = createSql((statement) => {
  * Runs `fn` in a tenant scope on the default database: one connection, one transaction, `search_path` set
  * transaction-locally to `tenant_{slug}, public` and, with tenant roles on (the default), the transaction
  * running as the tenant's own role (`SET LOCAL ROLE`; see docs/ISOLATION.md). Inside `fn` the module-level
- * `sql` and the `sql` passed to `fn` both run in that transaction. Commits when `fn` resolves, rolls back when it throws (rethrowing the
- * original error). A tenant without a schema throws `TenantNotFoundError`; a bad slug throws
+ * `sql` and the `sql` passed to `fn` both run in that transaction. Commits when `fn` resolves, rolls back
+ * when it throws (rethrowing the original error). A tenant without a schema throws `TenantNotFoundError`; a bad slug throws
  * `InvalidSlugError` before any SQL; a nested scope of the same tenant reuses the outer one, of another
  * tenant throws `TenantScopeConflictError`.
  *

@@ -55,7 +55,8 @@ export function assertValidSlug(slug: unknown): string {
   if (slug.length > MAX_SLUG_LENGTH) {
     throw new InvalidSlugError(
       slug,
-      `it is ${slug.length} characters long; the limit is ${MAX_SLUG_LENGTH} (PostgreSQL identifiers are at most ${MAX_IDENTIFIER_BYTES} bytes, including the "${TENANT_SCHEMA_PREFIX}" prefix)`,
+      `it is ${slug.length} characters long; the limit is ${MAX_SLUG_LENGTH} ` +
+        `(PostgreSQL identifiers are at most ${MAX_IDENTIFIER_BYTES} bytes, including the "${TENANT_SCHEMA_PREFIX}" prefix)`,
     );
   }
   if (!SLUG_PATTERN.test(slug)) {

@@ -93,7 +93,8 @@ export async function createTenant(input: CreateTenantInput, options: CreateTena
   const login = db.tenantRoles && (await tenantRolesNeedLogin(driver));
   const { tx, results } = await driver.begin([
     {
-      text: `insert into public.organizations (slug, name, status, settings, shopify_store_domain, shopify_access_token, stripe_account_id)
+      text: `insert into public.organizations
+             (slug, name, status, settings, shopify_store_domain, shopify_access_token, stripe_account_id)
            values ($1, $2, $3::organization_status, $4::jsonb, $5, $6, $7) returning ${TENANT_COLUMNS}`,
       values: [
         slug,
@@ -218,7 +219,8 @@ async function setStatus(slug: string, status: TenantStatus, options: LifecycleO
 /** The new schema answers a query on its first table and holds as many tracking rows as migrations applied. */
 async function verifyQueryable(tx: Transaction, schema: string, applied: number): Promise<void> {
   const { rows } = await tx.query({
-    text: `select (select count(*) from ${schema}.schema_migrations)::int as tracked, (select count(*) from ${schema}.orders)::int as orders`,
+    text: `select (select count(*) from ${schema}.schema_migrations)::int as tracked,
+                  (select count(*) from ${schema}.orders)::int as orders`,
   });
   if (rows[0]?.tracked !== applied || applied === 0) {
     throw new MigrationError(

@@ -8,7 +8,10 @@ export const DEFAULT_TENANT_HEADER = 'x-tenant-slug';
 export interface TenantRequestOptions {
   /** Header carrying the slug; default `x-tenant-slug`. */
   header?: string;
-  /** With e.g. `shop.example.com`, a request to `acme.shop.example.com` resolves to `acme` (the header wins if both are present). */
+  /**
+   * With e.g. `shop.example.com`, a request to `acme.shop.example.com` resolves to `acme` (the header wins if
+   * both are present).
+   */
   rootDomain?: string;
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isCitus } from './drivers/citus.js';
 import type { Driver } from './drivers/types.js';
+import { InvalidIdentifierError } from './errors.js';
 import { assertValidSlug, schemaNameFor } from './identifier.js';
 
 /**
@@ -39,7 +40,7 @@ export function tagOfDatabase(database: string): string {
 
 /** The role name of `slug` in the database whose tag is `tag` (see `tagOfDatabase`). */
 export function tenantRoleNameForTag(slug: string, tag: string): string {
-  if (!/^[0-9a-f]{8}$/.test(tag)) throw new Error(`not a database tag: ${JSON.stringify(tag)}`);
+  if (!/^[0-9a-f]{8}$/.test(tag)) throw new InvalidIdentifierError(tag, 'a database tag is 8 lowercase hex digits');
   return `ct_${tag}_${roleSuffix(slug)}`;
 }
 

@@ -27,7 +27,9 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_ENV = 'CGK_ENCRYPTION_KEY';
 const OLD_KEYS_ENV = 'CGK_ENCRYPTION_KEYS_OLD';
-const GENERATE_HINT = `Set ${KEY_ENV} to 32 random bytes as base64 (generate one with: openssl rand -base64 32) in the environment or .env.local; keep it out of the database and of version control.`;
+const GENERATE_HINT =
+  `Set ${KEY_ENV} to 32 random bytes as base64 (generate one with: openssl rand -base64 32) in the environment ` +
+  'or .env.local; keep it out of the database and of version control.';
 const CIPHERTEXT_PATTERN = /^v1\.([0-9a-f]{8})\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$/;
 
 /** One usable key: its bytes and its id (first 8 hex digits of its SHA-256). */
@@ -76,7 +78,8 @@ export function decryptSecret(ciphertext: string, env: NodeJS.ProcessEnv = proce
   if (!key) {
     throw new EncryptionError(
       `The secret was encrypted with key ${keyId}, which is neither ${KEY_ENV} (key ${current.id}) nor one of ${OLD_KEYS_ENV}`,
-      `Add the key with id ${keyId} to ${OLD_KEYS_ENV} (comma-separated) so old values can be read, then re-encrypt them with the current key.`,
+      `Add the key with id ${keyId} to ${OLD_KEYS_ENV} (comma-separated) so old values can be read, ` +
+        'then re-encrypt them with the current key.',
     );
   }
   const iv = Buffer.from(ivText, 'base64url');
@@ -186,7 +189,8 @@ function parseKey(raw: string, name: string): Key {
 
 function tampered(keyId: string, cause?: unknown): EncryptionError {
   return new EncryptionError(
-    `The secret encrypted with key ${keyId} failed authentication: it was altered, truncated, or written with a different key that has the same id`,
+    `The secret encrypted with key ${keyId} failed authentication: it was altered, truncated, ` +
+      'or written with a different key that has the same id',
     'Do not edit stored ciphertext; store the secret again with encryptSecret().',
     cause,
   );

@@ -1,6 +1,6 @@
 import { diagnose } from '@cgk/db';
 import type { Register } from '../main.js';
-import { EXIT_FAILURE, EXIT_OK, duration } from '../output.js';
+import { EXIT_FAILURE, EXIT_OK, duration, plural } from '../output.js';
 
 const MARK = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
 
@@ -33,10 +33,9 @@ export const registerDoctor: Register = (program, ctx, done) => {
         ]);
         const fails = report.checks.filter((c) => c.status === 'fail').length;
         const warns = report.checks.filter((c) => c.status === 'warn').length;
-        lines.push(
-          '',
-          `${fails === 0 ? 'No problems found' : `${fails} failed`}${warns ? `, ${warns} warning${warns === 1 ? '' : 's'}` : ''} (${duration(report.durationMs)})`,
-        );
+        const verdict = fails === 0 ? 'No problems found' : `${fails} failed`;
+        const warnings = warns ? `, ${plural(warns, 'warning')}` : '';
+        lines.push('', `${verdict}${warnings} (${duration(report.durationMs)})`);
         return lines;
       });
       done(report.ok ? EXIT_OK : EXIT_FAILURE);

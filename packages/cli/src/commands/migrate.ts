@@ -42,7 +42,8 @@ export const registerMigrate: Register = (program, ctx, done) => {
       }
       if (fleet.concurrency !== undefined && fleet.concurrency < opts.concurrency) {
         out.note(
-          `--concurrency ${opts.concurrency} is above the connection pool's size: migrated ${fleet.concurrency} tenants at a time (pool_max in DATABASE_URL sets it)`,
+          `--concurrency ${opts.concurrency} is above the connection pool's size: ` +
+            `migrated ${fleet.concurrency} tenants at a time (pool_max in DATABASE_URL sets it)`,
         );
       }
       const tenantsDoc = {
@@ -54,23 +55,7 @@ export const registerMigrate: Register = (program, ctx, done) => {
         durationMs: Math.round(fleet.durationMs),
       };
       const failed = tenantsDoc.failed.length;
-      const summary = [
-        publicApplied.length === 0 ? 'public: up to date' : `public: applied ${publicApplied.join(', ')}`,
-        fleet.pending === 0 && failed === 0
-          ? `tenants: ${plural(fleet.total, 'tenant')}, all up to date (${duration(fleet.durationMs)})`
-          : `tenants: ${tenantsDoc.migrated.length} migrated, ${fleet.tenants.length - tenantsDoc.migrated.length - failed} already up to date, ${failed} failed, of ${plural(fleet.total, 'tenant')} (${duration(fleet.durationMs)})`,
-        ...tenantsDoc.migrated.slice(0, 20).map((t) => `  ${t.slug}: applied ${t.applied.join(', ')}`),
-        ...(tenantsDoc.migrated.length > 20 ? [`  ... and ${tenantsDoc.migrated.length - 20} more (--json lists them all)`] : []),
-        ...tenantsDoc.failed
-          .slice(0, 20)
-          .map((t) => `  ${t.slug}: FAILED: ${t.error ? `${t.error.code}: ${t.error.message}` : 'unknown error'}`),
-        ...(failed > 20 ? [`  ... and ${failed - 20} more failures (--json lists them all)`] : []),
-        ...(opts.verify && fleet.disagreements.length > 0
-          ? [
-              `repaired ${plural(fleet.disagreements.length, 'summary row')}: ${fleet.disagreements.map((d) => d.slug).join(', ')}`,
-            ]
-          : []),
-      ];
+      const summary = fleetSummary(publicApplied, fleet, tenantsDoc, opts.verify === true);
       if (fleet.error) {
         if (failed > 0) out.text(summary);
         done(out.error(fleet.error, { public: publicDoc, tenants: tenantsDoc }));
@@ -96,12 +81,14 @@ export const registerMigrate: Register = (program, ctx, done) => {
         const lines = [
           !p.initialized
             ? `public: not set up (${plural(p.pending.length, 'migration')} pending): run npx @cgk/cli setup:database`
-            : `public: ${p.applied.length} applied, ${p.pending.length} pending${p.pending.length ? ` (${p.pending.map((m) => m.filename).join(', ')})` : ''}`,
+            : `public: ${p.applied.length} applied, ${p.pending.length} pending` +
+              (p.pending.length ? ` (${p.pending.map((m) => m.filename).join(', ')})` : ''),
         ];
         const changed = p.applied.filter((a) => a.changed || a.missingFile);
         for (const a of changed)
           lines.push(
-            `  ${String(a.version).padStart(3, '0')}_${a.name}: ${a.changed ? 'file changed after it was applied' : 'no such file (applied by a newer release?)'}`,
+            `  ${String(a.version).padStart(3, '0')}_${a.name}: ` +
+              (a.changed ? 'file changed after it was applied' : 'no such file (applied by a newer release?)'),
           );
         if (!t.registry) lines.push('tenants: no tenant registry yet (public.organizations)');
         else {
@@ -170,9 +157,8 @@ class Progress {
         ? `${p.slug}: failed: ${p.error ? `${p.error.code}: ${p.error.message}` : 'unknown error'}`
         : undefined;
     if (!this.out.interactive) {
-      this.out.note(
-        `migrate [${p.done}/${p.total}] ${failure ?? `${p.slug}: ${p.status === 'Success' ? `applied ${plural(p.applied.length, 'migration')}` : 'up to date'}`}`,
-      );
+      const outcome = p.status === 'Success' ? `applied ${plural(p.applied.length, 'migration')}` : 'up to date';
+      this.out.note(`migrate [${p.done}/${p.total}] ${failure ?? `${p.slug}: ${outcome}`}`);
       return;
     }
     if (failure) this.out.progress(`\r\x1b[2Kcgk: ${oneLine(failure)}\n`);
@@ -193,4 +179,38 @@ class Progress {
   finish(): void {
     if (this.#drawn) this.out.progress('\r\x1b[2K');
   }
+}
+
+interface TenantsDoc {
+  migrated: { slug: string; applied: string[] }[];
+  failed: { slug: string; error?: { code: string; message: string } }[];
+}
+
+/** The human-readable lines of a `migrate` run: the public schema, the fleet's counts, then (some) tenants. */
+function fleetSummary(
+  publicApplied: string[],
+  fleet: Awaited<ReturnType<typeof migrateTenants>>,
+  tenantsDoc: TenantsDoc,
+  verify: boolean,
+): string[] {
+  const failed = tenantsDoc.failed.length;
+  const upToDate = fleet.tenants.length - tenantsDoc.migrated.length - failed;
+  const took = duration(fleet.durationMs);
+  const repaired = fleet.disagreements.map((d) => d.slug).join(', ');
+  return [
+    publicApplied.length === 0 ? 'public: up to date' : `public: applied ${publicApplied.join(', ')}`,
+    fleet.pending === 0 && failed === 0
+      ? `tenants: ${plural(fleet.total, 'tenant')}, all up to date (${took})`
+      : `tenants: ${tenantsDoc.migrated.length} migrated, ${upToDate} already up to date, ${failed} failed, ` +
+        `of ${plural(fleet.total, 'tenant')} (${took})`,
+    ...tenantsDoc.migrated.slice(0, 20).map((t) => `  ${t.slug}: applied ${t.applied.join(', ')}`),
+    ...(tenantsDoc.migrated.length > 20 ? [`  ... and ${tenantsDoc.migrated.length - 20} more (--json lists them all)`] : []),
+    ...tenantsDoc.failed
+      .slice(0, 20)
+      .map((t) => `  ${t.slug}: FAILED: ${t.error ? `${t.error.code}: ${t.error.message}` : 'unknown error'}`),
+    ...(failed > 20 ? [`  ... and ${failed - 20} more failures (--json lists them all)`] : []),
+    ...(verify && fleet.disagreements.length > 0
+      ? [`repaired ${plural(fleet.disagreements.length, 'summary row')}: ${repaired}`]
+      : []),
+  ];
 }

@@ -16,11 +16,16 @@ export const registerSetup: Register = (program, ctx, done) => {
       const db = ctx.database();
       // The CLI opens the database itself (to bound connect_timeout); the reason is the environment's.
       const report = { ...(await setupDatabase({ db })), reason: ctx.driverConfig().reason };
+      const before = report.alreadyApplied ? ` (${report.alreadyApplied} applied before)` : '';
+      const migrations =
+        report.applied.length === 0
+          ? `up to date (${report.alreadyApplied} applied before)`
+          : `applied ${plural(report.applied.length, 'migration')}: ${report.applied.join(', ')}${before}`;
       ctx.out.result(report, () => [
         `Database ready: ${report.driver} (${report.reason})`,
         `  target:     ${report.target}`,
         `  server:     PostgreSQL ${report.serverVersion}`,
-        `  migrations: ${report.applied.length === 0 ? `up to date (${report.alreadyApplied} applied before)` : `applied ${plural(report.applied.length, 'migration')}: ${report.applied.join(', ')}${report.alreadyApplied ? ` (${report.alreadyApplied} applied before)` : ''}`}`,
+        `  migrations: ${migrations}`,
         `  tables:     ${report.tables.join(', ')}`,
         ...citusLines(report.citus),
         `  took ${duration(report.durationMs)}`,

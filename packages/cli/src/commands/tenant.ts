@@ -40,7 +40,8 @@ export const registerTenant: Register = (program, ctx, done) => {
       out.result(
         { tenant: t, migrationsApplied: result.migrationsApplied, durationMs: result.durationMs },
         () =>
-          `Created tenant ${t.slug} ("${t.name}", ${t.status}): schema ${t.schema} with ${plural(result.migrationsApplied, 'migration')} in ${duration(result.durationMs)}`,
+          `Created tenant ${t.slug} ("${t.name}", ${t.status}): ` +
+          `schema ${t.schema} with ${plural(result.migrationsApplied, 'migration')} in ${duration(result.durationMs)}`,
       );
       done(EXIT_OK);
     });

@@ -155,7 +155,10 @@ export class RedisStore implements CacheStore {
     });
   }
 
-  /** The bound that expired: ours (our timer, or an owned client's commandTimeout, which is ours), or a caller's client's shorter commandTimeout. */
+  /**
+   * The bound that expired: ours (our timer, or an owned client's commandTimeout, which is ours), or a caller's
+   * client's shorter commandTimeout.
+   */
   #timeLimit(error: unknown): number {
     if (error instanceof DeadlineError || this.#url !== undefined) return this.#timeoutMs;
     const own = this.#client?.options.commandTimeout;

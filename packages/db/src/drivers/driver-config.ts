@@ -11,6 +11,8 @@ export interface DriverConfig {
   dataDir?: string;
   /** Why this driver was chosen, in words (reported by `doctor` and the CLI). */
   reason: string;
+  /** pglite: called when another process holds the data directory and this one starts waiting. */
+  onLockWait?: (holderPid: number) => void;
 }
 
 const DRIVER_NAMES: readonly DriverName[] = ['pg', 'pglite', 'vercel', 'neon'];
@@ -52,7 +54,7 @@ export async function openDriver(config: DriverConfig): Promise<Driver> {
   switch (config.driver) {
     case 'pglite': {
       const { createPgliteDriver } = await import('./pglite.js');
-      return createPgliteDriver({ dataDir: config.dataDir });
+      return createPgliteDriver({ dataDir: config.dataDir, onLockWait: config.onLockWait });
     }
     case 'pg': {
       const [{ createPgDriver }, { statementPerMessageOnCitus }] = await Promise.all([import('./pg.js'), import('./citus.js')]);
@@ -74,6 +76,7 @@ function requireUrl(config: DriverConfig): string {
 function missingUrl(message: string): ConfigError {
   return new ConfigError(
     `DATABASE_URL is not set: ${message}`,
-    'Set DATABASE_URL=postgres://user:password@host:5432/db (in the environment or .env), or unset CGK_DB_DRIVER to use the embedded PostgreSQL.',
+    'Set DATABASE_URL=postgres://user:password@host:5432/db (in the environment or .env), ' +
+      'or unset CGK_DB_DRIVER to use the embedded PostgreSQL.',
   );
 }

@@ -66,9 +66,10 @@ export function normalizeDriverError(error: unknown, target: string): Error {
   return error instanceof Error ? error : new Error(message);
 }
 
+const CONNECTION_FAILURE_MESSAGE =
+  /timeout expired|Connection terminated|connect ECONN|getaddrinfo|ECONNREFUSED|socket hang up|not queryable/i;
+
 function isConnectionFailure(code: string | undefined, message: string): boolean {
   if (code !== undefined && CONNECTION_ERRNOS.has(code)) return true;
-  return /timeout expired|Connection terminated|connect ECONN|getaddrinfo|ECONNREFUSED|socket hang up|closed and is not queryable|not queryable/i.test(
-    message,
-  );
+  return CONNECTION_FAILURE_MESSAGE.test(message);
 }

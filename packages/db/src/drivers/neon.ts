@@ -139,7 +139,8 @@ function socketOptions(wsProxy: string | undefined): Partial<NeonConfigGlobalAnd
   if (!match) {
     throw new ConfigError(
       `WebSocket relay address (CGK_NEON_WS_PROXY / wsProxy) ${JSON.stringify(redactSecrets(value))} is not host:port`,
-      "Give host:port of a WebSocket→TCP relay, e.g. CGK_NEON_WS_PROXY=localhost:8080 (or wss://relay.example:443), or unset it to use Neon's own proxy.",
+      'Give host:port of a WebSocket→TCP relay, e.g. CGK_NEON_WS_PROXY=localhost:8080 (or wss://relay.example:443), ' +
+        "or unset it to use Neon's own proxy.",
     );
   }
   const relay = match[2]!;
@@ -214,7 +215,8 @@ function vercelPool(config: PoolConfig, target: string): Pool {
     throw new ConfigError(
       `@vercel/postgres refuses ${target}: ${redactSecrets((error as Error).message)}`,
       code === 'invalid_connection_string'
-        ? 'It takes a pooled Neon URL (host with "-pooler.") or a host of exactly "localhost"; use CGK_DB_DRIVER=neon (or pg) for any other URL.'
+        ? 'It takes a pooled Neon URL (host with "-pooler.") or a host of exactly "localhost"; ' +
+            'use CGK_DB_DRIVER=neon (or pg) for any other URL.'
         : undefined,
     );
   }
@@ -241,7 +243,9 @@ function normalizeNeonError(error: unknown, target: string): Error {
     const text = typeof message === 'string' && message !== '' ? message : 'the WebSocket connection failed';
     return new ConnectionError(`Cannot use PostgreSQL at ${target}: ${text}`, {
       cause: error,
-      hint: 'Check the connection string and that the database (or the WebSocket relay named by CGK_NEON_WS_PROXY) is reachable: npx @cgk/cli doctor',
+      hint:
+        'Check the connection string and that the database (or the WebSocket relay named by CGK_NEON_WS_PROXY) ' +
+        'is reachable: npx @cgk/cli doctor',
     });
   }
   return normalizeDriverError(error, target);

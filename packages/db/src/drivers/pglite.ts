@@ -20,6 +20,8 @@ export const PGLITE_SHARED_BUFFERS = '16MB';
 export interface PgliteDriverOptions {
   /** Directory holding the data; omitted = in memory (nothing persists). */
   dataDir?: string;
+  /** Called once when another process holds `dataDir` and this one starts waiting for it. */
+  onLockWait?: (holderPid: number) => void;
 }
 
 /**
@@ -36,24 +38,26 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
   const parsers = nodePostgresParsers();
   // A new database is unpacked from the prepared archive when there is one (pglite-seed.ts), not made by initdb.
   // 16 MB of shared buffers instead of 128 MB: one connection and a development-sized database need no more,
-  // and the embedded server's memory is this process's memory (measured: 77 MB less peak RSS).
+  // and the embedded server's memory is this process's memory (docs/BENCHMARKS.md, "The embedded first run").
   const startParams = [...Embedded.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
   // One process at a time on a data directory (data-dir-lock.ts); released by end() or at exit.
   let dirLock: DataDirLock | undefined;
-  const ready = (options.dataDir ? lockDataDir(options.dataDir) : Promise.resolve(undefined)).then(async (taken) => {
-    dirLock = taken;
-    const seed = await pgliteSeedFor(options.dataDir);
-    const db = await Embedded.create(options.dataDir, { parsers, startParams, ...(seed ? { loadDataDir: seed } : {}) }).catch(
-      (error: unknown) => {
-        dirLock?.release();
-        throw error;
-      },
-    );
-    // PGlite derives each array type's parser from its element's while it starts; node-postgres has array
-    // parsers of its own (numeric[] as numbers, though numeric is a string): theirs win, as on the pg driver.
-    Object.assign(db.parsers, parsers);
-    return db;
-  });
+  const ready = (options.dataDir ? lockDataDir(options.dataDir, undefined, options.onLockWait) : Promise.resolve(undefined)).then(
+    async (taken) => {
+      dirLock = taken;
+      const seed = await pgliteSeedFor(options.dataDir);
+      const db = await Embedded.create(options.dataDir, { parsers, startParams, ...(seed ? { loadDataDir: seed } : {}) }).catch(
+        (error: unknown) => {
+          dirLock?.release();
+          throw error;
+        },
+      );
+      // PGlite derives each array type's parser from its element's while it starts; node-postgres has array
+      // parsers of its own (numeric[] as numbers, though numeric is a string): theirs win, as on the pg driver.
+      Object.assign(db.parsers, parsers);
+      return db;
+    },
+  );
   // Surface an open failure on first use, not as an unhandled rejection.
   ready.catch(() => {});
   let tail: Promise<void> = Promise.resolve();

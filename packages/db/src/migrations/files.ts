@@ -98,7 +98,9 @@ async function readMigrations(dir: string): Promise<readonly Migration[]> {
     const match = FILE_PATTERN.exec(filename);
     if (!match) {
       throw new MigrationFilesError(join(dir, filename), `Migration file ${filename} has a bad name (in ${dir})`, {
-        hint: 'Name migration files NNN_name.sql: three or more digits, "_", then lowercase letters, digits and "_" (e.g. 014_order_notes.sql).',
+        hint:
+          'Name migration files NNN_name.sql: three or more digits, "_", then lowercase letters, digits and "_" ' +
+          '(e.g. 014_order_notes.sql).',
       });
     }
     parsed.push({ version: Number(match[1]), name: match[2]!, filename });
@@ -122,7 +124,7 @@ async function readMigrations(dir: string): Promise<readonly Migration[]> {
         join(dir, file.filename),
         `Migration file ${file.filename} leaves a gap: version ${expected} is missing before it (in ${dir})`,
         {
-          hint: `Versions run 1, 2, 3, ... without gaps; rename ${file.filename} to use version ${String(expected).padStart(3, '0')}.`,
+          hint: `Versions run 1, 2, 3, ... without gaps; rename ${file.filename} to use version ${versionLabel(expected)}.`,
         },
       );
     }
@@ -147,9 +149,12 @@ async function readMigrations(dir: string): Promise<readonly Migration[]> {
           const line = lineAt(sql, control.offset + 1)?.line ?? 1;
           throw new MigrationFilesError(
             path,
-            `Migration file ${filename} controls transactions itself (line ${line}: ${control.text.split(/\s+/, 2).join(' ')}): the runner runs each file in its own transaction`,
+            `Migration file ${filename} controls transactions itself (line ${line}: ` +
+              `${control.text.split(/\s+/, 2).join(' ')}): the runner runs each file in its own transaction`,
             {
-              hint: `Remove the BEGIN/COMMIT from ${filename}, or make its first line "${NO_TRANSACTION_MARKER}" if it must run outside a transaction.`,
+              hint:
+                `Remove the BEGIN/COMMIT from ${filename}, or make its first line "${NO_TRANSACTION_MARKER}" ` +
+                'if it must run outside a transaction.',
             },
           );
         }
@@ -241,6 +246,13 @@ export function charLength(text: string): number {
 
 export { splitStatements, type ScriptStatement } from './split.js';
 
+// The index commands that take CONCURRENTLY, with the keyword as the second group.
+const CONCURRENTLY_CLAUSE = new RegExp(
+  String.raw`\b((?:create\s+(?:unique\s+)?index|drop\s+index|` +
+    String.raw`reindex\s+(?:\(\s*[^)]*\)\s*)?(?:index|table|schema|database|system))\s+)(concurrently)\b`,
+  'gi',
+);
+
 /**
  * Makes a no-transaction file runnable inside a transaction, for a brand-new (empty) schema: the keyword
  * CONCURRENTLY of CREATE [UNIQUE] INDEX, DROP INDEX and REINDEX is blanked out with spaces (so character
@@ -248,8 +260,9 @@ export { splitStatements, type ScriptStatement } from './split.js';
  * CONCURRENTLY would have produced.
  */
 export function withoutConcurrently(sql: string): string {
-  return sql.replace(
-    /\b((?:create\s+(?:unique\s+)?index|drop\s+index|reindex\s+(?:\(\s*[^)]*\)\s*)?(?:index|table|schema|database|system))\s+)(concurrently)\b/gi,
-    (_all, head: string, keyword: string) => head + ' '.repeat(keyword.length),
-  );
+  return sql.replace(CONCURRENTLY_CLAUSE, (_all, head: string, keyword: string) => head + ' '.repeat(keyword.length));
+}
+
+function versionLabel(version: number): string {
+  return String(version).padStart(3, '0');
 }

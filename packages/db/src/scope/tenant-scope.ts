@@ -77,18 +77,25 @@ function tenantPrelude(slug: string, schema: string, roles: { databaseTag: strin
     // Its name carries the database's tag: computed by the server until the first scope has reported it,
     // a literal afterwards (the server-side md5 costs more than the whole role switch).
     const name = roles.databaseTag ? inlineLiteral(tenantRoleNameForTag(slug, roles.databaseTag)) : tenantRoleExpression(slug);
-    role = `, case when ${found} then set_config('role', ${name}, true) end as role${roles.databaseTag ? '' : `, ${DATABASE_TAG_EXPRESSION} as database_tag`}`;
+    const tag = roles.databaseTag ? '' : `, ${DATABASE_TAG_EXPRESSION} as database_tag`;
+    role = `, case when ${found} then set_config('role', ${name}, true) end as role${tag}`;
   }
-  return {
-    text: `select set_config('search_path', ${inlineLiteral(`${schema}, public`)}, true) as search_path, ${found} as found${role}`,
-  };
+  const path = inlineLiteral(`${schema}, public`);
+  return { text: `select set_config('search_path', ${path}, true) as search_path, ${found} as found${role}` };
+}
+
+/** A driver answered a pipelined batch with fewer results than statements: a driver bug, never user input. */
+function noResult(what: string): QueryError {
+  return new QueryError(`The driver returned no result for ${what}`, {}, { hint: 'This is a bug in @cgk/db; please report it.' });
 }
 
 /** The tenant's schema exists but its role does not: created before roles were on, or by hand. */
 function roleMissing(error: Error | undefined, slug: string): CgkError | undefined {
   if (!(error instanceof QueryError) || !/role .* does not exist/.test(error.message)) return undefined;
   return new CgkError('CGK_ROLE', `Tenant "${slug}" has no database role, and tenant roles are on`, {
-    hint: `Create its role and grants with: npx @cgk/cli tenant:repair ${slug} (or set CGK_TENANT_ROLES=off for search_path-only isolation)`,
+    hint:
+      `Create its role and grants with: npx @cgk/cli tenant:repair ${slug} ` +
+      '(or set CGK_TENANT_ROLES=off for search_path-only isolation)',
     cause: error,
   });
 }
@@ -138,8 +145,7 @@ class TenantScope implements ActiveScope {
       const { tx, results } = await driver.begin([path, first], { tenant: this.schema });
       this.#tx = tx;
       const [prelude, answer] = results;
-      if (!prelude?.ok)
-        throw roleMissing(prelude?.error, this.slug) ?? prelude?.error ?? new Error('tenant prelude returned no result');
+      if (!prelude?.ok) throw roleMissing(prelude?.error, this.slug) ?? prelude?.error ?? noResult('the tenant prelude');
       const row = prelude.result.rows[0];
       if (typeof row?.database_tag === 'string') owner.databaseTag = row.database_tag;
       if (row?.found !== true) {
@@ -147,7 +153,7 @@ class TenantScope implements ActiveScope {
         throw new TenantNotFoundError(this.slug);
       }
       if (!answer?.ok) {
-        throw workerLoginError(answer?.error, this.slug) ?? answer?.error ?? new Error('first statement returned no result');
+        throw workerLoginError(answer?.error, this.slug) ?? answer?.error ?? noResult("the scope's first statement");
       }
       return answer.result;
     } catch (error) {
