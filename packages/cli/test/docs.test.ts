@@ -34,7 +34,7 @@ interface Block {
   line: number;
   code: string;
   directive: string | undefined;
-  /** The output the guide shows for this block (see `shownOutput`), if any. */
+  /** The output the guide shows for this block (see `bashBlocks`), if any. */
   shown?: { line: number; text: string };
 }
 
