@@ -18,6 +18,14 @@ export interface PgBouncerOptions {
   poolMode?: 'transaction' | 'session';
   /** Server connections per (database, user) pool; default 1, so clients visibly share one backend. */
   defaultPoolSize?: number;
+  /**
+   * `trust` (default): clients are not asked for a password. `scram-sha-256`: clients must log in with SCRAM,
+   * checked against the verifier the server stores (`auth_query` on pg_shadow, run as the superuser
+   * `postgres`), as a production PgBouncer does; users need not be listed anywhere.
+   */
+  auth?: 'trust' | 'scram-sha-256';
+  /** `max_db_connections`: server connections to the database across all its users; default 0 (no limit). */
+  maxDbConnections?: number;
 }
 
 export interface PgBouncerInstance {
@@ -134,7 +142,11 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   const quoteUserlist = (value: string) => `"${value.replace(/"/g, '""')}"`;
   // With auth_type = trust clients are not asked for a password, but the user must be listed;
   // the password (if the target URL has one) is what PgBouncer itself uses to log in to the server.
-  await writeFile(userlistPath, `${quoteUserlist(user)} ${quoteUserlist(password)}\n`, { mode: 0o644 });
+  const scram = options.auth === 'scram-sha-256';
+  // With scram-sha-256 only the auth_query user (`postgres`, trusted by the test server) is listed: every
+  // other user's verifier comes from the server, as a production PgBouncer with auth_query does.
+  const userlist = scram ? `${quoteUserlist('postgres')} ""\n` : `${quoteUserlist(user)} ${quoteUserlist(password)}\n`;
+  await writeFile(userlistPath, userlist, { mode: 0o644 });
 
   let lastError: Error | undefined;
   for (let attempt = 1; attempt <= 3; attempt += 1) {
@@ -148,8 +160,10 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
       `listen_port = ${port}`,
       // no unix socket: nothing to collide with in /tmp, and nothing to clean up
       'unix_socket_dir =',
-      'auth_type = trust',
+      `auth_type = ${scram ? 'scram-sha-256' : 'trust'}`,
       `auth_file = ${userlistPath}`,
+      ...(scram ? ['auth_user = postgres'] : []),
+      `max_db_connections = ${options.maxDbConnections ?? 0}`,
       `pool_mode = ${poolMode}`,
       `default_pool_size = ${poolSize}`,
       'min_pool_size = 0',
