@@ -4,6 +4,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { Database } from '../../src/index.js';
+import { type AppDatabase, createAppDatabase } from './database.js';
 
 /**
  * A real PgBouncer in front of a test database, started by a test and stopped by it.
@@ -244,4 +246,54 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   }
   await rm(dir, { recursive: true, force: true });
   throw lastError ?? new Error('PgBouncer did not start');
+}
+
+/** A scratch database behind PgBouncer in transaction mode, reached as its non-superuser owner (`pooledDatabase`). */
+export interface PooledDatabase {
+  /** The database and its application role (`createAppDatabase`). */
+  app: AppDatabase;
+  /** Straight to the server, for set-up and for looking behind PgBouncer's back. */
+  direct: Database;
+  /** Through PgBouncer: `defaultPoolSize` server connections shared by every client. */
+  pooled: Database;
+  bouncer: PgBouncerInstance;
+  /** Another PgBouncer (transaction mode) in front of the same database, stopped by `teardown()`. */
+  another(defaultPoolSize: number): Promise<{ bouncer: PgBouncerInstance; pooled: Database }>;
+  /** Ends the clients, stops every PgBouncer, drops the database and its roles. */
+  teardown(): Promise<void>;
+}
+
+/**
+ * The one PgBouncer fixture of the suites that run scopes through it (behaviour, isolation, ORM): a fresh
+ * `createAppDatabase()` (as production connects: a non-superuser owner), PgBouncer in transaction mode in front
+ * of it with `defaultPoolSize` (default 2) server connections, and a `Database` each way. The pooled one waits up
+ * to 60 s for a connection: hundreds of scopes queue for two server connections, and on a loaded machine a
+ * checkout may take longer than the default 10 s `connect_timeout`, which is not what these tests are about.
+ * If a step fails, what was started is torn down before the error is thrown.
+ */
+export async function pooledDatabase(options: { prefix?: string; defaultPoolSize?: number } = {}): Promise<PooledDatabase> {
+  const app = await createAppDatabase(options.prefix);
+  const clients: Database[] = [];
+  const bouncers: PgBouncerInstance[] = [];
+  const another = async (defaultPoolSize: number) => {
+    const bouncer = await startPgBouncer({ targetUrl: app.url, poolMode: 'transaction', defaultPoolSize });
+    bouncers.push(bouncer);
+    const pooled = new Database({ url: `${bouncer.url}?connect_timeout=60` });
+    clients.push(pooled);
+    return { bouncer, pooled };
+  };
+  const teardown = async () => {
+    await Promise.all(clients.map((db) => db.end()));
+    await Promise.all(bouncers.map((bouncer) => bouncer.stop()));
+    await app.drop();
+  };
+  try {
+    const direct = new Database({ url: app.url });
+    clients.push(direct);
+    const { bouncer, pooled } = await another(options.defaultPoolSize ?? 2);
+    return { app, direct, pooled, bouncer, another, teardown };
+  } catch (error) {
+    await teardown().catch(() => {});
+    throw error;
+  }
 }
