@@ -171,6 +171,40 @@ describe('login mode pools', () => {
     }
   });
 
+  it('a tenant connection the server ends, in a scope or idle, is a typed error, not a crash, and frees its slot', async () => {
+    const db = open('', { maxConnections: 2, maxTenants: 2 });
+    const terminate = async (pid: unknown) => {
+      await adminQuery('select pg_terminate_backend($1)', [pid]);
+      for (let i = 0; i < 100 && (await adminQuery('select 1 from pg_stat_activity where pid = $1', [pid])).rows.length; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // Let the client read the server's FATAL message and the close.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    };
+    try {
+      const error = await db
+        .withTenant('t0', async (sql) => {
+          const { rows } = await sql`select pg_backend_pid() as pid`;
+          await terminate(rows[0]!.pid);
+          return sql`select 1`;
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(error).toMatchObject({ code: 'CGK_CONNECTION' });
+      const idle = await db.withTenant('t1', (sql) => sql<{ pid: number }>`select pg_backend_pid() as pid`);
+      await terminate(idle.rows[0]!.pid);
+      expect((await db.driver()).tenantPoolStats?.()).toMatchObject({ open: 0, idle: 0 });
+      // Both slots are free again: two tenants at once, within the cap of 2.
+      const both = await Promise.all(['t0', 't1'].map((slug) => db.withTenant(slug, (sql) => sql`select 1 as one`)));
+      expect(both.map((r) => r.rows)).toEqual([[{ one: 1 }], [{ one: 1 }]]);
+      await expectConnections({ t0: 1, t1: 1 });
+    } finally {
+      await db.end();
+    }
+  });
+
   it('serves hundreds of concurrent scopes over five tenants within the cap, each in its own tenant', async () => {
     const db = open('', { maxConnections: 4, maxTenants: 3 });
     const sampler = sampleMax();
