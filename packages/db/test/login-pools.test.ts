@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database, PoolExhaustedError, createTenant, setupDatabase } from '../src/index.js';
 import { tenantRoleName } from '../src/roles.js';
 import { createAppDatabase, type AppDatabase, DROP_TIMEOUT_MS, adminQuery } from './helpers/database.js';
+import { startPgBouncer } from './helpers/pgbouncer.js';
 
 /**
  * The per-tenant pools of login mode, counted on the server (pg_stat_activity by user name), never timed:
@@ -17,6 +18,8 @@ let app: AppDatabase;
 
 beforeAll(async () => {
   app = await createAppDatabase('cgk_lpools');
+  // For the PgBouncer case, which checks passwords (the server itself trusts 127.0.0.1).
+  await adminQuery(`alter role "${app.role}" password 'app-password'`);
   const db = new Database({ url: app.url, tenantRoles: 'login', tenantRoleSecret: SECRET });
   try {
     await setupDatabase({ db });
@@ -116,6 +119,24 @@ describe('login mode pools', () => {
       await db.withTenant('t2', (sql) => sql`select 1`);
       await expectConnections({ t1: 1, t2: 1 });
       expect((await db.driver()).tenantPoolStats?.()).toMatchObject({ open: 2, idle: 2, waiting: 0 });
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("a tenant's second scope at the cap takes another tenant's idle slot instead of waiting for its first", async () => {
+    const db = open('?connect_timeout=30', { maxConnections: 2, maxTenants: 5 });
+    try {
+      await db.withTenant('t1', (sql) => sql`select 1`);
+      const first = hold(db, 't0');
+      await first.inside;
+      await expectConnections({ t0: 1, t1: 1 });
+      // t0 has a busy connection, so it first waits for it (about one login's time), then takes t1's idle one.
+      const second = await db.withTenant('t0', (sql) => sql<{ who: string }>`select current_user::text as who`);
+      expect(second.rows[0]!.who).toBe(tenantRoleName('t0', app.name));
+      await expectConnections({ t0: 2 });
+      first.release();
+      await first.done;
     } finally {
       await db.end();
     }
@@ -229,5 +250,32 @@ describe('login mode pools', () => {
     expect(max).toBeGreaterThan(0);
     expect(max).toBeLessThanOrEqual(4);
     await expectConnections({});
+  });
+
+  it('through PgBouncer, max_db_connections bounds the server connections of all tenant roles together', async () => {
+    const bouncer = await startPgBouncer({ targetUrl: app.url, auth: 'scram-sha-256', defaultPoolSize: 2, maxDbConnections: 3 });
+    const url = new URL(bouncer.url);
+    url.password = 'app-password';
+    const db = new Database({ url: url.toString(), tenantRoles: 'login', tenantRoleSecret: SECRET });
+    const sampler = sampleMax();
+    try {
+      // Client side up to pool_max (10) connections over five tenants; PgBouncer closes an idle server
+      // connection of one tenant role to open one for another when the database's limit is reached.
+      const seen = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          db.withTenant(
+            SLUGS[i % SLUGS.length]!,
+            (sql) => sql<{ who: string }>`select pg_sleep(0.005), current_user::text as who`,
+          ),
+        ),
+      );
+      expect(seen.map((r, i) => r.rows[0]!.who === tenantRoleName(SLUGS[i % SLUGS.length]!, app.name))).not.toContain(false);
+    } finally {
+      await db.end();
+      await bouncer.stop();
+    }
+    const max = await sampler.stop();
+    expect(max).toBeGreaterThan(0);
+    expect(max).toBeLessThanOrEqual(3);
   });
 });
