@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database, PoolExhaustedError, createTenant, setupDatabase } from '../src/index.js';
+import { parsePoolSettings } from '../src/drivers/pool-settings.js';
 import { tenantRoleName } from '../src/roles.js';
 import { createAppDatabase, type AppDatabase, DROP_TIMEOUT_MS, adminQuery } from './helpers/database.js';
 import { startPgBouncer } from './helpers/pgbouncer.js';
@@ -108,6 +109,32 @@ describe('login mode pools', () => {
       await db.end();
     }
     await expectConnections({});
+  });
+
+  it('reads its bounds from the URL: tenant_pool_max and tenant_pool_tenants (defaults: pool_max)', async () => {
+    expect(parsePoolSettings('postgres://u@h/d?pool_max=7')).toMatchObject({ tenantPoolMax: 7, tenantPoolTenants: 7 });
+    const parsed = parsePoolSettings('postgres://u@h/d?tenant_pool_max=4&tenant_pool_tenants=2&sslmode=disable');
+    expect(parsed).toMatchObject({ max: 10, tenantPoolMax: 4, tenantPoolTenants: 2 });
+    expect(parsed.connectionString).toBe('postgres://u@h/d?sslmode=disable');
+    const db = new Database({
+      url: `${app.url}?tenant_pool_max=2&tenant_pool_tenants=1`,
+      tenantRoles: 'login',
+      tenantRoleSecret: SECRET,
+    });
+    try {
+      for (const slug of ['t0', 't1', 't2']) await db.withTenant(slug, (sql) => sql`select 1`);
+      await expectConnections({ t2: 1 });
+      const held = ['t0', 't1'].map((slug) => hold(db, slug));
+      await Promise.all(held.map((h) => h.inside));
+      const waiting = db.withTenant('t3', (sql) => sql`select 1`);
+      const driver = await db.driver();
+      while (driver.tenantPoolStats?.().waiting !== 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(driver.tenantPoolStats?.()).toMatchObject({ open: 2 });
+      for (const h of held) h.release();
+      await Promise.all([waiting, ...held.map((h) => h.done)]);
+    } finally {
+      await db.end();
+    }
   });
 
   it('at the cap, a tenant without a connection takes the slot of the least recently used idle one', async () => {
