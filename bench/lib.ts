@@ -2,7 +2,12 @@
  * Shared pieces of the benchmarks. Every figure is a ratio against a baseline measured in the same run,
  * with the variants interleaved round by round, because the machines are shared and noisy.
  */
+import { execFile } from 'node:child_process';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { DEFAULT_TENANT_DIR } from '../packages/db/src/migrations/runner.js';
 
 export {
   createTestDatabase as createScratchDatabase,
@@ -103,4 +108,75 @@ export function printTable(title: string, rows: BenchRow[]): void {
 /** True when the calling module is the script node was started with. */
 export function isMain(metaUrl: string): boolean {
   return process.argv[1] !== undefined && metaUrl === pathToFileURL(process.argv[1]).href;
+}
+
+/** Appends the wall time of `work` (ms) to `samples`. */
+export async function timed(samples: number[], work: () => Promise<unknown>): Promise<void> {
+  const started = performance.now();
+  await work();
+  samples.push(performance.now() - started);
+}
+
+/**
+ * Runs `steps` one after the other, in the given order when `round` is even and reversed when it is odd, so
+ * that no side always goes first (the first of a pair meets a colder machine, the second a busier one).
+ */
+export async function alternate(round: number, steps: Array<() => Promise<unknown>>): Promise<void> {
+  for (const step of round % 2 === 0 ? steps : [...steps].reverse()) await step();
+}
+
+/**
+ * Wall time of `node <args>` as a child process, in ms, and its stdout; rejects (with the end of its stderr)
+ * if it exits non-zero. `env` is the child's whole environment (NO_COLOR is added).
+ */
+export function timeNode(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ ms: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    execFile(
+      process.execPath,
+      args,
+      { cwd: options.cwd, env: { ...(options.env ?? process.env), NO_COLOR: '1' }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        if (error) reject(new Error(`node ${args.join(' ')} failed: ${error.message} ${stderr.slice(-500)}`));
+        else resolve({ ms, stdout });
+      },
+    );
+  });
+}
+
+/** The built-in tenant migration files (the real 13-file template), in order, and their text. */
+export async function tenantTemplate(): Promise<{ files: string[]; texts: string[] }> {
+  const files = (await readdir(DEFAULT_TENANT_DIR)).filter((f) => f.endsWith('.sql')).sort();
+  return { files, texts: await Promise.all(files.map((f) => readFile(join(DEFAULT_TENANT_DIR, f), 'utf8'))) };
+}
+
+/**
+ * createTenant() against the tenant template replayed raw, alternated tenant by tenant (the baseline first
+ * on even tenants); per-tenant wall times of each side. `raw(i)` and `ours(i)` create tenant `i`.
+ */
+export async function replayAgainstCreate(
+  count: number,
+  raw: (i: number) => Promise<unknown>,
+  ours: (i: number) => Promise<unknown>,
+): Promise<{ baseline: number[]; ours: number[] }> {
+  const samples = { baseline: [] as number[], ours: [] as number[] };
+  for (let i = 0; i < count; i++) {
+    await alternate(i, [() => timed(samples.baseline, () => raw(i)), () => timed(samples.ours, () => ours(i))]);
+  }
+  return samples;
+}
+
+/**
+ * A raw node-postgres pool for a baseline. Its 'error' listener keeps the process alive when the server ends
+ * an idle connection (a scratch database dropped with force at the end of a run): pg-pool re-emits that
+ * error on the pool, and an 'error' event nobody listens to throws.
+ */
+export function rawPool(config: pg.PoolConfig & { pipeline?: boolean }): pg.Pool {
+  const pool = new pg.Pool(config);
+  pool.on('error', () => {});
+  return pool;
 }
