@@ -19,9 +19,19 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Database, createTenant, setupDatabase } from '../packages/db/src/index.js';
 import { DEFAULT_TENANT_DIR } from '../packages/db/src/migrations/runner.js';
-import { alternate, createScratchDatabase, isMain, median, printTable, row, timeNode, timed, type BenchRow } from './lib.js';
+import {
+  alternate,
+  createFleet,
+  createScratchDatabase,
+  isMain,
+  median,
+  printTable,
+  row,
+  timeNode,
+  timed,
+  type BenchRow,
+} from './lib.js';
 import { psqlScript } from './psql.js';
-import { provision } from './scale/measure.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'packages', 'cli', 'bin', 'cgk.mjs');
@@ -89,8 +99,7 @@ export async function runCliBench(options: CliBenchOptions = {}): Promise<BenchR
     await setupDatabase({ db });
     rows.push(...(await createRows(db, scratch.url, env, cwd, options.creates ?? 10)));
     const slugs = Array.from({ length: tenants }, (_, i) => `f${String(i + 1).padStart(5, '0')}`);
-    const made = await provision((slug) => createTenant({ slug }, { db }), slugs, 4);
-    if (made.failures.length > 0) throw new Error(`fleet: ${made.failures.length} tenants failed: ${made.failures[0]!.error}`);
+    await createFleet(db, slugs, { label: 'Fleet', concurrency: 4, log: () => {} });
     rows.push(...(await migrateRows(scratch.url, slugs, env, cwd, options.rounds ?? 3)));
     return rows;
   } finally {

@@ -7,6 +7,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
+import { createTenant, type Database } from '../packages/db/src/index.js';
 import { DEFAULT_TENANT_DIR } from '../packages/db/src/migrations/runner.js';
 
 export {
@@ -179,4 +180,108 @@ export function rawPool(config: pg.PoolConfig & { pipeline?: boolean }): pg.Pool
   const pool = new pg.Pool(config);
   pool.on('error', () => {});
   return pool;
+}
+
+/** Set by SIGINT / SIGTERM: provisioning stops taking new tenants. */
+export const interruption = { stopped: false };
+
+const TRANSIENT = /out of shared memory|too many (clients|connections)|deadlock detected|could not serialize/i;
+
+export interface Provisioned {
+  /** Per-tenant wall time in ms, in the order the tenants were started (slug order). */
+  durations: number[];
+  /** `doneAt[k]`: ms since the start when the (k+1)-th tenant was done (completion order). */
+  doneAt: number[];
+  failures: Array<{ slug: string; error: string }>;
+  retries: Array<{ slug: string; error: string }>;
+}
+
+/** Creates tenants with `concurrency` parallel calls of `create`; a transient server error is retried. */
+export async function provision(
+  create: (slug: string) => Promise<unknown>,
+  slugs: string[],
+  concurrency: number,
+  progress?: (done: number, ms: number[]) => void,
+): Promise<Provisioned> {
+  const durations: number[] = new Array(slugs.length);
+  const doneAt: number[] = [];
+  const failures: Array<{ slug: string; error: string }> = [];
+  const retries: Array<{ slug: string; error: string }> = [];
+  const begun = performance.now();
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < slugs.length && failures.length < 100 && !interruption.stopped) {
+      const i = next++;
+      const slug = slugs[i]!;
+      for (let attempt = 1; ; attempt++) {
+        const started = performance.now();
+        try {
+          await create(slug);
+          durations[i] = performance.now() - started;
+          break;
+        } catch (error) {
+          const message = (error as Error).message;
+          // The server is shared: another process can exhaust the lock table or the connections for a
+          // moment. createTenant is all-or-nothing, so such a tenant is simply created again.
+          if (attempt < 5 && TRANSIENT.test(message)) {
+            retries.push({ slug, error: message });
+            await new Promise((r) => setTimeout(r, 250 * attempt));
+            continue;
+          }
+          failures.push({ slug, error: message });
+          break;
+        }
+      }
+      done++;
+      doneAt.push(performance.now() - begun);
+      progress?.(done, durations);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { durations: durations.filter((d) => d !== undefined), doneAt, failures, retries };
+}
+
+/**
+ * A fleet: createTenant() for every slug on `db` (named `${label} ${slug}`), `concurrency` at a time, each
+ * followed by `after(slug)` if given (seeding); a line on `log` every `every` tenants (count, elapsed time,
+ * recent rate and median). Throws when a tenant could not be made, unless `tolerate` (the caller reports).
+ */
+export async function createFleet(
+  db: Database,
+  slugs: string[],
+  options: {
+    label: string;
+    concurrency: number;
+    log: (line: string) => void;
+    every?: number;
+    after?: (slug: string) => Promise<unknown>;
+    tolerate?: boolean;
+  },
+): Promise<Provisioned & { ms: number }> {
+  const n = slugs.length;
+  const every = options.every ?? Math.max(100, Math.round(n / 20));
+  const started = performance.now();
+  let mark = { at: started, done: 0 };
+  const outcome = await provision(
+    async (slug) => {
+      await createTenant({ slug, name: `${options.label} ${slug}` }, { db });
+      await options.after?.(slug);
+    },
+    slugs,
+    options.concurrency,
+    (done, ms) => {
+      if (done % every !== 0 && done !== n) return;
+      const now = performance.now();
+      const recent = ms.slice(mark.done, done).filter((d) => d !== undefined);
+      const rate = ((done - mark.done) / ((now - mark.at) / 1000)).toFixed(1);
+      const elapsed = ((now - started) / 1000).toFixed(0);
+      options.log(`${done}/${n} tenants, ${elapsed} s, ${rate} tenants/s lately, median ${median(recent).toFixed(1)} ms`);
+      mark = { at: now, done };
+    },
+  );
+  const { failures } = outcome;
+  if (failures.length > 0 && !options.tolerate)
+    throw new Error(`${failures.length} tenants failed, first: ${failures[0]!.slug}: ${failures[0]!.error}`);
+  return { ...outcome, ms: performance.now() - started };
 }
