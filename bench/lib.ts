@@ -128,11 +128,11 @@ export async function alternate(round: number, steps: Array<() => Promise<unknow
 
 /**
  * Wall time of `node <args>` as a child process, in ms, and its stdout; rejects (with the end of its stderr)
- * if it exits non-zero. `env` is the child's whole environment (NO_COLOR is added).
+ * if it exits with another code than `exitCode` (0). `env` is the child's whole environment (NO_COLOR is added).
  */
 export function timeNode(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; exitCode?: number } = {},
 ): Promise<{ ms: number; stdout: string }> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
@@ -142,7 +142,8 @@ export function timeNode(
       { cwd: options.cwd, env: { ...(options.env ?? process.env), NO_COLOR: '1' }, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        if (error) reject(new Error(`node ${args.join(' ')} failed: ${error.message} ${stderr.slice(-500)}`));
+        if ((error ? Number(error.code) : 0) !== (options.exitCode ?? 0))
+          reject(new Error(`node ${args.join(' ')} failed: ${error?.message ?? 'exit code 0'} ${stderr.slice(-500)}`));
         else resolve({ ms, stdout });
       },
     );
