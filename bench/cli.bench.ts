@@ -169,28 +169,24 @@ async function createRows(db: Database, url: string, env: NodeJS.ProcessEnv, cwd
   }
   const startup = median(s.help);
   const each = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' ');
+  const against = (baseline: string, samples: number[], extra: Partial<BenchRow>) =>
+    row(
+      `cgk tenant:create minus start-up vs createTenant in-process, ${baseline} Database (median of ${count})`,
+      'ms',
+      median(samples),
+      median(s.cli) - startup,
+      extra,
+    );
   return [
-    row(
-      `cgk tenant:create minus start-up vs createTenant in-process, new Database (median of ${count})`,
-      'ms',
-      median(s.cold),
-      median(s.cli) - startup,
-      {
-        goal: '≤ 1.0x',
-        note:
-          `cgk tenant:create ${median(s.cli).toFixed(0)} ms whole, cgk --help ${startup.toFixed(0)} ms; ` +
-          `new Database per run: ${each(s.cold)}`,
-      },
-    ),
-    row(
-      `cgk tenant:create minus start-up vs createTenant in-process, warm Database (median of ${count})`,
-      'ms',
-      median(s.warm),
-      median(s.cli) - startup,
-      {
-        note: 'the warm baseline reuses server connections that created tenants before: their catalog caches are warm',
-      },
-    ),
+    against('new', s.cold, {
+      goal: '≤ 1.0x',
+      note:
+        `cgk tenant:create ${median(s.cli).toFixed(0)} ms whole, cgk --help ${startup.toFixed(0)} ms; ` +
+        `new Database per run: ${each(s.cold)}`,
+    }),
+    against('warm', s.warm, {
+      note: 'the warm baseline reuses server connections that created tenants before: their catalog caches are warm',
+    }),
     ...(built ? [distRow(s, count)] : []),
   ];
 }

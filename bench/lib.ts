@@ -286,3 +286,10 @@ export async function createFleet(
     throw new Error(`${failures.length} tenants failed, first: ${failures[0]!.slug}: ${failures[0]!.error}`);
   return { ...outcome, ms: performance.now() - started };
 }
+
+/** The positive integer after option `argv[i]` (`--tenants 100`); throws naming the option otherwise. */
+export function positiveInt(argv: string[], i: number): number {
+  const v = Number(argv[i + 1]);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${argv[i]} needs a positive integer`);
+  return v;
+}

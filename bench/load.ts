@@ -23,7 +23,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Database } from '../packages/db/src/index.js';
 import { parsePoolSettings } from '../packages/db/src/drivers/pool-settings.js';
-import { isMain } from './lib.js';
+import { isMain, positiveInt } from './lib.js';
 import {
   backendMemory,
   coldWarmProfile,
@@ -297,11 +297,7 @@ export function parseLoadArgs(argv: string[]): LoadOptions {
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const int = () => {
-      const v = Number(argv[++i]);
-      if (!Number.isInteger(v) || v < 1) throw new Error(`${arg} needs a positive integer`);
-      return v;
-    };
+    const int = () => positiveInt(argv, i++);
     if (arg === '--tenants') options.tenants = int();
     else if (arg === '--seconds') options.seconds = int();
     else if (arg === '--rounds') options.rounds = int();

@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Database, setupDatabase } from '../packages/db/src/index.js';
 import { parsePoolSettings } from '../packages/db/src/drivers/pool-settings.js';
-import { createFleet, createScratchDatabase, isMain } from './lib.js';
+import { createFleet, createScratchDatabase, isMain, positiveInt } from './lib.js';
 import { machineInfo, resultsDir, timestamp } from './run.js';
 import { catalogSize, countingSource, dropScratch, interruption, log, mb, round, Sampler } from './scale/measure.js';
 import { fleetChecks, fleetMigrationPhase, latencyPhase, oneMorePhase, provisionPhase, type ScaleRun } from './scale/phases.js';
@@ -168,11 +168,7 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
   const options: ScaleOptions = { tenants: 10_000, concurrency: 4, scopes: 2000, keep: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const value = () => {
-      const v = Number(argv[++i]);
-      if (!Number.isInteger(v) || v < 1) throw new Error(`${arg} needs a positive integer`);
-      return v;
-    };
+    const value = () => positiveInt(argv, i++);
     if (arg === '--tenants') options.tenants = value();
     else if (arg === '--concurrency') options.concurrency = value();
     else if (arg === '--scopes') options.scopes = value();
