@@ -14,6 +14,7 @@ export default defineConfig({
       'packages/db/test/sql-tag.test.ts',
       'packages/db/test/request.test.ts',
       'packages/db/test/migration-files.test.ts',
+      'packages/db/test/split-text.test.ts',
       'packages/db/test/secrets.test.ts',
       'packages/cli/test/output.test.ts',
     ],

@@ -44,7 +44,7 @@ export function createContext(out: Output): Context {
         const wait = fresh ? ' (creating it: the first start takes a few seconds)' : '';
         out.note(`${cfg.reason}: using the embedded PostgreSQL in ${displayPath(dir)}${wait}`);
         // A command lives seconds: V8's baseline WebAssembly compiler alone starts the embedded PostgreSQL
-        // faster and with ~50 MB less memory than also optimising its 9 MB module in the background.
+        // faster and with less memory than also optimising its module in the background (docs/BENCHMARKS.md).
         // Set before PGlite is loaded; the flag is read when the module is compiled.
         setFlagsFromString('--liftoff-only');
         db = configureDatabase({

@@ -20,6 +20,9 @@ import { CLI_BIN, REPO_ROOT, cleanEnv, tempDir } from './helpers/cli.js';
  *   for valid shell and real CLI command names instead;
  * - `unset DATABASE_URL`: run without DATABASE_URL (the embedded PostgreSQL, or the URL in .env.local);
  * - `cwd repository`: run in the repository root (npm scripts).
+ * The output the guide shows for a block (a ```text block right after it, or one marked `<!-- docs-test: output
+ * of the block above -->`) must be in what the block printed (stdout and stderr together), line by line and in
+ * order, once durations, timestamps, the server version, key ids and this run's names are normalised.
  */
 
 /** Dropping a database waits for a checkpoint, which takes long on a busy server. */
@@ -31,25 +34,86 @@ interface Block {
   line: number;
   code: string;
   directive: string | undefined;
+  /** The output the guide shows for this block (see `bashBlocks`), if any. */
+  shown?: { line: number; text: string };
 }
 
-function bashBlocks(markdown: string): Block[] {
+/** Every fenced block of the guide, in order: its language, first line (1-based), text and directive comment. */
+function fencedBlocks(markdown: string) {
   const lines = markdown.split('\n');
-  const blocks: Block[] = [];
+  const fenced: Array<{ lang: string; line: number; code: string; directive: string | undefined; afterBlock: boolean }> = [];
   for (let i = 0; i < lines.length; i++) {
-    if (lines[i]!.trim() !== '```bash') continue;
+    const open = /^```(\w+)$/.exec(lines[i]!.trim());
+    if (!open) continue;
     let previous = i - 1;
     while (previous >= 0 && lines[previous]!.trim() === '') previous--;
     const directive = /^<!--\s*docs-test:\s*(.*?)\s*-->$/.exec(lines[previous]?.trim() ?? '')?.[1];
     const start = i;
     const body: string[] = [];
     for (i++; i < lines.length && lines[i]!.trim() !== '```'; i++) body.push(lines[i]!);
-    blocks.push({ line: start + 1, code: body.join('\n'), directive });
+    fenced.push({
+      lang: open[1]!,
+      line: start + 1,
+      code: body.join('\n'),
+      directive,
+      afterBlock: lines[previous]?.trim() === '```',
+    });
+  }
+  return fenced;
+}
+
+/**
+ * The ```bash blocks, each with the output the guide shows for it: a ```text block right after it (nothing but
+ * blank lines between), or one marked `<!-- docs-test: output of the block above -->` (when a sentence comes
+ * between). Other ```text blocks are illustrations (e.g. what `migrate` prints after a hypothetical upgrade).
+ */
+function bashBlocks(markdown: string): Block[] {
+  const fenced = fencedBlocks(markdown);
+  const blocks: Block[] = [];
+  for (const [index, block] of fenced.entries()) {
+    if (block.lang === 'bash') {
+      blocks.push({ line: block.line, code: block.code, directive: block.directive });
+      continue;
+    }
+    const previous = fenced[index - 1];
+    const output = block.lang === 'text' && (block.afterBlock || block.directive === 'output of the block above');
+    if (output && previous?.lang === 'bash') blocks.at(-1)!.shown = { line: block.line, text: block.code };
   }
   return blocks;
 }
 
 const blocks = bashBlocks(guide);
+
+/**
+ * Output lines with what differs from run to run replaced by a placeholder: durations, timestamps, the server's
+ * version, key ids, and the names of this run's directory and databases (`names`: [actual, as in the guide]).
+ * Blank lines are dropped and trailing blanks trimmed.
+ */
+function normalise(text: string, names: Array<[string, string]>): string[] {
+  let out = text;
+  for (const [actual, shown] of names) out = out.replaceAll(actual, shown);
+  out = out
+    .replace(/\b\d+(?:\.\d+)? (?:ms|s)\b/g, '<duration>')
+    .replace(/\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\b/g, '<timestamp>')
+    .replace(/PostgreSQL \d+(?:\.\d+)*(?: \([^)]*\))?(?: on [\w.-]+)?/g, 'PostgreSQL <version>')
+    .replace(/\(key [0-9a-f]{8}\)/g, '(key <id>)');
+  return out
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .filter((line) => line !== '');
+}
+
+/** The shown lines that are not in the actual output in the same order (each one a whole line). */
+function missingLines(shown: string[], actual: string[]): string[] {
+  const missing: string[] = [];
+  let at = 0;
+  for (const line of shown) {
+    const found = actual.indexOf(line, at);
+    if (found === -1) missing.push(line);
+    else at = found + 1;
+  }
+  return missing;
+}
 
 describe('docs/setup/DATABASE.md', () => {
   let scratch: TestDatabase;
@@ -75,6 +139,13 @@ describe('docs/setup/DATABASE.md', () => {
     const skipped = blocks.filter((b) => b.directive?.startsWith('skip'));
     expect(skipped.length).toBeLessThanOrEqual(3);
     for (const b of skipped) expect(b.directive, `block at line ${b.line}`).toBe('skip (needs Neon)');
+    // The output the guide shows is compared for these blocks (none of them skipped).
+    expect(blocks.filter((b) => b.shown).map((b) => b.code.split('\n')[0])).toEqual([
+      'npx @cgk/cli setup:database',
+      'npx @cgk/cli setup:database',
+      'npx @cgk/cli tenant:create acme --name "Acme Inc."',
+      'npx @cgk/cli doctor',
+    ]);
     for (const b of blocks)
       expect([undefined, 'skip (needs Neon)', 'unset DATABASE_URL', 'cwd repository'], `block at line ${b.line}`).toContain(
         b.directive,
@@ -121,25 +192,32 @@ describe('docs/setup/DATABASE.md', () => {
         DATABASE_URL: block.directive === 'unset DATABASE_URL' ? undefined : scratch.url,
       });
       const cwd = block.directive === 'cwd repository' ? REPO_ROOT : work.path;
-      const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      // stderr goes into stdout, so notes and results keep the order the guide shows them in.
+      const result = await new Promise<{ code: number; output: string }>((resolve) => {
         execFile(
           'bash',
-          ['-euo', 'pipefail', '-c', script],
+          ['-euo', 'pipefail', '-c', `exec 2>&1\n${script}`],
           { cwd, env, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 },
-          (error, stdout, stderr) => {
-            resolve({
-              code: error ? (typeof error.code === 'number' ? error.code : -1) : 0,
-              stdout: String(stdout),
-              stderr: String(stderr),
-            });
+          (error, stdout) => {
+            resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, output: String(stdout) });
           },
         );
       });
-      expect(
-        result.code,
-        `block at line ${block.line} failed:\n${script}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`,
-      ).toBe(0);
-      expect(result.stdout + result.stderr).not.toMatch(/^\s+at /m);
+      expect(result.code, `block at line ${block.line} failed:\n${script}\n--- output\n${result.output}`).toBe(0);
+      expect(result.output).not.toMatch(/^\s+at /m);
+      if (block.shown) {
+        const names: Array<[string, string]> = [
+          [work.path, '/home/you/shop'],
+          [scratch.name, 'cgk_dev'],
+          [devName, 'cgk_dev'],
+        ];
+        const actual = normalise(result.output, names);
+        const missing = missingLines(normalise(block.shown.text, []), actual);
+        expect(
+          missing,
+          `the output shown at line ${block.shown.line} differs from what the block at line ${block.line} printed (normalised):\n${actual.join('\n')}`,
+        ).toEqual([]);
+      }
     });
   }
 });

@@ -111,6 +111,37 @@ describe('Output in text mode', () => {
     expect(stdout.text).toBe('');
   });
 
+  it('strips commander\'s "error:" prefix only at the start, with or without a blank after it', () => {
+    const tight = output(false);
+    tight.out.usage('error:missing argument');
+    expect(tight.stderr.text).toBe('cgk: usage error: missing argument (see: npx @cgk/cli --help)\n');
+    const inner = output(false);
+    inner.out.usage("unknown command 'error: x'");
+    expect(inner.stderr.text).toBe("cgk: usage error: unknown command 'error: x' (see: npx @cgk/cli --help)\n");
+  });
+
+  it('prints the stack of an error without a cause with --verbose, one part per line and no "Caused by"', () => {
+    const { out, stderr } = output(false, true);
+    const error = new Error('alone');
+    out.error(error);
+    expect(stderr.text).toContain(error.stack!);
+    expect(stderr.text).not.toContain('Caused by');
+    const chained = output(false, true);
+    chained.out.error(new Error('top', { cause: new Error('below') }));
+    expect(chained.stderr.text).toMatch(/\n\s+at [^\n]+\nCaused by: Error: below\n/);
+    const stackless = output(false, true);
+    const bare = new Error('no stack');
+    bare.stack = undefined;
+    stackless.out.error(bare);
+    expect(stackless.stderr.text).toContain('Error: no stack');
+  });
+
+  it('writes to the process streams by default', () => {
+    const out = new Output(false, false);
+    expect(out.streams.stdout).toBe(process.stdout);
+    expect(out.streams.stderr).toBe(process.stderr);
+  });
+
   it('is interactive only when stderr is a terminal', () => {
     expect(output(false, false, true).out.interactive).toBe(true);
     expect(output(false, false, false).out.interactive).toBe(false);

@@ -5,6 +5,9 @@ import { DatabaseClosedError } from './errors.js';
 import { currentScope } from './scope/context.js';
 import { createSql, type Sql } from './sql.js';
 import { runTenantScope } from './scope/tenant-scope.js';
+import { tenantRoleNameForTag } from './roles.js';
+import { formerTenantRoleSecrets, requireTenantRoleSecret, tenantRolePassword } from './tenant-credentials.js';
+import { assertLoginModeSupported, tenantRoleMode, tenantRoleModeFromEnv, type TenantRoleMode } from './tenant-role-mode.js';
 
 /** How to reach a database. Omitted fields come from the environment (see `resolveDriverConfig`). */
 export interface DatabaseOptions {
@@ -14,10 +17,29 @@ export interface DatabaseOptions {
   /** PGlite data directory; `undefined` with driver 'pglite' and no env = `.cgk/pglite`. Use ':memory:' for none. */
   dataDir?: string;
   /**
-   * Enforce isolation with a PostgreSQL role per tenant (`SET LOCAL ROLE` in every scope). Default: on,
-   * unless `CGK_TENANT_ROLES=off`. Off means search_path-only isolation; see docs/setup/DATABASE.md.
+   * Isolation mode of tenant scopes (docs/ISOLATION.md): `'set-role'` (default; `true`): each scope switches
+   * to the tenant's role with `SET LOCAL ROLE`; `'login'`: each scope's connection is logged in as the
+   * tenant's role (pg driver only; needs `tenantRoleSecret`), so SQL in a scope cannot leave the tenant;
+   * `'off'` (`false`): `search_path` only. Default: `CGK_TENANT_ROLES`, else `'set-role'`.
    */
-  tenantRoles?: boolean;
+  tenantRoles?: boolean | TenantRoleMode;
+  /**
+   * Login mode: the secret tenant role passwords are derived from (HMAC-SHA256; at least 32 characters).
+   * Default: `CGK_TENANT_ROLE_SECRET`. Read at the first scope, tenant creation or repair, not before.
+   */
+  tenantRoleSecret?: string;
+  /**
+   * Login mode, while rotating the secret: former secrets, tried in order when the server refuses the current
+   * one's password (until `tenant:repair` has run with the new secret). Default: `CGK_TENANT_ROLE_SECRETS_OLD`
+   * (comma-separated).
+   */
+  formerTenantRoleSecrets?: string[];
+  /**
+   * Login mode: bounds of the per-tenant pools. `maxConnections`: server connections across all tenants
+   * (default `pool_max` of the URL; on top of the application role's own pool). `maxTenants`: tenants that
+   * keep connections, least recently used evicted first (default `maxConnections`).
+   */
+  tenantPools?: { maxConnections?: number; maxTenants?: number };
   /**
    * Embedded database only: called once, with the holder's pid, when another process holds the data
    * directory and this one starts waiting for it (up to 30 s). The CLI prints a line with it.
@@ -25,9 +47,12 @@ export interface DatabaseOptions {
   onEmbeddedLockWait?: (holderPid: number) => void;
 }
 
-/** Reads CGK_TENANT_ROLES: on unless it says off / false / 0. */
+/**
+ * Reads CGK_TENANT_ROLES: whether tenant roles are on (set-role or login mode; see `tenantRoleModeFromEnv`
+ * for the mode itself). Throws `ConfigError` for a value that names no mode.
+ */
 export function tenantRolesFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  return !/^(off|false|0|no)$/i.test(env.CGK_TENANT_ROLES?.trim() ?? '');
+  return tenantRoleModeFromEnv(env) !== 'off';
 }
 
 /**
@@ -39,8 +64,10 @@ export class Database {
   /** Runs on this database; inside a withTenant() scope of this database it runs in that scope's transaction. */
   readonly sql: Sql;
   readonly config: DriverConfig;
-  /** Whether scopes switch to the tenant's own role (see DatabaseOptions.tenantRoles). */
+  /** Whether scopes run as the tenant's own role, in either mode (see DatabaseOptions.tenantRoles). */
   readonly tenantRoles: boolean;
+  /** How scopes are isolated: 'off', 'set-role' or 'login' (see DatabaseOptions.tenantRoles). */
+  readonly tenantRoleMode: TenantRoleMode;
   /**
    * @internal The tag of the database this URL reaches (`tagOfDatabase` in roles.ts), learned by the first
    * tenant scope so that later scopes name the tenant role as a literal instead of computing it on the server.
@@ -48,10 +75,19 @@ export class Database {
   databaseTag: string | undefined;
   #driver: Promise<Driver> | undefined;
   #ended = false;
+  readonly #secretOption: string | undefined;
+  readonly #formerSecrets: string[] | undefined;
+  readonly #tenantPools: DatabaseOptions['tenantPools'];
 
   constructor(options: DatabaseOptions = {}) {
     this.config = resolveOptions(options);
-    this.tenantRoles = options.tenantRoles ?? tenantRolesFromEnv();
+    this.tenantRoleMode = tenantRoleMode(options.tenantRoles);
+    this.tenantRoles = this.tenantRoleMode !== 'off';
+    // Refused here, where the mode was chosen: a driver that cannot log in as a tenant never gets a scope.
+    if (this.tenantRoleMode === 'login') assertLoginModeSupported(this.config.driver);
+    this.#secretOption = options.tenantRoleSecret;
+    this.#formerSecrets = options.formerTenantRoleSecrets;
+    this.#tenantPools = options.tenantPools;
     this.databaseTag = undefined;
     // A malformed connection string is reported here, where it was given, not at the first query.
     if (this.config.url) parsePoolSettings(this.config.url);
@@ -64,8 +100,34 @@ export class Database {
   /** The driver, opened on first use; a failure to open is reported on every use, as a typed error. */
   driver(): Promise<Driver> {
     if (this.#ended) return Promise.reject(new DatabaseClosedError());
-    this.#driver ??= openDriver(this.config);
+    this.#driver ??= openDriver(this.config, this.tenantRoleMode === 'login' ? this.#loginOptions() : undefined);
     return this.#driver;
+  }
+
+  /**
+   * @internal Login mode: the secret tenant role passwords derive from. Throws `ConfigError` when it is
+   * missing or too short (asked only by work that needs it: scopes, tenant creation, repair, doctor).
+   */
+  tenantRoleSecret(): string {
+    return requireTenantRoleSecret(this.#secretOption);
+  }
+
+  /** @internal The role name of `slug` in this database, learning the database's tag once (one query). */
+  async tenantRoleName(slug: string): Promise<string> {
+    if (!this.databaseTag) {
+      const { rows } = await this.query({ text: 'select left(md5(current_database()), 8) as tag' });
+      this.databaseTag = String(rows[0]?.tag);
+    }
+    return tenantRoleNameForTag(slug, this.databaseTag);
+  }
+
+  #loginOptions() {
+    return {
+      passwords: (role: string) =>
+        [this.tenantRoleSecret(), ...formerTenantRoleSecrets(this.#formerSecrets)].map((s) => tenantRolePassword(s, role)),
+      ...(this.#tenantPools?.maxConnections === undefined ? {} : { maxConnections: this.#tenantPools.maxConnections }),
+      ...(this.#tenantPools?.maxTenants === undefined ? {} : { maxTenants: this.#tenantPools.maxTenants }),
+    };
   }
 
   /** Runs one statement outside any scope (autocommit), whatever the current async context. */
@@ -141,7 +203,8 @@ export const sql: Sql = createSql((statement) => {
 /**
  * Runs `fn` in a tenant scope on the default database: one connection, one transaction, `search_path` set
  * transaction-locally to `tenant_{slug}, public` and, with tenant roles on (the default), the transaction
- * running as the tenant's own role (`SET LOCAL ROLE`; see docs/ISOLATION.md). Inside `fn` the module-level
+ * running as the tenant's own role (`SET LOCAL ROLE`; in login mode, on a connection logged in as that role;
+ * see docs/ISOLATION.md). Inside `fn` the module-level
  * `sql` and the `sql` passed to `fn` both run in that transaction. Commits when `fn` resolves, rolls back
  * when it throws (rethrowing the original error). A tenant without a schema throws `TenantNotFoundError`; a bad slug throws
  * `InvalidSlugError` before any SQL; a nested scope of the same tenant reuses the outer one, of another

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { citusCheck, describeCitus } from './citus.js';
-import { Database, tenantRolesFromEnv } from './database.js';
+import { Database } from './database.js';
+import { checkLoginMode } from './doctor-login.js';
+import { tenantRoleModeFromEnv, type TenantRoleMode } from './tenant-role-mode.js';
 import { parsePoolSettings } from './drivers/pool-settings.js';
 import { resolveDriverConfig, type DriverConfig } from './drivers/driver-config.js';
 import { CacheError, ConfigError, redactSecrets } from './errors.js';
@@ -94,7 +96,7 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   } else {
     try {
       db ??= openTarget(target);
-      reachable = await checkConnection(db, target, add, options.db?.tenantRoles ?? tenantRolesFromEnv(env));
+      reachable = await checkConnection(db, target, add, rolesOn(options.db, env));
     } catch (error) {
       // A configuration the Database refuses (a malformed URL) is this check's failure too.
       add(failure('connection', error));
@@ -102,7 +104,7 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   }
 
   if (target) add(checkPooling(target));
-  add(await checkTenantRoles(options.db?.tenantRoles ?? tenantRolesFromEnv(env), reachable ? db : undefined));
+  for (const check of await isolationChecks(options.db, env, target, reachable ? db : undefined)) add(check);
 
   if (reachable && db) {
     try {
@@ -122,12 +124,41 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   return { ok: checks.every((c) => c.status !== 'fail'), checks, durationMs: Math.round(performance.now() - started) };
 }
 
+/** The doctor's own connection: the application role's queries only (the isolation mode is checked apart). */
 function openTarget(target: DriverConfig): Database {
   return new Database(
     target.driver === 'pglite'
-      ? { driver: 'pglite', dataDir: target.dataDir ?? ':memory:' }
-      : { url: target.url ?? '', driver: target.driver },
+      ? { driver: 'pglite', dataDir: target.dataDir ?? ':memory:', tenantRoles: 'off' }
+      : { url: target.url ?? '', driver: target.driver, tenantRoles: 'off' },
   );
+}
+
+/** The isolation mode of the caller's database or the environment; a check that failed when it names none. */
+function roleMode(db: Database | undefined, env: NodeJS.ProcessEnv): TenantRoleMode | DoctorCheck {
+  try {
+    return db?.tenantRoleMode ?? tenantRoleModeFromEnv(env);
+  } catch (error) {
+    return failure('tenant roles', error);
+  }
+}
+
+/** The `tenant roles` check, and in login mode the login checks (doctor-login.ts). */
+async function isolationChecks(
+  given: Database | undefined,
+  env: NodeJS.ProcessEnv,
+  target: DriverConfig | undefined,
+  db: Database | undefined,
+): Promise<DoctorCheck[]> {
+  const mode = roleMode(given, env);
+  if (typeof mode !== 'string') return [mode];
+  const checks = [await checkTenantRoles(mode, db)];
+  if (mode === 'login') checks.push(...(await checkLoginMode(env, target, db)));
+  return checks;
+}
+
+function rolesOn(db: Database | undefined, env: NodeJS.ProcessEnv): boolean {
+  const mode = roleMode(db, env);
+  return typeof mode === 'string' && mode !== 'off';
 }
 
 /**
@@ -187,11 +218,20 @@ async function checkCitus(db: Database, tenantRoles: boolean, add: (check: Docto
   }
 }
 
+const MODE_DETAIL = {
+  'set-role':
+    "set-role: every tenant scope runs as the tenant's own role (SET LOCAL ROLE), which can reach only its schema" +
+    '; SQL in a scope that changes role (RESET ROLE) gets out: see login mode in docs/ISOLATION.md',
+  login:
+    "login: every tenant scope's connection is logged in as the tenant's own role (a pool per tenant), so SQL in a" +
+    ' scope cannot leave the tenant',
+};
+
 /** Tenant roles on: creating a tenant creates a role, so the connection's user needs CREATEROLE. */
-async function checkTenantRoles(on: boolean, db: Database | undefined): Promise<DoctorCheck> {
+async function checkTenantRoles(mode: TenantRoleMode, db: Database | undefined): Promise<DoctorCheck> {
   const name = 'tenant roles';
-  if (!on) return { name, status: 'ok', detail: 'off (CGK_TENANT_ROLES=off): isolation by search_path only' };
-  const detail = "on: every tenant scope runs as the tenant's own role (SET LOCAL ROLE), which can reach only its schema";
+  if (mode === 'off') return { name, status: 'ok', detail: 'off (CGK_TENANT_ROLES=off): isolation by search_path only' };
+  const detail = MODE_DETAIL[mode];
   if (!db) return { name, status: 'ok', detail };
   try {
     const { rows } = await db.sql<{

@@ -10,6 +10,7 @@ export {
   tenantRolesFromEnv,
   type DatabaseOptions,
 } from './database.js';
+export { tenantRoleModeFromEnv, type TenantRoleMode } from './tenant-role-mode.js';
 export { identifier, type SqlIdentifier, type Sql, type Row } from './sql.js';
 export { withTenant } from './database.js';
 export { currentTenant } from './scope/context.js';

@@ -1,5 +1,5 @@
 import { getDatabase, type Database } from './database.js';
-import type { QueryResult, Transaction } from './drivers/types.js';
+import type { Driver, QueryResult, Transaction } from './drivers/types.js';
 import {
   ConfigError,
   ConfirmationRequiredError,
@@ -11,7 +11,8 @@ import {
 } from './errors.js';
 import { assertValidSlug, schemaNameFor } from './identifier.js';
 import { migrateTenantInTransaction } from './migrations/runner.js';
-import { dropTenantRoleSql, grantTenantRoleSql, revokeBookkeepingSql, tenantRolesNeedLogin } from './roles.js';
+import { dropTenantRoleSql, grantTenantRoleSql, revokeBookkeepingSql, tenantRolesNeedLogin, type GrantOptions } from './roles.js';
+import { tenantRoleVerifier } from './tenant-credentials.js';
 import { encryptSecret } from './secrets.js';
 
 /** Lifecycle of a tenant: its row in `public.organizations`, its schema, its role, all or nothing. */
@@ -90,7 +91,7 @@ export async function createTenant(input: CreateTenantInput, options: CreateTena
   const db = options.db ?? getDatabase();
   const started = performance.now();
   const driver = await db.driver();
-  const login = db.tenantRoles && (await tenantRolesNeedLogin(driver));
+  const grant = db.tenantRoles ? await grantOptions(db, driver, slug) : undefined;
   const { tx, results } = await driver.begin([
     {
       text: `insert into public.organizations
@@ -111,7 +112,7 @@ export async function createTenant(input: CreateTenantInput, options: CreateTena
     const inserted = expectOk(results[0], slug);
     // The role's default privileges go in before the migrations, so every table they create is granted as it
     // is created: no `grant on all tables`, whose catalog scan grows with the number of tenants on the server.
-    const role = db.tenantRoles ? `;\n${grantTenantRoleSql(slug, { login })}` : '';
+    const role = grant ? `;\n${grantTenantRoleSql(slug, grant)}` : '';
     await tx.exec(`create schema ${schema}${role}`).catch((error: unknown) => {
       throw isSqlState(error, '42P06') ? new TenantExistsError(slug) : error;
     });
@@ -288,7 +289,19 @@ export async function repairTenantRoles(options: LifecycleOptions & { slug?: str
   for (const slug of slugs) {
     const { rows } = await db.sql<{ found: boolean }>`select to_regnamespace(${schemaNameFor(slug)}) is not null as found`;
     if (!rows[0]?.found) throw new TenantNotFoundError(slug);
-    await driver.exec(grantTenantRoleSql(slug, { existingTables: true, login: await tenantRolesNeedLogin(driver) }));
+    await driver.exec(grantTenantRoleSql(slug, { existingTables: true, ...(await grantOptions(db, driver, slug)) }));
   }
   return slugs;
+}
+
+/**
+ * How the tenant's role is made: LOGIN on Citus (its workers are reached as the tenant role) and in login
+ * mode, where it also gets its password's SCRAM verifier, derived from the secret (`ConfigError` without one).
+ */
+async function grantOptions(db: Database, driver: Driver, slug: string): Promise<GrantOptions> {
+  if (db.tenantRoleMode === 'login') {
+    const secret = db.tenantRoleSecret();
+    return { login: true, verifier: await tenantRoleVerifier(secret, await db.tenantRoleName(slug)) };
+  }
+  return { login: await tenantRolesNeedLogin(driver) };
 }

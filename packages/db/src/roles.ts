@@ -65,7 +65,7 @@ const TABLE_RIGHTS = 'select, insert, update, delete';
  * schema` scans the whole of pg_class, a cost that grows with every tenant on the server (docs/SCALING.md).
  * Either way, run `revokeBookkeepingSql` after the migrations.
  */
-export function grantTenantRoleSql(slug: string, options: { existingTables?: boolean; login?: boolean } = {}): string {
+export function grantTenantRoleSql(slug: string, options: GrantOptions = {}): string {
   const schema = schemaNameFor(slug);
   const role = tenantRoleExpression(slug);
   const existing = options.existingTables
@@ -76,15 +76,7 @@ export function grantTenantRoleSql(slug: string, options: { existingTables?: boo
   return `do $cgk$
 declare r text := ${role};
 begin
-  if not exists (select 1 from pg_roles where rolname = r) then
-    execute format('create role %I ${options.login ? 'login' : 'nologin'}', r);${
-      options.login
-        ? `
-  elsif not (select rolcanlogin from pg_roles where rolname = r) then
-    execute format('alter role %I login', r);`
-        : ''
-    }
-  end if;
+${createRoleSql(options)}
   if not exists (select 1 from pg_auth_members m join pg_roles g on g.oid = m.roleid join pg_roles u on u.oid = m.member
                  where g.rolname = r and u.rolname = current_user) then
     execute format('grant %I to %I', r, current_user);
@@ -94,6 +86,46 @@ begin
   execute format('alter default privileges in schema ${schema} grant usage, select on sequences to %I', r);${existing}
 end $cgk$;
 ${revokeBookkeepingSql(slug)}`;
+}
+
+/** What `grantTenantRoleSql` also does. */
+export interface GrantOptions {
+  /** Grant on the tables and sequences already in the schema too (repair). */
+  existingTables?: boolean;
+  /** The role may log in (Citus workers, login mode). */
+  login?: boolean;
+  /**
+   * Login mode: the role's password, as a SCRAM-SHA-256 verifier (tenant-credentials.ts), set on every run
+   * (a changed secret takes effect at the next repair); also grants CONNECT on the database.
+   */
+  verifier?: string;
+}
+
+const VERIFIER = /^SCRAM-SHA-256\$\d+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/;
+
+/** The role's creation (or update to LOGIN / a new password) inside grantTenantRoleSql's block. */
+function createRoleSql(options: GrantOptions): string {
+  const login = options.login || options.verifier !== undefined;
+  if (options.verifier !== undefined && !VERIFIER.test(options.verifier)) {
+    throw new InvalidIdentifierError('(verifier)', 'a tenant role password must be a SCRAM-SHA-256 verifier');
+  }
+  const password = options.verifier === undefined ? '' : ` password ''${options.verifier}''`;
+  const create = `  if not exists (select 1 from pg_roles where rolname = r) then
+    execute format('create role %I ${login ? 'login' : 'nologin'}${password}', r);`;
+  if (options.verifier !== undefined) {
+    return `${create}
+  else
+    execute format('alter role %I login${password}', r);
+  end if;
+  execute format('grant connect on database %I to %I', current_database(), r);`;
+  }
+  if (!login)
+    return `${create}
+  end if;`;
+  return `${create}
+  elsif not (select rolcanlogin from pg_roles where rolname = r) then
+    execute format('alter role %I login', r);
+  end if;`;
 }
 
 /** SQL that takes the tenant role's rights on its schema's migration bookkeeping away, if that table exists yet. */

@@ -9,7 +9,7 @@ import {
   setupDatabase,
 } from '../src/index.js';
 import { migrateTenants } from '../src/migrations/index.js';
-import { adminQuery, createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { adminQuery, createAppDatabase, type AppDatabase } from './helpers/database.js';
 import { fixtureDirs } from './helpers/migrations.js';
 
 /**
@@ -18,12 +18,13 @@ import { fixtureDirs } from './helpers/migrations.js';
  * connections are all held, and a fleet migration asked for more concurrency than the pool has.
  */
 
-let scratch: TestDatabase;
+/** As production connects: a non-superuser application role owning its database (issue #14's acceptance). */
+let scratch: AppDatabase;
 let db: Database;
 const fixtures = fixtureDirs();
 
 beforeAll(async () => {
-  scratch = await createTestDatabase('cgk_faults');
+  scratch = await createAppDatabase('cgk_faults');
   db = new Database({ url: `${scratch.url}?pool_max=3` });
   await setupDatabase({ db });
   await createTenant({ slug: 'a' }, { db });
@@ -36,7 +37,10 @@ afterAll(async () => {
   await scratch?.drop();
 }, 120_000);
 
-/** Ends the backend `pid` from another connection, and waits until it is gone. */
+/**
+ * Ends the backend `pid` from another connection, and waits until it is gone. As the superuser: the
+ * application role could end its own backends too (same role), but the test must not depend on that.
+ */
 async function terminate(pid: unknown): Promise<void> {
   await adminQuery('select pg_terminate_backend($1)', [pid]);
   for (let i = 0; i < 100; i++) {
@@ -119,7 +123,10 @@ describe('an exhausted pool', () => {
       expect(inScope).toBeInstanceOf(PoolExhaustedError);
       expect(inScope.code).toBe('CGK_POOL_EXHAUSTED');
       expect(inScope.message).toMatch(
-        /^No free connection in the pool for postgres:\/\/postgres@127\.0\.0\.1:5432\/cgk_faults_\w+: all 2 of pool_max=2 connections stayed busy for 1 s \(0 more callers waiting\)$/,
+        new RegExp(
+          `^No free connection in the pool for postgres://${scratch.role}@127\\.0\\.0\\.1:5432/${scratch.name}: ` +
+            'all 2 of pool_max=2 connections stayed busy for 1 s \\(0 more callers waiting\\)$',
+        ),
       );
       expect(inScope.hint).toMatch(/pool_max/);
       expect((inScope as PoolExhaustedError).pool).toMatchObject({ max: 2, busy: 2, waiting: 0, connectTimeoutMs: 1000 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CgkError, Database, createTenant, setupDatabase } from '../src/index.js';
-import { adminQuery, createTestDatabase } from './helpers/database.js';
+import { adminQuery, createAppDatabase } from './helpers/database.js';
 
 /**
  * Whatever a scope does to its connection's session is gone when the connection goes back to the pool.
@@ -17,7 +17,8 @@ const drivers: Array<[string, () => Promise<Setup>]> = [
   [
     'pg',
     async () => {
-      const scratch = await createTestDatabase('cgk_session');
+      // As production connects: a non-superuser application role owning its database (issue #14's acceptance).
+      const scratch = await createAppDatabase('cgk_session');
       const db = new Database({ url: `${scratch.url}?pool_max=1` });
       return {
         db,
@@ -87,6 +88,8 @@ describe.each(drivers)('session state after a scope (%s)', (name, open) => {
     const login = before.role;
     const other = `ct_${name}_other_${Date.now() % 100000}`;
     await db.sql.query(`create role ${other}`);
+    // A non-superuser may SET ROLE only to a role it belongs to (PostgreSQL 15 does not grant it to the creator).
+    await db.sql.query(`grant ${other} to ${login}`);
     try {
       await db.withTenant('a', async (sql) => {
         await sql.query('reset role');
@@ -134,7 +137,7 @@ describe.each(drivers)('session state after a scope (%s)', (name, open) => {
 
 describe('session state after a scope, seen from the server (pg)', () => {
   it('the connection back in the pool has the login role and the default search_path', async () => {
-    const scratch = await createTestDatabase('cgk_session');
+    const scratch = await createAppDatabase('cgk_session');
     const db = new Database({ url: `${scratch.url}?pool_max=1&application_name=cgk_session_probe` });
     try {
       await setupDatabase({ db });
@@ -144,7 +147,7 @@ describe('session state after a scope, seen from the server (pg)', () => {
         "select state, usename::text from pg_stat_activity where datname = $1 and application_name = 'cgk_session_probe'",
         [scratch.name],
       );
-      expect(rows).toEqual([{ state: 'idle', usename: 'postgres' }]);
+      expect(rows).toEqual([{ state: 'idle', usename: scratch.role }]);
       expect((await db.sql<{ p: string }>`select current_setting('search_path') as p`).rows[0]!.p).toBe('"$user", public');
     } finally {
       await db.end();

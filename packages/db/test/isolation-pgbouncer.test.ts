@@ -1,39 +1,30 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Database } from '../src/index.js';
-import { createAppDatabase, type AppDatabase, DROP_TIMEOUT_MS } from './helpers/database.js';
+import type { Database } from '../src/index.js';
+import { type AppDatabase, DROP_TIMEOUT_MS } from './helpers/database.js';
 import { createMarkedTenants, runIsolationScenario } from './helpers/isolation.js';
-import { startPgBouncer, type PgBouncerInstance } from './helpers/pgbouncer.js';
+import { type PgBouncerInstance, pooledDatabase, type PooledDatabase } from './helpers/pgbouncer.js';
 
 // Behind PgBouncer in transaction mode a session `SET search_path` leaks to whoever gets the server
 // connection next (pgbouncer.test.ts shows it). withTenant sets the path transaction-locally, so it must not.
 describe('withTenant through PgBouncer in transaction pooling mode', () => {
+  let fixture: PooledDatabase;
   let app: AppDatabase;
-  let bouncer: PgBouncerInstance;
+  let pooled: Database;
   /** One server connection for every client: whoever connects next gets exactly the backend the last one used. */
   let single: PgBouncerInstance;
-  let direct: Database;
-  let pooled: Database;
   let pooledSingle: Database;
   let slugs: string[];
 
   beforeAll(async () => {
     // As production connects: a non-superuser application role owning its database.
-    app = await createAppDatabase('cgk_bouncer_iso');
-    direct = new Database({ url: app.url });
-    slugs = await createMarkedTenants(direct, 'bnc', 5);
-    bouncer = await startPgBouncer({ targetUrl: app.url, poolMode: 'transaction', defaultPoolSize: 2 });
-    single = await startPgBouncer({ targetUrl: app.url, poolMode: 'transaction', defaultPoolSize: 1 });
-    pooled = new Database({ url: bouncer.url });
-    pooledSingle = new Database({ url: single.url });
+    fixture = await pooledDatabase({ prefix: 'cgk_bouncer_iso' });
+    ({ app, pooled } = fixture);
+    slugs = await createMarkedTenants(fixture.direct, 'bnc', 5);
+    ({ bouncer: single, pooled: pooledSingle } = await fixture.another(1));
   }, 120_000);
   afterAll(async () => {
-    await pooled?.end();
-    await pooledSingle?.end();
-    await direct?.end();
-    await bouncer?.stop();
-    await single?.stop();
-    await app?.drop();
+    await fixture?.teardown();
   }, DROP_TIMEOUT_MS);
 
   /** A plain client's view of the single server connection: its backend, search_path and user. */

@@ -7,7 +7,7 @@ import { tenantKysely } from '../src/orm/kysely.js';
 import { createTestDatabase, DROP_TIMEOUT_MS, type TestDatabase } from './helpers/database.js';
 import { createMarkedTenants } from './helpers/isolation.js';
 import type { KyselyTables } from './helpers/orm-schema.js';
-import { startPgBouncer, type PgBouncerInstance } from './helpers/pgbouncer.js';
+import { pooledDatabase, type PooledDatabase } from './helpers/pgbouncer.js';
 import { startPgProxy, type PgProxy } from './helpers/pg-proxy.js';
 
 const events = pgTable('events', { op: integer('op').primaryKey(), tenant: text('tenant').notNull() });
@@ -18,26 +18,18 @@ class Planned extends Error {}
 // Through PgBouncer in transaction mode (two server connections for everyone): Drizzle and Kysely statements
 // of hundreds of concurrent scopes, a third of them failing midway, land each in its own tenant, or nowhere.
 describe('Drizzle and Kysely through PgBouncer in transaction pooling mode', () => {
-  let scratch: TestDatabase;
-  let bouncer: PgBouncerInstance;
+  let fixture: PooledDatabase;
   let direct: Database;
   let pooled: Database;
   let slugs: string[];
 
   beforeAll(async () => {
-    scratch = await createTestDatabase('cgk_orm_bouncer');
-    direct = new Database({ url: scratch.url });
+    fixture = await pooledDatabase({ prefix: 'cgk_orm_bouncer' });
+    ({ direct, pooled } = fixture);
     slugs = await createMarkedTenants(direct, 'ob', 5);
-    bouncer = await startPgBouncer({ targetUrl: scratch.url, poolMode: 'transaction', defaultPoolSize: 2 });
-    // Hundreds of scopes queue for two server connections: on a loaded machine a checkout may wait longer than
-    // the default 10 s connect_timeout, which is not what this test is about.
-    pooled = new Database({ url: `${bouncer.url}?connect_timeout=60` });
-  });
+  }, 120_000);
   afterAll(async () => {
-    await pooled?.end();
-    await direct?.end();
-    await bouncer?.stop();
-    await scratch?.drop();
+    await fixture?.teardown();
   }, DROP_TIMEOUT_MS);
 
   it('keeps 300 concurrent ORM scopes, a third failing midway, each to its tenant, with exact row counts', async () => {

@@ -93,4 +93,68 @@ describe('getTenantFromRequest', () => {
     );
     expect(getTenantFromRequest({ 'x-tenant-slug': null } as unknown as Record<string, string>)).toBeNull();
   });
+
+  it('reads x-forwarded-host before host, takes the first of several proxies, and strips a port and a trailing dot', () => {
+    const options = { rootDomain: 'shop.example.com' };
+    expect(getTenantFromRequest({ host: 'other.shop.example.com', 'x-forwarded-host': 'acme.shop.example.com' }, options)).toBe(
+      'acme',
+    );
+    // Each proxy appends its own host: the first one is what the client asked for.
+    expect(getTenantFromRequest({ 'x-forwarded-host': 'acme.shop.example.com, proxy.internal:8080' }, options)).toBe('acme');
+    expect(getTenantFromRequest({ 'x-forwarded-host': ['acme.shop.example.com', 'edge.internal'] }, options)).toBe('acme');
+    expect(
+      getTenantFromRequest(new Request('https://x/', { headers: { 'X-Forwarded-Host': 'acme.shop.example.com, b' } }), options),
+    ).toBe('acme');
+    expect(getTenantFromRequest({ host: 'acme.shop.example.com.' }, options)).toBe('acme');
+    expect(getTenantFromRequest({ host: 'acme.shop.example.com.:8443' }, options)).toBe('acme');
+    expect(getTenantFromRequest({ host: 'acme.shop.example.com' }, { rootDomain: '.Shop.Example.com' })).toBe('acme');
+    // A port is stripped only at the end: "acme:1" is not the label "acme".
+    expect(() => getTenantFromRequest({ host: 'acme:1.shop.example.com' }, options)).toThrow(InvalidSlugError);
+    // The root domain itself, or a host that only ends with the same letters, names no tenant.
+    expect(getTenantFromRequest({ host: 'shop.example.com' }, options)).toBeNull();
+    expect(getTenantFromRequest({ host: 'acmeshop.example.com' }, options)).toBeNull();
+  });
+
+  it('does not read the host without a root domain, and names the extra label when there are several', () => {
+    expect(getTenantFromRequest({ host: 'acme.shop.example.com' })).toBeNull();
+    expect(getTenantFromRequest({ host: 'acme.shop.example.com' }, { rootDomain: '' })).toBeNull();
+    expect(() => getTenantFromRequest({ host: 'a.b.shop.example.com' }, { rootDomain: 'shop.example.com' })).toThrow(
+      /"a\.b\.shop\.example\.com" has more than one label before shop\.example\.com/,
+    );
+  });
+
+  it('takes a header named "headers" in a plain headers object for a header, not for the headers', () => {
+    expect(getTenantFromRequest({ headers: 'text/plain', 'x-tenant-slug': 'acme' } as never)).toBe('acme');
+    expect(getTenantFromRequest({ headers: null, 'x-tenant-slug': 'acme' } as never)).toBe('acme');
+  });
+
+  it('treats an absent value as no header, and joins repeated values before deciding', () => {
+    expect(getTenantFromRequest({ 'x-tenant-slug': undefined })).toBeNull();
+    expect(getTenantFromRequest({ 'x-tenant-slug': '' })).toBeNull();
+    expect(getTenantFromRequest({ 'x-tenant-slug': ' , ' })).toBeNull();
+    expect(getTenantFromRequest({ 'x-tenant-slug': ', acme' })).toBe('acme');
+    expect(getTenantFromRequest({ 'x-tenant-slug': 'acme, acme' })).toBe('acme');
+    expect(getTenantFromRequest({ 'x-tenant-slug': ' acme ' })).toBe('acme');
+    expect(getTenantFromRequest({ 'x-tenant-slug': ['acme', ' acme'] })).toBe('acme');
+    // A headers object whose get() returns undefined or several values (not a Fetch Headers, but close).
+    const headers = (value: unknown) => ({ headers: { get: (name: string) => (name === 'x-tenant-slug' ? value : null) } });
+    expect(getTenantFromRequest(headers(undefined) as never)).toBeNull();
+    expect(getTenantFromRequest(headers(['acme', 'acme']) as never)).toBe('acme');
+    // Two values are refused, not glued into one valid-looking slug.
+    expect(() => getTenantFromRequest(headers(['acme', 'evil']) as never)).toThrow(/several different values/);
+  });
+
+  it('says which type a header value had, with a hint', () => {
+    const error = (value: unknown) => {
+      try {
+        getTenantFromRequest({ 'x-tenant-slug': value } as never);
+      } catch (e) {
+        return e as CgkError;
+      }
+      throw new Error('accepted');
+    };
+    expect(error(['a', null]).message).toMatch(/must be a string \(or an array of strings\), not null$/);
+    expect(error(42).message).toMatch(/, not number$/);
+    expect(error(42).hint).toMatch(/Fetch Headers object/);
+  });
 });

@@ -161,4 +161,72 @@ describe('encryptSecret / decryptSecret', () => {
       else process.env.CGK_ENCRYPTION_KEY = saved;
     }
   });
+
+  it('refuses a plaintext that is not a string, and a ciphertext that only turns into one', () => {
+    expect(caught(() => encryptSecret(42 as unknown as string, envA)).message).toMatch(/Only strings can be encrypted/);
+    const stored = encryptSecret(TOKEN, envA);
+    const lookAlike = { toString: () => stored };
+    expect(caught(() => decryptSecret(lookAlike as unknown as string, envA)).message).toMatch(/not an encrypted secret/);
+    expect(isEncryptedSecret(lookAlike)).toBe(false);
+    expect(isEncryptedSecret([stored])).toBe(false);
+    expect(isEncryptedSecret(null)).toBe(false);
+  });
+
+  it('asks to re-encrypt a value that is not a ciphertext at all', () => {
+    expect(needsReencryption(TOKEN, envA)).toBe(true);
+    expect(needsReencryption(encryptSecret(TOKEN, envA), envA)).toBe(false);
+  });
+
+  it('takes base64url keys with "-" and "_", and ignores blank entries in the old-key list', () => {
+    const key = Buffer.alloc(32, 0xfb); // base64 "+/v7...", base64url "-_v7..."
+    expect(key.toString('base64url')).toMatch(/-/);
+    expect(key.toString('base64url')).toMatch(/_/);
+    const stored = encryptSecret(TOKEN, { CGK_ENCRYPTION_KEY: key.toString('base64') });
+    expect(decryptSecret(stored, { CGK_ENCRYPTION_KEY: key.toString('base64url') })).toBe(TOKEN);
+    const env = { ...envB, CGK_ENCRYPTION_KEYS_OLD: ` , ${key.toString('base64url')},, ${keyA.toString('hex')} ,` };
+    expect(decryptSecret(stored, env)).toBe(TOKEN);
+    expect(checkEncryptionKeys(env).oldKeyIds).toEqual([idOf(key), idOf(keyA)]);
+    expect(checkEncryptionKeys({ ...envB, CGK_ENCRYPTION_KEYS_OLD: '  ' }).oldKeyIds).toEqual([]);
+  });
+
+  it('refuses a key with a stray character instead of decoding around it', () => {
+    const b64 = keyA.toString('base64');
+    const hex = keyA.toString('hex');
+    for (const value of [
+      `${b64.slice(0, 10)}!${b64.slice(10)}`,
+      `!${b64}`,
+      `${b64}!`,
+      `${b64.slice(0, 20)} ${b64.slice(20)}`,
+      `zz${hex}`,
+      `${hex}zz`,
+    ]) {
+      const env = { CGK_ENCRYPTION_KEY: value };
+      expect(caught(() => encryptSecret(TOKEN, env)).message, value).toMatch(/CGK_ENCRYPTION_KEY is malformed/);
+    }
+    // A well-formed base64 key of the wrong size says how many bytes it holds.
+    expect(caught(() => encryptSecret(TOKEN, { CGK_ENCRYPTION_KEY: randomBytes(16).toString('base64') })).message).toMatch(
+      /decodes to 16 bytes; AES-256 needs exactly 32/,
+    );
+    expect(caught(() => encryptSecret(TOKEN, { CGK_ENCRYPTION_KEY: 'not a key!' })).message).toMatch(/\(10 characters given\)/);
+  });
+
+  it('describes the keys for doctor in one sentence, never with key material', () => {
+    const keyC = randomBytes(32);
+    expect(checkEncryptionKeys(envA)).toEqual({
+      status: 'ok',
+      keyId: idOf(keyA),
+      oldKeyIds: [],
+      detail: `set (key ${idOf(keyA)})`,
+    });
+    expect(checkEncryptionKeys({ ...envA, CGK_ENCRYPTION_KEYS_OLD: keyB.toString('hex') }).detail).toBe(
+      `set (key ${idOf(keyA)}), 1 old key for decryption (${idOf(keyB)})`,
+    );
+    expect(
+      checkEncryptionKeys({ ...envA, CGK_ENCRYPTION_KEYS_OLD: `${keyB.toString('hex')},${keyC.toString('base64')}` }).detail,
+    ).toBe(`set (key ${idOf(keyA)}), 2 old keys for decryption (${idOf(keyB)}, ${idOf(keyC)})`);
+    const missing = checkEncryptionKeys({});
+    expect(missing).toMatchObject({ status: 'missing', oldKeyIds: [] });
+    expect(missing.hint).toMatch(/openssl rand -base64 32/);
+    expect(checkEncryptionKeys({ CGK_ENCRYPTION_KEY: 'short' })).toMatchObject({ status: 'malformed', oldKeyIds: [] });
+  });
 });

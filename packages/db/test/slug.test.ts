@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MAX_IDENTIFIER_BYTES } from '../src/identifier.js';
+import { MAX_IDENTIFIER_BYTES, inlineLiteral } from '../src/identifier.js';
 import {
   InvalidSlugError,
   MAX_SLUG_LENGTH,
@@ -66,8 +66,17 @@ describe('tenant slugs', () => {
     expect(isValidSlug(slug)).toBe(false);
   });
 
-  it('refuses non-strings', () => {
-    for (const value of [undefined, null, 42, {}, ['acme']]) expect(() => assertValidSlug(value)).toThrow(InvalidSlugError);
+  it('refuses non-strings, saying so', () => {
+    for (const value of [undefined, null, 42, {}, ['acme']]) {
+      expect(() => assertValidSlug(value)).toThrow(InvalidSlugError);
+      expect(() => assertValidSlug(value)).toThrow(/a slug must be a string/);
+      expect(isValidSlug(value)).toBe(false);
+    }
+  });
+
+  it('isValidSlug() is true exactly for what assertValidSlug() accepts', () => {
+    for (const slug of ['acme', 'a', 'a'.repeat(MAX_SLUG_LENGTH)]) expect(isValidSlug(slug)).toBe(true);
+    for (const slug of ['', 'Acme', 'a'.repeat(MAX_SLUG_LENGTH + 1), 'public', 'pg_x']) expect(isValidSlug(slug)).toBe(false);
   });
 });
 
@@ -76,6 +85,31 @@ describe('quoteIdentifier', () => {
     expect(quoteIdentifier('tenant_acme')).toBe('"tenant_acme"');
     for (const bad of ['a"b', 'A', 'a b', '', '1a', 'a'.repeat(64), 'é'])
       expect(() => quoteIdentifier(bad)).toThrow(InvalidIdentifierError);
+    expect(quoteIdentifier('_x1')).toBe('"_x1"');
+    expect(quoteIdentifier('a'.repeat(63))).toBe(`"${'a'.repeat(63)}"`);
+  });
+
+  it('says why: not a string, a character that needs quoting, or too long', () => {
+    // null would pass the pattern as the text "null": it must be refused for its type first.
+    for (const value of [null, undefined, 42, ['abc']])
+      expect(() => quoteIdentifier(value)).toThrow(/an identifier must be a string/);
+    expect(() => quoteIdentifier('a-b')).toThrow(/only lowercase letters, digits and "_" are allowed/);
+    expect(() => quoteIdentifier('a'.repeat(64))).toThrow(/longer than 63 bytes/);
+  });
+});
+
+describe('inlineLiteral', () => {
+  it('quotes names, lock keys and hex digests the library derives', () => {
+    expect(inlineLiteral('tenant_acme')).toBe("'tenant_acme'");
+    expect(inlineLiteral('1:ab12, 2:cd34')).toBe("'1:ab12, 2:cd34'");
+    expect(inlineLiteral('')).toBe("''");
+  });
+
+  it('refuses anything else, wherever the odd character is', () => {
+    for (const bad of ["a'b", "'x", "x'", 'x\\', 'Acme', 'a\nb', 'a;b', 'é']) {
+      expect(() => inlineLiteral(bad), bad).toThrow(InvalidIdentifierError);
+      expect(() => inlineLiteral(bad), bad).toThrow(/refusing to inline it into SQL as a literal/);
+    }
   });
 });
 

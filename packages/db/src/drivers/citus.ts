@@ -67,6 +67,7 @@ export function statementPerMessageOnCitus(inner: Driver): Driver {
       return detection.known === true ? splittingSession(session) : session;
     },
     end: () => inner.end(),
+    ...(inner.tenantPoolStats ? { tenantPoolStats: inner.tenantPoolStats } : {}),
   };
   detections.set(driver, detection);
   return driver;

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+import type { PgLoginOptions } from './pg.js';
 import type { Driver, DriverName } from './types.js';
 
 /** Which driver to open, and with what. */
@@ -49,8 +50,11 @@ export function resolveDriverConfig(env: NodeJS.ProcessEnv = process.env, cwd = 
   return { driver: 'pg', url, reason: `${urlSource} is set` };
 }
 
-/** Opens the configured driver; heavy drivers (WebAssembly, WebSocket) are only loaded when chosen. */
-export async function openDriver(config: DriverConfig): Promise<Driver> {
+/**
+ * Opens the configured driver; heavy drivers (WebAssembly, WebSocket) are only loaded when chosen. `login`:
+ * per-tenant pools for the login isolation mode (pg only; the Database refuses the mode on other drivers).
+ */
+export async function openDriver(config: DriverConfig, login?: PgLoginOptions): Promise<Driver> {
   switch (config.driver) {
     case 'pglite': {
       const { createPgliteDriver } = await import('./pglite.js');
@@ -58,7 +62,7 @@ export async function openDriver(config: DriverConfig): Promise<Driver> {
     }
     case 'pg': {
       const [{ createPgDriver }, { statementPerMessageOnCitus }] = await Promise.all([import('./pg.js'), import('./citus.js')]);
-      return statementPerMessageOnCitus(createPgDriver({ connectionString: requireUrl(config) }));
+      return statementPerMessageOnCitus(createPgDriver({ connectionString: requireUrl(config), login }));
     }
     case 'vercel':
     case 'neon': {

@@ -1,16 +1,29 @@
 import pg from 'pg';
-import { parsePoolSettings } from './pool-settings.js';
+import { parsePoolSettings, type PoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
 import { poolError } from './pool-exhausted.js';
 import { pgSslSettings } from './ssl.js';
 import { nodePostgresQuery, toResult } from './results.js';
 import { TenantBudget } from './tenant-budget.js';
+import { TenantPools } from './tenant-pools.js';
 import { begin, clientSession, RELEASED, type NodePostgresClient } from './session.js';
 import type { Driver, QueryResult, Session, Statement } from './types.js';
 
 /** Options for the node-postgres driver. */
 export interface PgDriverOptions {
   connectionString: string;
+  /** Login isolation mode: scopes run on per-tenant pools logged in as the tenant role (tenant-pools.ts). */
+  login?: PgLoginOptions;
+}
+
+/** How the pg driver reaches tenant roles in login mode. */
+export interface PgLoginOptions {
+  /** The passwords of a tenant role to try, in order (derived, see tenant-credentials.ts). */
+  passwords(role: string): string[];
+  /** Tenants that keep connections (LRU); default: the total cap. */
+  maxTenants?: number;
+  /** Server connections across all tenant pools; default `pool_max`. */
+  maxConnections?: number;
 }
 
 /**
@@ -64,6 +77,20 @@ export function createPgDriver(options: PgDriverOptions): Driver {
       : (client as unknown as NodePostgresClient);
     return clientSession(checkedOut, normalize, () => normalize(new Error(RELEASED)), pg.types);
   };
+  const tenantPools = options.login && openTenantPools(settings, options.login);
+  const acquireAs = async (role: string): Promise<Session> => {
+    if (!tenantPools) throw new Error(`This pg driver was not opened for login mode (asked for role ${role})`);
+    const client = await tenantPools.acquire(role).catch((error: unknown) => {
+      throw normalize(error);
+    });
+    const checkedOut: NodePostgresClient = {
+      query: (query, values) => client.query(query as string | pg.QueryConfig, values),
+      release: (destroy) => tenantPools.release(client, destroy),
+      on: (event, listener) => client.on(event, listener),
+      removeListener: (event, listener) => client.removeListener(event, listener),
+    };
+    return clientSession(checkedOut, normalize, () => normalize(new Error(RELEASED)), pg.types);
+  };
 
   return {
     name: 'pg',
@@ -75,13 +102,31 @@ export function createPgDriver(options: PgDriverOptions): Driver {
       await pool.query(script).catch(fail);
     },
     async begin(prelude, options) {
-      return begin(await acquire(options?.tenant), prelude, { pipelined: true, aborted: (cause) => cause });
+      const session = options?.role === undefined ? await acquire(options?.tenant) : await acquireAs(options.role);
+      return begin(session, prelude, { pipelined: true, aborted: (cause) => cause });
     },
     acquire: () => acquire(),
+    ...(tenantPools ? { tenantPoolStats: () => tenantPools.stats() } : {}),
     async end() {
       if (ended) return;
       ended = true;
-      await pool.end();
+      await Promise.all([pool.end(), tenantPools?.end()]);
     },
   };
+}
+
+function openTenantPools(settings: PoolSettings, login: PgLoginOptions): TenantPools {
+  const maxConnections = Math.max(1, login.maxConnections ?? settings.max);
+  return new TenantPools({
+    connectionString: settings.connectionString,
+    target: settings.redacted,
+    maxConnections,
+    maxTenants: Math.max(1, login.maxTenants ?? maxConnections),
+    connectTimeoutMs: settings.connectTimeoutMs,
+    idleTimeoutMs: settings.idleTimeoutMs,
+    maxUses: settings.maxUses,
+    maxLifetimeSeconds: settings.maxLifetimeSeconds,
+    statementTimeoutMs: settings.statementTimeoutMs,
+    passwords: login.passwords,
+  });
 }

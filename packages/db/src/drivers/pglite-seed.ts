@@ -1,7 +1,7 @@
 /**
  * A prepared data directory for the embedded PostgreSQL. Creating a PGlite database runs initdb (a second
- * WebAssembly program) and costs tens of seconds and about 800 MB of memory on a small machine; unpacking a
- * data directory that initdb already made costs a few seconds and less than half the memory. `npm run build`
+ * WebAssembly program), which dominates a first start in time and memory; unpacking a data directory that
+ * initdb already made avoids it (docs/BENCHMARKS.md, "The embedded first run"). `npm run build`
  * makes the archive (buildPgliteSeed) for the PGlite version installed at build time; a new database is
  * unpacked from it when the versions match, and made by initdb otherwise.
  */

@@ -38,7 +38,7 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
   const parsers = nodePostgresParsers();
   // A new database is unpacked from the prepared archive when there is one (pglite-seed.ts), not made by initdb.
   // 16 MB of shared buffers instead of 128 MB: one connection and a development-sized database need no more,
-  // and the embedded server's memory is this process's memory (measured: 77 MB less peak RSS).
+  // and the embedded server's memory is this process's memory (docs/BENCHMARKS.md, "The embedded first run").
   const startParams = [...Embedded.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
   // One process at a time on a data directory (data-dir-lock.ts); released by end() or at exit.
   let dirLock: DataDirLock | undefined;

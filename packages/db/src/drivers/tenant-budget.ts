@@ -2,8 +2,8 @@
  * How many tenants one pooled server connection serves before it is replaced (`pool_max_tenants`).
  *
  * A PostgreSQL backend caches the catalog entries (relations, indexes, triggers, compiled trigger functions)
- * of every tenant table it touches and never frees them: about 100 KB per tenant with the tenant template, so
- * a connection that roams over 10,000 tenants grows to hundreds of MB. Counting distinct tenants, not uses,
+ * of every tenant table it touches and never frees them, so a connection that roams over 10,000 tenants grows
+ * to hundreds of MB. Counting distinct tenants, not uses,
  * costs nothing to an application with few tenants (its connections are never replaced for this) and bounds
  * the memory of one with many. docs/SCALING.md has the measurements and the trade-off.
  */

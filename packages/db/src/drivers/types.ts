@@ -3,6 +3,8 @@
  * written once against this interface, so the behavioural test suite can run unchanged over each driver.
  */
 
+import type { TenantPoolStats } from './tenant-pools.js';
+
 export type DriverName = 'pg' | 'pglite' | 'vercel' | 'neon';
 
 /** One statement: text with `$1..$n` placeholders and the values for them. */
@@ -74,6 +76,11 @@ export interface Session {
 export interface BeginOptions {
   /** The tenant schema the transaction serves (a withTenant scope): the pg pool bounds tenants per connection. */
   tenant?: string;
+  /**
+   * Login isolation mode: the role the transaction's connection must be logged in as (a tenant role). Only
+   * the pg driver opened with `login` settings serves it; any other driver refuses it.
+   */
+  role?: string;
 }
 
 /** A connection pool (or a single embedded connection) to one database. */
@@ -99,4 +106,6 @@ export interface Driver {
   acquire(): Promise<Session>;
   /** Closes every connection; further queries fail. Safe to call twice. */
   end(): Promise<void>;
+  /** Login mode (pg): counts of the per-tenant pools (drivers/tenant-pools.ts), for tests and `doctor`. */
+  tenantPoolStats?(): TenantPoolStats;
 }

@@ -10,9 +10,9 @@
  * - `UNLISTEN *`, `CLOSE ALL`: channels and WITH HOLD cursors the scope opened.
  * - `DISCARD TEMP`: temporary tables. More than tidiness: `pg_temp` is searched first, so a temporary
  *   `organizations` made in a scope would shadow `public.organizations` for the connection's next user.
- * Measured on loopback, these five add ~10 µs to the COMMIT message (36 → 46 µs median), against a scope of
- * ~200-300 µs. Not undone after a COMMIT: session advisory locks (`select pg_advisory_unlock_all()` alone
- * added ~22 µs, being a SELECT; it is sent after a ROLLBACK, the rare path), `PREPARE`d statements
+ * These five are utility commands and cost little on the server (docs/BENCHMARKS.md, "Measurements behind
+ * choices in the code"). Not undone after a COMMIT: session advisory locks (`select pg_advisory_unlock_all()`
+ * is a SELECT, which costs more than the five together; it is sent after a ROLLBACK, the rare path), `PREPARE`d statements
  * (`DEALLOCATE ALL` would also drop the driver's own) and sequence `currval`s. `DISCARD ALL` would do all of
  * it but cannot run in a transaction block nor in a multi-statement message.
  *

@@ -16,6 +16,7 @@ import { currentScope, scopeStorage, type ActiveScope } from './context.js';
 import { TransactionControlError } from '../errors.js';
 import { RESET_AFTER_ROLLBACK, RESET_BEFORE_COMMIT } from './session-reset.js';
 import { findTransactionControl } from './transaction-control.js';
+import { loginFailure, loginRole } from './login.js';
 
 /**
  * withTenant() on a given database; `Database.withTenant` and the module-level `withTenant` both land here.
@@ -141,8 +142,15 @@ class TenantScope implements ActiveScope {
     try {
       const owner = this.owner;
       const driver = await owner.driver();
-      const path = tenantPrelude(this.slug, this.schema, owner.tenantRoles ? owner : undefined);
-      const { tx, results } = await driver.begin([path, first], { tenant: this.schema });
+      const mode = owner.tenantRoleMode;
+      // Login mode: the connection is the tenant role's own, so the prelude switches no role.
+      const role = mode === 'login' ? await loginRole(owner, this.slug) : undefined;
+      const path = tenantPrelude(this.slug, this.schema, mode === 'set-role' ? owner : undefined);
+      const { tx, results } = await driver
+        .begin([path, first], { tenant: this.schema, ...(role === undefined ? {} : { role }) })
+        .catch(async (error: unknown) => {
+          throw role === undefined ? error : await loginFailure(owner, this.slug, this.schema, error);
+        });
       this.#tx = tx;
       const [prelude, answer] = results;
       if (!prelude?.ok) throw roleMissing(prelude?.error, this.slug) ?? prelude?.error ?? noResult('the tenant prelude');

@@ -1,6 +1,6 @@
 import { Database } from '../../src/index.js';
 import { createAppDatabase, type AppDatabase } from './database.js';
-import { startPgBouncer, type PgBouncerInstance } from './pgbouncer.js';
+import { pooledDatabase } from './pgbouncer.js';
 import { onLocalhost, openThroughRelay, startWsRelay } from './ws-relay.js';
 
 /** A database of one driver kind, fresh for one test file, and how to throw it away. */
@@ -45,24 +45,8 @@ export const pgbouncerFixture: DriverFixture = {
   name: 'pg through PgBouncer',
   concurrent: true,
   async setup() {
-    const scratch = await createAppDatabase();
-    let bouncer: PgBouncerInstance | undefined;
-    let db: Database | undefined;
-    const teardown = async () => {
-      await db?.end();
-      await bouncer?.stop();
-      await scratch.drop();
-    };
-    try {
-      bouncer = await startPgBouncer({ targetUrl: scratch.url, poolMode: 'transaction', defaultPoolSize: 2 });
-      // Hundreds of scopes queue for two server connections: on a loaded machine a checkout may wait longer
-      // than the default 10 s connect_timeout, which is not what these tests are about.
-      db = new Database({ url: `${bouncer.url}?connect_timeout=60` });
-    } catch (error) {
-      await teardown().catch(() => {});
-      throw error;
-    }
-    return { db, appRole: scratch.role, teardown };
+    const { app, pooled, teardown } = await pooledDatabase();
+    return { db: pooled, appRole: app.role, teardown };
   },
 };
 

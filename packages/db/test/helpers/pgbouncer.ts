@@ -4,6 +4,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { Database } from '../../src/index.js';
+import { type AppDatabase, createAppDatabase } from './database.js';
 
 /**
  * A real PgBouncer in front of a test database, started by a test and stopped by it.
@@ -16,6 +18,14 @@ export interface PgBouncerOptions {
   poolMode?: 'transaction' | 'session';
   /** Server connections per (database, user) pool; default 1, so clients visibly share one backend. */
   defaultPoolSize?: number;
+  /**
+   * `trust` (default): clients are not asked for a password. `scram-sha-256`: clients must log in with SCRAM,
+   * checked against the verifier the server stores (`auth_query` on pg_shadow, run as the superuser
+   * `postgres`), as a production PgBouncer does; users need not be listed anywhere.
+   */
+  auth?: 'trust' | 'scram-sha-256';
+  /** `max_db_connections`: server connections to the database across all its users; default 0 (no limit). */
+  maxDbConnections?: number;
 }
 
 export interface PgBouncerInstance {
@@ -132,7 +142,11 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   const quoteUserlist = (value: string) => `"${value.replace(/"/g, '""')}"`;
   // With auth_type = trust clients are not asked for a password, but the user must be listed;
   // the password (if the target URL has one) is what PgBouncer itself uses to log in to the server.
-  await writeFile(userlistPath, `${quoteUserlist(user)} ${quoteUserlist(password)}\n`, { mode: 0o644 });
+  const scram = options.auth === 'scram-sha-256';
+  // With scram-sha-256 only the auth_query user (`postgres`, trusted by the test server) is listed: every
+  // other user's verifier comes from the server, as a production PgBouncer with auth_query does.
+  const userlist = scram ? `${quoteUserlist('postgres')} ""\n` : `${quoteUserlist(user)} ${quoteUserlist(password)}\n`;
+  await writeFile(userlistPath, userlist, { mode: 0o644 });
 
   let lastError: Error | undefined;
   for (let attempt = 1; attempt <= 3; attempt += 1) {
@@ -146,8 +160,10 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
       `listen_port = ${port}`,
       // no unix socket: nothing to collide with in /tmp, and nothing to clean up
       'unix_socket_dir =',
-      'auth_type = trust',
+      `auth_type = ${scram ? 'scram-sha-256' : 'trust'}`,
       `auth_file = ${userlistPath}`,
+      ...(scram ? ['auth_user = postgres'] : []),
+      `max_db_connections = ${options.maxDbConnections ?? 0}`,
       `pool_mode = ${poolMode}`,
       `default_pool_size = ${poolSize}`,
       'min_pool_size = 0',
@@ -230,4 +246,54 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   }
   await rm(dir, { recursive: true, force: true });
   throw lastError ?? new Error('PgBouncer did not start');
+}
+
+/** A scratch database behind PgBouncer in transaction mode, reached as its non-superuser owner (`pooledDatabase`). */
+export interface PooledDatabase {
+  /** The database and its application role (`createAppDatabase`). */
+  app: AppDatabase;
+  /** Straight to the server, for set-up and for looking behind PgBouncer's back. */
+  direct: Database;
+  /** Through PgBouncer: `defaultPoolSize` server connections shared by every client. */
+  pooled: Database;
+  bouncer: PgBouncerInstance;
+  /** Another PgBouncer (transaction mode) in front of the same database, stopped by `teardown()`. */
+  another(defaultPoolSize: number): Promise<{ bouncer: PgBouncerInstance; pooled: Database }>;
+  /** Ends the clients, stops every PgBouncer, drops the database and its roles. */
+  teardown(): Promise<void>;
+}
+
+/**
+ * The one PgBouncer fixture of the suites that run scopes through it (behaviour, isolation, ORM): a fresh
+ * `createAppDatabase()` (as production connects: a non-superuser owner), PgBouncer in transaction mode in front
+ * of it with `defaultPoolSize` (default 2) server connections, and a `Database` each way. The pooled one waits up
+ * to 60 s for a connection: hundreds of scopes queue for two server connections, and on a loaded machine a
+ * checkout may take longer than the default 10 s `connect_timeout`, which is not what these tests are about.
+ * If a step fails, what was started is torn down before the error is thrown.
+ */
+export async function pooledDatabase(options: { prefix?: string; defaultPoolSize?: number } = {}): Promise<PooledDatabase> {
+  const app = await createAppDatabase(options.prefix);
+  const clients: Database[] = [];
+  const bouncers: PgBouncerInstance[] = [];
+  const another = async (defaultPoolSize: number) => {
+    const bouncer = await startPgBouncer({ targetUrl: app.url, poolMode: 'transaction', defaultPoolSize });
+    bouncers.push(bouncer);
+    const pooled = new Database({ url: `${bouncer.url}?connect_timeout=60` });
+    clients.push(pooled);
+    return { bouncer, pooled };
+  };
+  const teardown = async () => {
+    await Promise.all(clients.map((db) => db.end()));
+    await Promise.all(bouncers.map((bouncer) => bouncer.stop()));
+    await app.drop();
+  };
+  try {
+    const direct = new Database({ url: app.url });
+    clients.push(direct);
+    const { bouncer, pooled } = await another(options.defaultPoolSize ?? 2);
+    return { app, direct, pooled, bouncer, another, teardown };
+  } catch (error) {
+    await teardown().catch(() => {});
+    throw error;
+  }
 }

@@ -1,0 +1,368 @@
+import pg from 'pg';
+import { PoolExhaustedError } from '../errors.js';
+import { pgSslSettings } from './ssl.js';
+
+/**
+ * The connections of the `login` isolation mode (docs/ISOLATION.md): each tenant scope runs on a connection
+ * logged in AS the tenant's role, so SQL inside the scope (`RESET ROLE`, `SET SESSION AUTHORIZATION
+ * DEFAULT`) can only ever return to that tenant. One pool per tenant in use, all of them under two bounds:
+ *   - `maxConnections`: server connections open (or opening) across every tenant, never exceeded. A scope
+ *     that needs a connection when all are taken first closes an idle connection of another tenant; if every
+ *     connection is busy it waits, in order, and after `connectTimeoutMs` fails with `PoolExhaustedError`.
+ *   - `maxTenants`: tenants that keep connections, least recently used evicted first. An evicted tenant's idle
+ *     connections close at once; its busy ones close when their scope ends.
+ * A released connection goes to a waiter of its tenant first; else it is closed and its slot reopened for a
+ * waiter whose tenant has no connection; else it stays idle in its pool.
+ */
+
+/**
+ * How long a scope whose tenant has busy connections waits for one of them before it closes another tenant's
+ * idle connection to open its own: about what that new login costs (TCP + SCRAM, 6-9 ms measured, see
+ * docs/BENCHMARKS.md), so the worst case costs at most twice the best choice (the ski-rental rule), and a
+ * burst over a few tenants does not turn into a login per scope.
+ */
+const STEAL_AFTER_MS = 10;
+
+/** PostgreSQL's and PgBouncer's refusals of a password (28P01; PgBouncer's SCRAM failure is 08P01). */
+const REFUSED_PASSWORD = /password authentication failed|SASL authentication failed/i;
+
+/** The longest a connection being closed may take before its socket is destroyed. */
+const CLOSE_TIMEOUT_MS = 5000;
+
+/** What the pools need to know; `password(role)` derives the role's password (tenant-credentials.ts). */
+export interface TenantPoolsOptions {
+  /** The application's connection string, pool parameters removed; user and password are replaced per tenant. */
+  connectionString: string;
+  /** The same, password removed, for messages. */
+  target: string;
+  maxConnections: number;
+  maxTenants: number;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Checkouts after which a connection is closed instead of reused; 0 = never. */
+  maxUses: number;
+  /** Age in seconds after which a connection is closed instead of reused; 0 = never. */
+  maxLifetimeSeconds: number;
+  statementTimeoutMs?: number;
+  /** The role's passwords to try, in order (tenant-credentials.ts derives them; former secrets last). */
+  passwords(role: string): string[];
+}
+
+interface Pool {
+  role: string;
+  idle: pg.Client[];
+  busy: number;
+  evicted: boolean;
+}
+
+interface Meta {
+  pool: Pool;
+  uses: number;
+  born: number;
+  dead: boolean;
+  idleTimer?: NodeJS.Timeout;
+}
+
+interface Waiter {
+  role: string;
+  resolve(client: pg.Client): void;
+  reject(error: unknown): void;
+  timer: NodeJS.Timeout;
+  steal?: NodeJS.Timeout;
+}
+
+/** Counts of the pools, for tests and `doctor`. */
+export interface TenantPoolStats {
+  /** Server connections open or opening, all tenants. */
+  open: number;
+  /** Tenants that have a pool. */
+  tenants: number;
+  idle: number;
+  waiting: number;
+}
+
+/** Per-tenant pools of connections logged in as the tenant's role, under one connection cap and one LRU. */
+export class TenantPools {
+  /** Least recently used first (a Map keeps insertion order; a use moves the tenant to the end). */
+  readonly #pools = new Map<string, Pool>();
+  readonly #meta = new WeakMap<pg.Client, Meta>();
+  readonly #waiters: Waiter[] = [];
+  #open = 0;
+  #ended = false;
+
+  constructor(private readonly options: TenantPoolsOptions) {}
+
+  /** A connection logged in as `role`, checked out for the caller until `release()`. */
+  async acquire(role: string): Promise<pg.Client> {
+    if (this.#ended) throw new Error('Cannot use a pool after calling end on the pool');
+    const pool = this.#touch(role);
+    const idle = this.#takeIdle(pool);
+    if (idle) return idle;
+    if (this.#open < this.options.maxConnections) {
+      this.#open++;
+      return this.#connect(pool);
+    }
+    // A tenant with busy connections waits for one of them first (see STEAL_AFTER_MS); one with none takes
+    // the slot of another tenant's idle connection at once.
+    const victim = pool.busy === 0 ? this.#oldestIdle() : undefined;
+    if (victim) return this.#replace(victim, role);
+    return this.#wait(role, pool.busy > 0);
+  }
+
+  /** Closes `victim` and opens a connection for `role` on its slot: the count never goes above the cap. */
+  async #replace(victim: pg.Client, role: string): Promise<pg.Client> {
+    await this.#close(victim);
+    return this.#connect(this.#touch(role));
+  }
+
+  /** Gives `client` back: reused, handed to a waiter, or closed (`destroy`, retired, evicted tenant, ended). */
+  release(client: pg.Client, destroy = false): void {
+    const meta = this.#meta.get(client);
+    if (!meta) return;
+    meta.pool.busy--;
+    meta.uses++;
+    const retire =
+      destroy ||
+      meta.dead ||
+      meta.pool.evicted ||
+      this.#ended ||
+      (this.options.maxUses > 0 && meta.uses >= this.options.maxUses) ||
+      (this.options.maxLifetimeSeconds > 0 && Date.now() - meta.born >= this.options.maxLifetimeSeconds * 1000);
+    const same = this.#waiters.findIndex((w) => w.role === meta.pool.role);
+    if (!retire && same >= 0) {
+      const [waiter] = this.#waiters.splice(same, 1);
+      this.#handTo(waiter!, client, meta.pool);
+    } else if (retire || this.#waiters.some((w) => (this.#pools.get(w.role)?.busy ?? 0) === 0)) {
+      // Closed for a waiter whose tenant has no connection to wait for; other waiters get their own tenant's.
+      void this.#close(client).then(() => this.#slotFreed());
+    } else {
+      this.#park(client, meta);
+    }
+  }
+
+  /** Counts, for tests and diagnostics. */
+  stats(): TenantPoolStats {
+    let idle = 0;
+    for (const pool of this.#pools.values()) idle += pool.idle.length;
+    return { open: this.#open, tenants: this.#pools.size, idle, waiting: this.#waiters.length };
+  }
+
+  /** Closes every idle connection, refuses waiters; busy connections close when released. */
+  async end(): Promise<void> {
+    this.#ended = true;
+    for (const waiter of [...this.#waiters]) {
+      this.#unqueue(waiter);
+      waiter.reject(new Error('Cannot use a pool after calling end on the pool'));
+    }
+    const closing: Promise<void>[] = [];
+    for (const pool of this.#pools.values()) {
+      for (const client of pool.idle.splice(0)) closing.push(this.#close(client).then(() => this.#slotFreed()));
+    }
+    this.#pools.clear();
+    await Promise.all(closing);
+  }
+
+  /** The tenant's pool, made most recently used; tenants beyond `maxTenants` are evicted, oldest first. */
+  #touch(role: string): Pool {
+    let pool = this.#pools.get(role);
+    if (pool) this.#pools.delete(role);
+    else pool = { role, idle: [], busy: 0, evicted: false };
+    this.#pools.set(role, pool);
+    for (const [name, old] of this.#pools) {
+      if (this.#pools.size <= Math.max(1, this.options.maxTenants)) break;
+      if (old === pool) continue;
+      this.#pools.delete(name);
+      old.evicted = true;
+      for (const client of old.idle.splice(0)) void this.#close(client).then(() => this.#slotFreed());
+    }
+    return pool;
+  }
+
+  #takeIdle(pool: Pool): pg.Client | undefined {
+    const client = pool.idle.pop();
+    if (!client) return undefined;
+    const meta = this.#meta.get(client)!;
+    clearTimeout(meta.idleTimer);
+    pool.busy++;
+    holdOpen(client, true);
+    return client;
+  }
+
+  /** The least recently used tenant's idle connection, taken out of its pool (to be closed). */
+  #oldestIdle(): pg.Client | undefined {
+    for (const pool of this.#pools.values()) {
+      const client = pool.idle.shift();
+      if (client) {
+        clearTimeout(this.#meta.get(client)?.idleTimer);
+        return client;
+      }
+    }
+    return undefined;
+  }
+
+  /** Opens a connection as `pool.role` on a slot already counted in `#open`; frees the slot if it fails. */
+  async #connect(pool: Pool): Promise<pg.Client> {
+    pool.busy++;
+    const meta: Meta = { pool, uses: 0, born: Date.now(), dead: false };
+    let client: pg.Client;
+    try {
+      client = await this.#login(pool.role, meta);
+    } catch (error) {
+      pool.busy--;
+      this.#slotFreed();
+      throw error;
+    }
+    this.#meta.set(client, meta);
+    return client;
+  }
+
+  /**
+   * A connection logged in as `role`, trying its passwords in order (the current secret's, then former ones
+   * while a rotation is under way): only a refused password moves on to the next.
+   */
+  async #login(role: string, meta: Meta): Promise<pg.Client> {
+    const o = this.options;
+    const passwords = o.passwords(role);
+    for (let i = 0; ; i++) {
+      const url = new URL(o.connectionString);
+      url.username = role;
+      url.password = passwords[i]!;
+      const client = new pg.Client({
+        ...pgSslSettings(url.toString()),
+        connectionTimeoutMillis: o.connectTimeoutMs,
+        ...(o.statementTimeoutMs === undefined ? {} : { statement_timeout: o.statementTimeoutMs }),
+        pipeline: true,
+      } as pg.ClientConfig);
+      // A connection the server ends while idle must not crash the process: it is dropped from its pool.
+      client.on('error', () => this.#lost(client, meta));
+      try {
+        await client.connect();
+        return client;
+      } catch (error) {
+        if (i + 1 >= passwords.length || !REFUSED_PASSWORD.test((error as Error).message)) throw error;
+      }
+    }
+  }
+
+  #lost(client: pg.Client, meta: Meta): void {
+    meta.dead = true;
+    const at = meta.pool.idle.indexOf(client);
+    if (at >= 0) {
+      meta.pool.idle.splice(at, 1);
+      clearTimeout(meta.idleTimer);
+      void this.#close(client).then(() => this.#slotFreed());
+    }
+  }
+
+  /**
+   * Waits for a connection of `role`, up to the connect timeout. `steal`: the tenant has busy connections, so
+   * one of them is awaited first; after STEAL_AFTER_MS the waiter takes another tenant's idle one if any.
+   */
+  #wait(role: string, steal: boolean): Promise<pg.Client> {
+    return new Promise<pg.Client>((resolve, reject) => {
+      const waiter: Waiter = {
+        role,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#unqueue(waiter);
+          reject(this.#exhausted());
+        }, this.options.connectTimeoutMs),
+      };
+      if (steal) waiter.steal = setTimeout(() => this.#steal(waiter), STEAL_AFTER_MS);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Removes a waiter from the queue and stops its timers; false when it was no longer queued. */
+  #unqueue(waiter: Waiter): boolean {
+    clearTimeout(waiter.timer);
+    clearTimeout(waiter.steal);
+    const at = this.#waiters.indexOf(waiter);
+    if (at < 0) return false;
+    this.#waiters.splice(at, 1);
+    return true;
+  }
+
+  #steal(waiter: Waiter): void {
+    if (!this.#waiters.includes(waiter)) return;
+    const victim = this.#oldestIdle();
+    if (!victim) return;
+    this.#unqueue(waiter);
+    this.#replace(victim, waiter.role).then(waiter.resolve, waiter.reject);
+  }
+
+  #exhausted(): PoolExhaustedError {
+    const o = this.options;
+    const cause = new Error('timeout exceeded when trying to connect');
+    return new PoolExhaustedError(
+      {
+        target: o.target,
+        max: o.maxConnections,
+        connectTimeoutMs: o.connectTimeoutMs,
+        busy: this.#open,
+        waiting: this.#waiters.length,
+      },
+      cause,
+    );
+  }
+
+  #handTo(waiter: Waiter, client: pg.Client, pool: Pool): void {
+    this.#unqueue(waiter);
+    pool.busy++;
+    this.#touch(pool.role);
+    waiter.resolve(client);
+  }
+
+  /** A slot became free: the first waiter gets it (a new connection for its tenant), else the count drops. */
+  #slotFreed(): void {
+    // end() has refused every waiter already.
+    const waiter = this.#waiters[0];
+    if (!waiter) {
+      this.#open--;
+      return;
+    }
+    this.#unqueue(waiter);
+    this.#connect(this.#touch(waiter.role)).then(waiter.resolve, waiter.reject);
+  }
+
+  #park(client: pg.Client, meta: Meta): void {
+    meta.pool.idle.push(client);
+    // An idle pool does not keep the process alive (as pg-pool's allowExitOnIdle).
+    holdOpen(client, false);
+    meta.idleTimer = setTimeout(() => {
+      const at = meta.pool.idle.indexOf(client);
+      if (at < 0) return;
+      meta.pool.idle.splice(at, 1);
+      void this.#close(client).then(() => this.#slotFreed());
+    }, this.options.idleTimeoutMs);
+    meta.idleTimer.unref();
+  }
+
+  /**
+   * Ends a connection; resolves once its socket is closed (so the server's count has dropped too). Bounded:
+   * pg's end() waits for pipelined statements still on the wire, and a connection given back broken might
+   * never answer them; its socket is then destroyed, so the slot is never lost.
+   */
+  async #close(client: pg.Client): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(
+        () => {
+          (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+          resolve();
+        },
+        Math.min(this.options.connectTimeoutMs, CLOSE_TIMEOUT_MS),
+      );
+    });
+    await Promise.race([client.end().catch(() => undefined), forced]);
+    clearTimeout(timer);
+  }
+}
+
+/** Whether an open connection keeps the process alive (pg's Client has ref/unref; its types do not say so). */
+function holdOpen(client: pg.Client, hold: boolean): void {
+  const socket = client as unknown as { ref?(): void; unref?(): void };
+  if (hold) socket.ref?.();
+  else socket.unref?.();
+}

@@ -1,0 +1,52 @@
+import type { Database } from '../database.js';
+import { CgkError, ConnectionError, TenantNotFoundError } from '../errors.js';
+
+/**
+ * What a tenant scope needs in the login isolation mode (docs/ISOLATION.md): the role its connection logs in
+ * as, and a useful error when that login fails.
+ */
+
+/**
+ * The tenant's role name. Asks for the secret first, so a missing one is a `ConfigError` before any connection
+ * is attempted; the first call of a Database also learns the database's tag (one query on the application pool).
+ */
+export async function loginRole(db: Database, slug: string): Promise<string> {
+  db.tenantRoleSecret();
+  return db.tenantRoleName(slug);
+}
+
+const NO_ROLE = /role ".*" does not exist|no such user/i;
+const NO_LOGIN = /is not permitted to log in/i;
+const BAD_PASSWORD = /password authentication failed|SASL authentication failed|authentication failed/i;
+
+/**
+ * A failed login as the tenant's role, explained: a tenant without a schema is `TenantNotFoundError` (its
+ * role does not exist either); a missing role or one without LOGIN is `CGK_ROLE` with the repair command; a
+ * refused password stays a `ConnectionError` (CGK_CONNECTION) whose hint names the secret. Anything else
+ * (the server is down, the pool is exhausted) is returned unchanged. One query, on the error path only.
+ */
+export async function loginFailure(db: Database, slug: string, schema: string, error: unknown): Promise<unknown> {
+  if (!(error instanceof ConnectionError)) return error;
+  const message = error.message;
+  if (!NO_ROLE.test(message) && !NO_LOGIN.test(message) && !BAD_PASSWORD.test(message)) return error;
+  const found = await db
+    .query({ text: 'select to_regnamespace($1) is not null as found', values: [schema] })
+    .then((r) => r.rows[0]?.found === true)
+    .catch(() => true);
+  if (!found) return new TenantNotFoundError(slug, error);
+  const repair = `npx @cgk/cli tenant:repair ${slug}`;
+  if (NO_ROLE.test(message) || NO_LOGIN.test(message)) {
+    const why = NO_LOGIN.test(message) ? 'may not log in' : 'does not exist';
+    return new CgkError('CGK_ROLE', `Tenant "${slug}": its database role ${why}, and tenant roles are in login mode`, {
+      hint: `Give it LOGIN and its password with: ${repair} (with the same CGK_TENANT_ROLE_SECRET as the application)`,
+      cause: error,
+    });
+  }
+  return new ConnectionError(`Tenant "${slug}": the server refused the tenant role's password (${message})`, {
+    hint:
+      `The role's password was set with another CGK_TENANT_ROLE_SECRET than this process uses: run ${repair} ` +
+      '(or tenant:repair for every tenant) with the secret the application uses; behind PgBouncer, also refresh its ' +
+      'auth_file unless it uses auth_query.',
+    cause: error,
+  });
+}
