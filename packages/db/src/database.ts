@@ -36,8 +36,9 @@ export interface DatabaseOptions {
   formerTenantRoleSecrets?: string[];
   /**
    * Login mode: bounds of the per-tenant pools. `maxConnections`: server connections across all tenants
-   * (default `pool_max` of the URL; on top of the application role's own pool). `maxTenants`: tenants that
-   * keep connections, least recently used evicted first (default `maxConnections`).
+   * (default the URL's `tenant_pool_max`, itself `pool_max` by default; on top of the application role's own
+   * pool). `maxTenants`: tenants that keep connections, least recently used evicted first (default the URL's
+   * `tenant_pool_tenants`, itself `maxConnections` by default).
    */
   tenantPools?: { maxConnections?: number; maxTenants?: number };
   /**

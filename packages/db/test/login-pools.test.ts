@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database, PoolExhaustedError, createTenant, setupDatabase } from '../src/index.js';
+import { parsePoolSettings } from '../src/drivers/pool-settings.js';
 import { tenantRoleName } from '../src/roles.js';
 import { createAppDatabase, type AppDatabase, DROP_TIMEOUT_MS, adminQuery } from './helpers/database.js';
+import { startPgBouncer } from './helpers/pgbouncer.js';
 
 /**
  * The per-tenant pools of login mode, counted on the server (pg_stat_activity by user name), never timed:
@@ -17,6 +19,8 @@ let app: AppDatabase;
 
 beforeAll(async () => {
   app = await createAppDatabase('cgk_lpools');
+  // For the PgBouncer case, which checks passwords (the server itself trusts 127.0.0.1).
+  await adminQuery(`alter role "${app.role}" password 'app-password'`);
   const db = new Database({ url: app.url, tenantRoles: 'login', tenantRoleSecret: SECRET });
   try {
     await setupDatabase({ db });
@@ -107,6 +111,32 @@ describe('login mode pools', () => {
     await expectConnections({});
   });
 
+  it('reads its bounds from the URL: tenant_pool_max and tenant_pool_tenants (defaults: pool_max)', async () => {
+    expect(parsePoolSettings('postgres://u@h/d?pool_max=7')).toMatchObject({ tenantPoolMax: 7, tenantPoolTenants: 7 });
+    const parsed = parsePoolSettings('postgres://u@h/d?tenant_pool_max=4&tenant_pool_tenants=2&sslmode=disable');
+    expect(parsed).toMatchObject({ max: 10, tenantPoolMax: 4, tenantPoolTenants: 2 });
+    expect(parsed.connectionString).toBe('postgres://u@h/d?sslmode=disable');
+    const db = new Database({
+      url: `${app.url}?tenant_pool_max=2&tenant_pool_tenants=1`,
+      tenantRoles: 'login',
+      tenantRoleSecret: SECRET,
+    });
+    try {
+      for (const slug of ['t0', 't1', 't2']) await db.withTenant(slug, (sql) => sql`select 1`);
+      await expectConnections({ t2: 1 });
+      const held = ['t0', 't1'].map((slug) => hold(db, slug));
+      await Promise.all(held.map((h) => h.inside));
+      const waiting = db.withTenant('t3', (sql) => sql`select 1`);
+      const driver = await db.driver();
+      while (driver.tenantPoolStats?.().waiting !== 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(driver.tenantPoolStats?.()).toMatchObject({ open: 2 });
+      for (const h of held) h.release();
+      await Promise.all([waiting, ...held.map((h) => h.done)]);
+    } finally {
+      await db.end();
+    }
+  });
+
   it('at the cap, a tenant without a connection takes the slot of the least recently used idle one', async () => {
     const db = open('', { maxConnections: 2, maxTenants: 5 });
     try {
@@ -116,6 +146,24 @@ describe('login mode pools', () => {
       await db.withTenant('t2', (sql) => sql`select 1`);
       await expectConnections({ t1: 1, t2: 1 });
       expect((await db.driver()).tenantPoolStats?.()).toMatchObject({ open: 2, idle: 2, waiting: 0 });
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("a tenant's second scope at the cap takes another tenant's idle slot instead of waiting for its first", async () => {
+    const db = open('?connect_timeout=30', { maxConnections: 2, maxTenants: 5 });
+    try {
+      await db.withTenant('t1', (sql) => sql`select 1`);
+      const first = hold(db, 't0');
+      await first.inside;
+      await expectConnections({ t0: 1, t1: 1 });
+      // t0 has a busy connection, so it first waits for it (about one login's time), then takes t1's idle one.
+      const second = await db.withTenant('t0', (sql) => sql<{ who: string }>`select current_user::text as who`);
+      expect(second.rows[0]!.who).toBe(tenantRoleName('t0', app.name));
+      await expectConnections({ t0: 2 });
+      first.release();
+      await first.done;
     } finally {
       await db.end();
     }
@@ -171,6 +219,40 @@ describe('login mode pools', () => {
     }
   });
 
+  it('a tenant connection the server ends, in a scope or idle, is a typed error, not a crash, and frees its slot', async () => {
+    const db = open('', { maxConnections: 2, maxTenants: 2 });
+    const terminate = async (pid: unknown) => {
+      await adminQuery('select pg_terminate_backend($1)', [pid]);
+      for (let i = 0; i < 100 && (await adminQuery('select 1 from pg_stat_activity where pid = $1', [pid])).rows.length; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // Let the client read the server's FATAL message and the close.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    };
+    try {
+      const error = await db
+        .withTenant('t0', async (sql) => {
+          const { rows } = await sql`select pg_backend_pid() as pid`;
+          await terminate(rows[0]!.pid);
+          return sql`select 1`;
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(error).toMatchObject({ code: 'CGK_CONNECTION' });
+      const idle = await db.withTenant('t1', (sql) => sql<{ pid: number }>`select pg_backend_pid() as pid`);
+      await terminate(idle.rows[0]!.pid);
+      expect((await db.driver()).tenantPoolStats?.()).toMatchObject({ open: 0, idle: 0 });
+      // Both slots are free again: two tenants at once, within the cap of 2.
+      const both = await Promise.all(['t0', 't1'].map((slug) => db.withTenant(slug, (sql) => sql`select 1 as one`)));
+      expect(both.map((r) => r.rows)).toEqual([[{ one: 1 }], [{ one: 1 }]]);
+      await expectConnections({ t0: 1, t1: 1 });
+    } finally {
+      await db.end();
+    }
+  });
+
   it('serves hundreds of concurrent scopes over five tenants within the cap, each in its own tenant', async () => {
     const db = open('', { maxConnections: 4, maxTenants: 3 });
     const sampler = sampleMax();
@@ -195,5 +277,32 @@ describe('login mode pools', () => {
     expect(max).toBeGreaterThan(0);
     expect(max).toBeLessThanOrEqual(4);
     await expectConnections({});
+  });
+
+  it('through PgBouncer, max_db_connections bounds the server connections of all tenant roles together', async () => {
+    const bouncer = await startPgBouncer({ targetUrl: app.url, auth: 'scram-sha-256', defaultPoolSize: 2, maxDbConnections: 3 });
+    const url = new URL(bouncer.url);
+    url.password = 'app-password';
+    const db = new Database({ url: url.toString(), tenantRoles: 'login', tenantRoleSecret: SECRET });
+    const sampler = sampleMax();
+    try {
+      // Client side up to pool_max (10) connections over five tenants; PgBouncer closes an idle server
+      // connection of one tenant role to open one for another when the database's limit is reached.
+      const seen = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          db.withTenant(
+            SLUGS[i % SLUGS.length]!,
+            (sql) => sql<{ who: string }>`select pg_sleep(0.005), current_user::text as who`,
+          ),
+        ),
+      );
+      expect(seen.map((r, i) => r.rows[0]!.who === tenantRoleName(SLUGS[i % SLUGS.length]!, app.name))).not.toContain(false);
+    } finally {
+      await db.end();
+      await bouncer.stop();
+    }
+    const max = await sampler.stop();
+    expect(max).toBeGreaterThan(0);
+    expect(max).toBeLessThanOrEqual(3);
   });
 });

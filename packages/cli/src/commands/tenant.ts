@@ -86,7 +86,9 @@ export const registerTenant: Register = (program, ctx, done) => {
     .description(
       'Creates the PostgreSQL role of a tenant (or of every tenant) if it is missing and reapplies its ' +
         'grants on the tenant schema: for tenants created before tenant roles were on (CGK_TENANT_ROLES), or ' +
-        'restored from a dump. Idempotent.',
+        'restored from a dump. In login mode (CGK_TENANT_ROLES=login) it also gives each role LOGIN and the ' +
+        'verifier of its password derived from CGK_TENANT_ROLE_SECRET: how a database moves to login mode and ' +
+        'how the secret is rotated. Idempotent.',
     )
     .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli tenant:repair acme\n  $ npx @cgk/cli tenant:repair')
     .action(async (slug: string | undefined) => {

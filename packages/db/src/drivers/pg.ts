@@ -20,9 +20,9 @@ export interface PgDriverOptions {
 export interface PgLoginOptions {
   /** The passwords of a tenant role to try, in order (derived, see tenant-credentials.ts). */
   passwords(role: string): string[];
-  /** Tenants that keep connections (LRU); default: the total cap. */
+  /** Tenants that keep connections (LRU); default the URL's `tenant_pool_tenants`, at most the total cap. */
   maxTenants?: number;
-  /** Server connections across all tenant pools; default `pool_max`. */
+  /** Server connections across all tenant pools; default the URL's `tenant_pool_max` (default `pool_max`). */
   maxConnections?: number;
 }
 
@@ -116,12 +116,12 @@ export function createPgDriver(options: PgDriverOptions): Driver {
 }
 
 function openTenantPools(settings: PoolSettings, login: PgLoginOptions): TenantPools {
-  const maxConnections = Math.max(1, login.maxConnections ?? settings.max);
+  const maxConnections = Math.max(1, login.maxConnections ?? settings.tenantPoolMax);
   return new TenantPools({
     connectionString: settings.connectionString,
     target: settings.redacted,
     maxConnections,
-    maxTenants: Math.max(1, login.maxTenants ?? maxConnections),
+    maxTenants: Math.max(1, login.maxTenants ?? Math.min(settings.tenantPoolTenants, maxConnections)),
     connectTimeoutMs: settings.connectTimeoutMs,
     idleTimeoutMs: settings.idleTimeoutMs,
     maxUses: settings.maxUses,

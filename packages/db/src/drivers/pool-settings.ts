@@ -19,6 +19,10 @@ export interface PoolSettings {
   maxUses: number;
   /** `pool_max_lifetime` (seconds): age after which a pooled connection is closed and replaced; 0 = never. */
   maxLifetimeSeconds: number;
+  /** `tenant_pool_max` (login isolation mode): connections across all tenant pools; default `max`. */
+  tenantPoolMax: number;
+  /** `tenant_pool_tenants` (login isolation mode): tenants that keep connections (LRU); default `tenantPoolMax`. */
+  tenantPoolTenants: number;
   /** `statement_timeout` (milliseconds, as PostgreSQL): server-side limit per statement; default none. */
   statementTimeoutMs: number | undefined;
   /** The URL with its password replaced by `***`, safe to print. */
@@ -34,6 +38,8 @@ const CONSUMED = [
   'pool_max_uses',
   'pool_max_lifetime',
   'pool_max_tenants',
+  'tenant_pool_max',
+  'tenant_pool_tenants',
 ];
 
 /** Default `pool_max_tenants`: see docs/SCALING.md for how it was chosen. */
@@ -69,8 +75,11 @@ export function parsePoolSettings(connectionString: string): PoolSettings {
     return value;
   };
   const max = number('pool_max', undefined) ?? number('connection_limit', 10) ?? 10;
+  const tenantPoolMax = Math.max(1, Math.floor(number('tenant_pool_max', max) ?? max));
   const settings = {
     max: Math.max(1, Math.floor(max)),
+    tenantPoolMax,
+    tenantPoolTenants: Math.max(1, Math.floor(number('tenant_pool_tenants', tenantPoolMax) ?? tenantPoolMax)),
     connectTimeoutMs: (number('connect_timeout', 10) ?? 10) * 1000,
     idleTimeoutMs: (number('idle_timeout', 30) ?? 30) * 1000,
     maxTenants: Math.floor(number('pool_max_tenants', DEFAULT_POOL_MAX_TENANTS) ?? DEFAULT_POOL_MAX_TENANTS),

@@ -316,8 +316,8 @@ export class TenantPools {
 
   /** A slot became free: the first waiter gets it (a new connection for its tenant), else the count drops. */
   #slotFreed(): void {
-    // end() has refused every waiter already.
-    const waiter = this.#waiters[0];
+    // end() has refused every waiter already. A waiter whose tenant has no connection to wait for goes first.
+    const waiter = this.#waiters.find((w) => (this.#pools.get(w.role)?.busy ?? 0) === 0) ?? this.#waiters[0];
     if (!waiter) {
       this.#open--;
       return;
