@@ -162,20 +162,33 @@ export class TenantPools {
     await Promise.all(closing);
   }
 
-  /** The tenant's pool, made most recently used; tenants beyond `maxTenants` are evicted, oldest first. */
+  /** The tenant's pool, made most recently used (created empty if it has none). */
   #touch(role: string): Pool {
     let pool = this.#pools.get(role);
     if (pool) this.#pools.delete(role);
     else pool = { role, idle: [], busy: 0, evicted: false };
     this.#pools.set(role, pool);
+    return pool;
+  }
+
+  /**
+   * Evicts tenants beyond `maxTenants`, least recently used first, never `keep`. Run once a connection is
+   * open, not when one is asked for: a scope of a tenant that does not exist (its login fails) must not
+   * cost a real tenant its connections. Pools without connections go first, at no cost.
+   */
+  #evict(keep: Pool): void {
+    const limit = Math.max(1, this.options.maxTenants);
     for (const [name, old] of this.#pools) {
-      if (this.#pools.size <= Math.max(1, this.options.maxTenants)) break;
-      if (old === pool) continue;
+      if (this.#pools.size <= limit) return;
+      if (old !== keep && old.busy === 0 && old.idle.length === 0) this.#pools.delete(name);
+    }
+    for (const [name, old] of this.#pools) {
+      if (this.#pools.size <= limit) return;
+      if (old === keep) continue;
       this.#pools.delete(name);
       old.evicted = true;
       for (const client of old.idle.splice(0)) void this.#close(client).then(() => this.#slotFreed());
     }
-    return pool;
   }
 
   #takeIdle(pool: Pool): pg.Client | undefined {
@@ -209,10 +222,12 @@ export class TenantPools {
       client = await this.#login(pool.role, meta);
     } catch (error) {
       pool.busy--;
+      if (pool.busy === 0 && pool.idle.length === 0 && this.#pools.get(pool.role) === pool) this.#pools.delete(pool.role);
       this.#slotFreed();
       throw error;
     }
     this.#meta.set(client, meta);
+    if (this.#pools.get(pool.role) === pool) this.#evict(pool);
     return client;
   }
 
