@@ -13,10 +13,10 @@
  *   npm run bench:citus                      # 20 tenants created per side, fleet of 100
  *   npx tsx bench/citus.bench.ts --fleet 30  # smaller
  */
-import { mkdtempSync, cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, cpSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import {
   clearMigrationCache,
   createTenant,
@@ -28,7 +28,18 @@ import {
 import { splitStatements } from '../packages/db/src/migrations/split.js';
 import { DEFAULT_TENANT_DIR } from '../packages/db/src/migrations/runner.js';
 import { createCitusDatabase } from '../packages/db/test/helpers/citus.js';
-import { interleave, isMain, median, printTable, row, type BenchRow } from './lib.js';
+import {
+  interleave,
+  isMain,
+  median,
+  printTable,
+  rawPool,
+  replayAgainstCreate,
+  row,
+  tenantTemplate,
+  timed,
+  type BenchRow,
+} from './lib.js';
 
 type Pool = pg.Pool;
 
@@ -53,32 +64,14 @@ async function rawScript(pool: Pool, statements: readonly string[]): Promise<voi
   }
 }
 
-async function timed(samples: number[], work: () => Promise<unknown>): Promise<void> {
-  const started = performance.now();
-  await work();
-  samples.push(performance.now() - started);
-}
-
 async function provisioning(db: Database, raw: Pool, count: number): Promise<BenchRow> {
-  const files = readdirSync(DEFAULT_TENANT_DIR)
-    .filter((f) => f.endsWith('.sql'))
-    .sort();
-  const ddl = files.flatMap((f) => splitStatements(readFileSync(join(DEFAULT_TENANT_DIR, f), 'utf8')).map((s) => s.text));
-  const ours: number[] = [];
-  const baseline: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const schema = `tenant_raw${i}`;
-    const statements = [`create schema ${schema}`, `set local search_path to ${schema}`, ...ddl];
-    const rawTenant = () => timed(baseline, () => rawScript(raw, statements));
-    const ourTenant = () => timed(ours, () => createTenant({ slug: `bench${i}` }, { db }));
-    if (i % 2 === 0) {
-      await rawTenant();
-      await ourTenant();
-    } else {
-      await ourTenant();
-      await rawTenant();
-    }
-  }
+  const { files, texts } = await tenantTemplate();
+  const ddl = texts.flatMap((text) => splitStatements(text).map((s) => s.text));
+  const { baseline, ours } = await replayAgainstCreate(
+    count,
+    (i) => rawScript(raw, [`create schema tenant_raw${i}`, `set local search_path to tenant_raw${i}`, ...ddl]),
+    (i) => createTenant({ slug: `bench${i}` }, { db }),
+  );
   const name = `createTenant (${files.length} files, ${ddl.length} statements), median of ${count}`;
   return row(name, 'ms', median(baseline), median(ours), { goal: '≤ 1.2x' });
 }
@@ -143,7 +136,7 @@ export async function runCitusBench(options: { tenants?: number; fleet?: number 
   const cluster = await createCitusDatabase('cgk_bench_citus');
   const db = new Database({ url: cluster.url, tenantRoles: true });
   const noRoles = new Database({ url: cluster.url, tenantRoles: false });
-  const raw = new pg.Pool({ connectionString: cluster.url, max: 8, pipeline: true } as pg.PoolConfig);
+  const raw = rawPool({ connectionString: cluster.url, max: 8, pipeline: true });
   const tenantDir = mkdtempSync(join(tmpdir(), 'cgk-bench-citus-'));
   try {
     cpSync(DEFAULT_TENANT_DIR, tenantDir, { recursive: true });

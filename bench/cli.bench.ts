@@ -12,7 +12,6 @@
  * `NNN_bench_cli_noteK.sql` into that directory and the bench removes them all at the end (also on failure).
  * Rounds alternate which side goes first; medians are reported. Run alone: `npx tsx bench/cli.bench.ts`.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,9 +19,19 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Database, createTenant, setupDatabase } from '../packages/db/src/index.js';
 import { DEFAULT_TENANT_DIR } from '../packages/db/src/migrations/runner.js';
-import { createScratchDatabase, isMain, median, printTable, row, type BenchRow } from './lib.js';
+import {
+  alternate,
+  createFleet,
+  createScratchDatabase,
+  isMain,
+  median,
+  printTable,
+  row,
+  timeNode,
+  timed,
+  type BenchRow,
+} from './lib.js';
 import { psqlScript } from './psql.js';
-import { provision } from './scale/measure.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'packages', 'cli', 'bin', 'cgk.mjs');
@@ -31,40 +40,48 @@ const BENCH_FILE = /_bench_cli_note\d+\.sql$/;
 const DIST = join(ROOT, 'packages', 'cli', 'dist', 'main.js');
 const DIST_BIN = join(ROOT, 'bench', 'cgk-dist.mjs');
 
-/** Wall time of `node <args>` in ms; rejects (with its stderr) if it exits non-zero. */
-export function timeNode(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): Promise<{ ms: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    execFile(
-      process.execPath,
-      args,
-      { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        if (error) reject(new Error(`node ${args.join(' ')} failed: ${error.message} ${stderr.slice(-500)}`));
-        else resolve({ ms, stdout });
-      },
-    );
-  });
+/** Runs `cgk` (the repository's bin, or the compiled one) in `cwd` with `env` added to this environment. */
+function cgk(bin: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT, exitCode = 0) {
+  return timeNode([bin, ...args], { cwd, env: { ...process.env, ...env }, exitCode });
 }
 
-/** CLI start-up: `cgk --help` against `node -e 0`, alternated, medians. */
-export async function startupRow(runs: number): Promise<BenchRow> {
-  const base: number[] = [];
-  const ours: number[] = [];
+/**
+ * Start-up with the library loaded: `cgk tenant:create` of a slug it refuses (exit 1) after loading
+ * `@cgk/db`, before opening a database. `cgk --help` no longer loads the library; through tsx (the
+ * repository's bin) loading it means compiling its TypeScript sources, which the installed CLI never does.
+ */
+function libraryStartup(bin: string, env: NodeJS.ProcessEnv, cwd: string) {
+  return cgk(bin, ['tenant:create', 'Not_A_Slug'], env, cwd, 1);
+}
+
+/**
+ * CLI start-up: `cgk --help` against `node -e 0`, alternated, medians; the repository's bin (TypeScript through
+ * tsx) and, when built, the compiled one as installed (issue 11's goal: ≤ 2x).
+ */
+export async function startupRows(runs: number): Promise<BenchRow[]> {
+  const built = existsSync(DIST);
+  const s = { base: [] as number[], ours: [] as number[], dist: [] as number[] };
   await timeNode(['-e', '0']);
-  await timeNode([BIN, '--help']); // warm-up: file cache, tsx's transform cache
+  await cgk(BIN, ['--help']); // warm-up: file cache, tsx's transform cache
   for (let i = 0; i < runs; i++) {
-    const pair = [
-      () => timeNode(['-e', '0']).then((r) => base.push(r.ms)),
-      () => timeNode([BIN, '--help']).then((r) => ours.push(r.ms)),
-    ];
-    if (i % 2 === 1) pair.reverse();
-    for (const run of pair) await run();
+    await alternate(i, [
+      async () => s.base.push((await timeNode(['-e', '0'])).ms),
+      async () => s.ours.push((await cgk(BIN, ['--help'])).ms),
+      ...(built ? [async () => s.dist.push((await cgk(DIST_BIN, ['--help'])).ms)] : []),
+    ]);
   }
-  return row(`cgk --help start-up vs node -e 0 (median of ${runs})`, 'ms', median(base), median(ours), {
-    note: `CLI's own share: ${(median(ours) - median(base)).toFixed(0)} ms`,
-  });
+  const share = (xs: number[]) => ({ note: `CLI's own share: ${(median(xs) - median(s.base)).toFixed(0)} ms` });
+  return [
+    row(`cgk --help start-up vs node -e 0 (median of ${runs})`, 'ms', median(s.base), median(s.ours), share(s.ours)),
+    ...(built
+      ? [
+          row(`cgk --help compiled (as installed) vs node -e 0 (median of ${runs})`, 'ms', median(s.base), median(s.dist), {
+            goal: '≤ 2x',
+            ...share(s.dist),
+          }),
+        ]
+      : []),
+  ];
 }
 
 export interface CliBenchOptions {
@@ -72,7 +89,7 @@ export interface CliBenchOptions {
   tenants?: number;
   /** Migrate rounds (each side once per round); default 3. */
   rounds?: number;
-  /** tenant:create calls per side; default 8. */
+  /** tenant:create calls per side; default 10. */
   creates?: number;
   /** `cgk --help` runs for the start-up row; default 10. */
   startupRuns?: number;
@@ -87,12 +104,11 @@ export async function runCliBench(options: CliBenchOptions = {}): Promise<BenchR
   const cwd = await mkdtemp(join(tmpdir(), 'cgk-bench-cli-')); // no .env of ours in the CLI's way
   const env = { DATABASE_URL: scratch.url };
   try {
-    const rows = [await startupRow(options.startupRuns ?? 10)];
+    const rows = await startupRows(options.startupRuns ?? 10);
     await setupDatabase({ db });
-    rows.push(...(await createRows(db, scratch.url, env, cwd, options.creates ?? 8)));
+    rows.push(...(await createRows(db, scratch.url, env, cwd, options.creates ?? 10)));
     const slugs = Array.from({ length: tenants }, (_, i) => `f${String(i + 1).padStart(5, '0')}`);
-    const made = await provision((slug) => createTenant({ slug }, { db }), slugs, 4);
-    if (made.failures.length > 0) throw new Error(`fleet: ${made.failures.length} tenants failed: ${made.failures[0]!.error}`);
+    await createFleet(db, slugs, { label: 'Fleet', concurrency: 4, log: () => {} });
     rows.push(...(await migrateRows(scratch.url, slugs, env, cwd, options.rounds ?? 3)));
     return rows;
   } finally {
@@ -110,7 +126,10 @@ function removeBenchFiles(): void {
 /**
  * `cgk tenant:create` minus start-up against createTenant() in-process, two ways: on a new `Database` (its
  * first call, as a script or a cold process makes it: a new server connection, whose catalog caches are cold)
- * and on a warm `Database` that has created tenants before. Alternated, medians.
+ * and on a warm `Database` that has created tenants before. Every side creates a tenant from the same
+ * template (the built-in tenant migrations; the compiled CLI carries the same files embedded). The in-process
+ * side runs in this process, where `pg` is loaded and the migration files are read: the CLI pays both.
+ * Alternated, medians.
  */
 async function createRows(db: Database, url: string, env: NodeJS.ProcessEnv, cwd: string, count: number): Promise<BenchRow[]> {
   const s = {
@@ -120,18 +139,15 @@ async function createRows(db: Database, url: string, env: NodeJS.ProcessEnv, cwd
     warm: [] as number[],
     distHelp: [] as number[],
     dist: [] as number[],
+    distLib: [] as number[],
   };
   const built = existsSync(DIST);
   await createTenant({ slug: 'warm' }, { db });
-  const timed = async (samples: number[], work: () => Promise<unknown>) => {
-    const started = performance.now();
-    await work();
-    samples.push(performance.now() - started);
-  };
+  const run = async (samples: number[], bin: string, args: string[]) => samples.push((await cgk(bin, args, env, cwd)).ms);
   for (let i = 0; i < count; i++) {
-    const steps = [
-      async () => s.help.push((await timeNode([BIN, '--help'], env, cwd)).ms),
-      async () => s.cli.push((await timeNode([BIN, 'tenant:create', `cli${i}`], env, cwd)).ms),
+    await alternate(i, [
+      () => run(s.help, BIN, ['--help']),
+      () => run(s.cli, BIN, ['tenant:create', `cli${i}`]),
       () => timed(s.warm, () => createTenant({ slug: `lib${i}` }, { db })),
       () =>
         timed(s.cold, async () => {
@@ -144,46 +160,47 @@ async function createRows(db: Database, url: string, env: NodeJS.ProcessEnv, cwd
         }),
       ...(built
         ? [
-            async () => s.distHelp.push((await timeNode([DIST_BIN, '--help'], env, cwd)).ms),
-            async () => s.dist.push((await timeNode([DIST_BIN, 'tenant:create', `dist${i}`], env, cwd)).ms),
+            () => run(s.distHelp, DIST_BIN, ['--help']),
+            () => run(s.dist, DIST_BIN, ['tenant:create', `dist${i}`]),
+            async () => s.distLib.push((await libraryStartup(DIST_BIN, env, cwd)).ms),
           ]
         : []),
-    ];
-    if (i % 2 === 1) steps.reverse();
-    for (const step of steps) await step();
+    ]);
   }
   const startup = median(s.help);
-  const cli = median(s.cli) - startup;
+  const each = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' ');
+  const against = (baseline: string, samples: number[], extra: Partial<BenchRow>) =>
+    row(
+      `cgk tenant:create minus start-up vs createTenant in-process, ${baseline} Database (median of ${count})`,
+      'ms',
+      median(samples),
+      median(s.cli) - startup,
+      extra,
+    );
   return [
-    row(
-      `cgk tenant:create minus start-up vs createTenant in-process, new Database (median of ${count})`,
-      'ms',
-      median(s.cold),
-      cli,
-      {
-        goal: '≤ 1.0x',
-        note: `cgk tenant:create ${median(s.cli).toFixed(0)} ms whole, cgk --help ${startup.toFixed(0)} ms`,
-      },
-    ),
-    row(
-      `cgk tenant:create minus start-up vs createTenant in-process, warm Database (median of ${count})`,
-      'ms',
-      median(s.warm),
-      cli,
-      {
-        note: 'the warm baseline reuses server connections that created tenants before: their catalog caches are warm',
-      },
-    ),
-    ...(built ? [distRow(s.dist, s.distHelp, s.cold, count)] : []),
+    against('new', s.cold, {
+      goal: '≤ 1.0x',
+      note:
+        `cgk tenant:create ${median(s.cli).toFixed(0)} ms whole, cgk --help ${startup.toFixed(0)} ms; ` +
+        `new Database per run: ${each(s.cold)}`,
+    }),
+    against('warm', s.warm, {
+      note: 'the warm baseline reuses server connections that created tenants before: their catalog caches are warm',
+    }),
+    ...(built ? [distRow(s, count)] : []),
   ];
 }
 
 /** The compiled CLI (as installed from npm: no tsx) minus its own start-up, against createTenant on a new Database. */
-function distRow(dist: number[], help: number[], cold: number[], count: number): BenchRow {
+function distRow(s: Record<'dist' | 'distHelp' | 'distLib' | 'cold', number[]>, count: number): BenchRow {
   const name = `cgk tenant:create compiled (as installed) minus start-up vs createTenant, new Database (median of ${count})`;
-  return row(name, 'ms', median(cold), median(dist) - median(help), {
+  const [whole, help, lib, cold] = [median(s.dist), median(s.distHelp), median(s.distLib), median(s.cold)];
+  return row(name, 'ms', cold, whole - help, {
     goal: '≤ 1.0x',
-    note: `compiled cgk tenant:create ${median(dist).toFixed(0)} ms whole, compiled cgk --help ${median(help).toFixed(0)} ms`,
+    note:
+      `compiled cgk tenant:create ${whole.toFixed(0)} ms whole, compiled cgk --help ${help.toFixed(0)} ms, ` +
+      `start-up with @cgk/db loaded ${lib.toFixed(0)} ms (minus that: ${((whole - lib) / cold).toFixed(2)}x); ` +
+      `per run: ${s.dist.map((x) => x.toFixed(0)).join(' ')}`,
   });
 }
 
@@ -195,10 +212,10 @@ async function migrateRows(
   cwd: string,
   rounds: number,
 ): Promise<BenchRow[]> {
-  const samples = { psql: [] as number[], cli: [] as number[], help: [] as number[] };
+  const samples = { psql: [] as number[], cli: [] as number[], help: [] as number[], lib: [] as number[] };
   let version = readdirSync(DEFAULT_TENANT_DIR).filter((f) => f.endsWith('.sql')).length;
   for (let round = 1; round <= rounds; round++) {
-    const steps = [
+    await alternate(round + 1, [
       async () =>
         samples.psql.push(
           await psqlScript(
@@ -212,30 +229,32 @@ async function migrateRows(
           join(DEFAULT_TENANT_DIR, `${String(version).padStart(3, '0')}_bench_cli_note${round}.sql`),
           `alter table orders add column cli_note${round} text;\n`,
         );
-        const { ms, stdout } = await timeNode([BIN, 'migrate', '--json'], env, cwd);
+        const { ms, stdout } = await cgk(BIN, ['migrate', '--json'], env, cwd);
         const migrated = (JSON.parse(stdout) as { tenants: { migrated: unknown[] } }).tenants.migrated.length;
         if (migrated < slugs.length)
           throw new Error(`cgk migrate migrated ${migrated} tenants, expected at least ${slugs.length}`);
         samples.cli.push(ms);
       },
-      async () => samples.help.push((await timeNode([BIN, '--help'], env, cwd)).ms),
-    ];
-    if (round % 2 === 0) steps.reverse();
-    for (const step of steps) await step();
+      async () => samples.help.push((await cgk(BIN, ['--help'], env, cwd)).ms),
+      async () => samples.lib.push((await libraryStartup(BIN, env, cwd)).ms),
+    ]);
   }
-  const startup = median(samples.help);
+  const startup = median(samples.lib);
+  const help = median(samples.help);
   const cli = median(samples.cli);
   const each = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' ');
+  const strict = ((cli - help) / median(samples.psql)).toFixed(2);
   return [
     row(
-      `cgk migrate minus start-up, one-line migration, ${slugs.length} tenants, vs one psql session`,
+      `cgk migrate minus start-up with @cgk/db loaded, one-line migration, ${slugs.length} tenants, vs one psql session`,
       'ms',
       median(samples.psql),
       cli - startup,
       {
         goal: '≤ 1.0x',
         note:
-          `cgk migrate ${cli.toFixed(0)} ms whole, cgk --help ${startup.toFixed(0)} ms; ` +
+          `cgk migrate ${cli.toFixed(0)} ms whole, start-up with @cgk/db loaded ${startup.toFixed(0)} ms, ` +
+          `cgk --help ${help.toFixed(0)} ms (minus that: ${strict}x); ` +
           `psql per round: ${each(samples.psql)}; cgk: ${each(samples.cli)}`,
       },
     ),

@@ -10,14 +10,13 @@
  * goes first, each in new folders; medians. The prepared data directory (`npm run build`) is made first if
  * it is missing. Run alone: `npx tsx bench/embedded.bench.ts`.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPgliteSeed, pgliteSeedPath } from '../packages/db/src/drivers/pglite-seed.js';
-import { isMain, median, printTable, row, type BenchRow } from './lib.js';
+import { alternate, isMain, median, printTable, row, timeNode, type BenchRow } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'packages', 'cli', 'bin', 'cgk.mjs');
@@ -27,17 +26,10 @@ const PEAK = join(ROOT, 'bench', 'peak-rss.mjs');
 /** Runs `node <args>` in `cwd` without DATABASE_URL; resolves to wall ms and peak RSS in MB. */
 async function measured(args: string[], cwd: string): Promise<{ ms: number; rssMB: number }> {
   const rssFile = join(cwd, `.rss-${Math.random().toString(36).slice(2)}`);
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', CGK_BENCH_RSS_FILE: rssFile };
+  const env: NodeJS.ProcessEnv = { ...process.env, CGK_BENCH_RSS_FILE: rssFile };
   delete env.DATABASE_URL;
   delete env.CGK_DB_DRIVER;
-  const started = process.hrtime.bigint();
-  await new Promise<void>((resolve, reject) => {
-    execFile(process.execPath, ['--import', PEAK, ...args], { cwd, env }, (error, _stdout, stderr) => {
-      if (error) reject(new Error(`node ${args.join(' ')} failed: ${error.message} ${stderr.slice(-400)}`));
-      else resolve();
-    });
-  });
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const { ms } = await timeNode(['--import', PEAK, ...args], { cwd, env });
   const rssMB = Number(await readFile(rssFile, 'utf8')) / 1024;
   await rm(rssFile, { force: true });
   return { ms, rssMB };
@@ -88,8 +80,8 @@ export async function runEmbeddedBench(options: { rounds?: number } = {}): Promi
           s.listRss.push(r.rssMB);
         },
       ];
-      if (round % 2 === 1) for (const pair of [first, later]) pair.reverse();
-      for (const step of [...first, ...later]) await step();
+      await alternate(round, first);
+      await alternate(round, later);
     }
   } finally {
     await rm(work, { recursive: true, force: true });

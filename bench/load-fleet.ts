@@ -4,9 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
-import { Database, createTenant, setupDatabase, type Sql } from '../packages/db/src/index.js';
-import { ADMIN_URL, createScratchDatabase, median, type ScratchDatabase } from './lib.js';
-import { provision } from './scale/measure.js';
+import { Database, setupDatabase, type Sql } from '../packages/db/src/index.js';
+import { ADMIN_URL, createFleet, createScratchDatabase, median, type ScratchDatabase } from './lib.js';
 
 /** The order every tenant is seeded with: the indexed read finds it by primary key. */
 export const SEED_ORDER = '00000000-0000-0000-0000-000000000001';
@@ -50,7 +49,7 @@ export async function prepareFleet(prefix: string, n: number, options: { reuse?:
   }
   const scratch = await createScratchDatabase(`cgk_load_${n}`);
   try {
-    await createFleet(scratch, slugs);
+    await buildFleet(scratch, slugs);
   } catch (error) {
     await scratch.drop();
     throw error;
@@ -59,30 +58,20 @@ export async function prepareFleet(prefix: string, n: number, options: { reuse?:
   return { name: scratch.name, url: scratch.url, slugs, drop: options.keep ? async () => {} : () => scratch.drop() };
 }
 
-async function createFleet(scratch: ScratchDatabase, slugs: string[]): Promise<void> {
+async function buildFleet(scratch: ScratchDatabase, slugs: string[]): Promise<void> {
   const db = new Database({ url: scratch.url });
-  const started = performance.now();
   try {
     await setupDatabase({ db });
-    const every = Math.max(100, Math.round(slugs.length / 20));
-    const outcome = await provision(
-      async (slug) => {
-        await createTenant({ slug, name: `Load ${slug}` }, { db });
-        await db.withTenant(slug, (sql) => sql`insert into orders (id, currency) values (${SEED_ORDER}, 'EUR')`);
-      },
-      slugs,
-      4,
-      (done) => {
-        if (done % every === 0)
-          log(`${scratch.name}: ${done}/${slugs.length} tenants, ${((performance.now() - started) / 1000).toFixed(0)} s`);
-      },
-    );
-    if (outcome.failures.length > 0)
-      throw new Error(`${outcome.failures.length} tenants failed, first: ${outcome.failures[0]!.error}`);
+    const { ms } = await createFleet(db, slugs, {
+      label: 'Load',
+      concurrency: 4,
+      log: (line) => log(`${scratch.name}: ${line}`),
+      after: (slug) => db.withTenant(slug, (sql) => sql`insert into orders (id, currency) values (${SEED_ORDER}, 'EUR')`),
+    });
+    log(`${scratch.name}: ${slugs.length} tenants in ${(ms / 1000).toFixed(1)} s`);
   } finally {
     await db.end();
   }
-  log(`${scratch.name}: ${slugs.length} tenants in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
 /** One request: an indexed read, an insert and an update, in one tenant scope. */

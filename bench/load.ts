@@ -6,7 +6,9 @@
  *
  * Options: --tenants N, --seconds S (measured time per side, split in rounds), --rounds R, --callers C (32),
  * --params 'k=v&k2=v2' (appended to both connection strings, e.g. pool settings), --keep (leave the big
- * database), --reuse NAME (measure a database a --keep run left instead of building one).
+ * database), --reuse NAME (measure a database a --keep run left instead of building one), --affinity (the
+ * tenant-affinity experiment: each side served by as many one-connection Databases as the pool size, a
+ * tenant's scopes always sent to the same one, chosen by a hash of its slug).
  *
  * Each side is a scratch database of tenants made by createTenant() (the real template), each seeded with one
  * order, served by one long-lived `Database` with the library's default pool. C callers loop for a fixed time,
@@ -21,7 +23,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Database } from '../packages/db/src/index.js';
 import { parsePoolSettings } from '../packages/db/src/drivers/pool-settings.js';
-import { isMain } from './lib.js';
+import { isMain, positiveInt } from './lib.js';
 import {
   backendMemory,
   coldWarmProfile,
@@ -43,12 +45,13 @@ export interface LoadOptions {
   keep: boolean;
   reuse?: string;
   quick: boolean;
+  affinity: boolean;
 }
 
 interface Side {
   label: string;
   fleet: Fleet;
-  db: Database;
+  route: Router;
   latenciesUs: number[];
   errors: number;
   measuredMs: number;
@@ -70,6 +73,41 @@ function withParams(url: string, params: string): string {
   return parsed.toString();
 }
 
+/** Which Database serves a tenant's scope. */
+interface Router {
+  pick(slug: string): Database;
+  end(): Promise<void>;
+}
+
+/**
+ * The library's default: one Database, its pool hands any free connection to any tenant. With `affinity`,
+ * as many one-connection Databases as that pool's size, a tenant always sent to the same one (FNV-1a of its
+ * slug): each connection then sees 1/N of the tenants, so more of its requests find the tenant's catalog
+ * entries already cached, at the price of waiting for that connection when another one is free.
+ */
+function router(url: string, affinity: boolean): Router {
+  if (!affinity) {
+    const db = new Database({ url });
+    return { pick: () => db, end: () => db.end() };
+  }
+  const size = parsePoolSettings(url).max;
+  const one = new URL(url);
+  one.searchParams.set('pool_max', '1');
+  const dbs = Array.from({ length: size }, () => new Database({ url: one.toString() }));
+  return {
+    pick: (slug) => dbs[fnv1a(slug) % size]!,
+    end: async () => {
+      await Promise.all(dbs.map((db) => db.end()));
+    },
+  };
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash;
+}
+
 /** `callers` loops of one scope on a random tenant each, for `ms`; latencies appended to the side. */
 async function phase(side: Side, callers: number, ms: number): Promise<void> {
   const { slugs } = side.fleet;
@@ -81,7 +119,7 @@ async function phase(side: Side, callers: number, ms: number): Promise<void> {
         const slug = slugs[Math.floor(Math.random() * slugs.length)]!;
         const t = performance.now();
         try {
-          await side.db.withTenant(slug, request);
+          await side.route.pick(slug).withTenant(slug, request);
           side.latenciesUs.push((performance.now() - t) * 1000);
         } catch (error) {
           if (side.errors++ === 0) log(`${side.label}: first error: ${(error as Error).message}`);
@@ -141,7 +179,7 @@ export async function runLoad(options: LoadOptions) {
       sides.push({
         label,
         fleet,
-        db: new Database({ url: withParams(fleet.url, options.params) }),
+        route: router(withParams(fleet.url, options.params), options.affinity),
         latenciesUs: [],
         errors: 0,
         measuredMs: 0,
@@ -161,7 +199,7 @@ export async function runLoad(options: LoadOptions) {
     }
     const memory = await Promise.all(sides.map((s) => backendMemory(s.fleet.name)));
     const [smallReport, bigReport] = sides.map((s, i) => sideReport(s, memory[i]!));
-    await Promise.all(sides.map((s) => s.db.end()));
+    await Promise.all(sides.map((s) => s.route.end()));
     const firstTouch = await coldWarmProfile(big.url, big.slugs, 200);
     const report = {
       kind: 'load',
@@ -180,7 +218,7 @@ export async function runLoad(options: LoadOptions) {
     await writeFile(join(resultsDir, 'load-latest.json'), json);
     return report;
   } finally {
-    await Promise.all(sides.map((s) => s.db.end()));
+    await Promise.all(sides.map((s) => s.route.end()));
     await small.drop();
     await big?.drop();
   }
@@ -225,7 +263,8 @@ export function printLoad(r: LoadReport): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((l) => l[i]!.length)));
   const o = r.options;
   console.log(
-    `\nbench:load: ${o.callers} callers, ${o.seconds} s per side in ${o.rounds} rounds, pool ${r.poolSize} ${o.params}`,
+    `\nbench:load: ${o.callers} callers, ${o.seconds} s per side in ${o.rounds} rounds, pool ${r.poolSize} ${o.params}` +
+      (o.affinity ? ', tenant affinity (one-connection Databases by hash)' : ''),
   );
   for (const cells of [header, widths.map((w) => '-'.repeat(w)), ...rows]) {
     console.log(
@@ -254,14 +293,11 @@ export function parseLoadArgs(argv: string[]): LoadOptions {
     params: '',
     keep: false,
     quick,
+    affinity: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const int = () => {
-      const v = Number(argv[++i]);
-      if (!Number.isInteger(v) || v < 1) throw new Error(`${arg} needs a positive integer`);
-      return v;
-    };
+    const int = () => positiveInt(argv, i++);
     if (arg === '--tenants') options.tenants = int();
     else if (arg === '--seconds') options.seconds = int();
     else if (arg === '--rounds') options.rounds = int();
@@ -269,6 +305,7 @@ export function parseLoadArgs(argv: string[]): LoadOptions {
     else if (arg === '--params') options.params = argv[++i] ?? '';
     else if (arg === '--reuse') options.reuse = argv[++i];
     else if (arg === '--keep') options.keep = true;
+    else if (arg === '--affinity') options.affinity = true;
     else if (arg === '--quick') continue;
     else throw new Error(`unknown option ${arg}; see the comment at the top of bench/load.ts`);
   }

@@ -24,16 +24,13 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTenant, Database, setupDatabase } from '../packages/db/src/index.js';
+import { Database, setupDatabase } from '../packages/db/src/index.js';
 import { parsePoolSettings } from '../packages/db/src/drivers/pool-settings.js';
-import { createScratchDatabase, isMain } from './lib.js';
+import { createFleet, createScratchDatabase, isMain, positiveInt } from './lib.js';
 import { machineInfo, resultsDir, timestamp } from './run.js';
-import { catalogSize, countingSource, dropScratch, interruption, log, mb, provision, round, Sampler } from './scale/measure.js';
+import { catalogSize, countingSource, dropScratch, interruption, log, mb, round, Sampler } from './scale/measure.js';
 import { fleetChecks, fleetMigrationPhase, latencyPhase, oneMorePhase, provisionPhase, type ScaleRun } from './scale/phases.js';
 import { buildReport, printScaleReport } from './scale/report.js';
-
-/** Provisioning with bounded concurrency and retries, shared with the load and CLI benchmarks. */
-export { provision } from './scale/measure.js';
 
 export interface ScaleOptions {
   tenants: number;
@@ -99,10 +96,10 @@ async function measure(run: ScaleRun, options: ScaleOptions, database: string, t
     `provisioned ${created} in ${(provisioning.provisionMs / 1000).toFixed(1)} s; database ${mb(provisioned.databaseBytes)} MiB`,
   );
   // The 10-tenant comparison database.
-  await provision(
-    (slug) => createTenant({ slug, name: `Scale ${slug}` }, { db: smallDb }),
+  await createFleet(
+    smallDb,
     Array.from({ length: 10 }, (_, i) => `s${i + 1}`),
-    1,
+    { label: 'Scale', concurrency: 1, log },
   );
   const checks = await fleetChecks(run, created);
   const migration = await fleetMigrationPhase(run, tmp, created);
@@ -171,11 +168,7 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
   const options: ScaleOptions = { tenants: 10_000, concurrency: 4, scopes: 2000, keep: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const value = () => {
-      const v = Number(argv[++i]);
-      if (!Number.isInteger(v) || v < 1) throw new Error(`${arg} needs a positive integer`);
-      return v;
-    };
+    const value = () => positiveInt(argv, i++);
     if (arg === '--tenants') options.tenants = value();
     else if (arg === '--concurrency') options.concurrency = value();
     else if (arg === '--scopes') options.scopes = value();

@@ -6,10 +6,10 @@
  * - naive: BEGIN, set_config, query, COMMIT as four waits, the way scope helpers are usually written.
  * "ours" runs with tenant roles on (SET LOCAL ROLE in the same prelude); "roles off" is search_path only.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { Database } from '../packages/db/src/index.js';
 import { grantTenantRoleSql } from '../packages/db/src/roles.js';
-import { createScratchDatabase, interleave, isMain, median, printTable, row, throughput, type BenchRow } from './lib.js';
+import { createScratchDatabase, interleave, isMain, median, printTable, rawPool, row, throughput, type BenchRow } from './lib.js';
 
 const PATH = 'tenant_bench, public';
 
@@ -47,8 +47,8 @@ function openSides(url: string) {
   return {
     db: new Database({ url, tenantRoles: true }),
     noRoles: new Database({ url, tenantRoles: false }),
-    pipelined: new pg.Pool({ connectionString: url, max: 16, pipeline: true } as pg.PoolConfig),
-    plain: new pg.Pool({ connectionString: url, max: 16 }),
+    pipelined: rawPool({ connectionString: url, max: 16, pipeline: true }),
+    plain: rawPool({ connectionString: url, max: 16 }),
   };
 }
 

@@ -278,6 +278,21 @@ describe('npx cgk from the installed tarballs', () => {
     expect(result.stdout).toContain('tenant:create');
   });
 
+  it('cgk --help and --version load neither @cgk/db nor node:crypto (the library is loaded when a command runs)', async () => {
+    for (const flag of ['--help', '--version']) {
+      const log = join(full.dir, `imports${flag}.log`);
+      const result = await run(process.execPath, ['--import', HOOKS, 'node_modules/@cgk/cli/bin/cgk.mjs', flag], {
+        cwd: full.dir,
+        env: { CGK_IMPORT_LOG: log },
+      });
+      expect(result.code, result.stderr).toBe(0);
+      const imports = readFileSync(log, 'utf8');
+      expect(imports).toContain('/@cgk/cli/dist/main.js');
+      expect(imports).not.toContain('/@cgk/db/');
+      expect(imports).not.toContain('node:crypto');
+    }
+  });
+
   it('setup:database and tenant:create against DATABASE_URL', async () => {
     const env = { DATABASE_URL: database.url };
     const setup = await runOk('npx', ['--offline', 'cgk', 'setup:database'], { cwd: full.dir, env });

@@ -193,65 +193,7 @@ export async function dropScratch(scratch: { drop(): Promise<void> }): Promise<n
   return performance.now() - started;
 }
 
-/** Set by SIGINT / SIGTERM: provisioning stops taking new tenants. */
-export const interruption = { stopped: false };
-
-const TRANSIENT = /out of shared memory|too many (clients|connections)|deadlock detected|could not serialize/i;
-
-export interface Provisioned {
-  /** Per-tenant wall time in ms, in the order the tenants were started (slug order). */
-  durations: number[];
-  /** `doneAt[k]`: ms since the start when the (k+1)-th tenant was done (completion order). */
-  doneAt: number[];
-  failures: Array<{ slug: string; error: string }>;
-  retries: Array<{ slug: string; error: string }>;
-}
-
-/** Creates tenants with `concurrency` parallel calls of `create`; a transient server error is retried. */
-export async function provision(
-  create: (slug: string) => Promise<unknown>,
-  slugs: string[],
-  concurrency: number,
-  progress?: (done: number, ms: number[]) => void,
-): Promise<Provisioned> {
-  const durations: number[] = new Array(slugs.length);
-  const doneAt: number[] = [];
-  const failures: Array<{ slug: string; error: string }> = [];
-  const retries: Array<{ slug: string; error: string }> = [];
-  const begun = performance.now();
-  let next = 0;
-  let done = 0;
-  const worker = async () => {
-    while (next < slugs.length && failures.length < 100 && !interruption.stopped) {
-      const i = next++;
-      const slug = slugs[i]!;
-      for (let attempt = 1; ; attempt++) {
-        const started = performance.now();
-        try {
-          await create(slug);
-          durations[i] = performance.now() - started;
-          break;
-        } catch (error) {
-          const message = (error as Error).message;
-          // The server is shared: another process can exhaust the lock table or the connections for a
-          // moment. createTenant is all-or-nothing, so such a tenant is simply created again.
-          if (attempt < 5 && TRANSIENT.test(message)) {
-            retries.push({ slug, error: message });
-            await new Promise((r) => setTimeout(r, 250 * attempt));
-            continue;
-          }
-          failures.push({ slug, error: message });
-          break;
-        }
-      }
-      done++;
-      doneAt.push(performance.now() - begun);
-      progress?.(done, durations);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return { durations: durations.filter((d) => d !== undefined), doneAt, failures, retries };
-}
+export { interruption, provision, type Provisioned } from '../lib.js';
 
 /** Backend memory of every pooled connection: `pool` concurrent sleeps so that each connection answers once. */
 export async function backendMemory(

@@ -3,18 +3,8 @@ import { join } from 'node:path';
 import { createTenant, type Database, migrateTenants, migrationStatus } from '../../packages/db/src/index.js';
 import { parsePoolSettings } from '../../packages/db/src/drivers/pool-settings.js';
 import { DEFAULT_TENANT_DIR } from '../../packages/db/src/migrations/runner.js';
-import { type BenchRow, interleave, median, row } from '../lib.js';
-import {
-  backendMemory,
-  type countingSource,
-  interruption,
-  log,
-  mb,
-  percentile,
-  provision,
-  round,
-  type Sampler,
-} from './measure.js';
+import { type BenchRow, createFleet, interleave, median, row } from '../lib.js';
+import { backendMemory, type countingSource, interruption, log, mb, percentile, round, type Sampler } from './measure.js';
 
 /** The phases of the scale run, in order; each returns what the report needs from it. */
 
@@ -41,28 +31,15 @@ export const NEW_MIGRATION = { name: 'add_bench_note', sql: 'alter table orders 
 export async function provisionPhase(run: ScaleRun) {
   const { tenants: n, concurrency, db } = run;
   const slugs = Array.from({ length: n }, (_, i) => `t${String(i + 1).padStart(run.width, '0')}`);
-  const every = Math.max(50, Math.round(n / 40));
   log(`createTenant: tenants 1-${n}, ${concurrency} at a time`);
   const provisionStarted = performance.now();
-  let lastMark = provisionStarted;
-  let lastDone = 0;
-  const outcome = await provision(
-    (slug) => createTenant({ slug, name: `Scale ${slug}` }, { db }),
-    slugs,
+  const outcome = await createFleet(db, slugs, {
+    label: 'Scale',
     concurrency,
-    (done, ms) => {
-      if (done % every !== 0 && done !== n) return;
-      const now = performance.now();
-      const recent = ms.slice(lastDone, done).filter((d) => d !== undefined);
-      const rate = ((done - lastDone) / ((now - lastMark) / 1000)).toFixed(1);
-      log(
-        `${done}/${n} tenants, ${((now - run.started) / 1000).toFixed(0)} s, ${rate} tenants/s lately, ` +
-          `median ${median(recent).toFixed(1)} ms`,
-      );
-      lastMark = now;
-      lastDone = done;
-    },
-  );
+    every: Math.max(50, Math.round(n / 40)),
+    log,
+    tolerate: true,
+  });
   const provisionMs = performance.now() - provisionStarted;
   const provisionPeak = await run.sampler.phase();
   const { failures, retries } = outcome;

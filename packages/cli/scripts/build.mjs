@@ -1,6 +1,7 @@
-// `npm run build` of @cgk/cli: dist/main.js, the CLI's sources bundled by esbuild into one ES module (with a
-// source map); packages (@cgk/db, commander, dotenv) stay imports. One file keeps `cgk --help` start-up
-// close to Node's own (docs/BENCHMARKS.md). Type checking is `npm run typecheck`.
+// `npm run build` of @cgk/cli: dist/main.js, the CLI's sources and commander bundled by esbuild into one ES
+// module (with a source map); @cgk/db, PGlite and pg stay imports of the installed packages. One file, and no
+// CommonJS package for Node's loader to scan, keeps `cgk --help` start-up close to Node's own
+// (docs/BENCHMARKS.md). Type checking is `npm run typecheck`.
 import { copyFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,9 +16,13 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
-  // In this repository tsconfig's paths map @cgk/db to its sources: the CLI must import the installed package.
-  external: ['@cgk/db'],
+  // commander is bundled in (see the header); the library and PGlite stay imports of the installed packages
+  // (in this repository tsconfig's paths map @cgk/db to its sources: the CLI must import the installed package).
+  external: ['@cgk/db', '@electric-sql/pglite', 'pg'],
+  // commander is CommonJS: its require() of Node's built-in modules needs a require in an ES module.
+  banner: {
+    js: "import { createRequire as __cgkCreateRequire } from 'node:module';\nconst require = __cgkCreateRequire(import.meta.url);",
+  },
   sourcemap: true,
   logLevel: 'warning',
 });

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { relative, isAbsolute } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { ConfigError, configureDatabase, resolveDriverConfig, type Database, type DriverConfig } from '@cgk/db';
+import type { Database, DriverConfig } from '@cgk/db';
+import { lib } from './lib.js';
 import type { Output } from './output.js';
 
 /** How long the CLI waits for a server that does not answer, when the URL has no `connect_timeout`. */
@@ -23,12 +24,13 @@ export interface Context {
 export function createContext(out: Output): Context {
   let db: Database | undefined;
   let config: DriverConfig | undefined;
-  const driverConfig = () => (config ??= resolveDriverConfig());
+  const driverConfig = () => (config ??= lib().resolveDriverConfig());
   const context: Context = {
     out,
     driverConfig,
     database(options = {}) {
       if (db) return db;
+      const { ConfigError, configureDatabase } = lib();
       const cfg = driverConfig();
       if (cfg.driver === 'pglite') {
         const dir = cfg.dataDir ?? '';
@@ -52,6 +54,7 @@ export function createContext(out: Output): Context {
             out.note(`waiting for another cgk process (pid ${pid}) to finish with ${displayPath(dir)} (at most 30 s)`),
         });
       } else {
+        if (cfg.driver === 'pg') giveNodeNavigator();
         db = configureDatabase({ url: withDefaultConnectTimeout(cfg.url ?? ''), driver: cfg.driver });
       }
       return db;
@@ -80,4 +83,16 @@ function displayPath(path: string, cwd = process.cwd()): string {
   const rel = relative(cwd, path);
   if (rel === '') return '.';
   return rel.startsWith('..') || isAbsolute(rel) ? path : `./${rel}`;
+}
+
+/**
+ * `pg` asks, when it loads, whether it runs on Cloudflare Workers: it reads `navigator.userAgent`, and where
+ * there is no `navigator` (Node 20; Node 21 added it) it constructs a `Response`, which makes Node load its
+ * fetch implementation (undici): ~30 ms of CPU, more than loading `pg` itself, in a command that never fetches.
+ * The CLI owns its process, so before `pg` loads it gives it the `navigator` of Node 21 and later.
+ */
+function giveNodeNavigator(): void {
+  if ('navigator' in globalThis) return;
+  const userAgent = `Node.js/${process.versions.node.split('.')[0]}`;
+  Object.defineProperty(globalThis, 'navigator', { value: { userAgent }, configurable: true, writable: true });
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import dotenv from 'dotenv';
+import { parseEnv } from 'node:util';
 
 /** The files read, in order; a later file overrides an earlier one, the real environment overrides both. */
 const ENV_FILES = ['.env', '.env.local'] as const;
@@ -8,7 +8,8 @@ const ENV_FILES = ['.env', '.env.local'] as const;
 /**
  * Loads `.env` then `.env.local` from `cwd` into `env`: `.env.local` overrides `.env`, and a variable already
  * set in the real environment (even to an empty string) wins over both. Returns the files that were read.
- * A missing file is skipped; an unreadable one is an error (it exists, so the user meant it).
+ * A missing file is skipped; an unreadable one is an error (it exists, so the user meant it). Parsed by Node's own
+ * `util.parseEnv` (the dotenv format): no package to load, and `dotenv` would load `node:crypto` with it.
  */
 export function loadEnvFiles(cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): string[] {
   const merged: Record<string, string> = {};
@@ -21,7 +22,7 @@ export function loadEnvFiles(cwd: string = process.cwd(), env: NodeJS.ProcessEnv
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw error;
     }
-    Object.assign(merged, dotenv.parse(text));
+    Object.assign(merged, parseEnv(text));
     loaded.push(name);
   }
   for (const [key, value] of Object.entries(merged)) {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { closeDatabase } from '@cgk/db';
 import { createContext, type Context } from './context.js';
 import { loadEnvFiles } from './env.js';
+import { lib, libLoaded, loadLib } from './lib.js';
 import { EXIT_OK, Output, type Streams } from './output.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -71,8 +71,13 @@ export async function run(
     loadEnvFiles();
     const ctx = createContext(out);
     const program = buildProgram(ctx, (c) => (code = c), streams);
+    // @cgk/db is loaded once commander has found a command to run: `--help` and `--version` never load it.
+    program.hook('preAction', async () => {
+      await loadLib();
+    });
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
+    if (!isHelpOrVersion(error)) await loadLib(); // an error report redacts secrets and names CgkError codes
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') code = EXIT_OK;
       // `help [command]` exits 0; no command at all shows the help on stderr with exitCode 1: a usage error,
@@ -84,10 +89,15 @@ export async function run(
     }
   } finally {
     try {
-      await closeDatabase();
+      // Nothing can have opened a database if @cgk/db was never loaded.
+      if (libLoaded()) await lib().closeDatabase();
     } catch (error) {
       if (code === EXIT_OK) code = out.error(error);
     }
   }
   return code;
+}
+
+function isHelpOrVersion(error: unknown): boolean {
+  return error instanceof CommanderError && (error.code === 'commander.helpDisplayed' || error.code === 'commander.version');
 }

@@ -1,4 +1,7 @@
-import { CgkError, redactSecrets } from '@cgk/db';
+import { lib } from './lib.js';
+
+const redactSecrets = (text: string) => lib().redactSecrets(text);
+const asCgkError = (error: unknown) => (error instanceof lib().CgkError ? error : undefined);
 
 /**
  * Everything the CLI prints goes through here, so the two contracts hold in one place:
@@ -68,7 +71,7 @@ export class Output {
    */
   error(error: unknown, details: Record<string, unknown> = {}): number {
     const err = error instanceof Error ? error : new Error(String(error));
-    const cgk = error instanceof CgkError ? error : undefined;
+    const cgk = asCgkError(error);
     const line = cgk
       ? `error ${cgk.code}: ${cgk.toLine()}`
       : `error: ${oneLine(err.message)}${this.verbose ? '' : ' (run with --verbose for the stack trace)'}`;
@@ -123,7 +126,7 @@ export function duration(ms: number): string {
 
 /** The JSON shape of an error: `{ code, message, hint? }` (code `CGK_UNEXPECTED` for non-platform errors). */
 export function errorJson(error: Error): { code: string; message: string; hint?: string } {
-  const cgk = error instanceof CgkError ? error : undefined;
+  const cgk = asCgkError(error);
   return { code: cgk?.code ?? 'CGK_UNEXPECTED', message: redactSecrets(error.message), ...(cgk?.hint ? { hint: cgk.hint } : {}) };
 }
 

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CgkError, ConfigError } from '@cgk/db';
+import { loadLib } from '../src/lib.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Output, duration, errorJson, oneLine, plural, table } from '../src/output.js';
 
 // What the CLI prints, without a subprocess or a server: the text and --json contracts of output.ts.
@@ -24,6 +25,11 @@ function output(json: boolean, verbose = false, tty?: boolean) {
   const stderr = new Captured(tty, 100);
   return { out: new Output(json, verbose, { stdout, stderr }), stdout, stderr };
 }
+
+// Output uses @cgk/db (redaction, CgkError) as the CLI does: loaded before any command or error report.
+beforeAll(async () => {
+  await loadLib();
+});
 
 const URL_WITH_PASSWORD = 'postgres://app:pa55word@db.example.com:5432/shop';
 

@@ -1,4 +1,3 @@
-import pg from 'pg';
 import type { Database } from './database.js';
 import type { DoctorCheck } from './doctor.js';
 import { failure } from './doctor-config.js';
@@ -118,6 +117,8 @@ async function loginCheck(c: RoleCensus, url: string, secret: string): Promise<D
   const target = new URL(settings.connectionString);
   target.username = role;
   target.password = tenantRolePassword(secret, role);
+  // pg is imported here, not at the top: importing @cgk/db must not load it (tests/packaging.test.ts).
+  const { default: pg } = await import('pg');
   const client = new pg.Client({ ...pgSslSettings(target.toString()), connectionTimeoutMillis: settings.connectTimeoutMs });
   client.on('error', () => {});
   try {

@@ -1,4 +1,4 @@
-import { diagnose } from '@cgk/db';
+import { lib } from '../lib.js';
 import type { Register } from '../main.js';
 import { EXIT_FAILURE, EXIT_OK, duration, plural } from '../output.js';
 
@@ -24,7 +24,7 @@ export const registerDoctor: Register = (program, ctx, done) => {
       } catch {
         db = undefined;
       }
-      const report = await diagnose(db ? { db } : {});
+      const report = await lib().diagnose(db ? { db } : {});
       ctx.out.result({ ...report }, () => {
         const width = Math.max(...report.checks.map((c) => c.name.length));
         const lines = report.checks.flatMap((c) => [

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
-import { migratePublic, migrateTenants, migrationStatus, type TenantProgress } from '@cgk/db';
+import type { TenantProgress } from '@cgk/db';
+import { type Lib, lib } from '../lib.js';
 import type { Register } from '../main.js';
 import { EXIT_OK, type Output, duration, errorJson, oneLine, plural } from '../output.js';
 
@@ -21,6 +22,7 @@ export const registerMigrate: Register = (program, ctx, done) => {
     )
     .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli migrate\n  $ npx @cgk/cli migrate --concurrency 8 --json')
     .action(async (opts: { concurrency: number; verify?: boolean }) => {
+      const { migratePublic, migrateTenants } = lib();
       const db = ctx.database();
       const pub = await migratePublic(db);
       const publicApplied = pub.results.filter((r) => r.status === 'Success').map((r) => r.filename);
@@ -74,7 +76,7 @@ export const registerMigrate: Register = (program, ctx, done) => {
     )
     .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli migrate:status\n  $ npx @cgk/cli migrate:status --json')
     .action(async () => {
-      const status = await migrationStatus(ctx.database({ setUp: true }));
+      const status = await lib().migrationStatus(ctx.database({ setUp: true }));
       const p = status.public;
       const t = status.tenants;
       out.result({ public: p, tenants: t }, () => {
@@ -101,7 +103,7 @@ export const registerMigrate: Register = (program, ctx, done) => {
 };
 
 /** The tenants part of migrate:status: counts, the tenants that are not up to date, and what to do about them. */
-function fleetLines(t: Awaited<ReturnType<typeof migrationStatus>>['tenants']): string[] {
+function fleetLines(t: Awaited<ReturnType<Lib['migrationStatus']>>['tenants']): string[] {
   const odd = [t.ahead > 0 ? `${t.ahead} ahead of the files` : '', t.changed > 0 ? `${t.changed} with changed files` : ''].filter(
     Boolean,
   );
@@ -189,7 +191,7 @@ interface TenantsDoc {
 /** The human-readable lines of a `migrate` run: the public schema, the fleet's counts, then (some) tenants. */
 function fleetSummary(
   publicApplied: string[],
-  fleet: Awaited<ReturnType<typeof migrateTenants>>,
+  fleet: Awaited<ReturnType<Lib['migrateTenants']>>,
   tenantsDoc: TenantsDoc,
   verify: boolean,
 ): string[] {

@@ -1,4 +1,5 @@
-import { setupDatabase, type CitusReport } from '@cgk/db';
+import type { CitusReport } from '@cgk/db';
+import { lib } from '../lib.js';
 import type { Register } from '../main.js';
 import { EXIT_OK, duration, plural } from '../output.js';
 
@@ -15,7 +16,7 @@ export const registerSetup: Register = (program, ctx, done) => {
     .action(async () => {
       const db = ctx.database();
       // The CLI opens the database itself (to bound connect_timeout); the reason is the environment's.
-      const report = { ...(await setupDatabase({ db })), reason: ctx.driverConfig().reason };
+      const report = { ...(await lib().setupDatabase({ db })), reason: ctx.driverConfig().reason };
       const before = report.alreadyApplied ? ` (${report.alreadyApplied} applied before)` : '';
       const migrations =
         report.applied.length === 0

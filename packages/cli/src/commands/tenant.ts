@@ -1,16 +1,6 @@
 import { Option } from 'commander';
-import {
-  ConfirmationRequiredError,
-  activateTenant,
-  assertValidSlug,
-  createTenant,
-  dropTenant,
-  listTenants,
-  repairTenantRoles,
-  suspendTenant,
-  type TenantRecord,
-  type TenantStatus,
-} from '@cgk/db';
+import type { Database, TenantRecord, TenantStatus } from '@cgk/db';
+import { lib } from '../lib.js';
 import type { Register } from '../main.js';
 import { EXIT_OK, duration, plural, table } from '../output.js';
 
@@ -31,6 +21,7 @@ export const registerTenant: Register = (program, ctx, done) => {
     )
     .addHelpText('after', '\nExample:\n  $ npx @cgk/cli tenant:create acme --name "Acme Inc."')
     .action(async (slug: string, opts: { name?: string }) => {
+      const { assertValidSlug, createTenant } = lib();
       assertValidSlug(slug); // before the database is opened: a typo costs nothing
       const result = await createTenant(
         { slug, ...(opts.name === undefined ? {} : { name: opts.name }) },
@@ -53,7 +44,10 @@ export const registerTenant: Register = (program, ctx, done) => {
     .description('Lists the tenants of public.organizations, oldest first.')
     .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli tenant:list\n  $ npx @cgk/cli tenant:list --status active --json')
     .action(async (opts: { status?: TenantStatus }) => {
-      const tenants = await listTenants({ db: ctx.database({ setUp: true }), ...(opts.status ? { status: opts.status } : {}) });
+      const tenants = await lib().listTenants({
+        db: ctx.database({ setUp: true }),
+        ...(opts.status ? { status: opts.status } : {}),
+      });
       out.result({ tenants }, () => {
         if (tenants.length === 0) {
           return opts.status ? `No ${opts.status} tenants.` : 'No tenants yet. Create one: npx @cgk/cli tenant:create <slug>';
@@ -69,11 +63,7 @@ export const registerTenant: Register = (program, ctx, done) => {
       done(EXIT_OK);
     });
 
-  const statusChange = (
-    name: string,
-    summary: string,
-    fn: (slug: string, options: { db: ReturnType<typeof ctx.database> }) => Promise<TenantRecord>,
-  ) =>
+  const statusChange = (name: string, summary: string, fn: (slug: string, options: { db: Database }) => Promise<TenantRecord>) =>
     program
       .command(name)
       .argument('<slug>', 'the tenant')
@@ -81,13 +71,13 @@ export const registerTenant: Register = (program, ctx, done) => {
       .description(`${summary[0]?.toUpperCase()}${summary.slice(1)} (sets its status in public.organizations; its data is kept).`)
       .addHelpText('after', `\nExample:\n  $ npx @cgk/cli ${name} acme`)
       .action(async (slug: string) => {
-        assertValidSlug(slug);
+        lib().assertValidSlug(slug);
         const tenant = await fn(slug, { db: ctx.database({ setUp: true }) });
         out.result({ tenant }, () => `Tenant ${tenant.slug} is now ${tenant.status}`);
         done(EXIT_OK);
       });
-  statusChange('tenant:suspend', 'suspend a tenant', suspendTenant);
-  statusChange('tenant:activate', 'activate a tenant', activateTenant);
+  statusChange('tenant:suspend', 'suspend a tenant', (slug, options) => lib().suspendTenant(slug, options));
+  statusChange('tenant:activate', 'activate a tenant', (slug, options) => lib().activateTenant(slug, options));
 
   program
     .command('tenant:repair')
@@ -102,6 +92,7 @@ export const registerTenant: Register = (program, ctx, done) => {
     )
     .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli tenant:repair acme\n  $ npx @cgk/cli tenant:repair')
     .action(async (slug: string | undefined) => {
+      const { assertValidSlug, repairTenantRoles } = lib();
       if (slug !== undefined) assertValidSlug(slug);
       const repaired = await repairTenantRoles({ db: ctx.database({ setUp: true }), ...(slug === undefined ? {} : { slug }) });
       out.result({ repaired }, () =>
@@ -123,6 +114,7 @@ export const registerTenant: Register = (program, ctx, done) => {
     )
     .addHelpText('after', '\nExample:\n  $ npx @cgk/cli tenant:drop acme --yes')
     .action(async (slug: string, opts: { yes?: boolean }) => {
+      const { assertValidSlug, ConfirmationRequiredError, dropTenant } = lib();
       assertValidSlug(slug);
       if (!opts.yes) {
         throw new ConfirmationRequiredError(

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { PoolExhaustedError } from '../errors.js';
 import { pgSslSettings } from './ssl.js';
+import type { TenantPoolStats } from './types.js';
 
 /**
  * The connections of the `login` isolation mode (docs/ISOLATION.md): each tenant scope runs on a connection
@@ -72,15 +73,6 @@ interface Waiter {
 }
 
 /** Counts of the pools, for tests and `doctor`. */
-export interface TenantPoolStats {
-  /** Server connections open or opening, all tenants. */
-  open: number;
-  /** Tenants that have a pool. */
-  tenants: number;
-  idle: number;
-  waiting: number;
-}
-
 /** Per-tenant pools of connections logged in as the tenant's role, under one connection cap and one LRU. */
 export class TenantPools {
   /** Least recently used first (a Map keeps insertion order; a use moves the tenant to the end). */

@@ -3,8 +3,6 @@
  * written once against this interface, so the behavioural test suite can run unchanged over each driver.
  */
 
-import type { TenantPoolStats } from './tenant-pools.js';
-
 export type DriverName = 'pg' | 'pglite' | 'vercel' | 'neon';
 
 /** One statement: text with `$1..$n` placeholders and the values for them. */
@@ -108,4 +106,18 @@ export interface Driver {
   end(): Promise<void>;
   /** Login mode (pg): counts of the per-tenant pools (drivers/tenant-pools.ts), for tests and `doctor`. */
   tenantPoolStats?(): TenantPoolStats;
+}
+
+/**
+ * The login mode's per-tenant pools, counted (tests). Declared here rather than beside the pools, whose module
+ * imports `pg`: this module's declarations reach the package's public types, and a consumer without
+ * `@types/pg` must type-check them (tests/packaging.test.ts).
+ */
+export interface TenantPoolStats {
+  /** Server connections open or opening, all tenants. */
+  open: number;
+  /** Tenants that have a pool. */
+  tenants: number;
+  idle: number;
+  waiting: number;
 }

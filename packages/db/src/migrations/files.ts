@@ -35,6 +35,12 @@ export const NO_TRANSACTION_MARKER = '-- cgk:no-transaction';
 const FILE_PATTERN = /^(\d{3,})_([a-z0-9_]+)\.sql$/;
 /** Statements that would end or nest the runner's transaction. (`END` is left out: it closes BEGIN ATOMIC bodies.) */
 const TRANSACTION_CONTROL = /^(begin|commit|rollback|abort|start\s+transaction|savepoint|release|prepare\s+transaction)\b/i;
+/**
+ * The same words anywhere in a file: a statement can only start with one if the file holds it as a word, so a
+ * file without any is not split at all. Splitting is the costly part of loading a file the first time in a
+ * process (a CLI command: ~20 ms for the 13 tenant files, before the code is compiled); only 1 of them has one.
+ */
+const MAY_CONTROL_TRANSACTIONS = new RegExp(TRANSACTION_CONTROL.source.replace('^', '\\b'), 'i');
 const cache = new Map<string, Promise<readonly Migration[]>>();
 
 /**
@@ -143,7 +149,7 @@ async function readMigrations(dir: string): Promise<readonly Migration[]> {
       const sql = bytes.toString('utf8').replace(/^\uFEFF/, '');
       const firstLine = sql.split('\n', 1)[0]!.trimEnd();
       const noTransaction = firstLine === NO_TRANSACTION_MARKER;
-      if (!noTransaction) {
+      if (!noTransaction && MAY_CONTROL_TRANSACTIONS.test(sql)) {
         const control = splitStatements(sql).find((s) => TRANSACTION_CONTROL.test(s.text));
         if (control) {
           const line = lineAt(sql, control.offset + 1)?.line ?? 1;
