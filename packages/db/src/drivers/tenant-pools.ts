@@ -18,11 +18,13 @@ import type { TenantPoolStats } from './types.js';
 
 /**
  * How long a scope whose tenant has busy connections waits for one of them before it closes another tenant's
- * idle connection to open its own: about what that new login costs (TCP + SCRAM, 6-9 ms measured, see
- * docs/BENCHMARKS.md), so the worst case costs at most twice the best choice (the ski-rental rule), and a
- * burst over a few tenants does not turn into a login per scope.
+ * idle connection to open its own: what a new login costs, so the worst case costs at most twice the best
+ * choice (the ski-rental rule), and a burst over a few tenants does not turn into a login per scope. The
+ * pools measure their logins (a moving average, bounded to 5-100 ms); before the first one, 10 ms (TCP +
+ * SCRAM took 6-13 ms on loopback, see docs/BENCHMARKS.md).
  */
 const STEAL_AFTER_MS = 10;
+const STEAL_BOUNDS_MS = [5, 100] as const;
 
 /** PostgreSQL's and PgBouncer's refusals of a password (28P01; PgBouncer's SCRAM failure is 08P01). */
 const REFUSED_PASSWORD = /password authentication failed|SASL authentication failed/i;
@@ -81,6 +83,8 @@ export class TenantPools {
   readonly #waiters: Waiter[] = [];
   #open = 0;
   #logins = 0;
+  /** What a login costs here, measured (see STEAL_AFTER_MS). */
+  #stealAfterMs = STEAL_AFTER_MS;
   #ended = false;
 
   constructor(private readonly options: TenantPoolsOptions) {}
@@ -95,7 +99,7 @@ export class TenantPools {
       this.#open++;
       return this.#connect(pool);
     }
-    // A tenant with busy connections waits for one of them first (see STEAL_AFTER_MS); one with none takes
+    // A tenant with busy connections waits for one of them first (see #stealAfterMs); one with none takes
     // the slot of another tenant's idle connection at once.
     const victim = pool.busy === 0 ? this.#oldestIdle() : undefined;
     if (victim) return this.#replace(victim, role);
@@ -211,6 +215,7 @@ export class TenantPools {
     pool.busy++;
     const meta: Meta = { pool, uses: 0, born: Date.now(), dead: false };
     let client: pg.Client;
+    const started = performance.now();
     try {
       client = await this.#login(pool.role, meta);
     } catch (error) {
@@ -221,6 +226,9 @@ export class TenantPools {
     }
     this.#meta.set(client, meta);
     this.#logins++;
+    const [low, high] = STEAL_BOUNDS_MS;
+    const took = Math.min(high, Math.max(low, performance.now() - started));
+    this.#stealAfterMs = this.#stealAfterMs * 0.8 + took * 0.2;
     if (this.#pools.get(pool.role) === pool) this.#evict(pool);
     return client;
   }
@@ -265,7 +273,7 @@ export class TenantPools {
 
   /**
    * Waits for a connection of `role`, up to the connect timeout. `steal`: the tenant has busy connections, so
-   * one of them is awaited first; after STEAL_AFTER_MS the waiter takes another tenant's idle one if any.
+   * one of them is awaited first; after about one login's time the waiter takes another tenant's idle one.
    */
   #wait(role: string, steal: boolean): Promise<pg.Client> {
     return new Promise<pg.Client>((resolve, reject) => {
@@ -278,7 +286,7 @@ export class TenantPools {
           reject(this.#exhausted());
         }, this.options.connectTimeoutMs),
       };
-      if (steal) waiter.steal = setTimeout(() => this.#steal(waiter), STEAL_AFTER_MS);
+      if (steal) waiter.steal = setTimeout(() => this.#steal(waiter), this.#stealAfterMs);
       this.#waiters.push(waiter);
     });
   }
