@@ -44,14 +44,17 @@ export async function runLoginModeBench(options: { rounds?: number; perRound?: n
     let next = 0;
     const spread = (db: Database) => () => db.withTenant(TENANTS[next++ % TENANTS.length]!, (sql) => sql`select 1`);
     const tpSetRole = await throughput(spread(setRole), 16, 1500);
+    const before = (await login.driver()).tenantPoolStats?.().logins ?? 0;
+    const scopesBefore = next;
     const tpLogin = await throughput(spread(login), 16, 1500);
+    const logins = ((await login.driver()).tenantPoolStats?.().logins ?? 0) - before;
     return [
       row('withTenant(select 1) warm: set-role vs login', 'µs', warm.setRole!, warm.login!),
       row('withTenant(select 1), a new login each scope (LRU of 1, 2 tenants)', 'µs', cold.setRole!, cold.login!, {
         note: 'the cost of an LRU smaller than the tenants in use',
       }),
       row('16 callers over 8 tenants: ops/s set-role vs login', 'op/s', tpSetRole, tpLogin, {
-        note: 'ratio = login/set-role throughput',
+        note: `ratio = login/set-role throughput; ${logins} logins for ${next - scopesBefore} scopes`,
       }),
     ];
   } finally {

@@ -58,6 +58,7 @@ export async function checkLoginMode(
   } catch (error) {
     checks.push(failure('login secret', error));
   }
+  if (config?.url) checks.push(poolCheck(config.url));
   if (!db || !secret || !config?.url) {
     checks.push({ name: 'tenant logins', status: 'warn', detail: 'skipped: no secret, or the database was not reached' });
     return checks;
@@ -135,5 +136,27 @@ async function loginCheck(c: RoleCensus, url: string, secret: string): Promise<D
     return { ...failure(name, typed), hint: `Tenant "${c.first_slug}" cannot log in as ${role}. ${REPAIR}` };
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+/** The bounds of the per-tenant pools, and what a PgBouncer in front means for them. */
+function poolCheck(url: string): DoctorCheck {
+  const name = 'tenant pools';
+  try {
+    const settings = parsePoolSettings(url);
+    const bouncer = new URL(url).port === '6432';
+    return {
+      name,
+      status: 'ok',
+      detail:
+        `at most ${settings.tenantPoolMax} connections (tenant_pool_max) for at most ${settings.tenantPoolTenants} tenants` +
+        ` (tenant_pool_tenants), on top of the application role's pool_max ${settings.max}` +
+        (bouncer
+          ? '; through PgBouncer each tenant role has a server pool of its own (default_pool_size each): bound them' +
+            ' all with max_db_connections'
+          : ''),
+    };
+  } catch (error) {
+    return failure(name, error);
   }
 }

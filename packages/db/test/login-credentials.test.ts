@@ -170,6 +170,10 @@ describe('doctor in login mode', () => {
     const found = await checks(login(ROTATED, viaBouncer()));
     expect(found['tenant roles']).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^login: /) });
     expect(found['login secret']).toMatchObject({ status: 'ok' });
+    expect(found['tenant pools']).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(/^at most 10 connections \(tenant_pool_max\) for at most 10 tenants/),
+    });
     expect(found['login secret']!.detail).not.toContain(ROTATED);
     expect(found['tenant role attributes']).toMatchObject({
       status: 'ok',

@@ -80,6 +80,7 @@ export class TenantPools {
   readonly #meta = new WeakMap<pg.Client, Meta>();
   readonly #waiters: Waiter[] = [];
   #open = 0;
+  #logins = 0;
   #ended = false;
 
   constructor(private readonly options: TenantPoolsOptions) {}
@@ -136,7 +137,7 @@ export class TenantPools {
   stats(): TenantPoolStats {
     let idle = 0;
     for (const pool of this.#pools.values()) idle += pool.idle.length;
-    return { open: this.#open, tenants: this.#pools.size, idle, waiting: this.#waiters.length };
+    return { open: this.#open, tenants: this.#pools.size, idle, waiting: this.#waiters.length, logins: this.#logins };
   }
 
   /** Closes every idle connection, refuses waiters; busy connections close when released. */
@@ -219,6 +220,7 @@ export class TenantPools {
       throw error;
     }
     this.#meta.set(client, meta);
+    this.#logins++;
     if (this.#pools.get(pool.role) === pool) this.#evict(pool);
     return client;
   }

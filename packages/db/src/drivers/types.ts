@@ -120,4 +120,6 @@ export interface TenantPoolStats {
   tenants: number;
   idle: number;
   waiting: number;
+  /** Connections opened so far (each one a login: TCP + SCRAM). */
+  logins: number;
 }
