@@ -55,7 +55,8 @@ const TABLE_RIGHTS = 'select, insert, update, delete';
 /**
  * SQL that creates the tenant's role if missing (NOLOGIN; with `login`, LOGIN without a password, turning an
  * existing NOLOGIN role into a LOGIN one: on Citus the workers are reached as the tenant role, see
- * docs/SCALING.md) and sets up its rights: usage of its own schema, DML
+ * docs/SCALING.md; with `verifier`, the login isolation mode: LOGIN with that password verifier, set on every
+ * run, and CONNECT on the database) and sets up its rights: usage of its own schema, DML
  * on its tables and usage of its sequences by default (`alter default privileges`, so every table a
  * migration creates later gets them), and membership for the application role so that it may `SET ROLE` to
  * it (superusers need none, ordinary owners do). Idempotent.
