@@ -198,6 +198,8 @@ export async function dropTenant(slug: string, options: LifecycleOptions & { con
       });
     await tx.exec(dropTenantRoleSql(slug));
     await commit(tx, slug, 'tenant removal');
+    // Login mode: this process's pooled connections of the dropped role go too (the server ended them).
+    if (db.tenantRoleMode === 'login') driver.retireRole?.(await db.tenantRoleName(slug));
   } catch (error) {
     await tx.rollback();
     throw error;

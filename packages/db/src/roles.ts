@@ -140,13 +140,20 @@ begin
 end $cgk$`;
 }
 
-/** SQL that drops the tenant's role and whatever privileges it still holds in this database, if it exists. */
+/**
+ * SQL that drops the tenant's role and whatever privileges it still holds in this database, if it exists.
+ * Sessions logged in as the role (login mode: pooled connections of any process, PgBouncer's server
+ * connections) are ended first: a session of a dropped role would otherwise live on, and serve a tenant
+ * re-created with the same slug (a new role of the same name) with the old role's rights. The application
+ * role may end them: it is a member of the tenant role.
+ */
 export function dropTenantRoleSql(slug: string): string {
   const role = tenantRoleExpression(slug);
   return `do $cgk$
 declare r text := ${role};
 begin
   if exists (select 1 from pg_roles where rolname = r) then
+    perform pg_terminate_backend(pid) from pg_stat_activity where usename = r and pid <> pg_backend_pid();
     execute format('drop owned by %I', r);
     execute format('drop role %I', r);
   end if;

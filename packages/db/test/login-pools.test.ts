@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Database, PoolExhaustedError, createTenant, setupDatabase } from '../src/index.js';
+import { Database, PoolExhaustedError, createTenant, dropTenant, setupDatabase } from '../src/index.js';
 import { parsePoolSettings } from '../src/drivers/pool-settings.js';
 import { tenantRoleName } from '../src/roles.js';
 import { createAppDatabase, type AppDatabase, DROP_TIMEOUT_MS, adminQuery } from './helpers/database.js';
@@ -148,6 +148,31 @@ describe('login mode pools', () => {
       expect((await db.driver()).tenantPoolStats?.()).toMatchObject({ open: 2, tenants: 2, idle: 2 });
     } finally {
       await db.end();
+    }
+  });
+
+  it('a dropped and re-created tenant gets fresh connections, in this process and in another', async () => {
+    const db = open();
+    const other = open();
+    const role = tenantRoleName('gone', app.name);
+    const sessions = async () =>
+      (await adminQuery('select count(*)::int as n from pg_stat_activity where usename = $1', [role])).rows[0]!.n as number;
+    try {
+      await createTenant({ slug: 'gone' }, { db });
+      for (const d of [db, other]) await d.withTenant('gone', (sql) => sql`select 1`);
+      expect(await sessions()).toBe(2);
+      await dropTenant('gone', { confirm: true, db });
+      // dropTenant ended every session of the role, this process's and the other's.
+      for (let i = 0; i < 100 && (await sessions()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await sessions()).toBe(0);
+      await createTenant({ slug: 'gone' }, { db });
+      for (const d of [db, other]) {
+        const { rows } = await d.withTenant('gone', (sql) => sql<{ n: number }>`select count(*)::int as n from orders`);
+        expect(rows).toEqual([{ n: 0 }]);
+      }
+    } finally {
+      await db.end();
+      await other.end();
     }
   });
 

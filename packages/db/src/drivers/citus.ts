@@ -68,6 +68,7 @@ export function statementPerMessageOnCitus(inner: Driver): Driver {
     },
     end: () => inner.end(),
     ...(inner.tenantPoolStats ? { tenantPoolStats: inner.tenantPoolStats } : {}),
+    ...(inner.retireRole ? { retireRole: inner.retireRole } : {}),
   };
   detections.set(driver, detection);
   return driver;

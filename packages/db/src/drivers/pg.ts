@@ -106,7 +106,7 @@ export function createPgDriver(options: PgDriverOptions): Driver {
       return begin(session, prelude, { pipelined: true, aborted: (cause) => cause });
     },
     acquire: () => acquire(),
-    ...(tenantPools ? { tenantPoolStats: () => tenantPools.stats() } : {}),
+    ...(tenantPools ? { tenantPoolStats: () => tenantPools.stats(), retireRole: (role) => tenantPools.retire(role) } : {}),
     async end() {
       if (ended) return;
       ended = true;

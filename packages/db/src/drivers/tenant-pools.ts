@@ -159,6 +159,21 @@ export class TenantPools {
     await Promise.all(closing);
   }
 
+  /** Forgets `role`'s pool (its tenant was dropped): idle connections close now, busy ones when released. */
+  retire(role: string): void {
+    const pool = this.#pools.get(role);
+    if (pool) this.#drop(role, pool);
+  }
+
+  #drop(name: string, pool: Pool): void {
+    this.#pools.delete(name);
+    pool.evicted = true;
+    for (const client of pool.idle.splice(0)) {
+      clearTimeout(this.#meta.get(client)?.idleTimer);
+      void this.#close(client).then(() => this.#slotFreed());
+    }
+  }
+
   /** The tenant's pool, made most recently used (created empty if it has none). */
   #touch(role: string): Pool {
     let pool = this.#pools.get(role);
@@ -181,10 +196,7 @@ export class TenantPools {
     }
     for (const [name, old] of this.#pools) {
       if (this.#pools.size <= limit) return;
-      if (old === keep) continue;
-      this.#pools.delete(name);
-      old.evicted = true;
-      for (const client of old.idle.splice(0)) void this.#close(client).then(() => this.#slotFreed());
+      if (old !== keep) this.#drop(name, old);
     }
   }
 

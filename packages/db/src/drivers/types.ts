@@ -106,6 +106,8 @@ export interface Driver {
   end(): Promise<void>;
   /** Login mode (pg): counts of the per-tenant pools (drivers/tenant-pools.ts), for tests and `doctor`. */
   tenantPoolStats?(): TenantPoolStats;
+  /** Login mode (pg): closes the pooled connections of `role` (a dropped tenant); busy ones when released. */
+  retireRole?(role: string): void;
 }
 
 /**
