@@ -153,7 +153,11 @@ export function dropTenantRoleSql(slug: string): string {
 declare r text := ${role};
 begin
   if exists (select 1 from pg_roles where rolname = r) then
-    perform pg_terminate_backend(pid) from pg_stat_activity where usename = r and pid <> pg_backend_pid();
+    begin
+      perform pg_terminate_backend(pid) from pg_stat_activity where usename = r and pid <> pg_backend_pid();
+    exception when insufficient_privilege then
+      null; -- not a member of the role (made by hand): its sessions stay, the drop goes on as before
+    end;
     execute format('drop owned by %I', r);
     execute format('drop role %I', r);
   end if;
