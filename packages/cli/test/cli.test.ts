@@ -57,22 +57,24 @@ async function tenantSchemas(): Promise<string[]> {
   }
 }
 
+const COMMANDS = [
+  'setup:database',
+  'tenant:create',
+  'tenant:list',
+  'tenant:suspend',
+  'tenant:activate',
+  'tenant:repair',
+  'tenant:drop',
+  'migrate',
+  'migrate:status',
+  'doctor',
+];
+
 describe('help and usage errors', () => {
   it('prints help listing every command, exit 0', async () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);
-    for (const command of [
-      'setup:database',
-      'tenant:create',
-      'tenant:list',
-      'tenant:suspend',
-      'tenant:activate',
-      'tenant:repair',
-      'tenant:drop',
-      'migrate',
-      'migrate:status',
-      'doctor',
-    ]) {
+    for (const command of COMMANDS) {
       expect(r.stdout).toContain(command);
     }
     expect(r.stdout).toMatch(/--json/);
@@ -82,18 +84,7 @@ describe('help and usage errors', () => {
   });
 
   it('has --help with a description and an example for each command', async () => {
-    for (const command of [
-      'setup:database',
-      'tenant:create',
-      'tenant:list',
-      'tenant:suspend',
-      'tenant:activate',
-      'tenant:repair',
-      'tenant:drop',
-      'migrate',
-      'migrate:status',
-      'doctor',
-    ]) {
+    for (const command of COMMANDS) {
       const r = await run([command, '--help']);
       expect(r.code, command).toBe(0);
       expect(r.stdout, command).toContain(`Usage: cgk ${command}`);

@@ -74,7 +74,6 @@ interface Waiter {
   steal?: NodeJS.Timeout;
 }
 
-/** Counts of the pools, for tests and `doctor`. */
 /** Per-tenant pools of connections logged in as the tenant's role, under one connection cap and one LRU. */
 export class TenantPools {
   /** Least recently used first (a Map keeps insertion order; a use moves the tenant to the end). */
