@@ -66,6 +66,9 @@ export function normalizeDriverError(error: unknown, target: string): Error {
   return error instanceof Error ? error : new Error(message);
 }
 
+/** PostgreSQL's and PgBouncer's refusals of a password (28P01; PgBouncer's SCRAM failure is 08P01). */
+export const REFUSED_PASSWORD = /password authentication failed|SASL authentication failed/i;
+
 const CONNECTION_FAILURE_MESSAGE =
   /timeout expired|Connection terminated|connect ECONN|getaddrinfo|ECONNREFUSED|socket hang up|not queryable/i;
 

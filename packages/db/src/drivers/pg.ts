@@ -67,14 +67,7 @@ export function createPgDriver(options: PgDriverOptions): Driver {
     const client = await pool.connect().catch(fail);
     // A connection that has served its share of tenants is closed when this checkout ends, not handed back.
     const retire = budget.serve(client, tenant);
-    const checkedOut: NodePostgresClient = retire
-      ? {
-          query: (query, values) => client.query(query as string | pg.QueryConfig, values),
-          release: () => client.release(true),
-          on: (event, listener) => client.on(event, listener),
-          removeListener: (event, listener) => client.removeListener(event, listener),
-        }
-      : (client as unknown as NodePostgresClient);
+    const checkedOut = retire ? releasedBy(client, () => client.release(true)) : (client as unknown as NodePostgresClient);
     return clientSession(checkedOut, normalize, () => normalize(new Error(RELEASED)), pg.types);
   };
   const tenantPools = options.login && openTenantPools(settings, options.login);
@@ -83,12 +76,7 @@ export function createPgDriver(options: PgDriverOptions): Driver {
     const client = await tenantPools.acquire(role).catch((error: unknown) => {
       throw normalize(error);
     });
-    const checkedOut: NodePostgresClient = {
-      query: (query, values) => client.query(query as string | pg.QueryConfig, values),
-      release: (destroy) => tenantPools.release(client, destroy),
-      on: (event, listener) => client.on(event, listener),
-      removeListener: (event, listener) => client.removeListener(event, listener),
-    };
+    const checkedOut = releasedBy(client, (destroy) => tenantPools.release(client, destroy));
     return clientSession(checkedOut, normalize, () => normalize(new Error(RELEASED)), pg.types);
   };
 
@@ -112,6 +100,16 @@ export function createPgDriver(options: PgDriverOptions): Driver {
       ended = true;
       await Promise.all([pool.end(), tenantPools?.end()]);
     },
+  };
+}
+
+/** `client` as a session's connection whose checkout ends with `release` instead of its own. */
+function releasedBy(client: pg.ClientBase, release: (destroy?: boolean) => void): NodePostgresClient {
+  return {
+    query: (query, values) => client.query(query as string | pg.QueryConfig, values),
+    release,
+    on: (event, listener) => client.on(event, listener),
+    removeListener: (event, listener) => client.removeListener(event, listener),
   };
 }
 

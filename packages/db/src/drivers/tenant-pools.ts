@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { PoolExhaustedError } from '../errors.js';
+import { REFUSED_PASSWORD } from './errors.js';
 import { pgSslSettings } from './ssl.js';
 import type { TenantPoolStats } from './types.js';
 
@@ -25,9 +26,6 @@ import type { TenantPoolStats } from './types.js';
  */
 const STEAL_AFTER_MS = 10;
 const STEAL_BOUNDS_MS = [5, 100] as const;
-
-/** PostgreSQL's and PgBouncer's refusals of a password (28P01; PgBouncer's SCRAM failure is 08P01). */
-const REFUSED_PASSWORD = /password authentication failed|SASL authentication failed/i;
 
 /** The longest a connection being closed may take before its socket is destroyed. */
 const CLOSE_TIMEOUT_MS = 5000;

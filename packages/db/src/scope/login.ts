@@ -1,4 +1,5 @@
 import type { Database } from '../database.js';
+import { REFUSED_PASSWORD } from '../drivers/errors.js';
 import { CgkError, ConnectionError, TenantNotFoundError } from '../errors.js';
 
 /**
@@ -17,7 +18,6 @@ export async function loginRole(db: Database, slug: string): Promise<string> {
 
 const NO_ROLE = /role ".*" does not exist|no such user/i;
 const NO_LOGIN = /is not permitted to log in/i;
-const BAD_PASSWORD = /password authentication failed|SASL authentication failed|authentication failed/i;
 
 /**
  * A failed login as the tenant's role, explained: a tenant without a schema is `TenantNotFoundError` (its
@@ -28,7 +28,7 @@ const BAD_PASSWORD = /password authentication failed|SASL authentication failed|
 export async function loginFailure(db: Database, slug: string, schema: string, error: unknown): Promise<unknown> {
   if (!(error instanceof ConnectionError)) return error;
   const message = error.message;
-  if (!NO_ROLE.test(message) && !NO_LOGIN.test(message) && !BAD_PASSWORD.test(message)) return error;
+  if (!NO_ROLE.test(message) && !NO_LOGIN.test(message) && !REFUSED_PASSWORD.test(message)) return error;
   const found = await db
     .query({ text: 'select to_regnamespace($1) is not null as found', values: [schema] })
     .then((r) => r.rows[0]?.found === true)
