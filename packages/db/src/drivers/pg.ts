@@ -2,10 +2,10 @@ import pg from 'pg';
 import { parsePoolSettings, type PoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';
 import { poolError } from './pool-exhausted.js';
-import { pgSslSettings } from './ssl.js';
 import { nodePostgresQuery, toResult } from './results.js';
 import { TenantBudget } from './tenant-budget.js';
 import { TenantPools } from './tenant-pools.js';
+import { openSharedPool, type SharedPool } from './shared-pool.js';
 import { begin, clientSession, RELEASED, type NodePostgresClient } from './session.js';
 import type { Driver, QueryResult, Session, Statement } from './types.js';
 
@@ -35,39 +35,26 @@ export interface PgLoginOptions {
 export function createPgDriver(options: PgDriverOptions): Driver {
   const settings = parsePoolSettings(options.connectionString);
   const target = settings.redacted;
-  const pool = new pg.Pool({
-    ...pgSslSettings(settings.connectionString),
-    // An idle pool does not keep the process alive: a script ends after its last query.
-    allowExitOnIdle: true,
-    max: settings.max,
-    connectionTimeoutMillis: settings.connectTimeoutMs,
-    idleTimeoutMillis: settings.idleTimeoutMs,
-    // pg-pool reads 0 as "never" for both.
-    maxUses: settings.maxUses,
-    maxLifetimeSeconds: settings.maxLifetimeSeconds,
-    ...(settings.statementTimeoutMs === undefined ? {} : { statement_timeout: settings.statementTimeoutMs }),
-    pipeline: true,
-  } as pg.PoolConfig);
-  // An idle connection that the server drops must not crash the process; the pool replaces it.
-  pool.on('error', () => {});
+  // With tenant affinity (default) or pg-pool (`pool_affinity=0`); either replaces a connection the server drops.
+  const pool = openSharedPool(settings);
   let ended = false;
   const shape = { target, max: settings.max, connectTimeoutMs: settings.connectTimeoutMs };
   const fail = (error: unknown): never => {
     throw poolError(error, pool, shape) ?? normalizeDriverError(error, target);
   };
 
-  const run = async (client: pg.Pool, statement: Statement): Promise<QueryResult> => {
+  const run = async (client: SharedPool, statement: Statement): Promise<QueryResult> => {
     const query = nodePostgresQuery(statement, pg.types) as string | pg.QueryConfig;
     const result = await client.query(query, statement.values as unknown[] | undefined);
     return toResult(result);
   };
   const normalize = (error: unknown) => normalizeDriverError(error, target);
-  const budget = new TenantBudget<pg.PoolClient>(settings.maxTenants);
+  const budget = new TenantBudget<pg.ClientBase>(settings.maxTenants);
   const acquire = async (tenant?: string): Promise<Session> => {
-    const client = await pool.connect().catch(fail);
+    const { client, release } = await pool.checkout(tenant).catch(fail);
     // A connection that has served its share of tenants is closed when this checkout ends, not handed back.
     const retire = budget.serve(client, tenant);
-    const checkedOut = retire ? releasedBy(client, () => client.release(true)) : (client as unknown as NodePostgresClient);
+    const checkedOut = releasedBy(client, retire ? () => release(true) : release);
     return clientSession(checkedOut, normalize, () => normalize(new Error(RELEASED)), pg.types);
   };
   const tenantPools = options.login && openTenantPools(settings, options.login);

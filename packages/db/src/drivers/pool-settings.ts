@@ -15,6 +15,11 @@ export interface PoolSettings {
    * and replaced; 0 = no limit. Bounds the server memory of a connection (see drivers/tenant-budget.ts).
    */
   maxTenants: number;
+  /**
+   * `pool_affinity` (0 or 1): the pg driver keeps each tenant's scopes on connections that already served it
+   * (drivers/affinity-pool.ts); default on. 0: pg-pool, any free connection to any tenant.
+   */
+  affinity: boolean;
   /** `pool_max_uses`: checkouts after which a pooled connection is closed and replaced; 0 = never. */
   maxUses: number;
   /** `pool_max_lifetime` (seconds): age after which a pooled connection is closed and replaced; 0 = never. */
@@ -38,6 +43,7 @@ const CONSUMED = [
   'pool_max_uses',
   'pool_max_lifetime',
   'pool_max_tenants',
+  'pool_affinity',
   'tenant_pool_max',
   'tenant_pool_tenants',
 ];
@@ -83,10 +89,20 @@ export function parsePoolSettings(connectionString: string): PoolSettings {
     connectTimeoutMs: (number('connect_timeout', 10) ?? 10) * 1000,
     idleTimeoutMs: (number('idle_timeout', 30) ?? 30) * 1000,
     maxTenants: Math.floor(number('pool_max_tenants', DEFAULT_POOL_MAX_TENANTS) ?? DEFAULT_POOL_MAX_TENANTS),
+    affinity: flag(url, 'pool_affinity', true),
     maxUses: Math.floor(number('pool_max_uses', 0) ?? 0),
     maxLifetimeSeconds: Math.floor(number('pool_max_lifetime', 0) ?? 0),
     statementTimeoutMs: number('statement_timeout', undefined),
   };
   for (const name of CONSUMED) url.searchParams.delete(name);
   return { ...settings, connectionString: url.toString(), redacted: redactSecrets(url.toString()) };
+}
+
+/** A 0/1 (or false/true) parameter; `fallback` when absent. */
+function flag(url: URL, name: string, fallback: boolean): boolean {
+  const raw = url.searchParams.get(name);
+  if (raw === null) return fallback;
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false') return false;
+  throw new ConfigError(`DATABASE_URL parameter ${name}=${raw} is not 0 or 1`, `Write ${name}=1 (on) or ${name}=0 (off).`);
 }

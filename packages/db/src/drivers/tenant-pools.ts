@@ -1,7 +1,18 @@
-import pg from 'pg';
-import { PoolExhaustedError } from '../errors.js';
+import type pg from 'pg';
 import { REFUSED_PASSWORD } from './errors.js';
-import { pgSslSettings } from './ssl.js';
+import {
+  closeClient,
+  newClient,
+  newLifetime,
+  parkIdle,
+  POOL_ENDED,
+  unpark,
+  WaitQueue,
+  wornOut,
+  type ClientSettings,
+  type Lifetime,
+  type Waiter as QueuedWaiter,
+} from './pg-clients.js';
 import type { TenantPoolStats } from './types.js';
 
 /**
@@ -27,24 +38,14 @@ import type { TenantPoolStats } from './types.js';
 const STEAL_AFTER_MS = 10;
 const STEAL_BOUNDS_MS = [5, 100] as const;
 
-/** The longest a connection being closed may take before its socket is destroyed. */
-const CLOSE_TIMEOUT_MS = 5000;
-
 /** What the pools need to know; `password(role)` derives the role's password (tenant-credentials.ts). */
-export interface TenantPoolsOptions {
+export interface TenantPoolsOptions extends ClientSettings {
   /** The application's connection string, pool parameters removed; user and password are replaced per tenant. */
   connectionString: string;
   /** The same, password removed, for messages. */
   target: string;
   maxConnections: number;
   maxTenants: number;
-  connectTimeoutMs: number;
-  idleTimeoutMs: number;
-  /** Checkouts after which a connection is closed instead of reused; 0 = never. */
-  maxUses: number;
-  /** Age in seconds after which a connection is closed instead of reused; 0 = never. */
-  maxLifetimeSeconds: number;
-  statementTimeoutMs?: number;
   /** The role's passwords to try, in order (tenant-credentials.ts derives them; former secrets last). */
   passwords(role: string): string[];
 }
@@ -56,19 +57,12 @@ interface Pool {
   evicted: boolean;
 }
 
-interface Meta {
+interface Meta extends Lifetime {
   pool: Pool;
-  uses: number;
-  born: number;
-  dead: boolean;
-  idleTimer?: NodeJS.Timeout;
 }
 
-interface Waiter {
+interface Waiter extends QueuedWaiter {
   role: string;
-  resolve(client: pg.Client): void;
-  reject(error: unknown): void;
-  timer: NodeJS.Timeout;
   steal?: NodeJS.Timeout;
 }
 
@@ -77,18 +71,23 @@ export class TenantPools {
   /** Least recently used first (a Map keeps insertion order; a use moves the tenant to the end). */
   readonly #pools = new Map<string, Pool>();
   readonly #meta = new WeakMap<pg.Client, Meta>();
-  readonly #waiters: Waiter[] = [];
+  readonly #queue: WaitQueue<Waiter>;
+  readonly #waiters: Waiter[];
   #open = 0;
   #logins = 0;
   /** What a login costs here, measured (see STEAL_AFTER_MS). */
   #stealAfterMs = STEAL_AFTER_MS;
   #ended = false;
 
-  constructor(private readonly options: TenantPoolsOptions) {}
+  constructor(private readonly options: TenantPoolsOptions) {
+    const { target, maxConnections: max, connectTimeoutMs } = options;
+    this.#queue = new WaitQueue<Waiter>({ target, max, connectTimeoutMs }, () => this.#open);
+    this.#waiters = this.#queue.list;
+  }
 
   /** A connection logged in as `role`, checked out for the caller until `release()`. */
   async acquire(role: string): Promise<pg.Client> {
-    if (this.#ended) throw new Error('Cannot use a pool after calling end on the pool');
+    if (this.#ended) throw new Error(POOL_ENDED);
     const pool = this.#touch(role);
     const idle = this.#takeIdle(pool);
     if (idle) return idle;
@@ -114,14 +113,7 @@ export class TenantPools {
     const meta = this.#meta.get(client);
     if (!meta) return;
     meta.pool.busy--;
-    meta.uses++;
-    const retire =
-      destroy ||
-      meta.dead ||
-      meta.pool.evicted ||
-      this.#ended ||
-      (this.options.maxUses > 0 && meta.uses >= this.options.maxUses) ||
-      (this.options.maxLifetimeSeconds > 0 && Date.now() - meta.born >= this.options.maxLifetimeSeconds * 1000);
+    const retire = wornOut(meta, this.options, destroy) || meta.pool.evicted || this.#ended;
     const same = this.#waiters.findIndex((w) => w.role === meta.pool.role);
     if (!retire && same >= 0) {
       const [waiter] = this.#waiters.splice(same, 1);
@@ -144,10 +136,8 @@ export class TenantPools {
   /** Closes every idle connection, refuses waiters; busy connections close when released. */
   async end(): Promise<void> {
     this.#ended = true;
-    for (const waiter of [...this.#waiters]) {
-      this.#unqueue(waiter);
-      waiter.reject(new Error('Cannot use a pool after calling end on the pool'));
-    }
+    for (const waiter of this.#waiters) clearTimeout(waiter.steal);
+    this.#queue.rejectAll(() => new Error(POOL_ENDED));
     const closing: Promise<void>[] = [];
     for (const pool of this.#pools.values()) {
       for (const client of pool.idle.splice(0)) closing.push(this.#close(client).then(() => this.#slotFreed()));
@@ -200,10 +190,8 @@ export class TenantPools {
   #takeIdle(pool: Pool): pg.Client | undefined {
     const client = pool.idle.pop();
     if (!client) return undefined;
-    const meta = this.#meta.get(client)!;
-    clearTimeout(meta.idleTimer);
+    unpark(client, this.#meta.get(client));
     pool.busy++;
-    holdOpen(client, true);
     return client;
   }
 
@@ -222,7 +210,7 @@ export class TenantPools {
   /** Opens a connection as `pool.role` on a slot already counted in `#open`; frees the slot if it fails. */
   async #connect(pool: Pool): Promise<pg.Client> {
     pool.busy++;
-    const meta: Meta = { pool, uses: 0, born: Date.now(), dead: false };
+    const meta: Meta = { pool, ...newLifetime() };
     let client: pg.Client;
     const started = performance.now();
     try {
@@ -253,14 +241,8 @@ export class TenantPools {
       const url = new URL(o.connectionString);
       url.username = role;
       url.password = passwords[i]!;
-      const client = new pg.Client({
-        ...pgSslSettings(url.toString()),
-        connectionTimeoutMillis: o.connectTimeoutMs,
-        ...(o.statementTimeoutMs === undefined ? {} : { statement_timeout: o.statementTimeoutMs }),
-        pipeline: true,
-      } as pg.ClientConfig);
       // A connection the server ends while idle must not crash the process: it is dropped from its pool.
-      client.on('error', () => this.#lost(client, meta));
+      const client: pg.Client = newClient(url.toString(), o, () => this.#lost(client, meta));
       try {
         await client.connect();
         return client;
@@ -286,28 +268,16 @@ export class TenantPools {
    */
   #wait(role: string, steal: boolean): Promise<pg.Client> {
     return new Promise<pg.Client>((resolve, reject) => {
-      const waiter: Waiter = {
-        role,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#unqueue(waiter);
-          reject(this.#exhausted());
-        }, this.options.connectTimeoutMs),
-      };
+      const waiter: Waiter = { role, resolve, since: performance.now(), reject };
+      this.#queue.push(waiter);
       if (steal) waiter.steal = setTimeout(() => this.#steal(waiter), this.#stealAfterMs);
-      this.#waiters.push(waiter);
     });
   }
 
   /** Removes a waiter from the queue and stops its timers; false when it was no longer queued. */
   #unqueue(waiter: Waiter): boolean {
-    clearTimeout(waiter.timer);
     clearTimeout(waiter.steal);
-    const at = this.#waiters.indexOf(waiter);
-    if (at < 0) return false;
-    this.#waiters.splice(at, 1);
-    return true;
+    return this.#queue.remove(waiter);
   }
 
   #steal(waiter: Waiter): void {
@@ -316,21 +286,6 @@ export class TenantPools {
     if (!victim) return;
     this.#unqueue(waiter);
     this.#replace(victim, waiter.role).then(waiter.resolve, waiter.reject);
-  }
-
-  #exhausted(): PoolExhaustedError {
-    const o = this.options;
-    const cause = new Error('timeout exceeded when trying to connect');
-    return new PoolExhaustedError(
-      {
-        target: o.target,
-        max: o.maxConnections,
-        connectTimeoutMs: o.connectTimeoutMs,
-        busy: this.#open,
-        waiting: this.#waiters.length,
-      },
-      cause,
-    );
   }
 
   #handTo(waiter: Waiter, client: pg.Client, pool: Pool): void {
@@ -354,41 +309,15 @@ export class TenantPools {
 
   #park(client: pg.Client, meta: Meta): void {
     meta.pool.idle.push(client);
-    // An idle pool does not keep the process alive (as pg-pool's allowExitOnIdle).
-    holdOpen(client, false);
-    meta.idleTimer = setTimeout(() => {
+    parkIdle(client, meta, this.options.idleTimeoutMs, () => {
       const at = meta.pool.idle.indexOf(client);
       if (at < 0) return;
       meta.pool.idle.splice(at, 1);
       void this.#close(client).then(() => this.#slotFreed());
-    }, this.options.idleTimeoutMs);
-    meta.idleTimer.unref();
-  }
-
-  /**
-   * Ends a connection; resolves once its socket is closed (so the server's count has dropped too). Bounded:
-   * pg's end() waits for pipelined statements still on the wire, and a connection given back broken might
-   * never answer them; its socket is then destroyed, so the slot is never lost.
-   */
-  async #close(client: pg.Client): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const forced = new Promise<void>((resolve) => {
-      timer = setTimeout(
-        () => {
-          (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-          resolve();
-        },
-        Math.min(this.options.connectTimeoutMs, CLOSE_TIMEOUT_MS),
-      );
     });
-    await Promise.race([client.end().catch(() => undefined), forced]);
-    clearTimeout(timer);
   }
-}
 
-/** Whether an open connection keeps the process alive (pg's Client has ref/unref; its types do not say so). */
-function holdOpen(client: pg.Client, hold: boolean): void {
-  const socket = client as unknown as { ref?(): void; unref?(): void };
-  if (hold) socket.ref?.();
-  else socket.unref?.();
+  #close(client: pg.Client): Promise<void> {
+    return closeClient(client, this.options.connectTimeoutMs);
+  }
 }
