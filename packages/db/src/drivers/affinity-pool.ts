@@ -22,11 +22,14 @@ import {
  * connection that already served the tenant; any free connection (an open one before opening a new one).
  * A free connection is never left idle while a scope waits. A released connection goes to a waiter whose
  * home it is or whom it already served, looking at the first `2 * max` waiters only; the oldest waiter goes
- * first once it has been passed over `MAX_PASSES` times or has waited `MAX_BYPASS_MS`, so none starves.
+ * first once it has been passed over `2 * max` times or has waited `MAX_BYPASS_MS`, so none starves.
  */
 
-/** Times the oldest waiter may be passed over by a waiter whose tenant the released connection knows. */
-const MAX_PASSES = 4;
+/**
+ * Times the oldest waiter may be passed over, per connection of the pool: a waiter's own connections come by
+ * about once per `max` releases, so a smaller bound (4 was measured) turns the queue back into FIFO.
+ */
+const PASSES_PER_CONNECTION = 2;
 /** How long the oldest waiter may wait before it is served first whatever the tenants. */
 const MAX_BYPASS_MS = 200;
 /** Tenants remembered per connection (a bound on this process's memory, not the server's). */
@@ -62,9 +65,11 @@ export class AffinityPool {
   readonly #bySlot = new WeakMap<pg.Client, Slot>();
   readonly #queue: WaitQueue<Waiter>;
   #ended = false;
+  readonly #maxPasses: number;
 
   constructor(private readonly options: AffinityPoolOptions) {
     this.#slots = Array.from({ length: Math.max(1, options.max) }, () => undefined);
+    this.#maxPasses = PASSES_PER_CONNECTION * this.#slots.length;
     const { target, max, connectTimeoutMs } = options;
     this.#queue = new WaitQueue<Waiter>({ target, max, connectTimeoutMs }, () => this.totalCount);
   }
@@ -193,7 +198,7 @@ export class AffinityPool {
     const waiters = this.#queue.list;
     const oldest = waiters[0];
     if (!oldest) return undefined;
-    if (oldest.passed >= MAX_PASSES || performance.now() - oldest.since >= MAX_BYPASS_MS) return oldest;
+    if (oldest.passed >= this.#maxPasses || performance.now() - oldest.since >= MAX_BYPASS_MS) return oldest;
     const scan = Math.min(waiters.length, 2 * this.#slots.length);
     for (let i = 0; i < scan; i++) {
       const w = waiters[i]!;
@@ -242,7 +247,7 @@ export class AffinityPool {
     const oldest = waiters[0];
     if (!oldest) return;
     const waiter =
-      oldest.passed >= MAX_PASSES ? oldest : (waiters.slice(0, 2 * this.#slots.length).find((w) => w.home === index) ?? oldest);
+      oldest.passed >= this.#maxPasses ? oldest : (waiters.slice(0, 2 * this.#slots.length).find((w) => w.home === index) ?? oldest);
     this.#queue.remove(waiter);
     this.#open(index, waiter.tenant).then(waiter.resolve, waiter.reject);
   }
