@@ -7,8 +7,10 @@
  * Options: --tenants N, --seconds S (measured time per side, split in rounds), --rounds R, --callers C (32),
  * --params 'k=v&k2=v2' (appended to both connection strings, e.g. pool settings), --keep (leave the big
  * database), --reuse NAME (measure a database a --keep run left instead of building one), --affinity (the
- * tenant-affinity experiment: each side served by as many one-connection Databases as the pool size, a
- * tenant's scopes always sent to the same one, chosen by a hash of its slug).
+ * hash-routing experiment that preceded the pool's own tenant affinity: each side served by as many
+ * one-connection Databases as the pool size, a tenant's scopes always sent to the same one, chosen by a hash
+ * of its slug). The library's pool keeps tenants on their connections by default (`pool_affinity`); pass
+ * --params pool_affinity=0 for plain pg-pool.
  *
  * Each side is a scratch database of tenants made by createTenant() (the real template), each seeded with one
  * order, served by one long-lived `Database` with the library's default pool. C callers loop for a fixed time,
@@ -206,6 +208,7 @@ export async function runLoad(options: LoadOptions) {
       date: startedAt.toISOString(),
       options,
       poolSize: parsePoolSettings(withParams(small.url, options.params)).max,
+      poolAffinity: parsePoolSettings(withParams(small.url, options.params)).affinity,
       machine: await machineInfo(),
       small: smallReport!,
       big: bigReport!,
@@ -264,7 +267,7 @@ export function printLoad(r: LoadReport): void {
   const o = r.options;
   console.log(
     `\nbench:load: ${o.callers} callers, ${o.seconds} s per side in ${o.rounds} rounds, pool ${r.poolSize} ${o.params}` +
-      (o.affinity ? ', tenant affinity (one-connection Databases by hash)' : ''),
+      (o.affinity ? ', hash routing (one-connection Databases)' : r.poolAffinity ? ', pool_affinity on' : ', pg-pool'),
   );
   for (const cells of [header, widths.map((w) => '-'.repeat(w)), ...rows]) {
     console.log(

@@ -182,6 +182,7 @@ export class AffinityPool {
     this.#bySlot.set(client, slot);
     if (this.#ended) {
       // end() ran while this connection was opening: the caller gets the refusal it would have had.
+      this.#slots[index] = undefined;
       void this.#close(slot);
       throw new Error(POOL_ENDED);
     }
