@@ -3,15 +3,18 @@
  *
  * - start-up: `cgk --help` against `node -e 0` (the cost of starting Node at all);
  * - `cgk migrate` of a one-line tenant migration (`alter table orders add column ...`) over a fleet of real
- *   tenants (createTenant, the 13-file template), minus the CLI's start-up (the median `cgk --help` of the same
- *   run), against the same statements sent raw by ONE psql session (`set search_path = tenant_x; alter table
- *   ...;` per tenant, autocommit): the fastest thing an operator can type;
+ *   tenants (createTenant, the 13-file template), minus the CLI's start-up with `@cgk/db` loaded, against the
+ *   same statements sent raw by ONE psql session (`set search_path = tenant_x; alter table ...;` per tenant,
+ *   autocommit): the fastest thing an operator can type. The compiled CLI embeds its migrations, so each round
+ *   rebuilds `@cgk/db` (untimed) after writing the new file, as a release that ships a migration would;
  * - `cgk tenant:create` minus start-up, against createTenant() in-process on a warm `Database`.
  *
- * The CLI reads the tenant migrations shipped with @cgk/db, so each migrate round writes one file
- * `NNN_bench_cli_noteK.sql` into that directory and the bench removes them all at the end (also on failure).
+ * The CLI runs the tenant migrations shipped with @cgk/db, so each migrate round writes one file
+ * `NNN_bench_cli_noteK.sql` into that directory; the bench removes them all at the end (also on failure) and
+ * rebuilds `@cgk/db` without them.
  * Rounds alternate which side goes first; medians are reported. Run alone: `npx tsx bench/cli.bench.ts`.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -119,8 +122,20 @@ export async function runCliBench(options: CliBenchOptions = {}): Promise<BenchR
   }
 }
 
+/** Removes the rounds' migration files; rebuilds `@cgk/db` if its dist/ embedded any of them. */
 function removeBenchFiles(): void {
-  for (const f of readdirSync(DEFAULT_TENANT_DIR)) if (BENCH_FILE.test(f)) rmSync(join(DEFAULT_TENANT_DIR, f));
+  let removed = false;
+  for (const f of readdirSync(DEFAULT_TENANT_DIR)) {
+    if (!BENCH_FILE.test(f)) continue;
+    rmSync(join(DEFAULT_TENANT_DIR, f));
+    removed = true;
+  }
+  if (removed && existsSync(DIST)) buildLibrary();
+}
+
+/** `npm run build` of `@cgk/db`: the compiled CLI's migrations are the ones embedded there. */
+function buildLibrary(): void {
+  execFileSync('npm', ['run', 'build', '--workspace', 'packages/db'], { cwd: ROOT, stdio: 'ignore' });
 }
 
 /**
@@ -204,7 +219,11 @@ function distRow(s: Record<'dist' | 'distHelp' | 'distLib' | 'cold', number[]>, 
   });
 }
 
-/** One migrate round per side per round, alternated; a new column each time. */
+/**
+ * One migrate round per side per round, alternated; a new column each time. Through the compiled CLI (as
+ * installed) when it is built, else the repository's bin (TypeScript through tsx, which also compiles the
+ * modules the job loads: a slower path than any user's).
+ */
 async function migrateRows(
   url: string,
   slugs: string[],
@@ -213,6 +232,8 @@ async function migrateRows(
   rounds: number,
 ): Promise<BenchRow[]> {
   const samples = { psql: [] as number[], cli: [] as number[], help: [] as number[], lib: [] as number[] };
+  const compiled = existsSync(DIST);
+  const bin = compiled ? DIST_BIN : BIN;
   let version = readdirSync(DEFAULT_TENANT_DIR).filter((f) => f.endsWith('.sql')).length;
   for (let round = 1; round <= rounds; round++) {
     await alternate(round + 1, [
@@ -229,14 +250,15 @@ async function migrateRows(
           join(DEFAULT_TENANT_DIR, `${String(version).padStart(3, '0')}_bench_cli_note${round}.sql`),
           `alter table orders add column cli_note${round} text;\n`,
         );
-        const { ms, stdout } = await cgk(BIN, ['migrate', '--json'], env, cwd);
+        if (compiled) buildLibrary();
+        const { ms, stdout } = await cgk(bin, ['migrate', '--json'], env, cwd);
         const migrated = (JSON.parse(stdout) as { tenants: { migrated: unknown[] } }).tenants.migrated.length;
         if (migrated < slugs.length)
           throw new Error(`cgk migrate migrated ${migrated} tenants, expected at least ${slugs.length}`);
         samples.cli.push(ms);
       },
-      async () => samples.help.push((await cgk(BIN, ['--help'], env, cwd)).ms),
-      async () => samples.lib.push((await libraryStartup(BIN, env, cwd)).ms),
+      async () => samples.help.push((await cgk(bin, ['--help'], env, cwd)).ms),
+      async () => samples.lib.push((await libraryStartup(bin, env, cwd)).ms),
     ]);
   }
   const startup = median(samples.lib);
@@ -246,7 +268,8 @@ async function migrateRows(
   const strict = ((cli - help) / median(samples.psql)).toFixed(2);
   return [
     row(
-      `cgk migrate minus start-up with @cgk/db loaded, one-line migration, ${slugs.length} tenants, vs one psql session`,
+      `cgk migrate${compiled ? ' compiled (as installed)' : ''} minus start-up with @cgk/db loaded, ` +
+        `one-line migration, ${slugs.length} tenants, vs one psql session`,
       'ms',
       median(samples.psql),
       cli - startup,
