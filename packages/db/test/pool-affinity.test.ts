@@ -20,6 +20,20 @@ afterAll(async () => {
 });
 
 const open = (params: string): Driver => createPgDriver({ connectionString: `${scratch.url}?${params}` });
+/** Runs `work` on a driver opened with `params`, ended afterwards whatever happens. */
+async function using(params: string, work: (driver: Driver) => Promise<void>): Promise<void> {
+  const driver = open(params);
+  try {
+    await work(driver);
+  } finally {
+    await driver.end();
+  }
+}
+/** A pid passed through, `name` appended to `order` when it arrives. */
+const noted = (order: string[], name: string) => (pid: number) => {
+  order.push(name);
+  return pid;
+};
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function pidIn(tx: Transaction): Promise<number> {
@@ -64,18 +78,15 @@ describe('pool_affinity', () => {
 
   /** Opens every connection (one scope per home slot at once), then runs scopes one at a time. */
   async function landings(params: string): Promise<Map<string, number[]>> {
-    const driver = open(`pool_max=4&${params}`);
     const tenants = tenantsByHome(4, 8);
     const seen = new Map<string, number[]>(tenants.map((t) => [t, []]));
-    try {
+    await using(`pool_max=4&${params}`, async (driver) => {
       const gate = sleep(100);
       await Promise.all(tenants.slice(0, 4).map((t) => scope(driver, t, gate)));
       for (let round = 0; round < 3; round++) {
         for (const t of [...tenants].sort(() => Math.random() - 0.5)) seen.get(t)!.push(await scope(driver, t));
       }
-    } finally {
-      await driver.end();
-    }
+    });
     return seen;
   }
 
@@ -92,20 +103,19 @@ describe('pool_affinity', () => {
   });
 
   it('under saturation hands a released connection to a waiting scope of a tenant it served, before older waiters', async () => {
-    const driver = open('pool_max=2');
     const [a, b] = tenantsByHome(2);
-    try {
+    await using('pool_max=2', async (driver) => {
       let releaseA!: () => void;
       let releaseB!: () => void;
       const heldA = scope(driver, a!, new Promise<void>((resolve) => (releaseA = resolve)));
       const heldB = scope(driver, b!, new Promise<void>((resolve) => (releaseB = resolve)));
       await sleep(100);
       const order: string[] = [];
-      const waitingB = scope(driver, b!).then((pid) => (order.push('b'), pid));
+      const waitingB = scope(driver, b!).then(noted(order, 'b'));
       await sleep(20);
       let releaseA2!: () => void;
       const holdA2 = new Promise<void>((resolve) => (releaseA2 = resolve));
-      const waitingA = scope(driver, a!, holdA2).then((pid) => (order.push('a'), pid));
+      const waitingA = scope(driver, a!, holdA2).then(noted(order, 'a'));
       await sleep(20);
       releaseA();
       const pidA = await heldA;
@@ -115,15 +125,12 @@ describe('pool_affinity', () => {
       expect(await waitingB).toBe(await heldB);
       releaseA2();
       expect(await waitingA).toBe(pidA); // A's connection went to A's waiter, though B's waited longer
-    } finally {
-      await driver.end();
-    }
+    });
   });
 
   it('does not starve a waiter that no released connection knows, and bounds every wait', async () => {
-    const driver = open('pool_max=2');
     const [a, b] = tenantsByHome(2);
-    try {
+    await using('pool_max=2', async (driver) => {
       // B's home connection is held for 1.5 s; a stream of A scopes keeps the other one busy, always with an A
       // waiter queued behind B's. Passed over, B's waiter must get A's connection long before its own is free.
       const long = scope(driver, b!, sleep(1500));
@@ -138,12 +145,9 @@ describe('pool_affinity', () => {
       expect(performance.now() - asked).toBeLessThan(1000);
       await long;
       await Promise.all(stream);
-    } finally {
-      await driver.end();
-    }
+    });
     // Many tenants, many callers: every scope ends, none waits near the connect timeout.
-    const busy = open('pool_max=3');
-    try {
+    await using('pool_max=3', async (busy) => {
       const tenants = Array.from({ length: 30 }, (_, i) => `tenant_m${i}`);
       let longest = 0;
       const callers = Array.from({ length: 40 }, async () => {
@@ -155,14 +159,11 @@ describe('pool_affinity', () => {
       });
       await Promise.all(callers);
       expect(longest).toBeLessThan(3000);
-    } finally {
-      await busy.end();
-    }
+    });
   });
 
   it('gives CGK_POOL_EXHAUSTED after connect_timeout with every connection busy, naming the pool', async () => {
-    const driver = open('pool_max=1&connect_timeout=0.5');
-    try {
+    await using('pool_max=1&connect_timeout=0.5', async (driver) => {
       let release!: () => void;
       const held = scope(driver, 'tenant_x', new Promise<void>((resolve) => (release = resolve)));
       await sleep(50);
@@ -177,14 +178,11 @@ describe('pool_affinity', () => {
       expect((error as CgkError).message).toMatch(/all 1 of pool_max=1 connections stayed busy for 0.5 s \(0 more/);
       release();
       await held;
-    } finally {
-      await driver.end();
-    }
+    });
   });
 
   it('closes connections unused for idle_timeout, and end() refuses waiters', async () => {
-    const driver = open('pool_max=3&idle_timeout=1');
-    try {
+    await using('pool_max=3&idle_timeout=1', async (driver) => {
       const gate = sleep(100);
       await Promise.all(['tenant_i1', 'tenant_i2', 'tenant_i3'].map((t) => scope(driver, t, gate)));
       expect((await backends()).length).toBe(3);
@@ -200,14 +198,11 @@ describe('pool_affinity', () => {
       release();
       await held.catch(() => undefined);
       await ending;
-    } finally {
-      await driver.end();
-    }
+    });
   });
 
   it('still retires a connection after pool_max_tenants tenants, and closes one released broken', async () => {
-    const driver = open('pool_max=1&pool_max_tenants=2');
-    try {
+    await using('pool_max=1&pool_max_tenants=2', async (driver) => {
       const first = await scope(driver, 'tenant_r1');
       expect(await scope(driver, 'tenant_r1')).toBe(first);
       expect(await scope(driver, 'tenant_r2')).toBe(first); // the second tenant: served, then closed
@@ -218,14 +213,11 @@ describe('pool_affinity', () => {
       await sleep(100);
       expect(await backends()).not.toContain(second);
       expect(await scope(driver, 'tenant_r3')).not.toBe(second);
-    } finally {
-      await driver.end();
-    }
+    });
   });
 
   it('replaces an idle connection the server terminates, without crashing', async () => {
-    const driver = open('pool_max=2');
-    try {
+    await using('pool_max=2', async (driver) => {
       const gate = sleep(100);
       const pids = await Promise.all(tenantsByHome(2).map((t) => scope(driver, t, gate)));
       await adminQuery('select pg_terminate_backend($1)', [pids[0]]);
@@ -235,8 +227,6 @@ describe('pool_affinity', () => {
       expect(again).not.toContain(pids[0]);
       expect(again).toContain(pids[1]);
       expect((await backends()).length).toBe(2);
-    } finally {
-      await driver.end();
-    }
+    });
   });
 });

@@ -1,17 +1,5 @@
 import type pg from 'pg';
-import {
-  closeClient,
-  newClient,
-  newLifetime,
-  parkIdle,
-  POOL_ENDED,
-  unpark,
-  WaitQueue,
-  wornOut,
-  type ClientSettings,
-  type Lifetime,
-  type Waiter as QueuedWaiter,
-} from './pg-clients.js';
+import * as clients from './pg-clients.js';
 
 /**
  * The pg driver's pool with tenant affinity (`pool_affinity`, on by default; docs/SCALING.md, "Tenant
@@ -36,7 +24,7 @@ const MAX_BYPASS_MS = 200;
 const KNOWN_TENANTS = 4096;
 
 /** What the pool needs to know. */
-export interface AffinityPoolOptions extends ClientSettings {
+export interface AffinityPoolOptions extends clients.ClientSettings {
   /** The connection string, pool parameters removed. */
   connectionString: string;
   /** The same, password removed, for messages. */
@@ -44,7 +32,7 @@ export interface AffinityPoolOptions extends ClientSettings {
   max: number;
 }
 
-interface Slot extends Lifetime {
+interface Slot extends clients.Lifetime {
   index: number;
   client?: pg.Client;
   busy: boolean;
@@ -52,7 +40,7 @@ interface Slot extends Lifetime {
   known: Set<string>;
 }
 
-interface Waiter extends QueuedWaiter {
+interface Waiter extends clients.Waiter {
   tenant: string | undefined;
   home: number;
   passed: number;
@@ -63,7 +51,7 @@ export class AffinityPool {
   /** A slot is empty (undefined), opening (a Slot without client), busy, or idle. */
   readonly #slots: (Slot | undefined)[];
   readonly #bySlot = new WeakMap<pg.Client, Slot>();
-  readonly #queue: WaitQueue<Waiter>;
+  readonly #queue: clients.WaitQueue<Waiter>;
   #ended = false;
   readonly #maxPasses: number;
 
@@ -71,7 +59,7 @@ export class AffinityPool {
     this.#slots = Array.from({ length: Math.max(1, options.max) }, () => undefined);
     this.#maxPasses = PASSES_PER_CONNECTION * this.#slots.length;
     const { target, max, connectTimeoutMs } = options;
-    this.#queue = new WaitQueue<Waiter>({ target, max, connectTimeoutMs }, () => this.totalCount);
+    this.#queue = new clients.WaitQueue<Waiter>({ target, max, connectTimeoutMs }, () => this.totalCount);
   }
 
   /** Connections open or opening (pg-pool's `totalCount`). */
@@ -94,7 +82,7 @@ export class AffinityPool {
    * without a tenant, any free one. Waits up to the connect timeout, then fails with `PoolExhaustedError`.
    */
   async acquire(tenant?: string): Promise<pg.Client> {
-    if (this.#ended) throw new Error(POOL_ENDED);
+    if (this.#ended) throw new Error(clients.POOL_ENDED);
     const home = tenant === undefined ? -1 : homeSlot(tenant, this.#slots.length);
     const free = this.#freeFor(tenant, home);
     if (free) return this.#checkOut(free, tenant);
@@ -110,7 +98,7 @@ export class AffinityPool {
     const slot = this.#bySlot.get(client);
     if (!slot?.busy) return;
     slot.busy = false;
-    if (wornOut(slot, this.options, destroy) || this.#ended) {
+    if (clients.wornOut(slot, this.options, destroy) || this.#ended) {
       this.#retire(slot);
       return;
     }
@@ -122,7 +110,7 @@ export class AffinityPool {
   /** Closes every idle connection and refuses the waiters; busy connections close when released. */
   async end(): Promise<void> {
     this.#ended = true;
-    this.#queue.rejectAll(() => new Error(POOL_ENDED));
+    this.#queue.rejectAll(() => new Error(clients.POOL_ENDED));
     const closing: Promise<void>[] = [];
     for (const slot of this.#slots) {
       if (!slot?.client || slot.busy) continue;
@@ -154,7 +142,7 @@ export class AffinityPool {
 
   #checkOut(slot: Slot, tenant: string | undefined): pg.Client {
     const client = slot.client!;
-    unpark(client, slot);
+    clients.unpark(client, slot);
     slot.busy = true;
     this.#remember(slot, tenant);
     return client;
@@ -168,9 +156,9 @@ export class AffinityPool {
 
   /** Opens a connection on empty slot `index` for the caller; the slot is empty again if that fails. */
   async #open(index: number, tenant: string | undefined): Promise<pg.Client> {
-    const slot: Slot = { index, busy: true, known: new Set(), ...newLifetime() };
+    const slot: Slot = { index, busy: true, known: new Set(), ...clients.newLifetime() };
     this.#slots[index] = slot;
-    const client: pg.Client = newClient(this.options.connectionString, this.options, () => this.#lost(slot));
+    const client: pg.Client = clients.newClient(this.options.connectionString, this.options, () => this.#lost(slot));
     try {
       await client.connect();
     } catch (error) {
@@ -184,7 +172,7 @@ export class AffinityPool {
       // end() ran while this connection was opening: the caller gets the refusal it would have had.
       this.#slots[index] = undefined;
       void this.#close(slot);
-      throw new Error(POOL_ENDED);
+      throw new Error(clients.POOL_ENDED);
     }
     this.#remember(slot, tenant);
     return client;
@@ -216,7 +204,7 @@ export class AffinityPool {
   }
 
   #park(slot: Slot): void {
-    parkIdle(slot.client!, slot, this.options.idleTimeoutMs, () => {
+    clients.parkIdle(slot.client!, slot, this.options.idleTimeoutMs, () => {
       if (this.#slots[slot.index] === slot && !slot.busy) this.#retire(slot);
     });
   }
@@ -238,7 +226,7 @@ export class AffinityPool {
 
   #close(slot: Slot): Promise<void> {
     slot.busy = true; // never handed out again
-    return slot.client ? closeClient(slot.client, this.options.connectTimeoutMs) : Promise.resolve();
+    return slot.client ? clients.closeClient(slot.client, this.options.connectTimeoutMs) : Promise.resolve();
   }
 
   /** Slot `index` is empty: the waiter whose home it is (or the oldest) gets a new connection on it. */
@@ -248,7 +236,9 @@ export class AffinityPool {
     const oldest = waiters[0];
     if (!oldest) return;
     const waiter =
-      oldest.passed >= this.#maxPasses ? oldest : (waiters.slice(0, 2 * this.#slots.length).find((w) => w.home === index) ?? oldest);
+      oldest.passed >= this.#maxPasses
+        ? oldest
+        : (waiters.slice(0, 2 * this.#slots.length).find((w) => w.home === index) ?? oldest);
     this.#queue.remove(waiter);
     this.#open(index, waiter.tenant).then(waiter.resolve, waiter.reject);
   }
