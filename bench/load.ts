@@ -9,8 +9,7 @@
  * database), --reuse NAME (measure a database a --keep run left instead of building one), --affinity (the
  * hash-routing experiment that preceded the pool's own tenant affinity: each side served by as many
  * one-connection Databases as the pool size, a tenant's scopes always sent to the same one, chosen by a hash
- * of its slug). The library's pool keeps tenants on their connections by default (`pool_affinity`); pass
- * --params pool_affinity=0 for plain pg-pool.
+ * of its slug). The library's own tenant affinity is `--params pool_affinity=1` (off by default: pg-pool).
  *
  * Each side is a scratch database of tenants made by createTenant() (the real template), each seeded with one
  * order, served by one long-lived `Database` with the library's default pool. C callers loop for a fixed time,

@@ -19,7 +19,9 @@ afterAll(async () => {
   await scratch?.drop();
 });
 
-const open = (params: string): Driver => createPgDriver({ connectionString: `${scratch.url}?${params}` });
+/** A pg driver on the scratch database; the affinity pool unless `params` say `pool_affinity=0`. */
+const open = (params: string): Driver =>
+  createPgDriver({ connectionString: `${scratch.url}?${params.includes('pool_affinity') ? '' : 'pool_affinity=1&'}${params}` });
 /** Runs `work` on a driver opened with `params`, ended afterwards whatever happens. */
 async function using(params: string, work: (driver: Driver) => Promise<void>): Promise<void> {
   const driver = open(params);
@@ -67,8 +69,8 @@ async function backends(): Promise<number[]> {
 }
 
 describe('pool_affinity', () => {
-  it('is on by default; pool_affinity=0 turns it off; anything but 0/1 is refused', () => {
-    expect(parsePoolSettings('postgres://h/db').affinity).toBe(true);
+  it('is off by default; pool_affinity=1 turns it on; anything but 0/1 is refused', () => {
+    expect(parsePoolSettings('postgres://h/db').affinity).toBe(false);
     const off = parsePoolSettings('postgres://h/db?pool_affinity=0&sslmode=disable');
     expect(off.affinity).toBe(false);
     expect(new URL(off.connectionString).searchParams.has('pool_affinity')).toBe(false);

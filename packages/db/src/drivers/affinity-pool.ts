@@ -2,8 +2,8 @@ import type pg from 'pg';
 import * as clients from './pg-clients.js';
 
 /**
- * The pg driver's pool with tenant affinity (`pool_affinity`, on by default; docs/SCALING.md, "Tenant
- * affinity"). A PostgreSQL backend caches the catalog entries of each tenant relation it touches, and a
+ * The pg driver's pool with tenant affinity (`pool_affinity=1`; docs/SCALING.md, "Tenant affinity in the
+ * pool"). A PostgreSQL backend caches the catalog entries of each tenant relation it touches, and a
  * tenant's first request on a connection costs 2-3.6x a warm one; pg-pool hands any free connection to any
  * tenant, so with many tenants nearly every request is such a first touch. Here each tenant has a home slot
  * (a stable hash of its name, mod `max`) and a scope takes, in order: its home connection if free; a free

@@ -17,7 +17,8 @@ export interface PoolSettings {
   maxTenants: number;
   /**
    * `pool_affinity` (0 or 1): the pg driver keeps each tenant's scopes on connections that already served it
-   * (drivers/affinity-pool.ts); default on. 0: pg-pool, any free connection to any tenant.
+   * (drivers/affinity-pool.ts). Default off (pg-pool, any free connection to any tenant): it pays while the
+   * active tenants fit in `max` x `maxTenants` and lengthens the p99 beyond that (docs/SCALING.md).
    */
   affinity: boolean;
   /** `pool_max_uses`: checkouts after which a pooled connection is closed and replaced; 0 = never. */
@@ -89,7 +90,7 @@ export function parsePoolSettings(connectionString: string): PoolSettings {
     connectTimeoutMs: (number('connect_timeout', 10) ?? 10) * 1000,
     idleTimeoutMs: (number('idle_timeout', 30) ?? 30) * 1000,
     maxTenants: Math.floor(number('pool_max_tenants', DEFAULT_POOL_MAX_TENANTS) ?? DEFAULT_POOL_MAX_TENANTS),
-    affinity: flag(url, 'pool_affinity', true),
+    affinity: flag(url, 'pool_affinity', false),
     maxUses: Math.floor(number('pool_max_uses', 0) ?? 0),
     maxLifetimeSeconds: Math.floor(number('pool_max_lifetime', 0) ?? 0),
     statementTimeoutMs: number('statement_timeout', undefined),

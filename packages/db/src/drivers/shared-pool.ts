@@ -5,7 +5,7 @@ import { pgSslSettings } from './ssl.js';
 
 /**
  * The connections of the pg driver's ordinary (not login) path: the tenant-affinity pool (drivers/affinity-pool.ts,
- * `pool_affinity=1`, the default) or pg-pool (`pool_affinity=0`), behind one shape.
+ * `pool_affinity=1`) or pg-pool (`pool_affinity=0`, the default), behind one shape.
  */
 
 /** A checked-out connection and how to give it back (`destroy`: closed, not reused). */
