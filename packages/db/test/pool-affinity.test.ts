@@ -130,6 +130,30 @@ describe('pool_affinity', () => {
     });
   });
 
+  it('under saturation hands a released connection to the oldest waiter when it served none of them (home alone is no claim)', async () => {
+    // Home slots 0, 1, 0, 1: C's home is A's connection, which never served C; D's home is B's.
+    const [a, b, c, d] = tenantsByHome(2, 4);
+    await using('pool_max=2', async (driver) => {
+      let releaseA!: () => void;
+      let releaseB!: () => void;
+      const heldA = scope(driver, a!, new Promise<void>((resolve) => (releaseA = resolve)));
+      const heldB = scope(driver, b!, new Promise<void>((resolve) => (releaseB = resolve)));
+      await sleep(100);
+      const order: string[] = [];
+      const waitingD = scope(driver, d!, sleep(50)).then(noted(order, 'd'));
+      await sleep(20);
+      const waitingC = scope(driver, c!, sleep(50)).then(noted(order, 'c'));
+      await sleep(20);
+      releaseA();
+      const pidA = await heldA;
+      expect(await waitingD).toBe(pidA); // the older waiter, though A's connection is C's home
+      releaseB();
+      await heldB;
+      await waitingC;
+      expect(order).toEqual(['d', 'c']);
+    });
+  });
+
   it('does not starve a waiter that no released connection knows, and bounds every wait', async () => {
     const [a, b] = tenantsByHome(2);
     await using('pool_max=2', async (driver) => {

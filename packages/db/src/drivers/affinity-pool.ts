@@ -8,8 +8,8 @@ import * as clients from './pg-clients.js';
  * tenant, so with many tenants nearly every request is such a first touch. Here each tenant has a home slot
  * (a stable hash of its name, mod `max`) and a scope takes, in order: its home connection if free; a free
  * connection that already served the tenant; any free connection (an open one before opening a new one).
- * A free connection is never left idle while a scope waits. A released connection goes to a waiter whose
- * home it is or whom it already served, looking at the first `2 * max` waiters only; the oldest waiter goes
+ * A free connection is never left idle while a scope waits. A released connection goes to a waiter whom it
+ * already served, looking at the first `2 * max` waiters only (else to the oldest); the oldest waiter goes
  * first once it has been passed over `2 * max` times or has waited `MAX_BYPASS_MS`, so none starves.
  */
 
@@ -180,8 +180,9 @@ export class AffinityPool {
 
   /**
    * The waiter a connection released from `slot` goes to: the oldest, once it has been passed over enough
-   * or waited long enough; else the first (of the first `2 * max`) whose home is this slot or whose tenant
-   * this connection knows; else the oldest.
+   * or waited long enough; else the first (of the first `2 * max`) whose tenant this connection knows; else
+   * the oldest. A home alone is no claim: with more tenants than the connections keep warm, a tenant's home
+   * rarely still knows it, and passing older waiters over for it only lengthened the p99 (docs/SCALING.md).
    */
   #nextWaiter(slot: Slot): Waiter | undefined {
     const waiters = this.#queue.list;
@@ -191,7 +192,7 @@ export class AffinityPool {
     const scan = Math.min(waiters.length, 2 * this.#slots.length);
     for (let i = 0; i < scan; i++) {
       const w = waiters[i]!;
-      if (w.home !== slot.index && (w.tenant === undefined || !slot.known.has(w.tenant))) continue;
+      if (w.tenant === undefined || !slot.known.has(w.tenant)) continue;
       for (let j = 0; j < i; j++) waiters[j]!.passed++;
       return w;
     }
