@@ -207,6 +207,17 @@ describe('pool_affinity', () => {
     });
   });
 
+  it('waits without limit with connect_timeout=0, as pg-pool does', async () => {
+    await using('pool_max=1&connect_timeout=0', async (driver) => {
+      const held = scope(driver, 'tenant_x', sleep(300));
+      await sleep(50);
+      const asked = performance.now();
+      await scope(driver, 'tenant_y');
+      expect(performance.now() - asked).toBeGreaterThanOrEqual(200);
+      await held;
+    });
+  });
+
   it('closes connections unused for idle_timeout, and end() refuses waiters', async () => {
     await using('pool_max=3&idle_timeout=1', async (driver) => {
       const gate = sleep(100);

@@ -93,7 +93,7 @@ export async function closeClient(client: pg.Client, connectTimeoutMs: number): 
         (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
         resolve();
       },
-      Math.min(connectTimeoutMs, CLOSE_TIMEOUT_MS),
+      connectTimeoutMs > 0 ? Math.min(connectTimeoutMs, CLOSE_TIMEOUT_MS) : CLOSE_TIMEOUT_MS,
     );
   });
   await Promise.race([client.end().catch(() => undefined), forced]);
@@ -139,11 +139,16 @@ export class WaitQueue<W extends Waiter> {
     return this.list.length;
   }
 
-  /** Queues `waiter` (its resolve/reject settle the returned promise's caller) with the connect timeout. */
+  /**
+   * Queues `waiter` (its resolve/reject settle the returned promise's caller) with the connect timeout;
+   * `connect_timeout=0` waits without limit, as pg-pool's `connectionTimeoutMillis: 0` and libpq's 0 do.
+   */
   push(waiter: W): void {
-    waiter.timer = setTimeout(() => {
-      if (this.remove(waiter)) waiter.reject(this.exhausted());
-    }, this.shape.connectTimeoutMs);
+    if (this.shape.connectTimeoutMs > 0) {
+      waiter.timer = setTimeout(() => {
+        if (this.remove(waiter)) waiter.reject(this.exhausted());
+      }, this.shape.connectTimeoutMs);
+    }
     this.list.push(waiter);
   }
 
