@@ -51,6 +51,20 @@ async function scope(driver: Driver, tenant: string, hold: Promise<unknown> = Pr
   return pid;
 }
 
+/** A scope of `tenant` holding its connection until `release()`; `pid` settles once it has committed. */
+function held(driver: Driver, tenant: string): { pid: Promise<number>; release: () => void } {
+  let release!: () => void;
+  const pid = scope(driver, tenant, new Promise<void>((resolve) => (release = resolve)));
+  return { pid, release };
+}
+
+/** Both connections of a `pool_max=2` driver held, by a scope of `a` and one of `b`. */
+async function holdBoth(driver: Driver, a: string, b: string) {
+  const both = [held(driver, a), held(driver, b)] as const;
+  await sleep(100);
+  return both;
+}
+
 /** `count` tenant names, the i-th of which has home slot i % size. */
 function tenantsByHome(size: number, count = size): string[] {
   const found: string[] = [];
@@ -107,11 +121,7 @@ describe('pool_affinity', () => {
   it('under saturation hands a released connection to a waiting scope of a tenant it served, before older waiters', async () => {
     const [a, b] = tenantsByHome(2);
     await using('pool_max=2', async (driver) => {
-      let releaseA!: () => void;
-      let releaseB!: () => void;
-      const heldA = scope(driver, a!, new Promise<void>((resolve) => (releaseA = resolve)));
-      const heldB = scope(driver, b!, new Promise<void>((resolve) => (releaseB = resolve)));
-      await sleep(100);
+      const [{ pid: heldA, release: releaseA }, { pid: heldB, release: releaseB }] = await holdBoth(driver, a!, b!);
       const order: string[] = [];
       const waitingB = scope(driver, b!).then(noted(order, 'b'));
       await sleep(20);
@@ -134,11 +144,7 @@ describe('pool_affinity', () => {
     // Home slots 0, 1, 0, 1: C's home is A's connection, which never served C; D's home is B's.
     const [a, b, c, d] = tenantsByHome(2, 4);
     await using('pool_max=2', async (driver) => {
-      let releaseA!: () => void;
-      let releaseB!: () => void;
-      const heldA = scope(driver, a!, new Promise<void>((resolve) => (releaseA = resolve)));
-      const heldB = scope(driver, b!, new Promise<void>((resolve) => (releaseB = resolve)));
-      await sleep(100);
+      const [{ pid: heldA, release: releaseA }, { pid: heldB, release: releaseB }] = await holdBoth(driver, a!, b!);
       const order: string[] = [];
       const waitingD = scope(driver, d!, sleep(50)).then(noted(order, 'd'));
       await sleep(20);
