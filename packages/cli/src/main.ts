@@ -79,7 +79,7 @@ export async function run(
   } catch (error) {
     if (!isHelpOrVersion(error)) await loadLib(); // an error report redacts secrets and names CgkError codes
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') code = EXIT_OK;
+      if (isHelpOrVersion(error)) code = EXIT_OK;
       // `help [command]` exits 0; no command at all shows the help on stderr with exitCode 1: a usage error,
       // reported like any other (one line, and with --json one document).
       else if (error.code === 'commander.help') code = error.exitCode === 0 ? EXIT_OK : out.usage('no command given');

@@ -5,7 +5,7 @@ import { DatabaseClosedError } from './errors.js';
 import { currentScope } from './scope/context.js';
 import { createSql, type Sql } from './sql.js';
 import { runTenantScope } from './scope/tenant-scope.js';
-import { tenantRoleNameForTag } from './roles.js';
+import { DATABASE_TAG_EXPRESSION, tenantRoleNameForTag } from './roles.js';
 import { formerTenantRoleSecrets, requireTenantRoleSecret, tenantRolePassword } from './tenant-credentials.js';
 import { assertLoginModeSupported, tenantRoleMode, tenantRoleModeFromEnv, type TenantRoleMode } from './tenant-role-mode.js';
 
@@ -116,7 +116,7 @@ export class Database {
   /** @internal The role name of `slug` in this database, learning the database's tag once (one query). */
   async tenantRoleName(slug: string): Promise<string> {
     if (!this.databaseTag) {
-      const { rows } = await this.query({ text: 'select left(md5(current_database()), 8) as tag' });
+      const { rows } = await this.query({ text: `select ${DATABASE_TAG_EXPRESSION} as tag` });
       this.databaseTag = String(rows[0]?.tag);
     }
     return tenantRoleNameForTag(slug, this.databaseTag);

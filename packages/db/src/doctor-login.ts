@@ -5,7 +5,7 @@ import { parsePoolSettings } from './drivers/pool-settings.js';
 import { pgSslSettings } from './drivers/ssl.js';
 import type { DriverConfig } from './drivers/driver-config.js';
 import { normalizeDriverError } from './drivers/errors.js';
-import { tenantRoleNameForTag } from './roles.js';
+import { DATABASE_TAG_EXPRESSION, tenantRoleNameForTag } from './roles.js';
 import { formerTenantRoleSecrets, requireTenantRoleSecret, tenantRolePassword } from './tenant-credentials.js';
 import { assertLoginModeSupported } from './tenant-role-mode.js';
 
@@ -28,7 +28,7 @@ interface RoleCensus {
   first_slug: string | null;
 }
 
-const CENSUS = `select left(md5(current_database()), 8) as tag, current_user::text as app,
+const CENSUS = `select ${DATABASE_TAG_EXPRESSION} as tag, current_user::text as app,
   (select rolsuper from pg_roles where rolname = current_user) as app_super,
   (select rolbypassrls from pg_roles where rolname = current_user) as app_bypassrls,
   (select count(*)::int from public.organizations) as tenants,
@@ -37,7 +37,7 @@ const CENSUS = `select left(md5(current_database()), 8) as tag, current_user::te
   count(r.oid) filter (where r.rolsuper or r.rolbypassrls or r.rolcreaterole or r.rolcreatedb)::int as powerful,
   count(r.oid) filter (where exists (select 1 from pg_auth_members m where m.member = r.oid))::int as members,
   (select slug from public.organizations order by created_at limit 1) as first_slug
-from pg_roles r where r.rolname like 'ct\\_' || left(md5(current_database()), 8) || '\\_%'`;
+from pg_roles r where r.rolname like 'ct\\_' || ${DATABASE_TAG_EXPRESSION} || '\\_%'`;
 
 const REPAIR = 'Run: npx @cgk/cli tenant:repair (with the CGK_TENANT_ROLE_SECRET the application uses)';
 

@@ -1,4 +1,5 @@
 import type { DoctorCheck } from './doctor.js';
+import { migrationFilename } from './migrations/files.js';
 import type { MigrationStatusReport } from './migrations/status.js';
 
 /** The doctor's migrations check: what `migrationStatus` found, as one line and what to do about it. */
@@ -18,9 +19,7 @@ export function describeMigrations(status: MigrationStatusReport): DoctorCheck {
   const detail =
     `public: ${status.public.applied.length} applied, ${publicPending} pending; ` +
     `tenants: ${total} total, ${upToDate} up to date, ${pending} with pending migrations${odd}`;
-  const changed = status.public.applied
-    .filter((a) => a.changed)
-    .map((a) => `${String(a.version).padStart(3, '0')}_${a.name}.sql`);
+  const changed = status.public.applied.filter((a) => a.changed).map((a) => migrationFilename(a.version, a.name));
   if (changed.length > 0) {
     return {
       name,

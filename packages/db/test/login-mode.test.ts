@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CgkError, Database, type QueryError, type Sql, createTenant, setupDatabase } from '../src/index.js';
+import { CgkError, Database, type QueryError, type Sql } from '../src/index.js';
 import { tenantRoleName } from '../src/roles.js';
-import { createAppDatabase, type AppDatabase, DROP_TIMEOUT_MS, adminQuery } from './helpers/database.js';
+import { type AppDatabase, DROP_TIMEOUT_MS, adminQuery } from './helpers/database.js';
+import { loginModeDatabase } from './helpers/login.js';
 import { startPgBouncer, type PgBouncerInstance } from './helpers/pgbouncer.js';
 
 /**
@@ -75,17 +76,12 @@ let bouncer: PgBouncerInstance;
 let roleA: string;
 
 beforeAll(async () => {
-  app = await createAppDatabase('cgk_login');
-  // PgBouncer checks passwords: the application role needs one too (the server itself trusts 127.0.0.1).
-  await adminQuery(`alter role "${app.role}" password '${APP_PASSWORD}'`);
-  const db = new Database({ url: app.url, tenantRoles: 'login', tenantRoleSecret: SECRET });
-  try {
-    await setupDatabase({ db });
-    for (const slug of ['a', 'b']) await createTenant({ slug }, { db });
-    await db.sql`insert into tenant_b.orders (order_number, currency, total_cents) values ('B-SECRET', 'USD', 100)`;
-  } finally {
-    await db.end();
-  }
+  app = await loginModeDatabase('cgk_login', {
+    secret: SECRET,
+    appPassword: APP_PASSWORD,
+    slugs: ['a', 'b'],
+    seed: (db) => db.sql`insert into tenant_b.orders (order_number, currency, total_cents) values ('B-SECRET', 'USD', 100)`,
+  });
   roleA = tenantRoleName('a', app.name);
   bouncer = await startPgBouncer({ targetUrl: app.url, auth: 'scram-sha-256', defaultPoolSize: 2 });
 }, 120_000);

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Database, PoolExhaustedError, createTenant, dropTenant, setupDatabase } from '../src/index.js';
+import { Database, PoolExhaustedError, createTenant, dropTenant } from '../src/index.js';
 import { parsePoolSettings } from '../src/drivers/pool-settings.js';
 import { tenantRoleName } from '../src/roles.js';
-import { createAppDatabase, type AppDatabase, DROP_TIMEOUT_MS, adminQuery } from './helpers/database.js';
+import { type AppDatabase, DROP_TIMEOUT_MS, adminQuery } from './helpers/database.js';
+import { loginModeDatabase } from './helpers/login.js';
 import { startPgBouncer } from './helpers/pgbouncer.js';
 
 /**
@@ -18,16 +19,7 @@ const SLUGS = ['t0', 't1', 't2', 't3', 't4'];
 let app: AppDatabase;
 
 beforeAll(async () => {
-  app = await createAppDatabase('cgk_lpools');
-  // For the PgBouncer case, which checks passwords (the server itself trusts 127.0.0.1).
-  await adminQuery(`alter role "${app.role}" password 'app-password'`);
-  const db = new Database({ url: app.url, tenantRoles: 'login', tenantRoleSecret: SECRET });
-  try {
-    await setupDatabase({ db });
-    for (const slug of SLUGS) await createTenant({ slug }, { db });
-  } finally {
-    await db.end();
-  }
+  app = await loginModeDatabase('cgk_lpools', { secret: SECRET, appPassword: 'app-password', slugs: SLUGS });
 }, 120_000);
 
 afterAll(async () => app?.drop(), DROP_TIMEOUT_MS);

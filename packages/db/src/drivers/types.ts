@@ -76,7 +76,8 @@ export interface BeginOptions {
   tenant?: string;
   /**
    * Login isolation mode: the role the transaction's connection must be logged in as (a tenant role). Only
-   * the pg driver opened with `login` settings serves it; any other driver refuses it.
+   * the pg driver opened with `login` settings serves it; the other drivers never receive it, since a
+   * `Database` refuses login mode on them when it is constructed (tenant-role-mode.ts).
    */
   role?: string;
 }

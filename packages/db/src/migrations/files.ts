@@ -272,3 +272,8 @@ export function withoutConcurrently(sql: string): string {
 function versionLabel(version: number): string {
   return String(version).padStart(3, '0');
 }
+
+/** The file name a migration of `version` and `name` has (`NNN_name.sql`, as FILE_PATTERN reads it). */
+export function migrationFilename(version: number, name: string): string {
+  return `${versionLabel(version)}_${name}.sql`;
+}

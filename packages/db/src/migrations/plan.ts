@@ -1,5 +1,5 @@
 import { MigrationChecksumError, MigrationFilesError, type CgkError } from '../errors.js';
-import { migrationsDigest, prefixDigests, type Migration } from './files.js';
+import { migrationFilename, migrationsDigest, prefixDigests, type Migration } from './files.js';
 import type { MigrationResult, MigrationResultSet, MigrationResultStatus } from './types.js';
 
 /**
@@ -57,7 +57,7 @@ export function planRun(schema: string, migrations: readonly Migration[], applie
 
 function missingFileError(schema: string, migrations: readonly Migration[], row: AppliedRow): MigrationFilesError {
   const latest = migrations.at(-1)?.filename ?? 'none';
-  const file = `${String(row.version).padStart(3, '0')}_${row.name}.sql`;
+  const file = migrationFilename(row.version, row.name);
   return new MigrationFilesError(
     file,
     `Schema ${schema} has migration ${row.version} (${row.name}) applied, but there is no such file (latest file: ${latest})`,
