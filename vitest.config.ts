@@ -14,7 +14,7 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'tooling/test/**/*.test.ts'],
     // Citus tests need the Citus cluster: npm run test:citus (vitest.citus.config.ts).
     exclude: [...configDefaults.exclude, 'packages/*/test/citus/**'],
     testTimeout: 30_000,

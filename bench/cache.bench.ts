@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { closeCache, createTenantCache, type TenantCache } from '../packages/db/src/cache.js';
+import { closeCache, createTenantCache, type TenantCache } from '../packages/db/src/cache/index.js';
 import { isMain, median, printTable, row, type BenchRow } from './lib.js';
 
 export interface CacheBenchOptions {

@@ -25,7 +25,7 @@ import {
   setupDatabase,
   throwIfFailed,
 } from '../packages/db/src/index.js';
-import { splitStatements } from '../packages/db/src/migrations/split.js';
+import { splitStatements } from '../packages/db/src/sql/split.js';
 import { DEFAULT_TENANT_DIR } from '../packages/db/src/migrations/runner.js';
 import { createCitusDatabase } from '../packages/db/test/helpers/citus.js';
 import {

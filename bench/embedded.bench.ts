@@ -15,7 +15,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildPgliteSeed, pgliteSeedPath } from '../packages/db/src/drivers/pglite-seed.js';
+import { buildPgliteSeed, pgliteSeedPath } from '../packages/db/src/drivers/pglite/seed.js';
 import { alternate, isMain, median, printTable, row, timeNode, type BenchRow } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { Database } from '../packages/db/src/database.js';
+import { Database } from '../packages/db/src/database/database.js';
 import {
   clearMigrationCache,
   migrateTenantInTransaction,

@@ -16,7 +16,7 @@
 import { Database } from '../packages/db/src/index.js';
 import { createNeonDriver } from '../packages/db/src/drivers/neon.js';
 import type { Driver } from '../packages/db/src/drivers/types.js';
-import { grantTenantRoleSql } from '../packages/db/src/roles.js';
+import { grantTenantRoleSql } from '../packages/db/src/roles/tenant-role.js';
 import { onLocalhost, openThroughRelay, startWsRelay } from '../packages/db/test/helpers/ws-relay.js';
 import { createScratchDatabase, interleave, isMain, printTable, row, type BenchRow } from './lib.js';
 

@@ -15,7 +15,7 @@ import { startPgProxy } from '../packages/db/test/helpers/pg-proxy.js';
 import { Database } from '../packages/db/src/index.js';
 import { tenantDrizzle } from '../packages/db/src/orm/drizzle.js';
 import { tenantKysely } from '../packages/db/src/orm/kysely.js';
-import { grantTenantRoleSql } from '../packages/db/src/roles.js';
+import { grantTenantRoleSql } from '../packages/db/src/roles/tenant-role.js';
 import { createScratchDatabase, interleave, isMain, median, printTable, row, type BenchRow } from './lib.js';
 
 const items = pgTable('items', { id: integer('id').primaryKey(), name: text('name').notNull() });

@@ -8,7 +8,7 @@
  */
 import type pg from 'pg';
 import { Database } from '../packages/db/src/index.js';
-import { grantTenantRoleSql } from '../packages/db/src/roles.js';
+import { grantTenantRoleSql } from '../packages/db/src/roles/tenant-role.js';
 import { createScratchDatabase, interleave, isMain, median, printTable, rawPool, row, throughput, type BenchRow } from './lib.js';
 
 const PATH = 'tenant_bench, public';

@@ -5,15 +5,19 @@ import { parse } from '@babel/parser';
 /**
  * The code-shape limits of this repository, checked: in packages/{name}/src, bench and tooling (tests
  * excluded), no function over 60 lines of its own (the lines of a nested function count for that function,
- * not for the one around it), no file over 400 lines, no line over 130 characters, and no runtime import
- * cycle (`import type` / `export type` are erased and do not count; a dynamic `import()` loads lazily and
- * does not count). Prints every violation and exits 1 if there is any.
+ * not for the one around it), no file over 400 lines, no line over 130 characters, no import cycle of any
+ * kind (type-only imports and exports included, and a dynamic `import()` of a relative module too), no file
+ * beside a folder of the same name, and nothing at the root of packages/db/src but the public entry and the
+ * modules that belong to no layer (ROOT_FILES). Prints every violation and exits 1 if there is any.
  *
  *   npx tsx tooling/scripts/check-shape.ts            # the whole repository
  *   npx tsx tooling/scripts/check-shape.ts --verbose  # also the longest functions and files
  */
 
 export const LIMITS = { functionLines: 60, fileLines: 400, lineLength: 130 };
+
+/** What may sit at the root of packages/db/src: the public entry, and loading optional peers (used by every layer). */
+export const ROOT_FILES: Record<string, readonly string[]> = { 'packages/db/src': ['index.ts', 'optional.ts'] };
 
 const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '../..');
 const SKIP_DIRS = new Set(['node_modules', 'dist', 'test', 'tests', '.cgk', 'coverage', 'reports', '.stryker-tmp']);
@@ -33,7 +37,7 @@ export interface FunctionShape {
 }
 
 export interface Violation {
-  kind: 'function' | 'file' | 'line' | 'cycle';
+  kind: 'function' | 'file' | 'line' | 'cycle' | 'layout';
   where: string;
   message: string;
 }
@@ -122,17 +126,25 @@ function functionName(node: Node, parent: Node | undefined): string {
   );
 }
 
-/** The runtime imports of a file: relative paths and workspace packages, resolved to files. */
-export function runtimeImports(file: string, root = ROOT): string[] {
+/**
+ * Every module a file imports: static imports and re-exports (type-only ones included: a cycle of types is
+ * still two modules that cannot be read apart) and dynamic `import()` of relative modules, resolved to files.
+ */
+export function moduleImports(file: string, root = ROOT): string[] {
   const program = parseFile(join(root, file));
   const specifiers: string[] = [];
   for (const node of program.body as Node[]) {
     const source = (node.source as { value?: string } | null | undefined)?.value;
-    if (!source) continue;
-    if (node.type === 'ImportDeclaration' && node.importKind !== 'type') specifiers.push(source);
-    if ((node.type === 'ExportNamedDeclaration' || node.type === 'ExportAllDeclaration') && node.exportKind !== 'type')
-      specifiers.push(source);
+    if (source) specifiers.push(source);
   }
+  const visit = (node: Node): void => {
+    if (node.type === 'ImportExpression' || (node.type === 'CallExpression' && (node.callee as Node).type === 'Import')) {
+      const arg = ((node.source ?? (node.arguments as Node[])[0]) as { value?: unknown } | undefined)?.value;
+      if (typeof arg === 'string' && arg.startsWith('.')) specifiers.push(arg);
+    }
+    for (const child of children(node)) visit(child);
+  };
+  visit(program);
   return specifiers
     .map((spec) => resolveImport(spec, join(root, file), root))
     .filter((path): path is string => path !== undefined);
@@ -152,14 +164,14 @@ function resolveImport(spec: string, from: string, root: string): string | undef
   return undefined;
 }
 
-/** Strongly connected components of the import graph that are cycles (Tarjan). */
+/** Strongly connected components of the import graph (every kind of import) that are cycles (Tarjan). */
 export function importCycles(files: readonly string[], root = ROOT): string[][] {
   const graph = new Map<string, string[]>();
   const pending = [...files];
   while (pending.length > 0) {
     const file = pending.pop()!;
     if (graph.has(file)) continue;
-    const edges = runtimeImports(file, root);
+    const edges = moduleImports(file, root);
     graph.set(file, edges);
     pending.push(...edges.filter((edge) => !graph.has(edge)));
   }
@@ -226,9 +238,29 @@ export function checkShape(files: readonly string[], root = ROOT): Violation[] {
     }
   }
   for (const cycle of importCycles(files, root)) {
-    violations.push({ kind: 'cycle', where: cycle[0]!, message: `runtime import cycle: ${cycle.join(' -> ')}` });
+    violations.push({ kind: 'cycle', where: cycle[0]!, message: `import cycle: ${cycle.join(' -> ')}` });
   }
+  violations.push(...layoutViolations(files));
   return violations;
+}
+
+/** A file beside a folder of its own name (`cache.ts` next to `cache/`), and files at a root that allows only a few. */
+export function layoutViolations(files: readonly string[]): Violation[] {
+  const found: Violation[] = [];
+  const dirs = new Set(files.map((file) => dirname(file)));
+  for (const file of files) {
+    const stem = file.replace(/\.(ts|mts)$/, '');
+    if ([...dirs].some((dir) => dir === stem || dir.startsWith(`${stem}/`)))
+      found.push({ kind: 'layout', where: file, message: `a file beside the folder ${stem}/: move it into the folder` });
+    const allowed = ROOT_FILES[dirname(file)];
+    if (allowed && !allowed.includes(file.slice(dirname(file).length + 1)))
+      found.push({
+        kind: 'layout',
+        where: file,
+        message: `only ${allowed.join(', ')} belong at ${dirname(file)}/: move it into its layer's folder`,
+      });
+  }
+  return found;
 }
 
 function main(argv: readonly string[]): number {
@@ -238,7 +270,7 @@ function main(argv: readonly string[]): number {
     const shapes = files.flatMap((file) => functionShapes(file)).sort((a, b) => b.ownLines - a.ownLines);
     for (const s of shapes.slice(0, 10)) console.log(`longest function ${s.file}:${s.line} ${s.name}: ${s.ownLines} lines`);
   }
-  for (const kind of ['function', 'file', 'cycle', 'line'] as const) {
+  for (const kind of ['function', 'file', 'cycle', 'layout', 'line'] as const) {
     for (const v of violations.filter((x) => x.kind === kind)) console.log(`${kind.padEnd(8)} ${v.where}  ${v.message}`);
   }
   const count = (kind: Violation['kind']) => violations.filter((v) => v.kind === kind).length;
@@ -246,7 +278,8 @@ function main(argv: readonly string[]): number {
   const counts = [
     `functions over ${functionLines} lines: ${count('function')}`,
     `files over ${fileLines} lines: ${count('file')}`,
-    `runtime import cycles: ${count('cycle')}`,
+    `import cycles: ${count('cycle')}`,
+    `misplaced files: ${count('layout')}`,
     `lines over ${lineLength} characters: ${count('line')}`,
   ];
   console.log(`check-shape: ${files.length} files; ${counts.join('; ')}`);

@@ -4,13 +4,7 @@ import { createContext, type Context } from './context.js';
 import { loadEnvFiles } from './env.js';
 import { lib, libLoaded, loadLib } from './lib.js';
 import { EXIT_OK, Output, type Streams } from './output.js';
-import { registerDoctor } from './commands/doctor.js';
-import { registerMigrate } from './commands/migrate.js';
-import { registerSetup } from './commands/setup.js';
-import { registerTenant } from './commands/tenant.js';
-
-/** Registers commands on the program; each command file exports one of these. */
-export type Register = (program: Command, ctx: Context, done: (code: number) => void) => void;
+import { COMMANDS } from './commands/index.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -46,9 +40,7 @@ Examples:
   $ npx @cgk/cli tenant:create acme --name "Acme Inc."
   $ npx @cgk/cli doctor`,
     );
-  for (const register of [registerSetup, registerTenant, registerMigrate, registerDoctor] satisfies Register[]) {
-    register(program, ctx, done);
-  }
+  for (const register of COMMANDS) register(program, ctx, done);
   return program;
 }
 

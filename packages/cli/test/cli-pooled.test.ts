@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tenantRoleName } from '../../db/src/roles.js';
+import { tenantRoleName } from '../../db/src/roles/tenant-role.js';
 import { DROP_TIMEOUT_MS, createAppDatabase, type AppDatabase } from '../../db/test/helpers/database.js';
 import { startPgBouncer, type PgBouncerInstance } from '../../db/test/helpers/pgbouncer.js';
 import { CLI_BIN, cleanEnv, cli, json, tempDir } from './helpers/cli.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { tenantRoleName } from '../../db/src/roles.js';
+import { tenantRoleName } from '../../db/src/roles/tenant-role.js';
 import { adminQuery, createTestDatabase, type TestDatabase } from '../../db/test/helpers/database.js';
 import { REPO_ROOT, cleanEnv, cli, expectOneErrorLine, json, tempDir, type CliRun } from './helpers/cli.js';
 import { closedPort } from '../../db/test/helpers/net.js';

@@ -153,7 +153,7 @@ describe('docs/setup/DATABASE.md', () => {
   });
 
   it('documents every error code of CgkErrorCode in the troubleshooting section', () => {
-    const source = readFileSync(join(REPO_ROOT, 'packages/db/src/errors.ts'), 'utf8');
+    const source = readFileSync(join(REPO_ROOT, 'packages/db/src/errors/codes.ts'), 'utf8');
     const union = /export type CgkErrorCode =([^;]+);/.exec(source)?.[1] ?? '';
     const codes = [...union.matchAll(/'(CGK_[A-Z_]+)'/g)].map((m) => m[1]!);
     expect(codes.length).toBeGreaterThan(10);

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppDatabase, type AppDatabase, DROP_TIMEOUT_MS, adminQuery } from '../../db/test/helpers/database.js';
-import { tenantRoleName } from '../../db/src/roles.js';
-import { tenantRoleVerifier } from '../../db/src/tenant-credentials.js';
+import { tenantRoleName } from '../../db/src/roles/tenant-role.js';
+import { tenantRoleVerifier } from '../../db/src/roles/credentials.js';
 import { cli, expectOneErrorLine, json, tempDir } from './helpers/cli.js';
 
 /**

@@ -44,7 +44,13 @@ await build({
   // The package's entry points (exports map): @cgk/db, @cgk/db/drizzle, @cgk/db/kysely; they share chunks, so one
   // scope context serves all three. pglite-seed: for scripts/pglite-seed.mjs, which runs next and prepares the
   // embedded database.
-  entryPoints: ['index', 'orm/drizzle', 'orm/kysely', 'drivers/pglite-seed'].map((entry) => join(root, `src/${entry}.ts`)),
+  // Output names are the package's contract (exports map, scripts/pglite-seed.mjs), kept whatever the source folders.
+  entryPoints: [
+    { out: 'index', in: 'index' },
+    { out: 'orm/drizzle', in: 'orm/drizzle' },
+    { out: 'orm/kysely', in: 'orm/kysely' },
+    { out: 'drivers/pglite-seed', in: 'drivers/pglite/seed' },
+  ].map((entry) => ({ out: entry.out, in: join(root, `src/${entry.in}.ts`) })),
   outdir: dist,
   bundle: true,
   splitting: true,

@@ -1,5 +1,5 @@
 // Part of `npm run build` (after tsc): prepares the embedded PostgreSQL's data directory, so that a user's
-// first `cgk` command unpacks it instead of running initdb (see src/drivers/pglite-seed.ts).
+// first `cgk` command unpacks it instead of running initdb (see src/drivers/pglite/seed.ts).
 import { buildPgliteSeed, installedPgliteVersion } from '../dist/drivers/pglite-seed.js';
 
 if (installedPgliteVersion() === undefined) {

@@ -9,13 +9,18 @@ export {
   closeDatabase,
   tenantRolesFromEnv,
   type DatabaseOptions,
-} from './database.js';
-export { tenantRoleModeFromEnv, type TenantRoleMode } from './tenant-role-mode.js';
-export { identifier, type SqlIdentifier, type Sql, type Row } from './sql.js';
-export { withTenant } from './database.js';
+} from './database/database.js';
+export { tenantRoleModeFromEnv, type TenantRoleMode } from './roles/mode.js';
+export { identifier, type SqlIdentifier, type Sql, type Row } from './sql/tag.js';
+export { withTenant } from './database/database.js';
 export { currentTenant } from './scope/context.js';
-export { getTenantFromRequest, DEFAULT_TENANT_HEADER, type TenantRequest, type TenantRequestOptions } from './request.js';
-export { assertValidSlug, isValidSlug, schemaNameFor, quoteIdentifier, MAX_SLUG_LENGTH } from './identifier.js';
+export {
+  getTenantFromRequest,
+  DEFAULT_TENANT_HEADER,
+  type TenantRequest,
+  type TenantRequestOptions,
+} from './request/tenant-from-request.js';
+export { assertValidSlug, isValidSlug, schemaNameFor, quoteIdentifier, MAX_SLUG_LENGTH } from './sql/identifier.js';
 export { resolveDriverConfig, type DriverConfig } from './drivers/driver-config.js';
 export type { DriverName, QueryResult, FieldDef } from './drivers/types.js';
 export {
@@ -46,7 +51,7 @@ export {
   type CacheErrorReason,
   type MigrationErrorDetails,
   type PoolExhaustion,
-} from './errors.js';
+} from './errors/index.js';
 export {
   createTenantCache,
   tenantCache,
@@ -55,7 +60,7 @@ export {
   type TenantCache,
   type TenantCacheOptions,
   type RedisClient,
-} from './cache.js';
+} from './cache/index.js';
 export {
   encryptSecret,
   decryptSecret,
@@ -63,7 +68,7 @@ export {
   needsReencryption,
   checkEncryptionKeys,
   type EncryptionKeyStatus,
-} from './secrets.js';
+} from './secrets/encryption.js';
 export {
   createTenant,
   listTenants,
@@ -78,10 +83,10 @@ export {
   type CreateTenantResult,
   type CreateTenantOptions,
   type LifecycleOptions,
-} from './lifecycle.js';
-export { setupDatabase, PLATFORM_TABLES, type SetupReport } from './setup.js';
-export { describeCitus, type CitusReport, type CitusNode } from './citus.js';
-export { diagnose, type DoctorReport, type DoctorCheck, type DoctorStatus, type DiagnoseOptions } from './doctor.js';
+} from './lifecycle/tenants.js';
+export { setupDatabase, PLATFORM_TABLES, type SetupReport } from './lifecycle/setup.js';
+export { describeCitus, type CitusReport, type CitusNode } from './citus/describe.js';
+export { diagnose, type DoctorReport, type DoctorCheck, type DoctorStatus, type DiagnoseOptions } from './doctor/index.js';
 export {
   migratePublic,
   migrateTenant,

@@ -1,4 +1,4 @@
-import { ConfigError } from './errors.js';
+import { ConfigError } from './errors/index.js';
 
 /**
  * The optional peer dependencies of @cgk/db: each is loaded only when the feature that needs it is used,

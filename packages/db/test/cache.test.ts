@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Database } from '../src/database.js';
-import { closeCache, createTenantCache, tenantCache, type TenantCache } from '../src/cache.js';
-import { schemaNameFor } from '../src/identifier.js';
-import { identifier } from '../src/sql.js';
+import { Database } from '../src/database/database.js';
+import { closeCache, createTenantCache, tenantCache, type TenantCache } from '../src/cache/index.js';
+import { schemaNameFor } from '../src/sql/identifier.js';
+import { identifier } from '../src/sql/tag.js';
 import { processMemoryStore } from '../src/cache/memory-store.js';
 import { escapeGlob } from '../src/cache/store.js';
-import { CacheError, ConfigError, InvalidSlugError } from '../src/errors.js';
+import { CacheError, ConfigError, InvalidSlugError } from '../src/errors/index.js';
 
 /**
  * The tenant cache against a real Redis (no mocks) and against the in-process fallback: one behavioural suite,

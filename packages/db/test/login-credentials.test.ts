@@ -9,8 +9,8 @@ import {
   setupDatabase,
   tenantRoleModeFromEnv,
 } from '../src/index.js';
-import { tenantRoleName } from '../src/roles.js';
-import { formerTenantRoleSecrets, scramVerifier, tenantRoleVerifier } from '../src/tenant-credentials.js';
+import { tenantRoleName } from '../src/roles/tenant-role.js';
+import { formerTenantRoleSecrets, scramVerifier, tenantRoleVerifier } from '../src/roles/credentials.js';
 import { createAppDatabase, type AppDatabase, DROP_TIMEOUT_MS, adminQuery } from './helpers/database.js';
 import { startPgBouncer, type PgBouncerInstance } from './helpers/pgbouncer.js';
 

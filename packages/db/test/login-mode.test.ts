@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CgkError, Database, type QueryError, type Sql } from '../src/index.js';
-import { tenantRoleName } from '../src/roles.js';
+import { tenantRoleName } from '../src/roles/tenant-role.js';
 import { type AppDatabase, DROP_TIMEOUT_MS, adminQuery } from './helpers/database.js';
 import { loginModeDatabase } from './helpers/login.js';
 import { startPgBouncer, type PgBouncerInstance } from './helpers/pgbouncer.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database, PoolExhaustedError, createTenant, dropTenant } from '../src/index.js';
 import { parsePoolSettings } from '../src/drivers/pool-settings.js';
-import { tenantRoleName } from '../src/roles.js';
+import { tenantRoleName } from '../src/roles/tenant-role.js';
 import { type AppDatabase, DROP_TIMEOUT_MS, adminQuery } from './helpers/database.js';
 import { loginModeDatabase } from './helpers/login.js';
 import { startPgBouncer } from './helpers/pgbouncer.js';

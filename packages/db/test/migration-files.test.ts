@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MigrationFilesError } from '../src/errors.js';
+import { MigrationFilesError } from '../src/errors/index.js';
 import {
   charLength,
   clearMigrationCache,

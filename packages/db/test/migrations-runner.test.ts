@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Database } from '../src/database.js';
+import { Database } from '../src/database/database.js';
 import {
   MigrationChecksumError,
   MigrationError,
   MigrationFilesError,
   MigrationFleetError,
   TenantNotFoundError,
-} from '../src/errors.js';
+} from '../src/errors/index.js';
 import {
   applyTenantMigrations,
   loadMigrations,

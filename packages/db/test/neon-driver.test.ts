@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNeonDriver } from '../src/drivers/neon.js';
 import type { Driver } from '../src/drivers/types.js';
 import { ConfigError, ConnectionError, Database, QueryError, TenantNotFoundError } from '../src/index.js';
-import { grantTenantRoleSql } from '../src/roles.js';
+import { grantTenantRoleSql } from '../src/roles/tenant-role.js';
 import { createTestDatabase, type TestDatabase, DROP_TIMEOUT_MS } from './helpers/database.js';
 import { onLocalhost, openThroughRelay, startWsRelay, type WsRelay } from './helpers/ws-relay.js';
 

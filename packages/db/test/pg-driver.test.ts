@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgDriver } from '../src/drivers/pg.js';
+import { createPgDriver } from '../src/drivers/pg/driver.js';
 import { Database } from '../src/index.js';
-import { grantTenantRoleSql } from '../src/roles.js';
+import { grantTenantRoleSql } from '../src/roles/tenant-role.js';
 import { adminQuery, createTestDatabase, type TestDatabase, DROP_TIMEOUT_MS } from './helpers/database.js';
 import { startPgProxy, type PgProxy } from './helpers/pg-proxy.js';
 

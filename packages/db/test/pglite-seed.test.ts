@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgliteDriver, PGLITE_SHARED_BUFFERS } from '../src/drivers/pglite.js';
-import { buildPgliteSeed, installedPgliteVersion, pgliteSeedFor, pgliteSeedPath } from '../src/drivers/pglite-seed.js';
+import { createPgliteDriver, PGLITE_SHARED_BUFFERS } from '../src/drivers/pglite/driver.js';
+import { buildPgliteSeed, installedPgliteVersion, pgliteSeedFor, pgliteSeedPath } from '../src/drivers/pglite/seed.js';
 
 /** The server's identity: initdb draws a new one; a copy of a data directory keeps it. */
 async function systemIdentifier(query: (text: string) => Promise<{ rows: Array<Record<string, unknown>> }>): Promise<string> {

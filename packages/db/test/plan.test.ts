@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { MigrationChecksumError, MigrationFilesError, MigrationError } from '../src/errors.js';
+import { MigrationChecksumError, MigrationFilesError, MigrationError } from '../src/errors/index.js';
 import { loadMigrations, migrationsDigest, type Migration } from '../src/migrations/files.js';
 import { appliedRowsOf, planRun, prefixOf, RunLog, summaryCorrection, type AppliedRow } from '../src/migrations/plan.js';
 import { fixtureDirs, TENANT_FILES } from './helpers/migrations.js';

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CgkError } from '../src/index.js';
-import { homeSlot } from '../src/drivers/affinity-pool.js';
-import { createPgDriver } from '../src/drivers/pg.js';
+import { homeSlot } from '../src/drivers/pg/affinity-pool.js';
+import { createPgDriver } from '../src/drivers/pg/driver.js';
 import { parsePoolSettings } from '../src/drivers/pool-settings.js';
 import type { Driver, Transaction } from '../src/drivers/types.js';
 import { adminQuery, createTestDatabase, type TestDatabase } from './helpers/database.js';
 
 /**
- * The pg driver's tenant-affinity pool (drivers/affinity-pool.ts), on the real server: which backend a scope
+ * The pg driver's tenant-affinity pool (drivers/pg/affinity-pool.ts), on the real server: which backend a scope
  * of a tenant lands on (pg_backend_pid()), what happens under saturation, and everything pg-pool gave.
  */
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CgkError, Database, QueryError, createTenant, repairTenantRoles, setupDatabase } from '../src/index.js';
-import { tenantRoleName } from '../src/roles.js';
+import { tenantRoleName } from '../src/roles/tenant-role.js';
 import { createAppDatabase, type AppDatabase, DROP_TIMEOUT_MS } from './helpers/database.js';
 import { startPgBouncer, type PgBouncerInstance } from './helpers/pgbouncer.js';
 import { onLocalhost, openThroughRelay, startWsRelay, type WsRelay } from './helpers/ws-relay.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MAX_IDENTIFIER_BYTES, inlineLiteral } from '../src/identifier.js';
+import { MAX_IDENTIFIER_BYTES, inlineLiteral } from '../src/sql/identifier.js';
 import {
   InvalidSlugError,
   MAX_SLUG_LENGTH,
@@ -10,7 +10,7 @@ import {
   schemaNameFor,
   InvalidIdentifierError,
 } from '../src/index.js';
-import { tagOfDatabase, tenantRoleName, tenantRoleNameForTag } from '../src/roles.js';
+import { tagOfDatabase, tenantRoleName, tenantRoleNameForTag } from '../src/roles/tenant-role.js';
 
 describe('tenant slugs', () => {
   it('accepts lowercase letters, digits and underscores starting with a letter', () => {

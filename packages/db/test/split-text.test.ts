@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lineAt } from '../src/migrations/files.js';
-import { splitStatements } from '../src/migrations/split.js';
+import { splitStatements } from '../src/sql/split.js';
 
 // The statement splitter as text, without a server: each case is a place where psql -f (src/bin/psql/psqlscan.l)
 // cuts or does not cut. split.test.ts checks a few whole scripts against PostgreSQL's own parser.

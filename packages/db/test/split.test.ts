@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { splitStatements } from '../src/migrations/split.js';
+import { splitStatements } from '../src/sql/split.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 
 // The server-free cases of the splitter are in split-text.test.ts (they are part of the mutation run).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Statement } from '../src/drivers/types.js';
 import { InvalidIdentifierError } from '../src/index.js';
-import { createSql, identifier, toStatement } from '../src/sql.js';
+import { createSql, identifier, toStatement } from '../src/sql/tag.js';
 
 // The sql tag's text-building, without a database: what reaches the driver for each template.
 

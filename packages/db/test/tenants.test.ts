@@ -19,7 +19,7 @@ import {
   suspendTenant,
   PLATFORM_TABLES,
 } from '../src/index.js';
-import { tenantRoleName } from '../src/roles.js';
+import { tenantRoleName } from '../src/roles/tenant-role.js';
 import { DEFAULT_TENANT_DIR } from '../src/migrations/runner.js';
 import { createTestDatabase, type TestDatabase, DROP_TIMEOUT_MS } from './helpers/database.js';
 

@@ -1,5 +1,5 @@
 import { lib } from '../lib.js';
-import type { Register } from '../main.js';
+import type { Register } from './register.js';
 import { EXIT_FAILURE, EXIT_OK, duration, plural } from '../output.js';
 
 const MARK = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;

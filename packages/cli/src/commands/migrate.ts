@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import type { TenantProgress } from '@cgk/db';
 import { type Lib, lib } from '../lib.js';
-import type { Register } from '../main.js';
+import type { Register } from './register.js';
 import { EXIT_OK, type Output, duration, errorJson, oneLine, plural } from '../output.js';
 
 const MAX_CONCURRENCY = 64;

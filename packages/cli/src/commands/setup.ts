@@ -1,6 +1,6 @@
 import type { CitusReport } from '@cgk/db';
 import { lib } from '../lib.js';
-import type { Register } from '../main.js';
+import type { Register } from './register.js';
 import { EXIT_OK, duration, plural } from '../output.js';
 
 /** `setup:database`: check the configuration, connect, run the public migrations, verify. */

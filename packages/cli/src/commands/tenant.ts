@@ -1,7 +1,7 @@
 import { Option } from 'commander';
 import type { Database, TenantRecord, TenantStatus } from '@cgk/db';
 import { lib } from '../lib.js';
-import type { Register } from '../main.js';
+import type { Register } from './register.js';
 import { EXIT_OK, duration, plural, table } from '../output.js';
 
 const STATUSES: TenantStatus[] = ['active', 'suspended', 'onboarding'];

@@ -1,5 +1,5 @@
 import type { RedisOptions } from 'ioredis';
-import { CacheError, CgkError, ConfigError } from '../errors.js';
+import { CacheError, CgkError, ConfigError } from '../errors/index.js';
 import { loadOptional } from '../optional.js';
 import { escapeGlob, type CacheStore, type RedisClient } from './store.js';
 

@@ -1,4 +1,4 @@
-import { CacheError } from '../errors.js';
+import { CacheError } from '../errors/index.js';
 import type { CacheStore } from './store.js';
 
 /**

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { ConfigError } from '../errors.js';
-import type { PgLoginOptions } from './pg.js';
+import { ConfigError } from '../errors/index.js';
+import type { PgLoginOptions } from './pg/driver.js';
 import type { Driver, DriverName } from './types.js';
 
 /** Which driver to open, and with what. */
@@ -57,11 +57,14 @@ export function resolveDriverConfig(env: NodeJS.ProcessEnv = process.env, cwd = 
 export async function openDriver(config: DriverConfig, login?: PgLoginOptions): Promise<Driver> {
   switch (config.driver) {
     case 'pglite': {
-      const { createPgliteDriver } = await import('./pglite.js');
+      const { createPgliteDriver } = await import('./pglite/driver.js');
       return createPgliteDriver({ dataDir: config.dataDir, onLockWait: config.onLockWait });
     }
     case 'pg': {
-      const [{ createPgDriver }, { statementPerMessageOnCitus }] = await Promise.all([import('./pg.js'), import('./citus.js')]);
+      const [{ createPgDriver }, { statementPerMessageOnCitus }] = await Promise.all([
+        import('./pg/driver.js'),
+        import('./citus-script.js'),
+      ]);
       return statementPerMessageOnCitus(createPgDriver({ connectionString: requireUrl(config), login }));
     }
     case 'vercel':

@@ -1,4 +1,4 @@
-import { CgkError, ConnectionError, QueryError } from '../errors.js';
+import { CgkError, ConnectionError, QueryError } from '../errors/index.js';
 
 /** SQLSTATE classes that mean "could not connect or authenticate", not "this statement is wrong". */
 const CONNECTION_SQLSTATES = /^(08|28)|^(3D000|57P01|57P02|57P03|53300)$/;

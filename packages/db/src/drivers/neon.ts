@@ -1,5 +1,5 @@
 import type { Pool, NeonConfigGlobalAndClient, PoolConfig, QueryConfig } from '@neondatabase/serverless';
-import { ConfigError, ConnectionError, redactSecrets } from '../errors.js';
+import { ConfigError, ConnectionError, redactSecrets } from '../errors/index.js';
 import { loadOptional } from '../optional.js';
 import { parsePoolSettings } from './pool-settings.js';
 import { normalizeDriverError } from './errors.js';

@@ -1,4 +1,4 @@
-import { PoolExhaustedError } from '../errors.js';
+import { PoolExhaustedError } from '../errors/index.js';
 
 /** What a pool is, for the message of an exhausted one. */
 export interface PoolShape {

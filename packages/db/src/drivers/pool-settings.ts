@@ -1,4 +1,4 @@
-import { ConfigError, redactSecrets } from '../errors.js';
+import { ConfigError, redactSecrets } from '../errors/index.js';
 
 /** Pool and timeout settings read from the connection string's query parameters. */
 export interface PoolSettings {
@@ -12,12 +12,12 @@ export interface PoolSettings {
   idleTimeoutMs: number;
   /**
    * `pool_max_tenants`: distinct tenants a pooled connection serves (withTenant scopes) before it is closed
-   * and replaced; 0 = no limit. Bounds the server memory of a connection (see drivers/tenant-budget.ts).
+   * and replaced; 0 = no limit. Bounds the server memory of a connection (see drivers/pg/tenant-budget.ts).
    */
   maxTenants: number;
   /**
    * `pool_affinity` (0 or 1): the pg driver keeps each tenant's scopes on connections that already served it
-   * (drivers/affinity-pool.ts). Default off (pg-pool, any free connection to any tenant): it pays while the
+   * (drivers/pg/affinity-pool.ts). Default off (pg-pool, any free connection to any tenant): it pays while the
    * active tenants fit in `max` x `maxTenants` and lengthens the p99 beyond that (docs/SCALING.md).
    */
   affinity: boolean;

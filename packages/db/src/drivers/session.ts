@@ -1,4 +1,4 @@
-import { QueryError } from '../errors.js';
+import { QueryError } from '../errors/index.js';
 import { nodePostgresQuery, settle, toResult, type NodePostgresResult, type TypeParsers } from './results.js';
 import type { Session, Settled, Statement, Transaction } from './types.js';
 

@@ -77,7 +77,7 @@ export interface BeginOptions {
   /**
    * Login isolation mode: the role the transaction's connection must be logged in as (a tenant role). Only
    * the pg driver opened with `login` settings serves it; the other drivers never receive it, since a
-   * `Database` refuses login mode on them when it is constructed (tenant-role-mode.ts).
+   * `Database` refuses login mode on them when it is constructed (roles/mode.ts).
    */
   role?: string;
 }
@@ -105,7 +105,7 @@ export interface Driver {
   acquire(): Promise<Session>;
   /** Closes every connection; further queries fail. Safe to call twice. */
   end(): Promise<void>;
-  /** Login mode (pg): counts of the per-tenant pools (drivers/tenant-pools.ts), for tests and `doctor`. */
+  /** Login mode (pg): counts of the per-tenant pools (drivers/pg/tenant-pools.ts), for tests and `doctor`. */
   tenantPoolStats?(): TenantPoolStats;
   /** Login mode (pg): closes the pooled connections of `role` (a dropped tenant); busy ones when released. */
   retireRole?(role: string): void;

@@ -1,6 +1,6 @@
-import type { CgkErrorCode } from '../errors.js';
+import type { CgkErrorCode } from './codes.js';
 
-/** The base of every typed error, and the redaction every message goes through. Public through errors.ts. */
+/** The base of every typed error, and the redaction every message goes through. Public through errors/index.ts. */
 
 export interface CgkErrorOptions {
   hint?: string;
@@ -33,4 +33,10 @@ export function redactSecrets(text: string): string {
       .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)(\S*)@/gi, '$1***@')
       .replace(/(password\s*=\s*)('[^']*'|"[^"]*"|[^\s&;]+)/gi, '$1***')
   );
+}
+
+/** A value quoted for an error message: strings shown (cut at 80 characters), anything else by its type. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  return `(${value === null ? 'null' : typeof value})`;
 }

@@ -1,6 +1,6 @@
 import { CgkError, type CgkErrorOptions } from './base.js';
 
-/** The tenant cache's and the secrets' errors. Public through errors.ts. */
+/** The tenant cache's and the secrets' errors. Public through errors/index.ts. */
 
 /**
  * Why a cache operation failed: `unavailable` (Redis refused, timed out, closed or answered with an error:

@@ -1,6 +1,6 @@
 import { CgkError, type CgkErrorOptions } from './base.js';
 
-/** The migration runner's errors. Public through errors.ts. */
+/** The migration runner's errors. Public through errors/index.ts. */
 
 /**
  * A migration directory breaks the file rules (bad name, gap, duplicate version, unreadable) or disagrees with a

@@ -1,6 +1,6 @@
 import type { QueryResult, Transaction } from '../drivers/types.js';
-import { MigrationError, QueryError, TenantNotFoundError } from '../errors.js';
-import { assertValidSlug, schemaNameFor, TENANT_SCHEMA_PREFIX } from '../identifier.js';
+import { MigrationError, QueryError, TenantNotFoundError } from '../errors/index.js';
+import { assertValidSlug, schemaNameFor, TENANT_SCHEMA_PREFIX } from '../sql/identifier.js';
 import { asMigrationError, unwrap, type Location } from './failure.js';
 import { loadMigrations, prefixDigests, withoutConcurrently, type Migration } from './files.js';
 import { APPLY_SAVEPOINT, locateInTransaction, locationOf } from './locate.js';

@@ -1,6 +1,6 @@
 import type { Driver } from '../drivers/types.js';
-import { QueryError } from '../errors.js';
-import { inlineLiteral, quoteIdentifier } from '../identifier.js';
+import { QueryError } from '../errors/index.js';
+import { inlineLiteral, quoteIdentifier } from '../sql/identifier.js';
 import { asMigrationError } from './failure.js';
 import { charLength, historyText, HISTORY_SQL, lineAt, prefixDigests, type Migration } from './files.js';
 import { locateByReplay } from './locate.js';

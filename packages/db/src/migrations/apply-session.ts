@@ -1,5 +1,5 @@
 import type { Driver, Session, Transaction } from '../drivers/types.js';
-import { QueryError } from '../errors.js';
+import { QueryError } from '../errors/index.js';
 import { asMigrationError } from './failure.js';
 import { lineAt, prefixDigests, splitStatements, type Migration } from './files.js';
 import { appliedRowsOf, planRun } from './plan.js';

@@ -1,5 +1,5 @@
 import type { Driver, Transaction } from '../drivers/types.js';
-import { QueryError } from '../errors.js';
+import { QueryError } from '../errors/index.js';
 import { asMigrationError, FailedStep } from './failure.js';
 import { prefixDigests, type Migration } from './files.js';
 import { locateByReplay, locationOf } from './locate.js';

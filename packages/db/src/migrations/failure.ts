@@ -1,5 +1,5 @@
 import type { QueryResult, Settled } from '../drivers/types.js';
-import { CgkError, MigrationError, QueryError } from '../errors.js';
+import { CgkError, MigrationError, QueryError } from '../errors/index.js';
 import type { Migration } from './files.js';
 
 /**

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MigrationFilesError } from '../errors.js';
+import { MigrationFilesError } from '../errors/index.js';
 import { embeddedFiles } from './builtin.js';
-import { splitStatements } from './split.js';
+import { splitStatements } from '../sql/split.js';
 
 /**
  * Migration files: loading a directory of `NNN_name.sql` files, checksums, and the small amount of SQL text
@@ -250,7 +250,7 @@ export function charLength(text: string): number {
   return n;
 }
 
-export { splitStatements, type ScriptStatement } from './split.js';
+export { splitStatements, type ScriptStatement } from '../sql/split.js';
 
 // The index commands that take CONCURRENTLY, with the keyword as the second group.
 const CONCURRENTLY_CLAUSE = new RegExp(

@@ -1,5 +1,5 @@
 import type { Driver, Statement } from '../drivers/types.js';
-import { quoteIdentifier, TENANT_SCHEMA_PREFIX } from '../identifier.js';
+import { quoteIdentifier, TENANT_SCHEMA_PREFIX } from '../sql/identifier.js';
 
 /**
  * Where the fleet's tenants are listed, and the fleet queries built on that list: the count of pending

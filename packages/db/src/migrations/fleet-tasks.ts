@@ -1,5 +1,5 @@
 import type { Driver } from '../drivers/types.js';
-import { isValidSlug, quoteIdentifier } from '../identifier.js';
+import { isValidSlug, quoteIdentifier } from '../sql/identifier.js';
 import { keysetPages, pendingPage } from './fleet-source.js';
 import { historyDigest, HISTORY_SQL, prefixDigests, type Migration } from './files.js';
 import { prefixOf } from './plan.js';

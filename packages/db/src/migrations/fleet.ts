@@ -1,6 +1,6 @@
 import type { Driver } from '../drivers/types.js';
-import { CgkError, InvalidSlugError, MigrationError, MigrationFleetError, QueryError } from '../errors.js';
-import { isValidSlug } from '../identifier.js';
+import { CgkError, InvalidSlugError, MigrationError, MigrationFleetError, QueryError } from '../errors/index.js';
+import { isValidSlug } from '../sql/identifier.js';
 import { countFleet, tenantSourceSql, type TenantSource } from './fleet-source.js';
 import { pendingTenants, verifiedTenants, type FleetTask, type SummaryDisagreement } from './fleet-tasks.js';
 import { asMigrationError, passesThrough } from './failure.js';

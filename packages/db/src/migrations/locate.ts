@@ -1,5 +1,5 @@
 import type { Driver, Transaction } from '../drivers/types.js';
-import { QueryError } from '../errors.js';
+import { QueryError } from '../errors/index.js';
 import type { Location } from './failure.js';
 import { lineAt, splitStatements, withoutConcurrently, type Migration, type ScriptStatement } from './files.js';
 import { beginLocked, searchPathStatement } from './tracking.js';

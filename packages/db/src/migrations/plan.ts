@@ -1,4 +1,4 @@
-import { MigrationChecksumError, MigrationFilesError, type CgkError } from '../errors.js';
+import { MigrationChecksumError, MigrationFilesError, type CgkError } from '../errors/index.js';
 import { migrationFilename, migrationsDigest, prefixDigests, type Migration } from './files.js';
 import type { MigrationResult, MigrationResultSet, MigrationResultStatus } from './types.js';
 

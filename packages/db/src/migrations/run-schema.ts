@@ -1,6 +1,6 @@
 import type { Driver, Statement, Transaction } from '../drivers/types.js';
-import { MigrationError, TenantNotFoundError } from '../errors.js';
-import { TENANT_SCHEMA_PREFIX } from '../identifier.js';
+import { MigrationError, TenantNotFoundError } from '../errors/index.js';
+import { TENANT_SCHEMA_PREFIX } from '../sql/identifier.js';
 import { applyInSession } from './apply-session.js';
 import { applyInTransaction } from './apply-transaction.js';
 import { asMigrationError, unwrap } from './failure.js';

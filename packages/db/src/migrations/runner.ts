@@ -1,5 +1,5 @@
-import type { CgkError } from '../errors.js';
-import { schemaNameFor } from '../identifier.js';
+import type { CgkError } from '../errors/index.js';
+import { schemaNameFor } from '../sql/identifier.js';
 import { asMigrationError } from './failure.js';
 import { loadMigrations } from './files.js';
 import { runSchema } from './run-schema.js';

@@ -1,5 +1,5 @@
 import type { Driver } from '../drivers/types.js';
-import { quoteIdentifier, schemaNameFor } from '../identifier.js';
+import { quoteIdentifier, schemaNameFor } from '../sql/identifier.js';
 import {
   countFleet,
   keysetPages,

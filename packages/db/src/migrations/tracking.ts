@@ -1,6 +1,6 @@
 import type { Driver, Session, Settled, Statement, Transaction } from '../drivers/types.js';
-import { QueryError } from '../errors.js';
-import { inlineLiteral, quoteIdentifier } from '../identifier.js';
+import { QueryError } from '../errors/index.js';
+import { inlineLiteral, quoteIdentifier } from '../sql/identifier.js';
 
 /**
  * The runner's own tables and locks: each schema's `schema_migrations`, the fleet summary

@@ -1,5 +1,5 @@
-import type { Database } from '../database.js';
-import type { CgkError } from '../errors.js';
+import type { Database } from '../database/database.js';
+import type { CgkError } from '../errors/index.js';
 import type { Migration } from './files.js';
 
 /** The shapes the migration runner takes and returns, and where its files are by default. */

@@ -24,7 +24,7 @@ import {
   type PreparedQueryConfig,
 } from 'drizzle-orm/pg-core';
 import type { QueryResult } from '../drivers/types.js';
-import { CgkError, QueryError } from '../errors.js';
+import { CgkError, QueryError } from '../errors/index.js';
 import { SavepointLevel, refuseSettings, scopeFor, type TenantOrmOptions } from './scope-link.js';
 
 /**

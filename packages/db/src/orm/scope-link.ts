@@ -1,6 +1,6 @@
-import type { Database } from '../database.js';
+import type { Database } from '../database/database.js';
 import type { QueryResult, Statement } from '../drivers/types.js';
-import { NoTenantScopeError, OrmTransactionError } from '../errors.js';
+import { NoTenantScopeError, OrmTransactionError } from '../errors/index.js';
 import { currentScope, type ActiveScope } from '../scope/context.js';
 
 /**

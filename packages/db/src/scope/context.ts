@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Statement, QueryResult } from '../drivers/types.js';
-import type { Sql } from '../sql.js';
+import type { Sql } from '../sql/tag.js';
 
 /** What the rest of the library needs to know about the tenant scope the current code runs in. */
 export interface ActiveScope {

@@ -1,5 +1,4 @@
-import { workerLoginError } from '../citus.js';
-import type { Database } from '../database.js';
+import type { ScopeOwner } from './owner.js';
 import type { QueryResult, Statement, Transaction } from '../drivers/types.js';
 import {
   CgkError,
@@ -8,22 +7,22 @@ import {
   TenantNotFoundError,
   TenantScopeConflictError,
   TransactionAbortedError,
-} from '../errors.js';
-import { inlineLiteral, schemaNameFor } from '../identifier.js';
-import { DATABASE_TAG_EXPRESSION, tenantRoleExpression, tenantRoleNameForTag } from '../roles.js';
-import { createSql, type Sql } from '../sql.js';
+} from '../errors/index.js';
+import { inlineLiteral, schemaNameFor } from '../sql/identifier.js';
+import { DATABASE_TAG_EXPRESSION, tenantRoleExpression, tenantRoleNameForTag } from '../roles/tenant-role.js';
+import { createSql, type Sql } from '../sql/tag.js';
 import { currentScope, scopeStorage, type ActiveScope } from './context.js';
-import { TransactionControlError } from '../errors.js';
+import { TransactionControlError } from '../errors/index.js';
 import { RESET_AFTER_ROLLBACK, RESET_BEFORE_COMMIT } from './session-reset.js';
 import { findTransactionControl } from './transaction-control.js';
-import { loginFailure, loginRole } from './login.js';
+import { loginFailure, loginRole, workerLoginError } from './login.js';
 
 /**
  * withTenant() on a given database; `Database.withTenant` and the module-level `withTenant` both land here.
- * Takes the database as a parameter (never imports the default one), so this module and database.ts do not
- * import each other.
+ * Takes the database as a parameter, typed by what a scope needs of it (`ScopeOwner`), so the scope layer never
+ * imports the database module.
  */
-export async function runTenantScope<T>(db: Database, slug: string, fn: (sql: Sql) => PromiseLike<T> | T): Promise<T> {
+export async function runTenantScope<T>(db: ScopeOwner, slug: string, fn: (sql: Sql) => PromiseLike<T> | T): Promise<T> {
   const schema = schemaNameFor(slug);
   const outer = currentScope();
   if (outer) {
@@ -53,7 +52,7 @@ const UNDEFINED_RELATION = new Set(['42P01', '3F000']);
  * only on those errors, after the scope's connection was released (so a one-connection pool or the
  * embedded database can answer): one query on the error path, none otherwise.
  */
-async function droppedMeanwhile(db: Database, slug: string, schema: string, error: unknown): Promise<unknown> {
+async function droppedMeanwhile(db: ScopeOwner, slug: string, schema: string, error: unknown): Promise<unknown> {
   if (!(error instanceof QueryError) || !UNDEFINED_RELATION.has(error.sqlState ?? '')) return error;
   try {
     const { rows } = await db.query({ text: 'select to_regnamespace($1) is not null as found', values: [schema] });
@@ -111,7 +110,7 @@ class TenantScope implements ActiveScope {
   #ended = false;
 
   constructor(
-    readonly owner: Database,
+    readonly owner: ScopeOwner,
     readonly slug: string,
     readonly schema: string,
   ) {

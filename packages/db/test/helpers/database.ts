@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { redactSecrets } from '../../src/errors.js';
-import { tagOfDatabase } from '../../src/roles.js';
+import { redactSecrets } from '../../src/errors/index.js';
+import { tagOfDatabase } from '../../src/roles/tenant-role.js';
 
 /** The server the tests run against; `scripts/services.sh` (run by `npm test`) makes sure it is up. */
 export const ADMIN_URL = process.env.CGK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -54,7 +54,7 @@ export async function createTestDatabase(prefix = 'cgk_test'): Promise<TestDatab
   };
 }
 
-/** Tenant roles are cluster-wide: drop the ones a test database made (they carry its tag, see src/roles.ts). */
+/** Tenant roles are cluster-wide: drop the ones a test database made (they carry its tag, see src/roles/tenant-role.ts). */
 export async function dropTenantRolesOf(database: string): Promise<void> {
   const tag = tagOfDatabase(database);
   const { rows } = await adminQuery<{ rolname: string }>(`select rolname from pg_roles where rolname like $1`, [

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { type Database, identifier, sql } from '../../src/index.js';
-import { grantTenantRoleSql } from '../../src/roles.js';
+import { grantTenantRoleSql } from '../../src/roles/tenant-role.js';
 
 /** Creates `count` tenant schemas, each with a `marker` table naming its tenant and an empty `events` table. */
 export async function createMarkedTenants(db: Database, prefix: string, count: number): Promise<string[]> {

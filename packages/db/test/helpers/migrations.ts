@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Database } from '../../src/database.js';
+import type { Database } from '../../src/database/database.js';
 import type { Driver, QueryResult, Transaction } from '../../src/drivers/types.js';
 
 /** Temporary migration directories for the runner tests; `cleanup()` removes them all. */
