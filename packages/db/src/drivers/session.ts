@@ -1,6 +1,6 @@
 import { QueryError } from '../errors/index.js';
 import { nodePostgresQuery, settle, toResult, type NodePostgresResult, type TypeParsers } from './results.js';
-import type { Session, Settled, Statement, Transaction } from './types.js';
+import type { EndOptions, Session, Settled, Statement, Transaction } from './types.js';
 
 /**
  * Sessions and transactions over one checked-out connection, written once for every driver: a driver
@@ -101,8 +101,8 @@ export function transactionOn(session: Session, refusal?: () => Error, oneMessag
       done = true;
       try {
         let tag = 'ROLLBACK';
-        if (refusal) await session.query({ text: 'ROLLBACK' });
-        else tag = await commitWith(session, options.reset, oneMessage);
+        if (refusal) await rollbackWith(session, options.afterRollback, oneMessage);
+        else tag = await commitWith(session, options, oneMessage);
         session.release(false);
         return tag;
       } catch (error) {
@@ -114,11 +114,7 @@ export function transactionOn(session: Session, refusal?: () => Error, oneMessag
       if (done) return;
       done = true;
       try {
-        if (options.reset && oneMessage) await session.query({ text: `ROLLBACK;\n${options.reset}` });
-        else {
-          await session.query({ text: 'ROLLBACK' });
-          if (options.reset) await session.exec(options.reset);
-        }
+        await rollbackWith(session, options.reset, oneMessage);
         session.release(false);
       } catch {
         session.release(true);
@@ -131,19 +127,30 @@ export function transactionOn(session: Session, refusal?: () => Error, oneMessag
  * COMMIT, with `reset` run just before it: in one message (`reset; COMMIT`, answered by COMMIT's tag) where
  * the driver takes several statements in a query, else as a script then COMMIT. In a failed transaction the
  * reset is refused (25P02) and nothing after it runs: the transaction is then rolled back, as COMMIT would
- * have done, and the answer is `ROLLBACK`.
+ * have done, followed by `afterRollback`, and the answer is `ROLLBACK`.
  */
-async function commitWith(session: Session, reset: string | undefined, oneMessage: boolean): Promise<string> {
+async function commitWith(session: Session, options: EndOptions, oneMessage: boolean): Promise<string> {
+  const { reset, afterRollback } = options;
   if (!reset) return (await session.query({ text: 'COMMIT' })).command;
   try {
     if (oneMessage) return (await session.query({ text: `${reset};\nCOMMIT` })).command;
     await session.exec(reset);
   } catch (error) {
     if (!(error instanceof QueryError) || error.sqlState !== '25P02') throw error;
-    await session.query({ text: 'ROLLBACK' });
+    await rollbackWith(session, afterRollback, oneMessage);
     return 'ROLLBACK';
   }
   return (await session.query({ text: 'COMMIT' })).command;
+}
+
+/** ROLLBACK, then `reset`: in the same message where the driver takes several statements in a query. */
+async function rollbackWith(session: Session, reset: string | undefined, oneMessage: boolean): Promise<void> {
+  if (reset && oneMessage) {
+    await session.query({ text: `ROLLBACK;\n${reset}` });
+    return;
+  }
+  await session.query({ text: 'ROLLBACK' });
+  if (reset) await session.exec(reset);
 }
 
 /** How a driver sends a transaction's prelude. */

@@ -55,6 +55,11 @@ export interface Transaction {
 /** What commit() and rollback() may send along. */
 export interface EndOptions {
   reset?: string;
+  /**
+   * commit() only: a parameterless script run just after the ROLLBACK that ends a transaction found failed
+   * (the commit answers `ROLLBACK`), in the same message where the driver allows.
+   */
+  afterRollback?: string;
 }
 
 /**

@@ -63,25 +63,48 @@ async function droppedMeanwhile(db: ScopeOwner, slug: string, schema: string, er
 }
 
 /**
- * The statement sent with BEGIN: sets the path transaction-locally and says whether the schema exists.
+ * The statement sent with BEGIN: sets the path (and, in set-role mode, the role) transaction-locally, and FAILS
+ * when the tenant's schema does not exist, so that the transaction is aborted before the scope's first
+ * statement (pipelined right behind it) can run: that statement is then refused by the server (25P02) and
+ * never runs with the application's privileges. The existence check is the cast `'tenant_x'::regnamespace`,
+ * which the server resolves while parsing the statement (3F000 when the schema is missing), before anything
+ * in it executes; a missing role then fails the role switch (22023).
+ *
+ * Its cheapest form (measured per statement: docs/BENCHMARKS.md) is `select <cast>; set local search_path
+ * ...; set local role ...`: `SET` commands cost the server less than `set_config()` in a SELECT. That form is
+ * one text of several statements, which the embedded database's one-statement query() does not take, and
+ * whose answer is the last statement's: so the embedded database, and the first scope of a process (which
+ * reads the database's tag from the answer), get the same work as one SELECT.
  * It carries no parameters on purpose: drivers send a parameterless prelude in the same simple-protocol
  * message as BEGIN, which costs less than even a hand-pipelined BEGIN + parameterised set_config. Inlining
- * is safe because the only value is a schema name that `schemaNameFor` has already limited to
- * `[a-z][a-z0-9_]*`, and `inlineLiteral()` checks that again.
+ * is safe because the only values are a schema name that `schemaNameFor` has already limited to
+ * `[a-z][a-z0-9_]*` and a role name built from it, and `inlineLiteral()` checks that again.
  */
-function tenantPrelude(slug: string, schema: string, roles: { databaseTag: string | undefined } | undefined): Statement {
-  const found = `to_regnamespace(${inlineLiteral(schema)}) is not null`;
-  let role = '';
-  if (roles) {
-    // The role is only set when the schema exists, so a missing tenant reads as "not found", not "no role".
-    // Its name carries the database's tag: computed by the server until the first scope has reported it,
-    // a literal afterwards (the server-side md5 costs more than the whole role switch).
-    const name = roles.databaseTag ? inlineLiteral(tenantRoleNameForTag(slug, roles.databaseTag)) : tenantRoleExpression(slug);
-    const tag = roles.databaseTag ? '' : `, ${DATABASE_TAG_EXPRESSION} as database_tag`;
-    role = `, case when ${found} then set_config('role', ${name}, true) end as role${tag}`;
-  }
+function tenantPrelude(
+  slug: string,
+  schema: string,
+  roles: { databaseTag: string | undefined } | undefined,
+  oneStatement: boolean,
+): Statement {
+  const check = `select ${inlineLiteral(schema)}::regnamespace as schema`;
   const path = inlineLiteral(`${schema}, public`);
-  return { text: `select set_config('search_path', ${path}, true) as search_path, ${found} as found${role}` };
+  const tag = roles?.databaseTag;
+  if (oneStatement || (roles && !tag)) {
+    // The role's name carries the database's tag: computed by the server until the first scope has reported
+    // it, a literal afterwards (the server-side md5 costs more than the whole role switch).
+    const name = tag ? inlineLiteral(tenantRoleNameForTag(slug, tag)) : tenantRoleExpression(slug);
+    const role = roles
+      ? `, set_config('role', ${name}, true) as role${tag ? '' : `, ${DATABASE_TAG_EXPRESSION} as database_tag`}`
+      : '';
+    return { text: `${check}, set_config('search_path', ${path}, true) as search_path${role}` };
+  }
+  const role = roles && tag ? `; set local role ${inlineLiteral(tenantRoleNameForTag(slug, tag))}` : '';
+  return { text: `${check}; set local search_path to ${inlineLiteral(schema)}, 'public'${role}` };
+}
+
+/** The prelude's refusal of a tenant without a schema (`'tenant_x'::regnamespace`: invalid_schema_name). */
+function schemaMissing(error: Error | undefined): boolean {
+  return error instanceof QueryError && error.sqlState === '3F000';
 }
 
 /** A driver answered a pipelined batch with fewer results than statements: a driver bug, never user input. */
@@ -144,7 +167,7 @@ class TenantScope implements ActiveScope {
       const mode = owner.tenantRoleMode;
       // Login mode: the connection is the tenant role's own, so the prelude switches no role.
       const role = mode === 'login' ? await loginRole(owner, this.slug) : undefined;
-      const path = tenantPrelude(this.slug, this.schema, mode === 'set-role' ? owner : undefined);
+      const path = tenantPrelude(this.slug, this.schema, mode === 'set-role' ? owner : undefined, driver.name === 'pglite');
       const { tx, results } = await driver
         .begin([path, first], { tenant: this.schema, ...(role === undefined ? {} : { role }) })
         .catch(async (error: unknown) => {
@@ -152,13 +175,14 @@ class TenantScope implements ActiveScope {
         });
       this.#tx = tx;
       const [prelude, answer] = results;
-      if (!prelude?.ok) throw roleMissing(prelude?.error, this.slug) ?? prelude?.error ?? noResult('the tenant prelude');
+      if (!prelude?.ok) {
+        if (!schemaMissing(prelude?.error))
+          throw roleMissing(prelude?.error, this.slug) ?? prelude?.error ?? noResult('the tenant prelude');
+        this.#missing = true;
+        throw new TenantNotFoundError(this.slug, prelude?.error);
+      }
       const row = prelude.result.rows[0];
       if (typeof row?.database_tag === 'string') owner.databaseTag = row.database_tag;
-      if (row?.found !== true) {
-        this.#missing = true;
-        throw new TenantNotFoundError(this.slug);
-      }
       if (!answer?.ok) {
         throw workerLoginError(answer?.error, this.slug) ?? answer?.error ?? noResult("the scope's first statement");
       }
@@ -180,7 +204,7 @@ class TenantScope implements ActiveScope {
       if (this.#missing && outcome === 'commit') throw new TenantNotFoundError(this.slug);
       return;
     }
-    const tag = await tx.commit({ reset: RESET_BEFORE_COMMIT });
+    const tag = await tx.commit({ reset: RESET_BEFORE_COMMIT, afterRollback: RESET_AFTER_ROLLBACK });
     if (tag === 'ROLLBACK') throw new TransactionAbortedError(this.slug);
   }
 }
