@@ -1,5 +1,5 @@
 import type { Driver, Session, Settled, Statement, Transaction } from '../drivers/types.js';
-import { QueryError } from '../errors/index.js';
+import { CgkError, ConfigError, QueryError } from '../errors/index.js';
 import { inlineLiteral, quoteIdentifier } from '../sql/identifier.js';
 
 /**
@@ -55,30 +55,36 @@ export function isSentinel(error: unknown, sentinel: string): boolean {
 /**
  * Opens a transaction holding the schema's migration lock, with `prelude` sent in the same round trip after
  * the lock (so it runs under it). Retries with a growing pause (5 ms to 250 ms) while another runner holds
- * the lock; waits as long as it takes, like a blocking lock would. `results[0]` is the lock's.
+ * the lock, for at most `waitMs` (`lockWaitMs()`: `CGK_MIGRATION_LOCK_WAIT`, 300 s by default); then throws
+ * `CGK_MIGRATION_LOCKED` naming the session that holds it. `results[0]` is the lock's.
  */
 export async function beginLocked(
   driver: Driver,
   schema: string,
   prelude: readonly Statement[],
+  waitMs = lockWaitMs(),
 ): Promise<{ tx: Transaction; results: Settled[] }> {
+  const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     const begun = await driver.begin([tryLockStatement(schema), ...prelude]);
     const lock = begun.results[0];
     if (!lock || lock.ok || !isLockBusy(lock.error)) return begun;
     await begun.tx.rollback();
+    if (Date.now() - started >= waitMs) throw await lockTimeout(driver, schema, Date.now() - started);
     await pause(attempt);
   }
 }
 
 /** Takes the schema's lock as a session lock on a connection outside any transaction, by the same rule. */
-export async function lockSession(session: Pick<Session, 'query'>, schema: string): Promise<void> {
+export async function lockSession(session: Pick<Session, 'query'>, schema: string, waitMs = lockWaitMs()): Promise<void> {
+  const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     const { rows } = await session.query({
       text: 'select pg_try_advisory_lock(hashtext($1)) as locked',
       values: [LOCK_PREFIX + schema],
     });
     if (rows[0]?.locked === true) return;
+    if (Date.now() - started >= waitMs) throw await lockTimeout(session, schema, Date.now() - started);
     await pause(attempt);
   }
 }
@@ -91,6 +97,68 @@ export async function unlockSession(session: Pick<Session, 'query'>, schema: str
 function pause(attempt: number): Promise<void> {
   const ms = Math.min(250, 5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+const LOCK_WAIT_ENV = 'CGK_MIGRATION_LOCK_WAIT';
+const DEFAULT_LOCK_WAIT_S = 300;
+
+/**
+ * How long a runner waits for a schema's migration lock: `CGK_MIGRATION_LOCK_WAIT` seconds (default 300: a
+ * long migration of another runner is worth waiting for, a lock left behind forever is not). A value that
+ * is not a non-negative number is a `ConfigError`.
+ */
+export function lockWaitMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[LOCK_WAIT_ENV]?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_LOCK_WAIT_S * 1000;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new ConfigError(`${LOCK_WAIT_ENV}=${raw} is not a number of seconds`, `Set ${LOCK_WAIT_ENV} to e.g. 300, or unset it.`);
+  }
+  return seconds * 1000;
+}
+
+/** The sessions holding the advisory lock of `key` (session or transaction level), as the server reports them. */
+const HOLDER_SQL = `select l.pid, a.application_name, a.usename::text as username, a.state,
+  extract(epoch from now() - a.state_change)::integer as state_seconds
+from pg_catalog.pg_locks l left join pg_catalog.pg_stat_activity a on a.pid = l.pid
+where l.locktype = 'advisory' and l.granted and l.objsubid = 1 and l.database = (select oid from pg_database where datname = current_database())
+  and ((l.classid::bigint << 32) | l.objid::bigint) = hashtext($1)::bigint`;
+
+interface Holder {
+  pid: number;
+  application_name: string | null;
+  username: string | null;
+  state: string | null;
+  state_seconds: number | null;
+}
+
+/**
+ * `CGK_MIGRATION_LOCKED`: the wait is over; the message names who holds the lock (pid, application_name,
+ * user, state and for how long, as far as the server lets this role see them) and for how long we waited.
+ */
+async function lockTimeout(on: Pick<Session, 'query'>, schema: string, waitedMs: number): Promise<CgkError> {
+  const holders = await on
+    .query({ text: HOLDER_SQL, values: [LOCK_PREFIX + schema] })
+    .then((r) => r.rows as unknown as Holder[])
+    .catch(() => []);
+  const who = holders.length === 0 ? 'a session that has since released it' : holders.map(describeHolder).join('; ');
+  const pids = holders.map((h) => h.pid).join(', ') || '<pid>';
+  return new CgkError(
+    'CGK_MIGRATION_LOCKED',
+    `The migration lock of schema ${schema} is held by ${who}; gave up after waiting ${(waitedMs / 1000).toFixed(1)} s`,
+    {
+      hint:
+        'Another `cgk migrate` may be running: let it finish. A session that is not a runner (an application connection ' +
+        `that took pg_advisory_lock) can be ended with: select pg_terminate_backend(${pids}). ` +
+        `${LOCK_WAIT_ENV} (seconds) sets how long to wait.`,
+    },
+  );
+}
+
+function describeHolder(h: Holder): string {
+  const app = h.application_name ? `application_name "${h.application_name}"` : 'no application_name';
+  const since = h.state && h.state_seconds !== null ? `, ${h.state} for ${h.state_seconds} s` : '';
+  return `pid ${h.pid} (${app}${h.username ? `, user ${h.username}` : ''}${since})`;
 }
 
 /** Sets the schema the migration files run in, transaction-locally, and says whether it exists. */
