@@ -41,7 +41,8 @@ export function normalizeDriverError(error: unknown, target: string): Error {
   const e = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as DriverErrorShape;
   const message = text(e.message) ?? String(error);
   const code = text(e.code);
-  const isSqlState = code !== undefined && /^[0-9A-Z]{5}$/.test(code);
+  // An errno like EPIPE has the shape of a SQLSTATE (five capitals): it is a broken connection, never a statement's error.
+  const isSqlState = code !== undefined && /^[0-9A-Z]{5}$/.test(code) && !CONNECTION_ERRNOS.has(code);
   if (/does not support SSL/i.test(message)) {
     return new ConnectionError(`Cannot use PostgreSQL at ${target}: ${message}`, { cause: error, hint: NO_SSL_HINT });
   }
