@@ -60,6 +60,8 @@ await build({
   packages: 'external',
   sourcemap: true,
   logLevel: 'warning',
+  // The version keys the state copies of the library share in one process (src/process/shared.ts).
+  define: { __CGK_DB_VERSION__: JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
   plugins: [
     {
       name: 'embedded-migrations',

@@ -2,6 +2,7 @@ import type { Database } from '../database/database.js';
 import type { QueryResult, Statement } from '../drivers/types.js';
 import { NoTenantScopeError, OrmTransactionError } from '../errors/index.js';
 import { currentScope, type ActiveScope } from '../scope/context.js';
+import { processShared } from '../process/shared.js';
 
 /**
  * What the Drizzle and Kysely adapters share: finding the tenant scope a query must run in, ORM
@@ -32,7 +33,8 @@ export interface OrmTransactionSettings {
   deferrable?: boolean;
 }
 
-const roots = new WeakMap<ActiveScope, SavepointLevel>();
+// One per process (process/shared.ts): the ORMs of two bundled copies in one scope share its savepoint levels.
+const roots = processShared('orm-savepoint-roots', () => new WeakMap<ActiveScope, SavepointLevel>());
 
 /**
  * One level of ORM transactions in a scope: the scope's own transaction (depth 0), or a savepoint in it.
@@ -140,7 +142,8 @@ export function refuseSettings(orm: string, settings: OrmTransactionSettings): v
   );
 }
 
-let cursors = 0;
+// Cursor names are unique per process: two bundled copies may stream in one scope.
+const cursors = processShared('orm-cursor-count', () => ({ count: 0 }));
 
 /**
  * Streams the rows of `statement` in chunks of `chunkSize` through a SQL cursor (`DECLARE ... NO SCROLL
@@ -154,7 +157,7 @@ export async function* streamRows(
 ): AsyncGenerator<Record<string, unknown>[]> {
   if (!Number.isInteger(chunkSize) || chunkSize < 1)
     throw new TypeError(`chunkSize must be a positive integer, got ${String(chunkSize)}`);
-  const name = `cgk_cursor_${++cursors}`;
+  const name = `cgk_cursor_${++cursors.count}`;
   await level.run({ ...statement, text: `declare ${name} no scroll cursor for ${statement.text}` });
   let failed = false;
   try {

@@ -1,5 +1,6 @@
 import { quoteIdentifier } from './identifier.js';
 import type { QueryResult, Statement } from '../drivers/types.js';
+import { processShared } from '../process/shared.js';
 
 /** A row as the sql tag returns it when no row type is given. */
 export type Row = Record<string, unknown>;
@@ -28,9 +29,10 @@ export interface SqlIdentifier {
 
 /**
  * The identifiers `identifier()` made. Only these are spliced: an object of the same shape built anywhere
- * else is refused, so the sql tag cannot be talked into splicing text that was never validated.
+ * else is refused, so the sql tag cannot be talked into splicing text that was never validated. One set per
+ * process (process/shared.ts), so an identifier made by one bundled copy of the library passes another's tag.
  */
-const validated = new WeakSet<SqlIdentifier>();
+const validated = processShared('validated-identifiers', () => new WeakSet<SqlIdentifier>());
 
 /**
  * The one way to put a name (schema, table, column) where SQL needs an identifier rather than a value.
