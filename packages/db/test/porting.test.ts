@@ -13,7 +13,9 @@ import {
   closeDatabase,
   configureDatabase,
   createTenant,
+  getTenant,
   setupDatabase,
+  withTenant,
 } from '../src/index.js';
 import { DROP_TIMEOUT_MS, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { driverFixtures } from './helpers/drivers.js';
@@ -115,6 +117,12 @@ describe('the porting guide: a unique violation handled by code written for @ver
     const error = await addCustomer('nosuch', '1001').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CgkError);
     expect((error as CgkError).code).toBe('CGK_TENANT_NOT_FOUND');
+  });
+
+  it('a scope of an unknown tenant that runs no query resolves without a connection; getTenant says it is unknown', async () => {
+    expect(await withTenant('nosuch', async () => 1)).toBe(1);
+    expect(await getTenant('nosuch')).toBeNull();
+    await expect(withTenant('nosuch', (sql) => sql`select 1`)).rejects.toMatchObject({ code: 'CGK_TENANT_NOT_FOUND' });
   });
 
   it('the plain import keeps code CGK_QUERY and gives the SQLSTATE as sqlState (the one-line change)', async () => {

@@ -222,7 +222,9 @@ export const sql: Sql = createSql((statement) => {
  * tenant throws `TenantScopeConflictError`.
  *
  * Cost: the connection is taken and BEGIN, the `search_path`, the role and the first query go out together
- * on the first query, then COMMIT: two round trips for a one-query scope. A scope that runs no query costs none.
+ * on the first query, then COMMIT: two round trips for a one-query scope. A scope that runs no query costs none
+ * and checks nothing: `withTenant('nosuch', async () => 1)` resolves to 1 (call `getTenant(slug)` first where
+ * a scope may run no query and an unknown tenant must still be refused; docs/PORTING.md).
  *
  * @example
  * const orders = await withTenant('acme', async () => sql`select * from orders where status = 'pending'`);
