@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../packages/db/test/helpers/database.js';
-import { npmInstall, packWorkspaces, scratchApp, type Packed } from './helpers/pack.js';
+import { REPO_ROOT, npmInstall, packWorkspaces, scratchApp, type Packed } from './helpers/pack.js';
 import { run, runOk } from './helpers/run.js';
 
 const HOOKS = new URL('./helpers/register-hooks.mjs', import.meta.url).pathname;
@@ -56,7 +56,7 @@ describe('the tarballs', () => {
     expect(stdout).toContain('package/dist/index.js');
     expect(stdout).toContain('package/dist/index.d.ts');
     expect(stdout).toContain('package/dist/migrations/tenant/001_orders.sql');
-    for (const entry of ['orm/drizzle', 'orm/kysely']) {
+    for (const entry of ['orm/drizzle', 'orm/kysely', 'compat/vercel-postgres']) {
       expect(stdout).toContain(`package/dist/${entry}.js`);
       expect(stdout).toContain(`package/dist/${entry}.d.ts`);
     }
@@ -312,5 +312,29 @@ describe('npx cgk from the installed tarballs', () => {
     const created = await runOk('npx', ['--offline', 'cgk', 'tenant:create', 'acme'], { cwd: dir, timeoutMs: 180_000 });
     expect(created.stdout).toContain('Created tenant acme');
     expect(existsSync(join(dir, '.cgk/pglite'))).toBe(true);
+  });
+});
+
+describe('releasing (npm run release)', () => {
+  it('checks the versions and the changelog, and with --dry-run publishes nothing', async () => {
+    const result = await run(process.execPath, ['scripts/publish.mjs', '--dry-run'], { cwd: REPO_ROOT, timeoutMs: 600_000 });
+    const output = result.stdout + result.stderr;
+    expect(result.code, output).toBe(0);
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'packages/db/package.json'), 'utf8')) as { version: string };
+    expect(output).toContain(`+ @cgk/db@${version}`);
+    expect(output).toContain(`+ @cgk/cli@${version}`);
+    expect(output).toContain('(dry-run)');
+    expect(output).toContain('checked (dry run, nothing published)');
+  });
+
+  it('@cgk/db/vercel-postgres imports from the installed package', async () => {
+    write(
+      plain.dir,
+      'compat.mjs',
+      "const m = await import('@cgk/db/vercel-postgres'); console.log(typeof m.sql, m.PostgresError.name);",
+    );
+    const result = await run(process.execPath, ['compat.mjs'], { cwd: plain.dir });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim()).toBe('function PostgresError');
   });
 });

@@ -41,7 +41,7 @@ rmSync(dist, { recursive: true, force: true });
 execFileSync('tsc', ['-p', 'tsconfig.build.json', '--emitDeclarationOnly'], { cwd: root, stdio: 'inherit' });
 const embedded = embeddedSource();
 await build({
-  // The package's entry points (exports map): @cgk/db, @cgk/db/drizzle, @cgk/db/kysely; they share chunks, so one
+  // The package's entry points (exports map): @cgk/db, @cgk/db/drizzle, @cgk/db/kysely, @cgk/db/vercel-postgres; they share chunks, so one
   // scope context serves all three. pglite-seed: for scripts/pglite-seed.mjs, which runs next and prepares the
   // embedded database.
   // Output names are the package's contract (exports map, scripts/pglite-seed.mjs), kept whatever the source folders.
@@ -49,6 +49,7 @@ await build({
     { out: 'index', in: 'index' },
     { out: 'orm/drizzle', in: 'orm/drizzle' },
     { out: 'orm/kysely', in: 'orm/kysely' },
+    { out: 'compat/vercel-postgres', in: 'compat/vercel-postgres' },
     { out: 'drivers/pglite-seed', in: 'drivers/pglite/seed' },
   ].map((entry) => ({ out: entry.out, in: join(root, `src/${entry.in}.ts`) })),
   outdir: dist,
@@ -60,6 +61,8 @@ await build({
   packages: 'external',
   sourcemap: true,
   logLevel: 'warning',
+  // The version keys the state copies of the library share in one process (src/process/shared.ts).
+  define: { __CGK_DB_VERSION__: JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
   plugins: [
     {
       name: 'embedded-migrations',

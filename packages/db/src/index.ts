@@ -11,12 +11,14 @@ export {
   type DatabaseOptions,
 } from './database/database.js';
 export { tenantRoleModeFromEnv, type TenantRoleMode } from './roles/mode.js';
-export { identifier, type SqlIdentifier, type Sql, type Row } from './sql/tag.js';
+export { identifier, type SqlIdentifier, type Sql, type Row, type SqlQueryConfig } from './sql/tag.js';
 export { withTenant } from './database/database.js';
 export { currentTenant } from './scope/context.js';
 export {
   getTenantFromRequest,
   DEFAULT_TENANT_HEADER,
+  DEFAULT_RESERVED_SUBDOMAINS,
+  type TenantHeaders,
   type TenantRequest,
   type TenantRequestOptions,
 } from './request/tenant-from-request.js';
@@ -35,6 +37,7 @@ export {
   TransactionControlError,
   NoTenantScopeError,
   OrmTransactionError,
+  SqlCallError,
   ConfigError,
   ConnectionError,
   PoolExhaustedError,

@@ -1,7 +1,7 @@
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { CgkError, InvalidSlugError, getTenantFromRequest } from '../src/index.js';
+import { CgkError, DEFAULT_RESERVED_SUBDOMAINS, InvalidSlugError, getTenantFromRequest } from '../src/index.js';
 
 function incoming(headers: Record<string, string>): IncomingMessage {
   const message = new IncomingMessage(new Socket());
@@ -50,7 +50,31 @@ describe('getTenantFromRequest', () => {
     expect(getTenantFromRequest(incoming({ Host: 'ACME.shop.example.com' }), options)).toBe('acme');
     expect(getTenantFromRequest({ host: 'acme.shop.example.com', 'x-tenant-slug': 'other' }, options)).toBe('other');
     expect(() => getTenantFromRequest({ host: 'a.b.shop.example.com' }, options)).toThrow(InvalidSlugError);
-    expect(() => getTenantFromRequest({ host: 'bad-name.shop.example.com' }, options)).toThrow(InvalidSlugError);
+    expect(() => getTenantFromRequest({ host: 'bad!name.shop.example.com' }, options)).toThrow(InvalidSlugError);
+  });
+
+  it('maps a hyphenated subdomain to its slug: "-" becomes "_"', () => {
+    const options = { rootDomain: 'shop.example.com' };
+    expect(getTenantFromRequest({ host: 'my-store.shop.example.com' }, options)).toBe('my_store');
+    expect(getTenantFromRequest({ host: 'My-Big-Store.shop.example.com' }, options)).toBe('my_big_store');
+    expect(() => getTenantFromRequest({ host: '1-store.shop.example.com' }, options)).toThrow(InvalidSlugError);
+  });
+
+  it('takes a Fetch Headers object itself (what next/headers gives a server component)', () => {
+    const headers = new Headers({ host: 'acme.shop.example.com', 'x-tenant-slug': 'beta' });
+    expect(getTenantFromRequest(headers)).toBe('beta');
+    headers.delete('x-tenant-slug');
+    expect(getTenantFromRequest(headers, { rootDomain: 'shop.example.com' })).toBe('acme');
+  });
+
+  it('resolves reserved subdomains to no tenant: www, api, ... by default, or the list given', () => {
+    const options = { rootDomain: 'shop.example.com' };
+    for (const name of ['www', 'api', 'admin']) {
+      expect(getTenantFromRequest({ host: `${name}.shop.example.com` }, options)).toBeNull();
+      expect(DEFAULT_RESERVED_SUBDOMAINS).toContain(name);
+    }
+    expect(getTenantFromRequest({ host: 'blog.shop.example.com' }, { ...options, reservedSubdomains: ['portal'] })).toBe('blog');
+    expect(getTenantFromRequest({ host: 'portal.shop.example.com' }, { ...options, reservedSubdomains: ['portal'] })).toBeNull();
   });
 
   it('refuses something that is not a request with CGK_INVALID_REQUEST, not a TypeError or a null', () => {
@@ -94,17 +118,31 @@ describe('getTenantFromRequest', () => {
     expect(getTenantFromRequest({ 'x-tenant-slug': null } as unknown as Record<string, string>)).toBeNull();
   });
 
-  it('reads x-forwarded-host before host, takes the first of several proxies, and strips a port and a trailing dot', () => {
+  it('ignores x-forwarded-host unless told a proxy sets it (#23 item 6); then reads it before host, its last value', () => {
     const options = { rootDomain: 'shop.example.com' };
+    const trusted = { ...options, trustProxy: true };
+    // A client sending X-Forwarded-Host picks nothing: the Host header decides.
     expect(getTenantFromRequest({ host: 'other.shop.example.com', 'x-forwarded-host': 'acme.shop.example.com' }, options)).toBe(
+      'other',
+    );
+    expect(getTenantFromRequest({ 'x-forwarded-host': 'acme.shop.example.com' }, options)).toBeNull();
+    expect(getTenantFromRequest({ host: 'other.shop.example.com', 'x-forwarded-host': 'acme.shop.example.com' }, trusted)).toBe(
       'acme',
     );
-    // Each proxy appends its own host: the first one is what the client asked for.
-    expect(getTenantFromRequest({ 'x-forwarded-host': 'acme.shop.example.com, proxy.internal:8080' }, options)).toBe('acme');
-    expect(getTenantFromRequest({ 'x-forwarded-host': ['acme.shop.example.com', 'edge.internal'] }, options)).toBe('acme');
+    // A proxy that appends puts its value last: the first came from the client.
+    expect(getTenantFromRequest({ 'x-forwarded-host': 'evil.shop.example.com, acme.shop.example.com' }, trusted)).toBe('acme');
+    expect(getTenantFromRequest({ 'x-forwarded-host': ['evil.shop.example.com', 'acme.shop.example.com'] }, trusted)).toBe(
+      'acme',
+    );
     expect(
-      getTenantFromRequest(new Request('https://x/', { headers: { 'X-Forwarded-Host': 'acme.shop.example.com, b' } }), options),
+      getTenantFromRequest(new Request('https://x/', { headers: { 'X-Forwarded-Host': 'b, acme.shop.example.com' } }), trusted),
     ).toBe('acme');
+  });
+
+  it('strips a port and a trailing dot, of the host and of the root domain (#23 item 9)', () => {
+    const options = { rootDomain: 'shop.example.com' };
+    expect(getTenantFromRequest({ host: 'acme.shop.example.com' }, { rootDomain: 'shop.example.com.' })).toBe('acme');
+    expect(getTenantFromRequest({ host: 'acme.shop.example.com.' }, { rootDomain: 'shop.example.com.' })).toBe('acme');
     expect(getTenantFromRequest({ host: 'acme.shop.example.com.' }, options)).toBe('acme');
     expect(getTenantFromRequest({ host: 'acme.shop.example.com.:8443' }, options)).toBe('acme');
     expect(getTenantFromRequest({ host: 'acme.shop.example.com' }, { rootDomain: '.Shop.Example.com' })).toBe('acme');

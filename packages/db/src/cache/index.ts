@@ -2,6 +2,7 @@ import { CacheError, ConfigError } from '../errors/index.js';
 import { assertValidSlug } from '../sql/identifier.js';
 import { currentTenant } from '../scope/context.js';
 import { processMemoryStore } from './memory-store.js';
+import { processShared } from '../process/shared.js';
 import { RedisStore } from './redis-store.js';
 import type { CacheStore, RedisClient } from './store.js';
 import { bindTenantCache, type TenantCache } from './tenant-cache.js';
@@ -28,16 +29,19 @@ export interface TenantCacheOptions {
   timeoutMs?: number;
 }
 
-/** One store (one connection, opened lazily) per URL and timeout, shared by every cache of the process. */
-const sharedStores = new Map<string, RedisStore>();
-const clientStores = new WeakMap<RedisClient, Map<number, RedisStore>>();
-let announced = false;
+/**
+ * One store (one connection, opened lazily) per URL and timeout, shared by every cache of the process, and by
+ * every bundled copy of the library in it (process/shared.ts).
+ */
+const sharedStores = processShared('redis-stores', () => new Map<string, RedisStore>());
+const clientStores = processShared('redis-client-stores', () => new WeakMap<RedisClient, Map<number, RedisStore>>());
 
 /**
  * The cache of tenant `slug`. Throws `InvalidSlugError` for a slug that breaks the schema rules, before
  * anything reaches Redis. The store is, in order: `options.client`; the in-process store when
  * `options.memory`; Redis at `options.url` or `REDIS_URL` (one shared connection per URL, opened on the first
- * command); else the in-process store, announced once on stderr. Cheap: call it wherever a cache is needed.
+ * command); else the in-process store (`target: 'memory'`; said by `cgk doctor`, never written to the
+ * application's stderr). Cheap: call it wherever a cache is needed.
  *
  * @example
  * const cache = createTenantCache('acme');
@@ -90,13 +94,8 @@ function resolveStore(options: TenantCacheOptions): CacheStore {
   }
   if (options.memory) return processMemoryStore();
   const url = options.url ?? process.env.REDIS_URL;
-  if (!url) {
-    if (!announced) {
-      announced = true;
-      process.stderr.write('cgk: REDIS_URL is not set: using an in-process cache (not shared between processes)\n');
-    }
-    return processMemoryStore();
-  }
+  // No REDIS_URL: the in-process store, silently; the library writes nothing to the application's stderr (doctor says it).
+  if (!url) return processMemoryStore();
   const id = `${timeoutMs} ${url}`;
   let store = sharedStores.get(id);
   if (!store) sharedStores.set(id, (store = RedisStore.fromUrl(url, timeoutMs)));

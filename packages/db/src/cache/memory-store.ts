@@ -1,3 +1,4 @@
+import { processShared } from '../process/shared.js';
 import type { CacheStore } from './store.js';
 
 interface Entry {
@@ -83,10 +84,7 @@ export class MemoryStore implements CacheStore {
   }
 }
 
-let processStore: MemoryStore | undefined;
-
-/** The one in-process store every fallback tenant cache of this process shares. */
+/** The one in-process store every fallback tenant cache of this process shares, whichever bundled copy made it. */
 export function processMemoryStore(): MemoryStore {
-  processStore ??= new MemoryStore();
-  return processStore;
+  return processShared('memory-cache-store', () => new MemoryStore());
 }

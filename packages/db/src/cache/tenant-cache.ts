@@ -1,5 +1,6 @@
 import { CacheError } from '../errors/index.js';
 import type { CacheStore } from './store.js';
+import { processShared } from '../process/shared.js';
 
 /**
  * A cache bound to one tenant: every key lives under `cgk:{slug}:` in its store, so a tenant can never read,
@@ -61,7 +62,7 @@ export interface TenantCache {
 }
 
 /** Single-flight lookups in progress, per store, by full key: one map shared by every cache on a store. */
-const flightsByStore = new WeakMap<CacheStore, Map<string, Promise<string>>>();
+const flightsByStore = processShared('cache-flights', () => new WeakMap<CacheStore, Map<string, Promise<string>>>());
 
 /** Lone UTF-16 surrogates: Redis would store them as U+FFFD, so two different keys would collide. */
 const LONE_SURROGATE = /\p{Cs}/u;

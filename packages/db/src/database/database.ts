@@ -6,6 +6,7 @@ import { currentScope } from '../scope/context.js';
 import { createSql, type Sql } from '../sql/tag.js';
 import { runTenantScope } from '../scope/tenant-scope.js';
 import type { ScopeOwner } from '../scope/owner.js';
+import { processShared } from '../process/shared.js';
 import { DATABASE_TAG_EXPRESSION, tenantRoleNameForTag } from '../roles/tenant-role.js';
 import { formerTenantRoleSecrets, requireTenantRoleSecret, tenantRolePassword } from '../roles/credentials.js';
 import { assertLoginModeSupported, tenantRoleMode, tenantRoleModeFromEnv, type TenantRoleMode } from '../roles/mode.js';
@@ -169,24 +170,32 @@ function resolveOptions(options: DatabaseOptions): DriverConfig {
   return options.driver ? { ...fromEnv, driver: options.driver } : fromEnv;
 }
 
-let defaultDatabase: Database | undefined;
+/**
+ * The default database, one per process however many copies of this module a bundler makes (Next.js gives a
+ * server action and a page a copy each): it lives on globalThis (process/shared.ts), so every copy of the
+ * same version uses one pool, or one embedded database.
+ */
+const defaults = processShared('default-database', (): { current: Database | undefined } => ({ current: undefined }));
 
-/** The process-wide database behind the module-level `sql` and `withTenant`, created from the environment on first use. */
+/**
+ * The process-wide database behind the module-level `sql` and `withTenant`, created from the environment on
+ * first use; the same object for every copy of the library (of this version) loaded in the process.
+ */
 export function getDatabase(): Database {
-  defaultDatabase ??= new Database();
-  return defaultDatabase;
+  defaults.current ??= new Database();
+  return defaults.current;
 }
 
 /** Replaces the process-wide database (closing nothing); returns the new one. */
 export function configureDatabase(options: DatabaseOptions = {}): Database {
-  defaultDatabase = new Database(options);
-  return defaultDatabase;
+  defaults.current = new Database(options);
+  return defaults.current;
 }
 
 /** Closes the process-wide database, so scripts and tests can exit; the next use opens it again. */
 export async function closeDatabase(): Promise<void> {
-  const db = defaultDatabase;
-  defaultDatabase = undefined;
+  const db = defaults.current;
+  defaults.current = undefined;
   await db?.end();
 }
 
@@ -213,7 +222,9 @@ export const sql: Sql = createSql((statement) => {
  * tenant throws `TenantScopeConflictError`.
  *
  * Cost: the connection is taken and BEGIN, the `search_path`, the role and the first query go out together
- * on the first query, then COMMIT: two round trips for a one-query scope. A scope that runs no query costs none.
+ * on the first query, then COMMIT: two round trips for a one-query scope. A scope that runs no query costs none
+ * and checks nothing: `withTenant('nosuch', async () => 1)` resolves to 1 (call `getTenant(slug)` first where
+ * a scope may run no query and an unknown tenant must still be refused; docs/PORTING.md).
  *
  * @example
  * const orders = await withTenant('acme', async () => sql`select * from orders where status = 'pending'`);

@@ -57,8 +57,13 @@ export function resolveDriverConfig(env: NodeJS.ProcessEnv = process.env, cwd = 
 export async function openDriver(config: DriverConfig, login?: PgLoginOptions): Promise<Driver> {
   switch (config.driver) {
     case 'pglite': {
-      const { createPgliteDriver } = await import('./pglite/driver.js');
-      return createPgliteDriver({ dataDir: config.dataDir, onLockWait: config.onLockWait });
+      const [{ createPgliteDriver }, { sharedEmbeddedDriver }] = await Promise.all([
+        import('./pglite/driver.js'),
+        import('./pglite/handles.js'),
+      ]);
+      const open = () => createPgliteDriver({ dataDir: config.dataDir, onLockWait: config.onLockWait });
+      // One embedded database per directory per process, however many Databases (or bundled copies) open it.
+      return config.dataDir ? sharedEmbeddedDriver(config.dataDir, open) : open();
     }
     case 'pg': {
       const [{ createPgDriver }, { statementPerMessageOnCitus }] = await Promise.all([

@@ -1,4 +1,4 @@
-import type { QueryResult, Settled, Statement } from './types.js';
+import type { FieldDef, QueryResult, Settled, Statement } from './types.js';
 
 /**
  * Pieces shared by the drivers built on node-postgres's API (pg itself, and the copy inside Neon's
@@ -9,7 +9,7 @@ import type { QueryResult, Settled, Statement } from './types.js';
 export interface NodePostgresResult {
   rows: Record<string, unknown>[];
   rowCount: number | null;
-  fields: { name: string; dataTypeID: number }[];
+  fields: FieldDef[];
   command: string;
 }
 
@@ -23,7 +23,16 @@ export function toResult(answer: NodePostgresResult | NodePostgresResult[]): Que
   return {
     rows: result.rows,
     rowCount: result.rowCount ?? result.rows.length,
-    fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
+    // node-postgres's seven properties, copied (its objects are shared by every result of a prepared shape).
+    fields: result.fields.map((f) => ({
+      name: f.name,
+      tableID: f.tableID,
+      columnID: f.columnID,
+      dataTypeID: f.dataTypeID,
+      dataTypeSize: f.dataTypeSize,
+      dataTypeModifier: f.dataTypeModifier,
+      format: f.format,
+    })),
     command: result.command,
   };
 }

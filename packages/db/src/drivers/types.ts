@@ -15,10 +15,23 @@ export interface Statement {
   textTypes?: readonly number[];
 }
 
-/** Column metadata, as PostgreSQL describes it. */
+/**
+ * Column metadata, as PostgreSQL describes it: node-postgres's `FieldDef`. The pg and Neon drivers give all
+ * seven properties; the embedded database (PGlite) describes a column by `name` and `dataTypeID` only.
+ */
 export interface FieldDef {
   name: string;
   dataTypeID: number;
+  /** OID of the table the column comes from, 0 for a computed column (pg, Neon). */
+  tableID?: number;
+  /** The column's number in that table, 0 for a computed column (pg, Neon). */
+  columnID?: number;
+  /** `pg_type.typlen`: the type's size in bytes, negative for variable-length types (pg, Neon). */
+  dataTypeSize?: number;
+  /** The type modifier (`atttypmod`), -1 when none (pg, Neon). */
+  dataTypeModifier?: number;
+  /** `'text'` or `'binary'` (pg, Neon). */
+  format?: string;
 }
 
 /** What a statement resolves to: the contract of @vercel/postgres's `sql`. */

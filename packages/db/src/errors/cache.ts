@@ -1,4 +1,4 @@
-import { CgkError, type CgkErrorOptions } from './base.js';
+import { CgkError, ERROR_CLASS, type CgkErrorOptions } from './base.js';
 
 /** The tenant cache's and the secrets' errors. Public through errors/index.ts. */
 
@@ -11,6 +11,7 @@ export type CacheErrorReason = 'unavailable' | 'value' | 'usage';
 
 /** A tenant cache operation failed; `reason` says which kind of failure. The message never holds a password. */
 export class CacheError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'CacheError';
   constructor(
     readonly reason: CacheErrorReason,
     message: string,
@@ -30,6 +31,7 @@ export class CacheError extends CgkError {
 
 /** A secret could not be encrypted or decrypted: missing or malformed key, unknown key id, tampered ciphertext. */
 export class EncryptionError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'EncryptionError';
   constructor(message: string, hint: string, cause?: unknown) {
     super('CGK_ENCRYPTION', message, { hint, cause });
   }

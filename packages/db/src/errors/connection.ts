@@ -1,9 +1,10 @@
-import { CgkError, type CgkErrorOptions } from './base.js';
+import { CgkError, ERROR_CLASS, type CgkErrorOptions } from './base.js';
 
 /** Errors of configuration, connections, pools and statements. */
 
 /** Missing or malformed configuration (environment variables, options). */
 export class ConfigError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'ConfigError';
   constructor(message: string, hint?: string) {
     super('CGK_CONFIG', message, { hint });
   }
@@ -11,6 +12,7 @@ export class ConfigError extends CgkError {
 
 /** The database server could not be reached or refused the connection. */
 export class ConnectionError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'ConnectionError';
   constructor(message: string, options: CgkErrorOptions = {}) {
     super('CGK_CONNECTION', message, {
       hint: options.hint ?? 'Check DATABASE_URL (host, port, user, database) and that the server is running: npx @cgk/cli doctor',
@@ -38,6 +40,7 @@ export interface PoolExhaustion {
  * server, is the limit. Nothing was sent to the database for the failed call.
  */
 export class PoolExhaustedError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'PoolExhaustedError';
   readonly pool: PoolExhaustion;
 
   constructor(pool: PoolExhaustion, cause?: unknown) {
@@ -58,6 +61,7 @@ export class PoolExhaustedError extends CgkError {
 
 /** An operation that destroys data was called without its explicit confirmation flag. */
 export class ConfirmationRequiredError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'ConfirmationRequiredError';
   constructor(what: string, hint: string) {
     super('CGK_CONFIRMATION_REQUIRED', `Refusing to ${what} without explicit confirmation`, { hint });
   }
@@ -77,6 +81,7 @@ export interface QueryErrorDetails {
 
 /** A statement that PostgreSQL rejected. `sqlState` is PostgreSQL's own error code. */
 export class QueryError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'QueryError';
   readonly sqlState: string | undefined;
   readonly detail: string | undefined;
   readonly constraint: string | undefined;

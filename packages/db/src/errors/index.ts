@@ -28,6 +28,7 @@ export {
   type QueryErrorDetails,
 } from './connection.js';
 export { CacheError, EncryptionError, type CacheErrorReason } from './cache.js';
+export { SqlCallError } from './sql.js';
 export {
   MigrationChecksumError,
   MigrationError,

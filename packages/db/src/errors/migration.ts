@@ -1,4 +1,4 @@
-import { CgkError, type CgkErrorOptions } from './base.js';
+import { CgkError, ERROR_CLASS, type CgkErrorOptions } from './base.js';
 
 /** The migration runner's errors. Public through errors/index.ts. */
 
@@ -7,6 +7,7 @@ import { CgkError, type CgkErrorOptions } from './base.js';
  * schema's history. `file` names the file.
  */
 export class MigrationFilesError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'MigrationFilesError';
   constructor(
     readonly file: string,
     message: string,
@@ -18,6 +19,7 @@ export class MigrationFilesError extends CgkError {
 
 /** An applied migration's file changed since it was applied: nothing is applied to that schema until it is resolved. */
 export class MigrationChecksumError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'MigrationChecksumError';
   constructor(
     readonly schema: string,
     readonly file: string,
@@ -51,6 +53,7 @@ export interface MigrationErrorDetails {
 
 /** A migration failed and was rolled back (code CGK_MIGRATION): names the schema, the file, the line and PostgreSQL's message. */
 export class MigrationError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'MigrationError';
   readonly schema: string;
   readonly file: string | undefined;
   readonly line: number | undefined;
@@ -72,6 +75,7 @@ export class MigrationError extends CgkError {
  * error. A `MigrationError` like every CGK_MIGRATION error; its `schema` is `tenant_*` (the fleet's schemas).
  */
 export class MigrationFleetError extends MigrationError {
+  static override readonly [ERROR_CLASS]: string = 'MigrationFleetError';
   constructor(readonly failures: ReadonlyArray<{ slug: string; error: CgkError }>) {
     const shown = failures
       .slice(0, 3)

@@ -1,9 +1,10 @@
-import { CgkError, describeValue } from './base.js';
+import { CgkError, ERROR_CLASS, describeValue } from './base.js';
 
 /** Errors of tenant names, scopes and their transactions. */
 
 /** A tenant slug that breaks the slug rules; raised before any SQL is sent. */
 export class InvalidSlugError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'InvalidSlugError';
   constructor(
     readonly slug: unknown,
     reason: string,
@@ -18,6 +19,7 @@ export class InvalidSlugError extends CgkError {
 
 /** An SQL identifier (schema, table, role) that is not a plain lowercase identifier. */
 export class InvalidIdentifierError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'InvalidIdentifierError';
   constructor(
     readonly identifier: unknown,
     reason: string,
@@ -30,6 +32,7 @@ export class InvalidIdentifierError extends CgkError {
 
 /** The tenant's schema does not exist in this database. */
 export class TenantNotFoundError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'TenantNotFoundError';
   constructor(
     readonly slug: string,
     cause?: unknown,
@@ -43,6 +46,7 @@ export class TenantNotFoundError extends CgkError {
 
 /** A tenant with this slug already exists (or is being created right now by someone else). */
 export class TenantExistsError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'TenantExistsError';
   constructor(readonly slug: string) {
     super('CGK_TENANT_EXISTS', `Tenant "${slug}" already exists`, {
       hint: 'Pick another slug, or use the existing tenant (npx @cgk/cli tenant:list).',
@@ -52,6 +56,7 @@ export class TenantExistsError extends CgkError {
 
 /** withTenant() for tenant B was called inside a scope of tenant A. */
 export class TenantScopeConflictError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'TenantScopeConflictError';
   constructor(
     readonly outer: string,
     readonly inner: string,
@@ -64,6 +69,7 @@ export class TenantScopeConflictError extends CgkError {
 
 /** A query was issued through a tenant scope (or its bound sql) after that scope ended. */
 export class ScopeEndedError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'ScopeEndedError';
   constructor(readonly slug: string) {
     super('CGK_SCOPE_ENDED', `Query issued through the scope of tenant "${slug}" after it ended`, {
       hint: 'Await every query inside the withTenant() callback; do not keep its sql for later.',
@@ -76,6 +82,7 @@ export class ScopeEndedError extends CgkError {
  * `work` names what the transaction was for (a tenant scope by default; tenant creation or removal).
  */
 export class TransactionAbortedError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'TransactionAbortedError';
   constructor(
     readonly slug: string,
     cause?: unknown,
@@ -100,6 +107,7 @@ export class TransactionAbortedError extends CgkError {
  * refused before anything was sent, and the scope's transaction is intact.
  */
 export class TransactionControlError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'TransactionControlError';
   constructor(
     readonly slug: string,
     readonly statement: string,
@@ -119,6 +127,7 @@ export class TransactionControlError extends CgkError {
 
 /** A `Database` was used after its `end()`: its connections are closed and it opens no new ones. */
 export class DatabaseClosedError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'DatabaseClosedError';
   constructor() {
     super('CGK_DATABASE_CLOSED', 'This database has been closed (end() was called)', {
       hint: 'Create a new Database (or call closeDatabase() only once the process is done with the default one).',
@@ -132,6 +141,7 @@ export class DatabaseClosedError extends CgkError {
  * these ORMs never fall back to the pool.
  */
 export class NoTenantScopeError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'NoTenantScopeError';
   constructor(
     readonly orm: string,
     otherDatabase: boolean,
@@ -154,6 +164,7 @@ export class NoTenantScopeError extends CgkError {
  * one ORM transaction at a time on its connection.
  */
 export class OrmTransactionError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'OrmTransactionError';
   constructor(message: string, hint: string) {
     super('CGK_ORM_TRANSACTION', message, { hint });
   }

@@ -3,6 +3,7 @@ import {
   PostgresAdapter,
   PostgresIntrospector,
   PostgresQueryCompiler,
+  sql,
   type CompiledQuery,
   type DatabaseConnection,
   type Dialect,
@@ -43,6 +44,39 @@ function quoteName(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/**
+ * Kysely's PostgreSQL adapter, with the migration lock held by the scope's transaction. Kysely's own takes a
+ * session advisory lock and releases it when the migrator is done, which inside a scope is before the scope
+ * commits: a second migrator of the same tenant then runs `up()` over migrations it cannot yet see applied. A
+ * transaction-level lock is released by the scope's COMMIT or ROLLBACK, after its rows are visible. It is one
+ * lock per schema, so tenants migrate side by side.
+ */
+class ScopeAdapter extends PostgresAdapter {
+  override async acquireMigrationLock(db: Kysely<unknown>): Promise<void> {
+    await sql`select pg_advisory_xact_lock(hashtext('kysely_migration_lock'), hashtext(current_schema()))`.execute(db);
+  }
+
+  override async releaseMigrationLock(): Promise<void> {
+    // Released with the scope's transaction.
+  }
+}
+
+/**
+ * Runs `work`, and on failure adds the caller's stack frames (taken before the await) to the error's stack,
+ * as Kysely's own PostgreSQL driver does: an error shows where the query was built, not only the driver.
+ */
+async function withCallerStack<T>(work: () => Promise<T>): Promise<T> {
+  const caller = new Error();
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof Error && error.stack && caller.stack) {
+      error.stack += caller.stack.slice(caller.stack.indexOf('\n'));
+    }
+    throw error;
+  }
+}
+
 /** A Kysely connection: a level of the scope that was current when Kysely acquired it. */
 class ScopeConnection implements DatabaseConnection {
   /** The savepoint of the Kysely transaction running on this connection, if any. */
@@ -55,7 +89,7 @@ class ScopeConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<KyselyQueryResult<R>> {
-    return toKysely<R>(await this.level.run({ text: query.sql, values: query.parameters }));
+    return toKysely<R>(await withCallerStack(() => this.level.run({ text: query.sql, values: query.parameters })));
   }
 
   async *streamQuery<R>(query: CompiledQuery, chunkSize = 100): AsyncIterableIterator<KyselyQueryResult<R>> {
@@ -117,7 +151,10 @@ class ScopeDriver implements Driver {
  * any scope, or in another `Database`'s scope when `database` is given, it is refused with
  * `NoTenantScopeError` (never run on the pool). `transaction()` is a savepoint of the scope's transaction, as
  * are a controlled transaction's `savepoint()`s; isolation level and access mode are refused, as are two
- * concurrent ORM transactions in one scope (`OrmTransactionError`). `.stream()` works, through a SQL cursor.
+ * concurrent ORM transactions in one scope (`OrmTransactionError`). `.stream()` works, through a SQL cursor
+ * (a data-modifying statement with RETURNING runs whole and streams its rows). Kysely's `Migrator` holds its
+ * lock until the scope ends. `inflightQueryAbortStrategy`: only `'ignore query'` (the default); the scope's
+ * connection is the scope's, so Kysely cannot cancel a query on it or end its session (docs/ORM.md).
  *
  * @example
  * const db = tenantKysely<Database>();
@@ -125,7 +162,7 @@ class ScopeDriver implements Driver {
  */
 export function tenantKysely<DB>(options: TenantKyselyOptions = {}): Kysely<DB> {
   const dialect: Dialect = {
-    createAdapter: () => new PostgresAdapter(),
+    createAdapter: () => new ScopeAdapter(),
     createDriver: () => new ScopeDriver(options.database),
     createIntrospector: (db) => new PostgresIntrospector(db),
     createQueryCompiler: () => new PostgresQueryCompiler(),

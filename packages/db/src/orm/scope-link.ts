@@ -2,6 +2,7 @@ import type { Database } from '../database/database.js';
 import type { QueryResult, Statement } from '../drivers/types.js';
 import { NoTenantScopeError, OrmTransactionError } from '../errors/index.js';
 import { currentScope, type ActiveScope } from '../scope/context.js';
+import { processShared } from '../process/shared.js';
 
 /**
  * What the Drizzle and Kysely adapters share: finding the tenant scope a query must run in, ORM
@@ -32,7 +33,8 @@ export interface OrmTransactionSettings {
   deferrable?: boolean;
 }
 
-const roots = new WeakMap<ActiveScope, SavepointLevel>();
+// One per process (process/shared.ts): the ORMs of two bundled copies in one scope share its savepoint levels.
+const roots = processShared('orm-savepoint-roots', () => new WeakMap<ActiveScope, SavepointLevel>());
 
 /**
  * One level of ORM transactions in a scope: the scope's own transaction (depth 0), or a savepoint in it.
@@ -140,12 +142,16 @@ export function refuseSettings(orm: string, settings: OrmTransactionSettings): v
   );
 }
 
-let cursors = 0;
+// Cursor names are unique per process: two bundled copies may stream in one scope.
+const cursors = processShared('orm-cursor-count', () => ({ count: 0 }));
 
 /**
  * Streams the rows of `statement` in chunks of `chunkSize` through a SQL cursor (`DECLARE ... NO SCROLL
  * CURSOR`, `FETCH n`): it runs on the scope's pipelined connection, where node-postgres's own cursor
  * cannot. The cursor is closed when the caller stops early; an error ends the stream with that error.
+ * PostgreSQL declares cursors over queries only: a data-modifying statement (`INSERT/UPDATE/DELETE ...
+ * RETURNING`, or a `WITH` holding one) runs whole, as node-postgres's cursor runs it at its first read, and its
+ * rows are handed out in chunks of the same size.
  */
 export async function* streamRows(
   level: SavepointLevel,
@@ -154,7 +160,12 @@ export async function* streamRows(
 ): AsyncGenerator<Record<string, unknown>[]> {
   if (!Number.isInteger(chunkSize) || chunkSize < 1)
     throw new TypeError(`chunkSize must be a positive integer, got ${String(chunkSize)}`);
-  const name = `cgk_cursor_${++cursors}`;
+  if (!isQuery(statement.text)) {
+    const { rows } = await level.run(statement);
+    for (let start = 0; start < rows.length; start += chunkSize) yield rows.slice(start, start + chunkSize);
+    return;
+  }
+  const name = `cgk_cursor_${++cursors.count}`;
   await level.run({ ...statement, text: `declare ${name} no scroll cursor for ${statement.text}` });
   let failed = false;
   try {
@@ -170,4 +181,17 @@ export async function* streamRows(
     // After a failed FETCH the transaction is aborted and the cursor gone with it: nothing to close.
     if (!failed) await level.run({ text: `close ${name}` });
   }
+}
+
+const LEADING_NOISE = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/|\()+/;
+
+/**
+ * Whether a cursor can be declared over `text`: a SELECT, VALUES or TABLE, or a WITH without a data-modifying
+ * word anywhere (a word that only looks like one, in a string or a name, costs a buffered read, never an error).
+ */
+export function isQuery(text: string): boolean {
+  const rest = text.replace(LEADING_NOISE, '');
+  const first = /^[a-z]+/i.exec(rest)?.[0]?.toLowerCase();
+  if (first === 'select' || first === 'values' || first === 'table') return true;
+  return first === 'with' && !/\b(insert|update|delete|merge)\b/i.test(rest);
 }

@@ -4,22 +4,55 @@ import { assertValidSlug } from '../sql/identifier.js';
 /** Header names are matched case-insensitively; this is the one read unless told otherwise. */
 export const DEFAULT_TENANT_HEADER = 'x-tenant-slug';
 
+/**
+ * Subdomains that name no tenant by default: with `rootDomain`, a request to `www.example.com` or
+ * `api.example.com` resolves to no tenant (`null`) rather than to tenant `www`. Replace the list with
+ * `reservedSubdomains`.
+ */
+export const DEFAULT_RESERVED_SUBDOMAINS: readonly string[] = Object.freeze([
+  'www',
+  'api',
+  'app',
+  'admin',
+  'auth',
+  'login',
+  'mail',
+  'static',
+  'assets',
+  'cdn',
+  'status',
+  'docs',
+  'blog',
+  'help',
+  'support',
+]);
+
 /** Where getTenantFromRequest() looks. */
 export interface TenantRequestOptions {
   /** Header carrying the slug; default `x-tenant-slug`. */
   header?: string;
   /**
    * With e.g. `shop.example.com`, a request to `acme.shop.example.com` resolves to `acme` (the header wins if
-   * both are present).
+   * both are present). Without it no subdomain is read. A trailing dot (`example.com.`) is allowed. The
+   * subdomain maps to a slug by lowercasing it and turning each `-` into `_` (a DNS label cannot hold `_`, a slug
+   * cannot hold `-`): `my-store.example.com` is tenant `my_store`.
    */
   rootDomain?: string;
+  /** Subdomains that are not tenants (resolve to `null`); default `DEFAULT_RESERVED_SUBDOMAINS`. */
+  reservedSubdomains?: readonly string[];
+  /**
+   * `true` when a proxy in front of the application sets `X-Forwarded-Host` (Vercel, most load balancers): the
+   * host is then read from it (the last value of a list: the one the nearest proxy added). Otherwise that
+   * header is ignored, since any client can send it. Default `false`.
+   */
+  trustProxy?: boolean;
 }
 
-/** A Fetch `Request`/`NextRequest`, a Node `IncomingMessage`, or a plain headers object. */
-export type TenantRequest =
-  | { headers: { get(name: string): string | null } }
-  | { headers: Record<string, string | string[] | undefined> }
-  | Record<string, string | string[] | undefined>;
+/** The headers of a request: a Fetch `Headers` (what Next.js's `headers()` returns) or a plain record. */
+export type TenantHeaders = { get(name: string): string | null } | Record<string, string | string[] | undefined>;
+
+/** A Fetch `Request`/`NextRequest`, a Node `IncomingMessage`, a Fetch `Headers`, or a plain headers object. */
+export type TenantRequest = { headers: TenantHeaders } | TenantHeaders;
 
 /**
  * The tenant slug a request is for, or `null` when it names none. Reads the configured header, then (with
@@ -38,20 +71,22 @@ export function getTenantFromRequest(request: TenantRequest, options: TenantRequ
   const fromHeader = read(options.header ?? DEFAULT_TENANT_HEADER);
   if (fromHeader !== null) return assertValidSlug(fromHeader.trim());
   if (options.rootDomain) {
-    const host = read('x-forwarded-host') ?? read('host');
-    if (host) return subdomainOf(host, options.rootDomain);
+    // X-Forwarded-Host only from a proxy the caller vouches for: a client can send any header.
+    const host = (options.trustProxy === true ? read('x-forwarded-host') : null) ?? read('host');
+    if (host) return subdomainOf(host, options.rootDomain, options.reservedSubdomains ?? DEFAULT_RESERVED_SUBDOMAINS);
   }
   return null;
 }
 
-function subdomainOf(hostHeader: string, rootDomain: string): string | null {
-  const host = (hostHeader.split(',')[0] ?? '').trim().toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
-  const root = rootDomain.toLowerCase().replace(/^\./, '');
+function subdomainOf(hostHeader: string, rootDomain: string, reserved: readonly string[]): string | null {
+  const host = hostHeader.trim().toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+  const root = rootDomain.trim().toLowerCase().replace(/^\./, '').replace(/\.$/, '');
   if (!host.endsWith(`.${root}`)) return null;
   const sub = host.slice(0, -(root.length + 1));
-  if (sub === 'www') return null;
+  if (reserved.some((name) => name.toLowerCase() === sub)) return null;
   if (sub.includes('.')) throw new InvalidSlugError(sub, `"${host}" has more than one label before ${root}`);
-  return assertValidSlug(sub);
+  // A DNS label cannot hold "_" and a slug cannot hold "-": my-store.example.com is tenant my_store.
+  return assertValidSlug(sub.replaceAll('-', '_'));
 }
 
 function headerReader(request: TenantRequest): (name: string) => string | null {
@@ -103,8 +138,8 @@ function single(value: string | null, name: string): string | null {
   if (value === null) return null;
   const parts = [...new Set(value.split(',').map((part) => part.trim()))].filter((part) => part !== '');
   if (parts.length === 0) return null;
-  if (parts.length > 1 && name.toLowerCase() !== 'x-forwarded-host') {
-    throw new InvalidSlugError(value, `header ${name} carries several different values`);
-  }
+  // A proxy that appends to X-Forwarded-Host puts its value last; what comes before it came from the client.
+  if (name.toLowerCase() === 'x-forwarded-host') return parts[parts.length - 1] ?? null;
+  if (parts.length > 1) throw new InvalidSlugError(value, `header ${name} carries several different values`);
   return parts[0] ?? null;
 }

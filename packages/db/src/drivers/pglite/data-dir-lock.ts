@@ -1,5 +1,7 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ConnectionError } from '../../errors/index.js';
+import { LIBRARY_VERSION, processWide } from '../../process/shared.js';
 
 /**
  * One process at a time on an embedded data directory. PGlite has no lock of its own: two processes that
@@ -7,7 +9,15 @@ import { ConnectionError } from '../../errors/index.js';
  * `tenant:create` both reporting success with one tenant left, "could not read blocks", a directory that
  * no longer starts). The lock is a file beside the directory (`<dir>.lock`) created with O_EXCL and holding
  * the owner's pid; a lock whose process is gone (killed, crashed) is stale and taken over.
+ *
+ * A lock file naming this very process is told apart by the in-process table below (one for every copy and
+ * version of the library, process/shared.ts): held here, it is never "another process" (one copy of the library
+ * shares its handle, drivers/pglite/handles.ts; a copy of another version is refused by name); not held here,
+ * it was left by an earlier process that had the same pid (a container's pid 1) and is stale.
  */
+
+/** Data directories (resolved) locked by this process, with the library version that holds each. */
+const heldHere = processWide('embedded-data-dir-locks', () => new Map<string, string>());
 
 /** How long a second process waits for the first to finish before giving up. */
 export const DATA_DIR_LOCK_WAIT_MS = 30_000;
@@ -28,12 +38,14 @@ export async function lockDataDir(
   waitMs = DATA_DIR_LOCK_WAIT_MS,
   onWait?: (pid: number) => void,
 ): Promise<DataDirLock> {
+  const key = resolve(dataDir);
   const path = `${dataDir}.lock`;
   const deadline = Date.now() + waitMs;
   let told = false;
   for (;;) {
+    refuseHeldHere(key, dataDir);
     const holder = tryCreate(path);
-    if (holder === undefined) return held(path);
+    if (holder === undefined) return held(path, key);
     if (!isAlive(holder)) {
       // Stale: its process is gone. Removing it races only with another taker, and O_EXCL settles that.
       removeQuietly(path);
@@ -72,10 +84,26 @@ function tryCreate(path: string): number | undefined {
   }
 }
 
+/** This process already holds `key`: through another library version (refused by name) or this one (a bug). */
+function refuseHeldHere(key: string, dataDir: string): void {
+  const version = heldHere.get(key);
+  if (version === undefined) return;
+  throw new ConnectionError(
+    `The embedded database in ${dataDir} is already open in this process, ` +
+      `by @cgk/db ${version} (this copy is ${LIBRARY_VERSION})`,
+    {
+      hint:
+        'Two versions of @cgk/db are installed in this application (npm ls @cgk/db): dedupe them, so that every part of ' +
+        'the application uses one copy; copies of one version share the embedded database.',
+    },
+  );
+}
+
 function isAlive(pid: number): boolean {
   if (pid === 0) return false;
   if (!Number.isInteger(pid) || pid < 0) return true;
-  if (pid === process.pid) return true;
+  // Our own pid in a lock we do not hold (refuseHeldHere ran first): left by an earlier process with this pid.
+  if (pid === process.pid) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -84,11 +112,13 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function held(path: string): DataDirLock {
+function held(path: string, key: string): DataDirLock {
+  heldHere.set(key, LIBRARY_VERSION);
   let released = false;
   const release = () => {
     if (released) return;
     released = true;
+    heldHere.delete(key);
     process.removeListener('exit', release);
     removeQuietly(path);
   };

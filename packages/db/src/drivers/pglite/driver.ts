@@ -6,6 +6,7 @@ import { normalizeDriverError } from '../errors.js';
 import { nodePostgresParsers } from './parsers.js';
 import { pgliteSeedFor } from './seed.js';
 import { settle } from '../results.js';
+import { splitStatements } from '../../sql/split.js';
 import { RELEASED, transactionOn } from '../session.js';
 import type { Driver, QueryResult, Session, Settled, Statement } from '../types.js';
 
@@ -83,17 +84,7 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
 
   const run = async (db: PGlite, statement: Statement): Promise<QueryResult> => {
     try {
-      const result = await db.query<Record<string, unknown>>(
-        statement.text,
-        statement.values as unknown[] | undefined,
-        queryOptions(statement),
-      );
-      return {
-        rows: result.rows,
-        rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length,
-        fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
-        command: result.command ?? commandOf(statement.text),
-      };
+      return await runOn(db, statement);
     } catch (error) {
       throw normalizeDriverError(error, target);
     }
@@ -166,6 +157,41 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
       dirLock?.release();
     },
   };
+}
+
+/**
+ * One statement on PGlite, in node-postgres's result shape. A parameterless text of several statements goes as
+ * one simple query (PGlite's `query` takes one statement) and answers with the last statement's result, as
+ * node-postgres does. PGlite describes a column by name and type only (no table, column, size, modifier, format).
+ */
+async function runOn(db: PGlite, statement: Statement): Promise<QueryResult> {
+  const options = queryOptions(statement);
+  if ((statement.values?.length ?? 0) === 0 && severalStatements(statement.text)) {
+    const results = await db.exec(statement.text, options);
+    const last = results[results.length - 1];
+    const text = splitStatements(statement.text).at(-1)?.text ?? statement.text;
+    const rows = (last?.rows ?? []) as Record<string, unknown>[];
+    return {
+      rows,
+      rowCount: last?.affectedRows || rows.length,
+      fields: (last?.fields ?? []).map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
+      command: commandOf(text),
+    };
+  }
+  const result = await db.query<Record<string, unknown>>(statement.text, statement.values as unknown[] | undefined, options);
+  return {
+    rows: result.rows,
+    rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length,
+    fields: result.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
+    command: result.command ?? commandOf(statement.text),
+  };
+}
+
+/** Whether `text` holds more than one statement: a `;` followed by more text, then psql's own split to be sure. */
+function severalStatements(text: string): boolean {
+  const semicolon = text.indexOf(';');
+  if (semicolon === -1 || text.slice(semicolon + 1).trim() === '') return false;
+  return splitStatements(text).length > 1;
 }
 
 function commandOf(text: string): string {
