@@ -80,7 +80,9 @@ function tenantPrelude(slug: string, schema: string, roles: { databaseTag: strin
     const tag = roles.databaseTag ? '' : `, ${DATABASE_TAG_EXPRESSION} as database_tag`;
     role = `, case when ${found} then set_config('role', ${name}, true) end as role${tag}`;
   }
-  const path = inlineLiteral(`${schema}, public`);
+  // The tenant first (its tables win over platform tables of the same name), then the extensions schema
+  // (extension functions, types and operators: docs/setup/DATABASE.md, "Adding your own tables"), then public.
+  const path = inlineLiteral(`${schema}, extensions, public`);
   return { text: `select set_config('search_path', ${path}, true) as search_path, ${found} as found${role}` };
 }
 
