@@ -338,3 +338,80 @@ describe('releasing (npm run release)', () => {
     expect(result.stdout.trim()).toBe('function PostgresError');
   });
 });
+
+describe("an application's own migration sets, from the installed tarballs (issue #25)", () => {
+  const EXTENSIONS = `-- the extensions tenant tables use
+create schema if not exists extensions;
+grant usage on schema extensions to public;
+create extension if not exists "uuid-ossp" with schema extensions;
+`;
+  const USERS =
+    '-- the app users, per tenant\ncreate table users (id uuid primary key default gen_random_uuid(), email text not null);\n';
+  const NOTES =
+    '-- notes with uuid-ossp keys\ncreate table notes (id uuid primary key default uuid_generate_v4(), title text);\n';
+  const SCOPE = `
+    import { withTenant, sql, closeDatabase } from '@cgk/db';
+    await withTenant('a', () => sql\`insert into users (email, name) values ('ann@a.test', 'Ann')\`);
+    await withTenant('a', () => sql\`insert into notes (title) values ('hello')\`);
+    const users = await withTenant('a', async () => (await sql\`select email, name from users\`).rows);
+    const others = await withTenant('b', async () => (await sql\`select count(*)::int as n from users\`).rows);
+    const tracked = (await sql\`
+      select 'tenant_a' as schema, migration_set, count(*)::int as n from tenant_a.schema_migrations group by 2
+      union all
+      select 'tenant_b', migration_set, count(*)::int from tenant_b.schema_migrations group by 2
+      order by 1, 2\`).rows;
+    await closeDatabase();
+    console.log(JSON.stringify({ users, others, tracked }));
+  `;
+
+  /** The acceptance of #25 in an app of its own: configure, set up, two tenants, a third file, migrate, check. */
+  async function scenario(name: string, env: Record<string, string | undefined>) {
+    const dir = join(full.dir, `app-sets-${name}`);
+    mkdirSync(join(dir, 'db/public'), { recursive: true });
+    mkdirSync(join(dir, 'db/tenant'), { recursive: true });
+    write(dir, 'cgk.config.json', JSON.stringify({ migrations: { public: ['db/public'], tenant: ['db/tenant'] } }));
+    write(join(dir, 'db/public'), '001_extensions.sql', EXTENSIONS);
+    write(join(dir, 'db/tenant'), '001_users.sql', USERS);
+    write(join(dir, 'db/tenant'), '002_notes.sql', NOTES);
+    const cgk = (args: string[]) => runOk('npx', ['--offline', 'cgk', ...args], { cwd: dir, env, timeoutMs: 180_000 });
+    expect((await cgk(['setup:database'])).stdout).toContain('public/001_extensions.sql');
+    for (const slug of ['a', 'b']) expect((await cgk(['tenant:create', slug])).stdout).toContain('with 15 migrations');
+    const made = JSON.parse((await cgk(['migration:new', 'user_names', '--json'])).stdout);
+    expect(made.file.filename).toBe('003_user_names.sql');
+    writeFileSync(made.file.path, '-- a name for users\nalter table users add column name text;\n');
+    const migrated = JSON.parse((await cgk(['migrate', '--json'])).stdout);
+    expect(migrated.tenants.migrated).toEqual([
+      { slug: 'a', applied: ['tenant/003_user_names.sql'] },
+      { slug: 'b', applied: ['tenant/003_user_names.sql'] },
+    ]);
+    expect((await cgk(['migrate:status'])).stdout).toContain('Everything is up to date.');
+    const doctor = JSON.parse((await run('npx', ['--offline', 'cgk', 'doctor', '--json'], { cwd: dir, env })).stdout);
+    expect(doctor.checks.filter((c: { status: string }) => c.status === 'fail')).toEqual([]);
+    expect(doctor.checks.find((c: { name: string }) => c.name === 'migrations').status).toBe('ok');
+    write(dir, 'scope.mjs', SCOPE);
+    const scope = await runOk(process.execPath, ['scope.mjs'], { cwd: dir, env, timeoutMs: 180_000 });
+    expect(JSON.parse(scope.stdout.trim().split('\n').pop()!)).toEqual({
+      users: [{ email: 'ann@a.test', name: 'Ann' }],
+      others: [{ n: 0 }],
+      tracked: [
+        { schema: 'tenant_a', migration_set: 'platform', n: 13 },
+        { schema: 'tenant_a', migration_set: 'tenant', n: 3 },
+        { schema: 'tenant_b', migration_set: 'platform', n: 13 },
+        { schema: 'tenant_b', migration_set: 'tenant', n: 3 },
+      ],
+    });
+  }
+
+  it('on PostgreSQL: every tenant has every file once, status up to date, doctor clean, a scope reads its own users', async () => {
+    const own = await createTestDatabase('cgk_pack_sets');
+    try {
+      await scenario('pg', { DATABASE_URL: own.url });
+    } finally {
+      await own.drop();
+    }
+  });
+
+  it('the same on the embedded PostgreSQL', async () => {
+    await scenario('embedded', {});
+  });
+});

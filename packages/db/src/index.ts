@@ -119,4 +119,10 @@ export {
   type TenantPendingStatus,
   type AppliedMigration,
   type MigrationStatusOptions,
+  type MigrationSetSpec,
+  type MigrationSets,
+  type FleetStop,
+  createMigrationFile,
+  type NewMigrationFile,
 } from './migrations/index.js';
+export { configuredMigrationSets, findConfigFile, type ConfigSource } from './config/migration-sets.js';

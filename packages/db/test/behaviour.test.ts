@@ -156,7 +156,7 @@ describe.each(driverFixtures)('behaviour on $name', (fixture) => {
         const b = await sql<{ tenant: string; tx: string }>`select tenant, txid_current()::text as tx from marker`;
         return { ...a.rows[0]!, ...b.rows[0]!, sameTx: a.rows[0]!.tx === b.rows[0]!.tx };
       });
-      expect(seen).toMatchObject({ path: 'tenant_iso2, public', tenant: 'iso2', sameTx: true });
+      expect(seen).toMatchObject({ path: 'tenant_iso2, extensions, public', tenant: 'iso2', sameTx: true });
       expect(currentTenant()).toBeUndefined();
     });
 

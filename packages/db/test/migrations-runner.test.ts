@@ -82,7 +82,7 @@ function runnerScenarios(label: string, open: () => Database) {
       await exec('create schema tenant_where');
       throwIfFailed(await migrateTenant(db(), 'where', { tenantDir: dir }));
       expect(await rows('select schema_name, path from tenant_where.whereami')).toEqual([
-        { schema_name: 'tenant_where', path: 'tenant_where' },
+        { schema_name: 'tenant_where', path: 'tenant_where, extensions' },
       ]);
       expect((await rows("select current_setting('search_path') as path"))[0]!.path).not.toContain('tenant_where');
     });

@@ -151,7 +151,7 @@ describe.each(['vercel', 'neon'] as const)('the %s driver through a local WebSoc
         (select count(*)::int from orders) as n, pg_current_xact_id_if_assigned() is not null as xact`;
       return { inside: inside.rows[0], role: (await sql<{ r: string }>`select current_user as r`).rows[0]?.r };
     });
-    expect(result.inside).toEqual({ path: 'tenant_acme, public', n: 1, xact: true });
+    expect(result.inside).toEqual({ path: 'tenant_acme, extensions, public', n: 1, xact: true });
     expect(result.role).toMatch(/^ct_[0-9a-f]{8}_acme$/);
     expect((await db.sql`select * from tenant_acme.orders`).rows).toEqual([{ id: 1, status: 'pending' }]);
     // Outside the scope: no tenant in the path, and the other tenant never saw the row.

@@ -55,7 +55,7 @@ describe.each([pgFixture, pgliteFixture, neonFixture])('ORMs in the tenant scope
       const viaModule = (await sql.query<Seen>(SEEN)).rows[0]!;
       return [viaDrizzle, viaKysely, viaSql, viaModule];
     });
-    expect(seen[0]!.path).toBe('tenant_orm0, public');
+    expect(seen[0]!.path).toBe('tenant_orm0, extensions, public');
     for (const other of seen.slice(1)) expect(other).toEqual(seen[0]);
     const outside = (await db.sql.query<Seen>(SEEN)).rows[0]!;
     expect(outside.path).not.toContain('tenant_');

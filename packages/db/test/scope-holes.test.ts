@@ -41,9 +41,9 @@ describe.each(driverFixtures)('scope holes on $name', (fixture) => {
   it('runs the query of a returned, un-awaited thenable inside the scope', async () => {
     const inside = await db.withTenant('hole0', (scoped) => scoped.query<Seen>(SEEN).then((r) => r.rows[0]!));
     const plain = await db.withTenant('hole0', () => lazyQuery(db, SEEN));
-    expect(plain).toMatchObject({ path: 'tenant_hole0, public', role: inside.role });
+    expect(plain).toMatchObject({ path: 'tenant_hole0, extensions, public', role: inside.role });
     const fromAsync = await db.withTenant('hole0', async () => lazyQuery(db, SEEN));
-    expect(fromAsync).toMatchObject({ path: 'tenant_hole0, public', role: inside.role });
+    expect(fromAsync).toMatchObject({ path: 'tenant_hole0, extensions, public', role: inside.role });
     // A thenable that resolves to another thenable: both run in the scope.
     const chained = await db.withTenant(
       'hole1',
@@ -54,7 +54,7 @@ describe.each(driverFixtures)('scope holes on $name', (fixture) => {
           },
         }) as unknown as PromiseLike<Seen>,
     );
-    expect(chained.path).toBe('tenant_hole1, public');
+    expect(chained.path).toBe('tenant_hole1, extensions, public');
     const outside = await lazyQuery(db, SEEN);
     expect(outside.path).not.toContain('tenant_');
   });

@@ -14,18 +14,30 @@ export const registerMigrate: Register = (program, ctx, done) => {
     .command('migrate')
     .option('--concurrency <n>', `tenants migrated at once, 1-${MAX_CONCURRENCY}`, parseConcurrency, 4)
     .option('--verify', "check every tenant's own schema_migrations instead of trusting the summary table (slower)")
+    .option('--tenants <slugs>', 'only these tenants (comma-separated slugs)', parseSlugs)
+    .option('--canary <n>', 'migrate n tenants first; if any of them fails, stop (the rest stay untouched)', parseCount)
+    .option('--max-failures <n>', 'start no other tenant after n have failed', parseCount)
+    .option('--lock-timeout <duration>', 'a tenant whose tables stay locked longer (e.g. 5s, 500ms) fails fast', parseDuration)
     .summary('apply pending migrations: public schema, then every tenant')
     .description(
       'Applies the pending public-schema migrations, then the pending tenant migrations of every tenant, ' +
-        'several tenants at a time. A failing tenant does not stop the others; the exit code is 1 if any ' +
-        'failed. Finding nothing to do costs a couple of queries, whatever the number of tenants.',
+        "several tenants at a time: the platform's, then the application's own sets (cgk.config.json, " +
+        'CGK_PUBLIC_MIGRATIONS, CGK_TENANT_MIGRATIONS). A failing tenant does not stop the others (unless ' +
+        '--canary or --max-failures say so); the exit code is 1 if any failed. Finding nothing to do costs a ' +
+        'couple of queries, whatever the number of tenants.',
     )
-    .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli migrate\n  $ npx @cgk/cli migrate --concurrency 8 --json')
-    .action(async (opts: { concurrency: number; verify?: boolean }) => {
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ npx @cgk/cli migrate\n  $ npx @cgk/cli migrate --concurrency 8 --json\n' +
+        '  $ npx @cgk/cli migrate --canary 5 --max-failures 10 --lock-timeout 5s\n  $ npx @cgk/cli migrate --tenants acme,globex',
+    )
+    .action(async (opts: MigrateFlags) => {
       const { migratePublic, migrateTenants } = lib();
       const db = ctx.database();
       const pub = await migratePublic(db);
-      const publicApplied = pub.results.filter((r) => r.status === 'Success').map((r) => r.filename);
+      const publicApplied = pub.results
+        .filter((r) => r.status === 'Success')
+        .map((r) => (r.set ? `${r.set}/${r.filename}` : r.filename));
       const publicDoc = { applied: publicApplied, upToDate: pub.results.filter((r) => r.status === 'Skipped').length };
       if (pub.error) {
         done(out.error(pub.error, { public: publicDoc }));
@@ -38,6 +50,7 @@ export const registerMigrate: Register = (program, ctx, done) => {
           concurrency: opts.concurrency,
           verify: opts.verify === true,
           onProgress: (p) => progress.update(p),
+          ...waveOptions(opts),
         });
       } finally {
         progress.finish();
@@ -54,6 +67,7 @@ export const registerMigrate: Register = (program, ctx, done) => {
         migrated: fleet.tenants.filter((t) => t.status === 'Success').map((t) => ({ slug: t.slug, applied: t.applied })),
         failed: fleet.failed.map((t) => ({ slug: t.slug, applied: t.applied, error: t.error ? errorJson(t.error) : undefined })),
         ...(opts.verify ? { disagreements: fleet.disagreements } : {}),
+        ...(fleet.stopped ? { stopped: fleet.stopped, notStarted: fleet.notStarted } : {}),
         durationMs: Math.round(fleet.durationMs),
       };
       const failed = tenantsDoc.failed.length;
@@ -92,10 +106,17 @@ export const registerMigrate: Register = (program, ctx, done) => {
             `  ${String(a.version).padStart(3, '0')}_${a.name}: ` +
               (a.changed ? 'file changed after it was applied' : 'no such file (applied by a newer release?)'),
           );
+        for (const set of status.publicSets ?? [])
+          lines.push(
+            `public (${set.set}): ${set.applied.length} applied, ${set.pending.length} pending` +
+              (set.pending.length ? ` (${set.pending.map((m) => m.filename).join(', ')})` : ''),
+          );
         if (!t.registry) lines.push('tenants: no tenant registry yet (public.organizations)');
         else {
           lines.push(...fleetLines(t));
         }
+        const publicDone = [p, ...(status.publicSets ?? [])].every((x) => x.initialized && x.upToDate);
+        if (publicDone && t.registry && t.upToDate === t.total) lines.push('Everything is up to date.');
         return lines;
       });
       done(EXIT_OK);
@@ -109,7 +130,7 @@ function fleetLines(t: Awaited<ReturnType<Lib['migrationStatus']>>['tenants']): 
   );
   const lines = [
     `tenants: ${plural(t.total, 'tenant')}, ${t.upToDate} up to date, ${t.pending} with pending migrations` +
-      `${odd.map((o) => `, ${o}`).join('')} (latest tenant migration: ${String(t.latest).padStart(3, '0')})`,
+      `${odd.map((o) => `, ${o}`).join('')} (latest tenant migration: ${latestLabel(t)})`,
   ];
   const shown = t.tenants.slice(0, 50);
   for (const x of shown) {
@@ -134,6 +155,56 @@ function fleetLines(t: Awaited<ReturnType<Lib['migrationStatus']>>['tenants']): 
     );
   if (t.pending > 0) lines.push('Run: npx @cgk/cli migrate');
   return lines;
+}
+
+interface MigrateFlags {
+  concurrency: number;
+  verify?: boolean;
+  tenants?: string[];
+  canary?: number;
+  maxFailures?: number;
+  lockTimeout?: number;
+}
+
+/** The waves options of `migrateTenants`, from the flags given. */
+function waveOptions(opts: MigrateFlags) {
+  return {
+    ...(opts.tenants ? { slugs: opts.tenants } : {}),
+    ...(opts.canary !== undefined ? { canary: opts.canary } : {}),
+    ...(opts.maxFailures !== undefined ? { maxFailures: opts.maxFailures } : {}),
+    ...(opts.lockTimeout !== undefined ? { lockTimeout: opts.lockTimeout } : {}),
+  };
+}
+
+function parseSlugs(value: string): string[] {
+  const slugs = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (slugs.length === 0) throw new InvalidArgumentError('expected one or more slugs, comma-separated');
+  return slugs;
+}
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
+  return n;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+
+/** `500ms`, `5s`, `2m`, or a number of milliseconds. */
+function parseDuration(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  const ms = match ? Number(match[1]) * UNITS[match[2] ?? 'ms']! : Number.NaN;
+  if (!Number.isFinite(ms) || ms < 1) throw new InvalidArgumentError('expected a duration such as 500ms, 5s or 2m');
+  return Math.round(ms);
+}
+
+/** `013`, or with the application's sets `013, app 002`. */
+function latestLabel(t: Awaited<ReturnType<Lib['migrationStatus']>>['tenants']): string {
+  const pad = (n: number) => String(n).padStart(3, '0');
+  return [pad(t.latest), ...(t.sets ?? []).slice(1).map((s) => `${s.set} ${pad(s.latest)}`)].join(', ');
 }
 
 function parseConcurrency(value: string): number {
@@ -213,6 +284,12 @@ function fleetSummary(
     ...(failed > 20 ? [`  ... and ${failed - 20} more failures (--json lists them all)`] : []),
     ...(verify && fleet.disagreements.length > 0
       ? [`repaired ${plural(fleet.disagreements.length, 'summary row')}: ${repaired}`]
+      : []),
+    ...(fleet.stopped
+      ? [
+          `stopped: ${fleet.stopped === 'canary' ? 'a canary tenant failed' : 'too many tenants failed (--max-failures)'}; ` +
+            `${plural(fleet.notStarted, 'pending tenant')} not started (untouched)`,
+        ]
       : []),
   ];
 }

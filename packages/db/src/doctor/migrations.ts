@@ -13,13 +13,19 @@ export function describeMigrations(status: MigrationStatusReport): DoctorCheck {
       hint: 'Run: npx @cgk/cli setup:database',
     };
   }
-  const publicPending = status.public.pending.length;
+  const publicSets = [status.public, ...(status.publicSets ?? [])];
+  const publicPending = publicSets.reduce((n, set) => n + set.pending.length, 0);
+  const publicApplied = publicSets.reduce((n, set) => n + set.applied.length, 0);
+  const appSets = (status.publicSets ?? []).length + Math.max(0, (status.tenants.sets?.length ?? 1) - 1);
   const { total, pending, upToDate, ahead, changed: tenantsChanged } = status.tenants;
   const odd = `${ahead ? `, ${ahead} ahead of the files` : ''}${tenantsChanged ? `, ${tenantsChanged} with changed files` : ''}`;
   const detail =
-    `public: ${status.public.applied.length} applied, ${publicPending} pending; ` +
-    `tenants: ${total} total, ${upToDate} up to date, ${pending} with pending migrations${odd}`;
-  const changed = status.public.applied.filter((a) => a.changed).map((a) => migrationFilename(a.version, a.name));
+    `public: ${publicApplied} applied, ${publicPending} pending; ` +
+    `tenants: ${total} total, ${upToDate} up to date, ${pending} with pending migrations${odd}` +
+    (appSets > 0 ? ` (with the application's ${appSets === 1 ? 'set' : `${appSets} sets`})` : '');
+  const changed = publicSets.flatMap((set) =>
+    set.applied.filter((a) => a.changed).map((a) => (set.set ? `${set.set}/` : '') + migrationFilename(a.version, a.name)),
+  );
   if (changed.length > 0) {
     return {
       name,

@@ -15,7 +15,10 @@ export interface SetupReport {
   /** Where: the connection string without its password, or the embedded data directory. */
   target: string;
   serverVersion: string;
-  /** Public migrations applied by this run (file names); empty when all were applied before. */
+  /**
+   * Public migrations applied by this run (file names; `set/file` for the application's sets, which run after
+   * the platform's); empty when all were applied before.
+   */
   applied: string[];
   alreadyApplied: number;
   /** The platform tables found by the final check. */
@@ -30,7 +33,8 @@ export interface SetupReport {
 
 /**
  * The spec's four steps: (1) find the database (`DATABASE_URL`, or the embedded PostgreSQL when unset),
- * (2) test the connection, (3) apply the public schema's pending migrations, (4) verify that every platform
+ * (2) test the connection, (3) apply the public schema's pending migrations (the platform's, then every
+ * configured set of the application's: cgk.config.json, CGK_PUBLIC_MIGRATIONS), (4) verify that every platform
  * table exists. Idempotent: a second run applies nothing and reports the same tables. Throws
  * `ConnectionError` / `ConfigError` with a hint when step 1 or 2 fails, and a `CGK_MIGRATION` error
  * naming the file when step 3 does.
@@ -64,7 +68,7 @@ export async function setupDatabase(options: { db?: Database } = {}): Promise<Se
     reason: db.config.reason,
     target: db.config.url ? redactSecrets(db.config.url) : (db.config.dataDir ?? 'embedded PostgreSQL (in memory)'),
     serverVersion: rows[0]?.version ?? 'unknown',
-    applied: run.results.filter((r) => r.status === 'Success').map((r) => r.filename),
+    applied: run.results.filter((r) => r.status === 'Success').map((r) => (r.set ? `${r.set}/${r.filename}` : r.filename)),
     alreadyApplied: run.results.filter((r) => r.status === 'Skipped').length,
     tables,
     durationMs: performance.now() - started,

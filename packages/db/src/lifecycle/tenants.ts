@@ -10,7 +10,7 @@ import {
   TransactionAbortedError,
 } from '../errors/index.js';
 import { assertValidSlug, schemaNameFor } from '../sql/identifier.js';
-import { migrateTenantInTransaction } from '../migrations/runner.js';
+import { migrateTenantInTransaction, type MigrateOptions } from '../migrations/runner.js';
 import {
   dropTenantRoleSql,
   grantTenantRoleSql,
@@ -65,8 +65,10 @@ export interface LifecycleOptions {
 
 /** Options of createTenant(). */
 export interface CreateTenantOptions extends LifecycleOptions {
-  /** Directory of tenant migrations; the package's own by default (tests inject failing ones). */
+  /** Directory of the platform's tenant migrations; the package's own by default (a test hook: tests inject failing ones). */
   tenantDir?: string | URL;
+  /** The application's migration sets; default: the configured ones (cgk.config.json, CGK_TENANT_MIGRATIONS). */
+  sets?: MigrateOptions['sets'];
 }
 
 const TENANT_COLUMNS = 'id, slug, name, status::text as status, created_at, updated_at';
@@ -122,7 +124,7 @@ export async function createTenant(input: CreateTenantInput, options: CreateTena
     await tx.exec(`create schema ${schema}${role}`).catch((error: unknown) => {
       throw isSqlState(error, '42P06') ? new TenantExistsError(slug) : error;
     });
-    const applied = await migrateTenantInTransaction(tx, slug, { tenantDir: options.tenantDir });
+    const applied = await migrateTenantInTransaction(tx, slug, { tenantDir: options.tenantDir, sets: options.sets });
     if (db.tenantRoles) await tx.exec(revokeBookkeepingSql(slug));
     await verifyQueryable(tx, schema, applied);
     await commit(tx, slug, 'tenant creation');

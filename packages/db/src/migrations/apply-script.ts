@@ -12,6 +12,8 @@ import {
   isLockBusy,
   isSentinel,
   LOCK_PREFIX,
+  lockName,
+  migrationPath,
   tryLockSql,
   upsertStateScript,
 } from './tracking.js';
@@ -32,7 +34,7 @@ export async function runSchemaAssuming(driver: Driver, target: RunTarget, assum
   const pending = migrations.slice(assumed);
   if (assumed > migrations.length || pending.length === 0 || pending.some((m) => m.noTransaction))
     return runSchema(driver, target);
-  const log = new RunLog(schema, migrations, assumed);
+  const log = new RunLog(schema, migrations, assumed, target.set);
   return settleRun(log, applyScripts(driver, target, pending, log));
 }
 
@@ -66,7 +68,7 @@ async function applyScript(driver: Driver, target: RunTarget, migration: Migrati
     const located =
       position !== undefined
         ? lineAt(migration.sql, position - fileStart)
-        : await locateByReplay(driver, schema, migration, error);
+        : await locateByReplay(driver, target, migration, error);
     throw asMigrationError(error, schema, migration, located);
   }
 }
@@ -77,14 +79,20 @@ async function applyScript(driver: Driver, target: RunTarget, migration: Migrati
  * version:checksum) with the files before this one.
  */
 function scriptAround(target: RunTarget, migration: Migration): { head: string; tail: string } {
-  const { schema, migrations } = target;
+  const { schema, migrations, set } = target;
   const version = migration.version;
   const asyncCommit = target.asyncCommit ? ", set_config('synchronous_commit', 'off', true)" : '';
+  const timeout =
+    target.lockTimeoutMs === undefined
+      ? ''
+      : `, set_config('lock_timeout', '${Math.max(1, Math.round(target.lockTimeoutMs))}ms', true)`;
   const expected = inlineLiteral(historyText(migrations.slice(0, version - 1)));
-  const lock = `${tryLockSql(inlineLiteral(LOCK_PREFIX + schema))}, set_config('search_path', ${inlineLiteral(schema)}, true)`;
+  const path = `set_config('search_path', ${inlineLiteral(migrationPath(schema))}, true)`;
+  const lock = `${tryLockSql(inlineLiteral(LOCK_PREFIX + lockName(schema, set)))}, ${path}`;
   const guard = `(case when ${HISTORY_SQL} = ${expected} then '1' else '${GUARD_FAILED}' end)::integer`;
-  const head = `${lock}${asyncCommit};\nselect ${guard} from ${quoteIdentifier(schema)}.schema_migrations;\n`;
-  let tail = `\n;\n${insertAppliedScript(schema, migration)};`;
-  if (target.tenant) tail += `\n${upsertStateScript(schema, version, prefixDigests(migrations)[version]!)};`;
+  const from = `${quoteIdentifier(schema)}.schema_migrations where migration_set = ${inlineLiteral(set)}`;
+  const head = `${lock}${asyncCommit}${timeout};\nselect ${guard} from ${from};\n`;
+  let tail = `\n;\n${insertAppliedScript(schema, set, migration)};`;
+  if (target.tenant) tail += `\n${upsertStateScript(schema, set, version, prefixDigests(migrations)[version]!)};`;
   return { head, tail };
 }

@@ -4,7 +4,15 @@ import { asMigrationError } from './failure.js';
 import { lineAt, prefixDigests, splitStatements, type Migration } from './files.js';
 import { appliedRowsOf, planRun } from './plan.js';
 import { commitWith, pipeline, type Step } from './steps.js';
-import { insertAppliedStatement, lockSession, selectAppliedStatement, unlockSession, upsertStateStatement } from './tracking.js';
+import {
+  insertAppliedStatement,
+  lockName,
+  lockSession,
+  migrationPath,
+  selectAppliedStatement,
+  unlockSession,
+  upsertStateStatement,
+} from './tracking.js';
 import type { RunTarget } from './types.js';
 
 /**
@@ -34,25 +42,30 @@ export async function applyInSession(
   migration: Migration,
 ): Promise<number | 'skipped'> {
   const { schema } = target;
+  const lock = lockName(schema, target.set);
   await commitWith(tx, [], schema);
   const session = await driver.acquire();
   // Reused only when its lock was taken and given back: a connection that failed either may be broken.
   let locked = false;
   let healthy = false;
   try {
-    await lockSession(session, schema);
+    await lockSession(session, lock);
     locked = true;
-    const plan = planRun(schema, target.migrations, appliedRowsOf((await session.query(selectAppliedStatement(schema))).rows));
+    const plan = planRun(
+      schema,
+      target.migrations,
+      appliedRowsOf((await session.query(selectAppliedStatement(schema, target.set))).rows),
+    );
     if (plan.error || plan.pending[0] !== migration) return 'skipped';
     const started = performance.now();
-    await runStatements(session, schema, migration);
+    await runStatements(session, target, migration);
     const durationMs = performance.now() - started;
     await record(session, target, migration, durationMs);
     return Math.round(durationMs);
   } finally {
     // A connection that cannot release its lock (a broken one) is closed, which releases it.
     if (locked)
-      healthy = await unlockSession(session, schema).then(
+      healthy = await unlockSession(session, lock).then(
         () => true,
         () => false,
       );
@@ -65,8 +78,10 @@ export async function applyInSession(
  * thrown with its line; a failing reset is thrown only when nothing failed before it (it never hides the
  * file's error).
  */
-async function runStatements(session: Session, schema: string, migration: Migration): Promise<void> {
-  await session.query({ text: "select set_config('search_path', $1, false)", values: [schema] });
+async function runStatements(session: Session, target: RunTarget, migration: Migration): Promise<void> {
+  const { schema } = target;
+  await session.query({ text: "select set_config('search_path', $1, false)", values: [migrationPath(schema)] });
+  if (target.lockTimeoutMs !== undefined) await session.query(sessionLockTimeout(target.lockTimeoutMs));
   let failure: { error: unknown; offset: number } | undefined;
   for (const statement of splitStatements(migration.sql)) {
     try {
@@ -77,7 +92,7 @@ async function runStatements(session: Session, schema: string, migration: Migrat
     }
   }
   try {
-    await session.exec('reset search_path');
+    await session.exec(target.lockTimeoutMs === undefined ? 'reset search_path' : 'reset search_path; reset lock_timeout');
   } catch (error) {
     if (!failure) throw error;
   }
@@ -90,12 +105,17 @@ async function runStatements(session: Session, schema: string, migration: Migrat
 /** The tracking row and the summary row, in one short transaction sent as one batch; throws its failure. */
 async function record(session: Session, target: RunTarget, migration: Migration, durationMs: number): Promise<void> {
   const { schema } = target;
-  const steps: Step[] = [{ text: 'begin' }, insertAppliedStatement(schema, migration, durationMs)];
+  const steps: Step[] = [{ text: 'begin' }, insertAppliedStatement(schema, target.set, migration, durationMs)];
   if (target.tenant)
-    steps.push(upsertStateStatement(schema, migration.version, prefixDigests(target.migrations)[migration.version]!));
+    steps.push(upsertStateStatement(schema, target.set, migration.version, prefixDigests(target.migrations)[migration.version]!));
   steps.push({ text: 'commit' });
   const bad = (await pipeline(session, steps)).find((r) => !r.ok);
   if (!bad || bad.ok) return;
   await session.exec('rollback').catch(() => undefined);
   throw asMigrationError(bad.error, schema, migration);
+}
+
+/** `lock_timeout` for the file's session (reset after it), as `lockTimeoutStatement` is for a transaction. */
+function sessionLockTimeout(ms: number) {
+  return { text: "select set_config('lock_timeout', $1, false)", values: [`${Math.max(1, Math.round(ms))}ms`] };
 }

@@ -30,10 +30,10 @@ export async function applyInTransaction(
   const steps: Step[] = [
     target.asyncCommit ? START_CLOCK_ASYNC_COMMIT : START_CLOCK,
     { exec: migration.sql },
-    insertAppliedStatement(schema, migration),
+    insertAppliedStatement(schema, target.set, migration),
   ];
   if (target.tenant)
-    steps.push(upsertStateStatement(schema, migration.version, prefixDigests(target.migrations)[migration.version]!));
+    steps.push(upsertStateStatement(schema, target.set, migration.version, prefixDigests(target.migrations)[migration.version]!));
   try {
     const [, , insert] = await commitWith(tx, steps, schema, migration);
     const value = insert?.rows[0]?.duration_ms;
@@ -43,7 +43,7 @@ export async function applyInTransaction(
     const cause = error.cause;
     const located =
       locationOf(migration, cause) ??
-      (cause instanceof QueryError ? await locateByReplay(driver, schema, migration, cause) : undefined);
+      (cause instanceof QueryError ? await locateByReplay(driver, target, migration, cause) : undefined);
     throw asMigrationError(cause, schema, migration, located);
   }
 }

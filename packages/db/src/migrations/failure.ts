@@ -69,9 +69,17 @@ export function asMigrationError(caught: unknown, schema: string, migration?: Mi
   );
 }
 
+/** SQLSTATE of a statement cancelled by `lock_timeout`. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
 function fileHint(error: unknown, schema: string, migration: Migration, location: Location | undefined): string | undefined {
   if (!(error instanceof QueryError)) return error instanceof CgkError ? error.hint : undefined;
   const source = `${migration.path}${location ? `:${location.line}` : ''}`;
+  if (error.sqlState === LOCK_NOT_AVAILABLE)
+    return (
+      `A table ${migration.filename} changes in ${schema} stayed locked by other sessions (traffic) longer than the lock ` +
+      'timeout; nothing of it was applied. Run the migrations again when it is quieter, or raise --lock-timeout.'
+    );
   return migration.noTransaction
     ? `${migration.filename} runs outside a transaction: its statements before the failing one stay applied, ` +
         `it is not recorded. Make them re-runnable (IF NOT EXISTS), fix the cause (${source}) and run the migrations again.`

@@ -39,45 +39,89 @@ export function registryTable(source: Exclude<TenantSource, 'schemas'>): string 
   return `${quoteIdentifier(source.schema ?? 'public')}.${quoteIdentifier(source.table)}`;
 }
 
+/** What every tenant should have of one set: its latest version and the digest of all its files. */
+export interface SetTarget {
+  name: string;
+  version: number;
+  digest: string;
+}
+
+/** The empty stand-in for a summary table that does not exist yet (status.ts: it creates nothing). */
+export const NO_STATE_TABLE =
+  '(select null::text as schema_name, null::text as migration_set, null::int as version, ' +
+  'null::text as checksum_digest where false)';
+
 /**
- * The one rule for "this tenant has something pending", over the summary row `s` (left-joined): no row, or a
- * version or digest other than the files' latest (`version`, `digest`: SQL, usually parameters). A tenant
+ * The common head of the fleet queries, over the summary `state`: `t` lists the tenants ($5: the selected
+ * slugs, or null for all), `x` the sets' targets ($1 names, $2 versions, $3 digests) and `c` how many sets
+ * each tenant has current. The one rule for "this tenant has something pending": fewer than $4 (every set)
+ * current, that is a set with no row, or with a version or digest other than the files' latest. A tenant
  * migrated by a newer release, or whose applied file changed, is pending too; its run then refuses it with
  * the precise error.
  */
-function pendingCondition(version: string, digest: string): string {
-  return `s.schema_name is null or s.version <> ${version} or s.checksum_digest <> ${digest}`;
+function fleetHead(source: string, state: string): string {
+  return `with t as (select * from (${source}) src where $5::text[] is null or src.slug = any($5::text[])),
+x as (select * from unnest($1::text[], $2::int[], $3::text[]) as x(migration_set, version, digest)),
+c as (select s.schema_name, count(*)::int as n from ${state} s
+      join x on x.migration_set = s.migration_set and x.version = s.version and x.digest = s.checksum_digest
+      group by s.schema_name)`;
+}
+
+const PENDING = 'coalesce(c.n, 0) < $4';
+
+function headValues(sets: readonly SetTarget[], slugs: readonly string[] | undefined): unknown[] {
+  return [sets.map((s) => s.name), sets.map((s) => s.version), sets.map((s) => s.digest), sets.length, slugs ?? null];
 }
 
 /** How many tenants there are and how many have something pending: one query, whatever the fleet's size. */
-export async function countFleet(driver: Driver, source: string, latest: number, digest: string, state = STATE_TABLE) {
+export async function countFleet(
+  driver: Driver,
+  source: string,
+  sets: readonly SetTarget[],
+  slugs?: readonly string[],
+  state = STATE_TABLE,
+) {
   const { rows } = await driver.query({
-    text: `with t as (${source})
-select count(*)::int as total,
-       count(*) filter (where ${pendingCondition('$1', '$2')})::int as pending
-from t left join ${state} s on s.schema_name = t.schema_name`,
-    values: [latest, digest],
+    text: `${fleetHead(source, state)}
+select count(*)::int as total, count(*) filter (where ${PENDING})::int as pending
+from t left join c on c.schema_name = t.schema_name`,
+    values: headValues(sets, slugs),
   });
   return { total: Number(rows[0]?.total ?? 0), pending: Number(rows[0]?.pending ?? 0) };
 }
 
-/** One keyset page of pending tenants after `last`, with their summary rows, ordered by slug. */
+/** A tenant's summary rows, as `pendingPage` returns them (a json array of [set, version, digest]). */
+export function stateRowsOf(value: unknown): Map<string, { version: number; digest: string }> {
+  const list = (typeof value === 'string' ? JSON.parse(value) : (value ?? [])) as Array<[string, number, string]>;
+  return new Map(list.map(([set, version, digest]) => [set, { version: Number(version), digest: String(digest) }]));
+}
+
+/** The json array of a tenant's summary rows, for `stateRowsOf`. */
+export function stateColumn(state: string): string {
+  return `(select json_agg(json_build_array(s.migration_set, s.version, s.checksum_digest))
+   from ${state} s where s.schema_name = t.schema_name) as state`;
+}
+
+/** One keyset page of tenants after `last` (pending ones, or all with `all`), with their summary rows, by slug. */
 export function pendingPage(
   source: string,
-  latest: number,
-  digest: string,
+  sets: readonly SetTarget[],
   last: string,
   limit: number,
-  state = STATE_TABLE,
+  options: { slugs?: readonly string[]; state?: string; all?: boolean } = {},
 ): Statement {
+  const state = options.state ?? STATE_TABLE;
+  const tracked = options.all
+    ? ",\n  to_regclass(quote_ident(t.schema_name) || '.schema_migrations') is not null as tracked"
+    : '';
   return {
-    text: `with t as (${source})
-select t.slug, t.schema_name, s.version, s.checksum_digest
-from t left join ${state} s on s.schema_name = t.schema_name
-where t.slug > $1 and (${pendingCondition('$2', '$3')})
+    text: `${fleetHead(source, state)}
+select t.slug, t.schema_name, ${PENDING} as pending, ${stateColumn(state)}${tracked}
+from t left join c on c.schema_name = t.schema_name
+where t.slug > $6${options.all ? '' : ` and ${PENDING}`}
 order by t.slug
-limit $4`,
-    values: [last, latest, digest, limit],
+limit $7`,
+    values: [...headValues(sets, options.slugs), last, limit],
   };
 }
 

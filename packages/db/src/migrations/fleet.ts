@@ -1,14 +1,22 @@
 import type { Driver } from '../drivers/types.js';
-import { CgkError, InvalidSlugError, MigrationError, MigrationFleetError, QueryError } from '../errors/index.js';
-import { isValidSlug } from '../sql/identifier.js';
+import {
+  CgkError,
+  InvalidSlugError,
+  MigrationError,
+  MigrationFleetError,
+  QueryError,
+  TenantNotFoundError,
+} from '../errors/index.js';
+import { assertValidSlug, isValidSlug } from '../sql/identifier.js';
 import { countFleet, tenantSourceSql, type TenantSource } from './fleet-source.js';
-import { pendingTenants, verifiedTenants, type FleetTask, type SummaryDisagreement } from './fleet-tasks.js';
+import { pendingTenants, setTargets, verifiedTenants, type FleetTask, type SummaryDisagreement } from './fleet-tasks.js';
+import { Waves, type FleetStop } from './fleet-waves.js';
 import { asMigrationError, passesThrough } from './failure.js';
 import { runSchemaAssuming } from './apply-script.js';
 import { runSchema } from './run-schema.js';
-import { loadMigrations, prefixDigests, type Migration } from './files.js';
+import { fileLabel, loadSets, type LoadedSet } from './sets.js';
 import { ensureStateTable } from './tracking.js';
-import { DEFAULT_TENANT_DIR, type DriverSource, type MigrateOptions, type MigrationResult } from './types.js';
+import type { DriverSource, MigrateOptions, MigrationResult, RunTarget } from './types.js';
 
 /**
  * Fleet work: every tenant, in one query when nothing is pending (docs/ARCHITECTURE.md, the fleet rules).
@@ -35,6 +43,7 @@ import { DEFAULT_TENANT_DIR, type DriverSource, type MigrateOptions, type Migrat
 
 export type { TenantSource } from './fleet-source.js';
 export type { SummaryDisagreement } from './fleet-tasks.js';
+export type { FleetStop } from './fleet-waves.js';
 
 /** Status of one tenant in a fleet run. */
 export type TenantRunStatus = 'Success' | 'UpToDate' | 'Error';
@@ -68,7 +77,7 @@ export interface TenantRunResult {
   error?: CgkError;
 }
 
-export interface MigrateTenantsOptions extends Pick<MigrateOptions, 'tenantDir'> {
+export interface MigrateTenantsOptions extends Pick<MigrateOptions, 'tenantDir' | 'sets'> {
   /**
    * How many tenants are migrated at once; default 4, at most the pool's size (`pool_max`). Each uses one
    * connection at a time (for a no-transaction file: the locked transaction's, ended before the file's own
@@ -89,6 +98,17 @@ export interface MigrateTenantsOptions extends Pick<MigrateOptions, 'tenantDir'>
    * before the run returns; a server crash mid-run only means the next run applies the lost ones again.
    */
   synchronousCommit?: boolean;
+  /** Only these tenants (slugs); one that does not exist is a `TenantNotFoundError` before any work. */
+  slugs?: readonly string[];
+  /** Migrate this many tenants first; when any of them fails, start no other (they stay untouched). */
+  canary?: number;
+  /** Start no tenant after this many have failed. */
+  maxFailures?: number;
+  /**
+   * Bound, in milliseconds, on a migration's wait for a table lock held by traffic (`lock_timeout`): that
+   * tenant fails fast (SQLSTATE 55P03, reported) instead of stalling its worker. Unset: the server's setting.
+   */
+  lockTimeout?: number;
 }
 
 /** The outcome of `migrateTenants`: per tenant, and the first error for callers that only want to know. */
@@ -105,6 +125,10 @@ export interface MigrateTenantsResult {
   disagreements: SummaryDisagreement[];
   /** Tenants migrated at once: `options.concurrency`, bounded by the driver's connections (`pool_max`). */
   concurrency?: number;
+  /** Set when the waves stopped the run early (`canary` failed, or `maxFailures` reached). */
+  stopped?: FleetStop;
+  /** Pending tenants never started because the run stopped early: untouched. */
+  notStarted: number;
   /** `MigrationFleetError` listing the failed tenants, or the error that stopped the run before any tenant. */
   error?: CgkError;
   durationMs: number;
@@ -126,7 +150,15 @@ export interface MigrateTenantsResult {
  */
 export async function migrateTenants(db: DriverSource, options: MigrateTenantsOptions = {}): Promise<MigrateTenantsResult> {
   const started = performance.now();
-  const outcome: MigrateTenantsResult = { total: 0, pending: 0, tenants: [], failed: [], disagreements: [], durationMs: 0 };
+  const outcome: MigrateTenantsResult = {
+    total: 0,
+    pending: 0,
+    tenants: [],
+    failed: [],
+    disagreements: [],
+    notStarted: 0,
+    durationMs: 0,
+  };
   try {
     const fleet = await openFleet(db, options, outcome);
     if (options.verify || outcome.pending > 0) await runFleet(fleet, options, outcome);
@@ -143,22 +175,34 @@ export async function migrateTenants(db: DriverSource, options: MigrateTenantsOp
 /** What a fleet run works with. */
 interface Fleet {
   driver: Driver;
-  migrations: readonly Migration[];
+  sets: readonly LoadedSet[];
   /** The tenant listing, as SQL (see `TenantSource`). */
   source: string;
+  slugs?: readonly string[];
 }
 
 /** Loads the files, makes sure the summary table exists and counts the fleet (the one-query fast check). */
 async function openFleet(db: DriverSource, options: MigrateTenantsOptions, outcome: MigrateTenantsResult): Promise<Fleet> {
-  const migrations = await loadMigrations(options.tenantDir ?? DEFAULT_TENANT_DIR);
+  const slugs = options.slugs === undefined ? undefined : [...new Set(options.slugs.map((slug) => assertValidSlug(slug)))];
+  const sets = await loadSets('tenant', options);
   const source = tenantSourceSql(options.tenants ?? 'organizations');
   const driver = await db.driver();
   await ensureStateTable(driver);
-  const latest = migrations.length;
-  const counted = await countFleet(driver, source, latest, prefixDigests(migrations)[latest]!);
+  const counted = await countFleet(driver, source, setTargets(sets), slugs);
+  if (slugs && counted.total < slugs.length) await refuseMissing(driver, source, slugs);
   outcome.total = counted.total;
   outcome.pending = counted.pending;
-  return { driver, migrations, source };
+  return { driver, sets, source, ...(slugs ? { slugs } : {}) };
+}
+
+/** Throws `TenantNotFoundError` for the first selected slug that is not a tenant (listed, with a schema). */
+async function refuseMissing(driver: Driver, source: string, slugs: readonly string[]): Promise<never> {
+  const { rows } = await driver.query({
+    text: `select s.slug from unnest($1::text[]) as s(slug) where not exists (select 1 from (${source}) t where t.slug = s.slug)
+order by s.slug limit 1`,
+    values: [slugs],
+  });
+  throw new TenantNotFoundError(String(rows[0]?.slug ?? slugs[0]));
 }
 
 /**
@@ -166,15 +210,19 @@ async function openFleet(db: DriverSource, options: MigrateTenantsOptions, outco
  * cannot be read stops the run (what was done stays done) and is its error.
  */
 async function runFleet(fleet: Fleet, options: MigrateTenantsOptions, outcome: MigrateTenantsResult): Promise<void> {
-  const { driver, migrations, source } = fleet;
+  const { driver, sets, source, slugs } = fleet;
   const pageSize = Math.max(1, Math.floor(options.pageSize ?? 500));
   const total = options.verify ? outcome.total : outcome.pending;
   // With verify, "pending" is recounted from the schemas themselves as the pages are read.
   if (options.verify) outcome.pending = 0;
-  const tasks = options.verify
-    ? verifiedTenants(driver, source, migrations, pageSize, outcome)
-    : pendingTenants(driver, source, migrations, pageSize);
-  const asyncCommit = options.synchronousCommit !== true;
+  const waves = new Waves(options);
+  const tasks = waves.gate(
+    options.verify
+      ? verifiedTenants(driver, source, sets, pageSize, outcome, slugs)
+      : pendingTenants(driver, source, sets, pageSize, slugs),
+  );
+  const run: TenantRun = { driver, sets, asyncCommit: options.synchronousCommit !== true, lockTimeoutMs: options.lockTimeout };
+  const asyncCommit = run.asyncCommit;
   let done = 0;
   // Each tenant's run holds one connection at a time: more workers than connections would only queue for
   // one, and fail with the pool's timeout when a migration is slow.
@@ -184,9 +232,10 @@ async function runFleet(fleet: Fleet, options: MigrateTenantsOptions, outcome: M
   );
   outcome.concurrency = concurrency;
   const streamError = await eachConcurrently(tasks, concurrency, async (task) => {
-    const result = await runTenant(driver, migrations, task, asyncCommit);
+    const result = await runTenant(run, task);
     outcome.tenants.push(result);
     if (result.status === 'Error') outcome.failed.push(result);
+    waves.finished(result);
     report(options, {
       done: ++done,
       total,
@@ -198,6 +247,10 @@ async function runFleet(fleet: Fleet, options: MigrateTenantsOptions, outcome: M
     });
   });
   if (streamError) outcome.error = fleetSetupError(streamError, options.tenants);
+  if (waves.stopped) {
+    outcome.stopped = waves.stopped;
+    outcome.notStarted = Math.max(0, total - outcome.tenants.length);
+  }
   if (asyncCommit && outcome.tenants.some((t) => t.results.some((r) => r.status === 'Success'))) await flushWal(driver, outcome);
   if (options.verify && !streamError) {
     // Summary rows of schemas that no longer exist (dropped tenants) are removed.
@@ -268,14 +321,19 @@ function bySlug(a: TenantRunResult, b: TenantRunResult): number {
   return a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0;
 }
 
-/** One tenant's run. Never throws: an unexpected exception becomes that tenant's 'Error' result. */
-async function runTenant(
-  driver: Driver,
-  migrations: readonly Migration[],
-  task: FleetTask,
-  asyncCommit: boolean,
-): Promise<TenantRunResult> {
+/** What every tenant's run shares. */
+interface TenantRun {
+  driver: Driver;
+  sets: readonly LoadedSet[];
+  asyncCommit: boolean;
+  lockTimeoutMs: number | undefined;
+}
+
+/** One tenant's run, set after set. Never throws: an unexpected exception becomes that tenant's 'Error' result. */
+async function runTenant(run: TenantRun, task: FleetTask): Promise<TenantRunResult> {
   const { slug, schema } = task;
+  const results: MigrationResult[] = [];
+  const applied: string[] = [];
   try {
     if (!isValidSlug(slug)) {
       const error = new InvalidSlugError(
@@ -285,15 +343,23 @@ async function runTenant(
       return { slug, schema, status: 'Error', applied: [], results: [], error };
     }
     if (!task.migrate) return { slug, schema, status: 'UpToDate', applied: [], results: [] };
-    const target = { schema, tenant: true, migrations, asyncCommit };
-    const run =
-      task.assumed === undefined ? await runSchema(driver, target) : await runSchemaAssuming(driver, target, task.assumed);
-    const results = run.results.filter((r) => r.status !== 'Skipped');
-    const applied = results.filter((r) => r.status === 'Success').map((r) => r.filename);
-    if (run.error) return { slug, schema, status: 'Error', applied, results, error: run.error };
+    for (const [i, set] of run.sets.entries()) {
+      const setTask = task.sets[i];
+      if (!setTask?.migrate) continue;
+      const target: RunTarget = { schema, set: set.name, tenant: true, migrations: set.migrations, asyncCommit: run.asyncCommit };
+      if (run.lockTimeoutMs !== undefined) target.lockTimeoutMs = run.lockTimeoutMs;
+      const outcome =
+        setTask.assumed === undefined
+          ? await runSchema(run.driver, target)
+          : await runSchemaAssuming(run.driver, target, setTask.assumed);
+      const ran = outcome.results.filter((r) => r.status !== 'Skipped');
+      results.push(...ran);
+      applied.push(...ran.filter((r) => r.status === 'Success').map((r) => fileLabel(set.name, r.filename)));
+      if (outcome.error) return { slug, schema, status: 'Error', applied, results, error: outcome.error };
+    }
     return { slug, schema, status: applied.length > 0 ? 'Success' : 'UpToDate', applied, results };
   } catch (caught) {
-    return { slug, schema, status: 'Error', applied: [], results: [], error: asMigrationError(caught, schema) };
+    return { slug, schema, status: 'Error', applied, results, error: asMigrationError(caught, schema) };
   }
 }
 

@@ -23,6 +23,8 @@ export {
   type MigrationResultStatus,
   type DriverSource,
 } from './runner.js';
+export type { MigrationSetSpec, MigrationSets } from './types.js';
+export { createMigrationFile, type NewMigrationFile } from './new-file.js';
 export {
   migrateTenants,
   type TenantSource,
@@ -32,6 +34,7 @@ export {
   type SummaryDisagreement,
   type MigrateTenantsOptions,
   type MigrateTenantsResult,
+  type FleetStop,
 } from './fleet.js';
 export {
   migrationStatus,

@@ -2,7 +2,8 @@ import type { Driver, Transaction } from '../drivers/types.js';
 import { QueryError } from '../errors/index.js';
 import type { Location } from './failure.js';
 import { lineAt, splitStatements, withoutConcurrently, type Migration, type ScriptStatement } from './files.js';
-import { beginLocked, searchPathStatement } from './tracking.js';
+import { beginLocked, lockName, migrationPath, searchPathStatement } from './tracking.js';
+import type { RunTarget } from './types.js';
 
 /** Error location: which line of a migration file a failure came from. */
 
@@ -17,14 +18,15 @@ export function locationOf(migration: Migration, error: unknown): Location | und
  */
 export async function locateByReplay(
   driver: Driver,
-  schema: string,
+  target: Pick<RunTarget, 'schema' | 'set'>,
   migration: Migration,
   original: QueryError,
 ): Promise<Location | undefined> {
   const statements = splitStatements(migration.sql);
   if (statements.length <= 1) return firstStatement(migration, statements);
+  const { schema } = target;
   try {
-    const { tx, results } = await beginLocked(driver, schema, [searchPathStatement(schema)]);
+    const { tx, results } = await beginLocked(driver, lockName(schema, target.set), [searchPathStatement(schema)]);
     try {
       if (results.some((r) => !r.ok)) return undefined;
       return await replay(tx, migration, statements, original);
@@ -51,7 +53,7 @@ export async function locateInTransaction(
   if (statements.length <= 1) return firstStatement(migration, statements);
   try {
     await tx.exec(`rollback to savepoint ${APPLY_SAVEPOINT}`);
-    await tx.query({ text: "select set_config('search_path', $1, true)", values: [schema] });
+    await tx.query({ text: "select set_config('search_path', $1, true)", values: [migrationPath(schema)] });
     for (const m of before) await tx.exec(m.noTransaction ? withoutConcurrently(m.sql) : m.sql);
     return await replay(tx, migration, statements, original);
   } catch {

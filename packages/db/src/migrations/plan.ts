@@ -102,8 +102,9 @@ export class RunLog {
     readonly schema: string,
     migrations: readonly Migration[],
     assumed = 0,
+    readonly set = 'platform',
   ) {
-    this.#results = migrations.map((m) => entry(schema, m, m.version <= assumed ? 'Skipped' : 'NotExecuted'));
+    this.#results = migrations.map((m) => entry(schema, m, m.version <= assumed ? 'Skipped' : 'NotExecuted', set));
   }
 
   /** Files a schema had applied before: Skipped, unless this run already recorded them. */
@@ -116,14 +117,14 @@ export class RunLog {
 
   succeeded(migration: Migration, durationMs?: number): void {
     this.#results[migration.version - 1] = {
-      ...entry(this.schema, migration, 'Success'),
+      ...entry(this.schema, migration, 'Success', this.set),
       ...(durationMs === undefined ? {} : { durationMs }),
     };
   }
 
   /** Records `error` against `migration` and returns it (for `throw log.failed(...)`). */
   failed(migration: Migration, error: CgkError): CgkError {
-    this.#results[migration.version - 1] = { ...entry(this.schema, migration, 'Error'), error };
+    this.#results[migration.version - 1] = { ...entry(this.schema, migration, 'Error', this.set), error };
     return error;
   }
 
@@ -133,6 +134,6 @@ export class RunLog {
   }
 }
 
-function entry(schema: string, m: Migration, status: MigrationResultStatus): MigrationResult {
-  return { schema, version: m.version, name: m.name, filename: m.filename, status };
+function entry(schema: string, m: Migration, status: MigrationResultStatus, set: string): MigrationResult {
+  return { schema, version: m.version, name: m.name, filename: m.filename, status, ...(set === 'platform' ? {} : { set }) };
 }

@@ -10,6 +10,8 @@ import {
   beginLocked,
   CREATE_STATE_TABLE_SQL,
   createTrackingTableSql,
+  lockName,
+  lockTimeoutStatement,
   searchPathStatement,
   selectAppliedStatement,
   selectStateStatement,
@@ -30,7 +32,7 @@ import type { MigrationResultSet, RunTarget } from './types.js';
 
 /** Applies what is pending in one schema. Never throws for a migration problem: errors land in the result. */
 export async function runSchema(driver: Driver, target: RunTarget): Promise<MigrationResultSet> {
-  const log = new RunLog(target.schema, target.migrations);
+  const log = new RunLog(target.schema, target.migrations, 0, target.set);
   return settleRun(log, applyPending(driver, target, log));
 }
 
@@ -84,19 +86,19 @@ export async function applyPending(driver: Driver, target: RunTarget, log: RunLo
 /** The locked transaction and what it read: the plan, and the summary row to rewrite if it disagrees. */
 async function openLocked(driver: Driver, target: RunTarget): Promise<{ tx: Transaction; plan: Plan; summaryFix?: Statement }> {
   const { schema, migrations } = target;
-  const { tx, results } = await beginLocked(driver, schema, preludeFor(target));
+  const { tx, results } = await beginLocked(driver, lockName(schema, target.set), preludeFor(target));
   try {
-    const [lock, path, create, applied, state] = results;
+    const [lock, path, create, applied, state, timeout] = results;
     unwrap(lock);
     if (unwrap(path).rows[0]?.found !== true) {
       throw target.tenant
         ? new TenantNotFoundError(schema.slice(TENANT_SCHEMA_PREFIX.length))
         : new MigrationError({ schema }, `Schema ${schema} does not exist`);
     }
-    for (const step of [create, applied, state]) if (step && !step.ok) throw step.error;
+    for (const step of [create, applied, state, timeout]) if (step && !step.ok) throw step.error;
     const plan = planRun(schema, migrations, appliedRowsOf(unwrap(applied).rows));
     const fix = target.tenant ? summaryCorrection(plan.applied, state?.ok ? state.result.rows[0] : undefined) : undefined;
-    return { tx, plan, ...(fix ? { summaryFix: upsertStateStatement(schema, fix.version, fix.digest) } : {}) };
+    return { tx, plan, ...(fix ? { summaryFix: upsertStateStatement(schema, target.set, fix.version, fix.digest) } : {}) };
   } catch (error) {
     await tx.rollback();
     throw error;
@@ -104,12 +106,15 @@ async function openLocked(driver: Driver, target: RunTarget): Promise<{ tx: Tran
 }
 
 function preludeFor(target: RunTarget): Statement[] {
-  const { schema } = target;
-  return [
+  const { schema, set } = target;
+  const prelude = [
     searchPathStatement(schema),
     { text: createTrackingTableSql(schema) },
-    selectAppliedStatement(schema),
+    selectAppliedStatement(schema, set),
     // Tenants: their summary row. Public: the summary table is created under public's lock.
-    target.tenant ? selectStateStatement(schema) : { text: CREATE_STATE_TABLE_SQL },
+    target.tenant ? selectStateStatement(schema, set) : { text: CREATE_STATE_TABLE_SQL },
   ];
+  // After the reads (which must not be cut short): bounds the files' waits for table locks.
+  if (target.lockTimeoutMs !== undefined) prelude.push(lockTimeoutStatement(target.lockTimeoutMs));
+  return prelude;
 }

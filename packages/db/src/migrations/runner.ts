@@ -1,14 +1,16 @@
 import type { CgkError } from '../errors/index.js';
 import { schemaNameFor } from '../sql/identifier.js';
 import { asMigrationError } from './failure.js';
-import { loadMigrations } from './files.js';
+import type { Migration } from './files.js';
 import { runSchema } from './run-schema.js';
-import { ensureStateTable } from './tracking.js';
+import { loadSets, type LoadedSet } from './sets.js';
+import { ensureStateTable, PLATFORM_SET } from './tracking.js';
 import {
   DEFAULT_PUBLIC_DIR,
   DEFAULT_TENANT_DIR,
   type DriverSource,
   type MigrateOptions,
+  type MigrationResult,
   type MigrationResultSet,
 } from './types.js';
 
@@ -44,8 +46,12 @@ export { applyTenantMigrations, migrateTenantInTransaction } from './apply-calle
  */
 export async function migratePublic(db: DriverSource, options: MigrateOptions = {}): Promise<MigrationResultSet> {
   return runGuarded('public', async () => {
-    const migrations = await loadMigrations(options.publicDir ?? DEFAULT_PUBLIC_DIR);
-    return runSchema(await db.driver(), { schema: 'public', tenant: false, migrations });
+    const sets = await loadSets('public', options);
+    const driver = await db.driver();
+    await ensureStateTable(driver);
+    return runSets(sets, (set) =>
+      runSchema(driver, { schema: 'public', set: set.name, tenant: false, migrations: set.migrations }),
+    );
   });
 }
 
@@ -61,10 +67,10 @@ export async function migratePublic(db: DriverSource, options: MigrateOptions = 
 export async function migrateTenant(db: DriverSource, slug: string, options: MigrateOptions = {}): Promise<MigrationResultSet> {
   const schema = schemaNameFor(slug);
   return runGuarded(schema, async () => {
-    const migrations = await loadMigrations(options.tenantDir ?? DEFAULT_TENANT_DIR);
+    const sets = await loadSets('tenant', options);
     const driver = await db.driver();
     await ensureStateTable(driver);
-    return runSchema(driver, { schema, tenant: true, migrations });
+    return runSets(sets, (set) => runSchema(driver, { schema, set: set.name, tenant: true, migrations: set.migrations }));
   });
 }
 
@@ -78,6 +84,33 @@ export async function migrateTenant(db: DriverSource, slug: string, options: Mig
 export function throwIfFailed<R extends { error?: CgkError }>(result: R): R {
   if (result.error) throw result.error;
   return result;
+}
+
+/**
+ * Runs each set in order (the platform's first) and joins their results; a set that fails stops the run, the
+ * later sets' files are NotExecuted.
+ */
+export async function runSets(
+  sets: readonly LoadedSet[],
+  run: (set: LoadedSet) => Promise<MigrationResultSet>,
+): Promise<MigrationResultSet> {
+  const results: MigrationResult[] = [];
+  let schema = '';
+  for (const [i, set] of sets.entries()) {
+    const outcome = await run(set);
+    schema = outcome.schema;
+    results.push(...outcome.results);
+    if (outcome.error) {
+      for (const later of sets.slice(i + 1)) for (const m of later.migrations) results.push(notExecuted(schema, later.name, m));
+      return { schema, results, error: outcome.error, failed: true };
+    }
+  }
+  return { schema, results, failed: false };
+}
+
+function notExecuted(schema: string, set: string, m: Migration): MigrationResult {
+  const label = set === PLATFORM_SET ? {} : { set };
+  return { schema, version: m.version, name: m.name, filename: m.filename, status: 'NotExecuted', ...label };
 }
 
 /** A failure before the run could list its files (unreadable directory, no connection): an empty result set. */

@@ -3,14 +3,19 @@ import { quoteIdentifier, schemaNameFor } from '../sql/identifier.js';
 import {
   countFleet,
   keysetPages,
+  NO_STATE_TABLE,
   pendingPage,
   registryTable,
   STATE_TABLE,
+  stateRowsOf,
   tenantSourceSql,
   type TenantSource,
 } from './fleet-source.js';
-import { loadMigrations, prefixDigests, type Migration } from './files.js';
-import { DEFAULT_PUBLIC_DIR, DEFAULT_TENANT_DIR, type DriverSource, type MigrateOptions } from './types.js';
+import { setTargets } from './fleet-tasks.js';
+import { prefixDigests } from './files.js';
+import { fileLabel, loadSets, type LoadedSet } from './sets.js';
+import { PLATFORM_SET } from './tracking.js';
+import type { DriverSource, MigrateOptions } from './types.js';
 
 /** The status report: what is applied and pending, read-only. */
 
@@ -30,6 +35,8 @@ export interface AppliedMigration {
 /** The migrations of one schema: what it has applied and what is pending. */
 export interface SchemaMigrationStatus {
   schema: string;
+  /** The application's set this is about (absent: the platform's). */
+  set?: string;
   /** The schema has a schema_migrations table (the runner ran there at least once). */
   initialized: boolean;
   applied: AppliedMigration[];
@@ -43,9 +50,11 @@ export interface SchemaMigrationStatus {
 export interface TenantPendingStatus {
   slug: string;
   schema: string;
-  /** Highest applied version per the summary (null: no summary row yet). */
+  /** The first set that is not up to date: an application's (absent: the platform's). */
+  set?: string;
+  /** Highest applied version of that set per the summary (null: no summary row yet). */
   version: number | null;
-  /** Files after that version. */
+  /** Files after that version, and every file of later sets not up to date (`set/file` for an application's). */
   pending: string[];
   /**
    * new: no summary row; behind: an older version whose files are unchanged (`migrate` applies the rest);
@@ -59,8 +68,10 @@ export interface TenantPendingStatus {
 export interface FleetMigrationStatus {
   /** The tenant registry exists (public.organizations for the default source). */
   registry: boolean;
-  /** Latest tenant migration version among the files. */
+  /** Latest platform tenant migration version among the files. */
   latest: number;
+  /** Every tenant set (the platform's first) and its latest version. */
+  sets: Array<{ set: string; latest: number }>;
   total: number;
   upToDate: number;
   /** How many tenants `migrate` would bring up to date (reason new or behind). */
@@ -74,10 +85,16 @@ export interface FleetMigrationStatus {
 }
 
 export interface MigrationStatusReport {
+  /** The platform's public migrations. */
   public: SchemaMigrationStatus;
+  /** The application's public sets, in order (empty without any). */
+  publicSets: SchemaMigrationStatus[];
+  /** Every tenant, over every tenant set. */
   tenants: FleetMigrationStatus;
-  /** With `options.slug`: that tenant's own schema_migrations, read directly. */
+  /** With `options.slug`: that tenant's own schema_migrations (platform set), read directly. */
   tenant?: SchemaMigrationStatus;
+  /** With `options.slug`: the same for each of the application's tenant sets. */
+  tenantSets?: SchemaMigrationStatus[];
 }
 
 export interface MigrationStatusOptions extends MigrateOptions {
@@ -97,59 +114,88 @@ export interface MigrationStatusOptions extends MigrateOptions {
  * console.log(`tenants: ${status.tenants.pending}/${status.tenants.total} pending`);
  */
 export async function migrationStatus(db: DriverSource, options: MigrationStatusOptions = {}): Promise<MigrationStatusReport> {
-  const [publicFiles, tenantFiles] = await Promise.all([
-    loadMigrations(options.publicDir ?? DEFAULT_PUBLIC_DIR),
-    loadMigrations(options.tenantDir ?? DEFAULT_TENANT_DIR),
-  ]);
+  const [publicSets, tenantSets] = await Promise.all([loadSets('public', options), loadSets('tenant', options)]);
   const driver = await db.driver();
   const source = options.tenants ?? 'organizations';
   const {
     rows: [exists],
   } = await driver.query({
     text: `select to_regclass('public.schema_migrations') is not null as public_tracked,
+                  ${hasSetColumn("'public.schema_migrations'")} as public_sets,
                   to_regclass('public.tenant_migration_state') is not null as state,
+                  ${hasSetColumn("'public.tenant_migration_state'")} as state_sets,
                   ($1::text is null or to_regclass($1::text) is not null) as registry`,
     values: [source === 'schemas' ? null : registryTable(source)],
   });
+  const publicTracking = { tracked: exists?.public_tracked === true, sets: exists?.public_sets === true };
+  const [platformPublic, ...appPublic] = await Promise.all(
+    publicSets.map((set) => schemaStatus(driver, 'public', set, publicTracking)),
+  );
   const report: MigrationStatusReport = {
-    public: await schemaStatus(driver, 'public', publicFiles, exists?.public_tracked === true),
-    tenants: {
-      registry: exists?.registry === true,
-      latest: tenantFiles.length,
-      total: 0,
-      upToDate: 0,
-      pending: 0,
-      ahead: 0,
-      changed: 0,
-      tenants: [],
-    },
+    public: platformPublic!,
+    publicSets: appPublic,
+    tenants: emptyFleet(tenantSets),
   };
-  if (report.tenants.registry)
-    report.tenants = await fleetStatus(driver, tenantSourceSql(source), tenantFiles, exists?.state === true);
+  if (exists?.registry === true) {
+    const state = exists.state !== true ? NO_STATE_TABLE : exists.state_sets === true ? STATE_TABLE : OLD_STATE_TABLE;
+    report.tenants = await fleetStatus(driver, tenantSourceSql(source), tenantSets, state);
+  }
   if (options.slug !== undefined) {
     const schema = schemaNameFor(options.slug);
+    const table = `quote_ident($1) || '.schema_migrations'`;
     const {
       rows: [t],
     } = await driver.query({
-      text: "select to_regclass(quote_ident($1) || '.schema_migrations') is not null as tracked",
+      text: `select to_regclass(${table}) is not null as tracked, ${hasSetColumn(table)} as sets`,
       values: [schema],
     });
-    report.tenant = await schemaStatus(driver, schema, tenantFiles, t?.tracked === true);
+    const tracking = { tracked: t?.tracked === true, sets: t?.sets === true };
+    const [platform, ...app] = await Promise.all(tenantSets.map((set) => schemaStatus(driver, schema, set, tracking)));
+    report.tenant = platform!;
+    report.tenantSets = app;
   }
   return report;
+}
+
+/** SQL: the table (a text expression naming it) exists and has the `migration_set` column of this release. */
+function hasSetColumn(table: string): string {
+  return `exists (select 1 from pg_attribute
+  where attrelid = to_regclass(${table}) and attname = 'migration_set' and not attisdropped)`;
+}
+
+/** A summary table of an older release (one row per tenant, the platform's), read as this release's form. */
+const OLD_STATE_TABLE = `(select schema_name, '${PLATFORM_SET}'::text as migration_set, version, checksum_digest
+  from public.tenant_migration_state)`;
+
+function emptyFleet(sets: readonly LoadedSet[]): FleetMigrationStatus {
+  return {
+    registry: false,
+    latest: sets[0]?.migrations.length ?? 0,
+    sets: sets.map((set) => ({ set: set.name, latest: set.migrations.length })),
+    total: 0,
+    upToDate: 0,
+    pending: 0,
+    ahead: 0,
+    changed: 0,
+    tenants: [],
+  };
 }
 
 async function schemaStatus(
   driver: Driver,
   schema: string,
-  files: readonly Migration[],
-  tracked: boolean,
+  set: LoadedSet,
+  tracking: { tracked: boolean; sets: boolean },
 ): Promise<SchemaMigrationStatus> {
-  const rows = tracked
+  const files = set.migrations;
+  // A tracking table of an older release holds the platform's rows only.
+  const readable = tracking.tracked && (tracking.sets || set.name === PLATFORM_SET);
+  const rows = readable
     ? (
         await driver.query({
           text: `select version, name, checksum, applied_at, duration_ms
-from ${quoteIdentifier(schema)}.schema_migrations order by version`,
+from ${quoteIdentifier(schema)}.schema_migrations${tracking.sets ? ' where migration_set = $1' : ''} order by version`,
+          values: tracking.sets ? [set.name] : [],
         })
       ).rows
     : [];
@@ -172,7 +218,8 @@ from ${quoteIdentifier(schema)}.schema_migrations order by version`,
     .map((f) => ({ version: f.version, name: f.name, filename: f.filename }));
   return {
     schema,
-    initialized: tracked,
+    ...(set.name === PLATFORM_SET ? {} : { set: set.name }),
+    initialized: tracking.tracked,
     applied,
     pending,
     upToDate: pending.length === 0 && applied.every((a) => !a.changed && !a.missingFile),
@@ -185,21 +232,17 @@ const STATUS_PAGE = 1000;
 async function fleetStatus(
   driver: Driver,
   source: string,
-  files: readonly Migration[],
-  stateTable: boolean,
+  sets: readonly LoadedSet[],
+  state: string,
 ): Promise<FleetMigrationStatus> {
-  const latest = files.length;
-  const digest = prefixDigests(files)[latest]!;
-  const state = stateTable
-    ? STATE_TABLE
-    : '(select null::text as schema_name, null::int as version, null::text as checksum_digest where false)';
-  const { total, pending } = await countFleet(driver, source, latest, digest, state);
+  const targets = setTargets(sets);
+  const { total, pending } = await countFleet(driver, source, targets, undefined, state);
   const tenants: TenantPendingStatus[] = [];
   if (pending > 0) {
     for await (const rows of keysetPages(driver, STATUS_PAGE, (last) =>
-      pendingPage(source, latest, digest, last, STATUS_PAGE, state),
+      pendingPage(source, targets, last, STATUS_PAGE, { state }),
     )) {
-      for (const row of rows) tenants.push(pendingStatus(row, files));
+      for (const row of rows) tenants.push(pendingStatus(row, sets));
       if (tenants.length >= pending) break;
     }
   }
@@ -207,8 +250,8 @@ async function fleetStatus(
   const ahead = count('ahead');
   const changed = count('changed');
   return {
+    ...emptyFleet(sets),
     registry: true,
-    latest,
     total,
     upToDate: total - pending,
     pending: pending - ahead - changed,
@@ -218,22 +261,27 @@ async function fleetStatus(
   };
 }
 
-function pendingStatus(row: Record<string, unknown>, files: readonly Migration[]): TenantPendingStatus {
-  const latest = files.length;
-  const version = row.version === null || row.version === undefined ? null : Number(row.version);
-  const reason =
-    version === null
-      ? 'new'
-      : version > latest
-        ? 'ahead'
-        : row.checksum_digest !== prefixDigests(files)[version]
-          ? 'changed'
-          : 'behind';
+/** A pending tenant: the first set not up to date says why; every set not up to date adds its files. */
+function pendingStatus(row: Record<string, unknown>, sets: readonly LoadedSet[]): TenantPendingStatus {
+  const state = stateRowsOf(row.state);
+  let first: Omit<TenantPendingStatus, 'slug' | 'schema' | 'pending'> | undefined;
+  const pending: string[] = [];
+  for (const set of sets) {
+    const files = set.migrations;
+    const latest = files.length;
+    const digests = prefixDigests(files);
+    const summary = state.get(set.name);
+    const version = summary ? summary.version : null;
+    if (summary && summary.version === latest && summary.digest === digests[latest]) continue;
+    const reason =
+      version === null ? 'new' : version > latest ? 'ahead' : summary?.digest !== digests[version] ? 'changed' : 'behind';
+    first ??= { ...(set.name === PLATFORM_SET ? {} : { set: set.name }), version, reason };
+    pending.push(...files.slice(Math.min(version ?? 0, latest)).map((f) => fileLabel(set.name, f.filename)));
+  }
   return {
     slug: String(row.slug),
     schema: String(row.schema_name),
-    version,
-    pending: files.slice(version ?? 0).map((f) => f.filename),
-    reason,
+    ...(first ?? { version: null, reason: 'new' as const }),
+    pending,
   };
 }

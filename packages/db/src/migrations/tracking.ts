@@ -1,6 +1,7 @@
 import type { Driver, Session, Settled, Statement, Transaction } from '../drivers/types.js';
 import { CgkError, ConfigError, QueryError } from '../errors/index.js';
 import { inlineLiteral, quoteIdentifier } from '../sql/identifier.js';
+import { TRACKING_UPGRADE_SQL } from './tracking-upgrade.js';
 
 /**
  * The runner's own tables and locks: each schema's `schema_migrations`, the fleet summary
@@ -161,96 +162,147 @@ function describeHolder(h: Holder): string {
   return `pid ${h.pid} (${app}${h.username ? `, user ${h.username}` : ''}${since})`;
 }
 
+/**
+ * The search_path the migration files of `schema` run with: the schema, then `extensions` (where an
+ * application installs the extensions its SQL may use: docs/setup/DATABASE.md, "Adding your own tables").
+ * Unqualified CREATEs land in the first schema, which exists; a missing `extensions` is skipped by PostgreSQL.
+ */
+export function migrationPath(schema: string): string {
+  return `${schema}, ${EXTENSIONS_SCHEMA}`;
+}
+
+/** The schema extensions for tenant SQL are installed in, on every migration's and scope's path. */
+export const EXTENSIONS_SCHEMA = 'extensions';
+
 /** Sets the schema the migration files run in, transaction-locally, and says whether it exists. */
 export function searchPathStatement(schema: string): Statement {
   return {
-    text: `select set_config('search_path', $1, true) as search_path,
+    text: `select set_config('search_path', $2, true) as search_path,
   exists (select 1 from pg_namespace where nspname = $1) as found`,
-    values: [schema],
+    values: [schema, migrationPath(schema)],
   };
 }
 
-/** The tracking table of one schema; created by the runner, under the schema's lock. */
-export function createTrackingTableSql(schema: string): string {
-  return `create table if not exists ${quoteIdentifier(schema)}.schema_migrations (
-  version integer primary key,
-  name text not null,
-  checksum text not null,
-  applied_at timestamptz not null default now(),
-  duration_ms integer
-)`;
+/** Sets `lock_timeout` for the transaction (milliseconds): a file waiting longer on a table lock fails with 55P03. */
+export function lockTimeoutStatement(ms: number): Statement {
+  return { text: "select set_config('lock_timeout', $1, true)", values: [`${Math.max(1, Math.round(ms))}ms`] };
 }
 
-export function selectAppliedStatement(schema: string): Statement {
-  return { text: `select version, name, checksum from ${quoteIdentifier(schema)}.schema_migrations order by version` };
+/** The set the platform's own migrations form; tracking rows without a set (older releases) are its. */
+export const PLATFORM_SET = 'platform';
+
+/**
+ * The advisory lock name of a set in a schema: the schema itself for the platform's set (the key older
+ * releases used), `schema:set` for an application's set, so each set has its own lock.
+ */
+export function lockName(schema: string, set: string): string {
+  return set === PLATFORM_SET ? schema : `${schema}:${set}`;
 }
 
 /**
- * The fleet summary: one row per tenant schema with the highest applied version and the digest of its
- * applied (version, checksum) list, written in the same transaction as each tenant migration. Comparing it
- * with the files' latest version and digest tells in one query whether any tenant has anything pending.
- * Created by the runner (not a numbered migration), under the lock of `public`.
+ * The tracking table of one schema, one row per applied file of every set; created by the runner, under the
+ * schema's lock. Tables made by older releases (no `migration_set`) are upgraded by `ensureStateTable`.
+ */
+export function createTrackingTableSql(schema: string): string {
+  return `create table if not exists ${quoteIdentifier(schema)}.schema_migrations (
+  migration_set text not null default '${PLATFORM_SET}',
+  version integer not null,
+  name text not null,
+  checksum text not null,
+  applied_at timestamptz not null default now(),
+  duration_ms integer,
+  primary key (migration_set, version)
+)`;
+}
+
+export function selectAppliedStatement(schema: string, set: string): Statement {
+  return {
+    text: `select version, name, checksum from ${quoteIdentifier(schema)}.schema_migrations
+where migration_set = $1 order by version`,
+    values: [set],
+  };
+}
+
+/**
+ * The fleet summary: one row per tenant schema and migration set with the highest applied version and the
+ * digest of its applied (version, checksum) list, written in the same transaction as each tenant migration.
+ * Comparing it with the files' latest version and digest of every set tells in one query whether any tenant
+ * has anything pending. Created (and upgraded from the one-row-per-tenant form) by the runner, not a
+ * numbered migration, under the lock of `public`.
  */
 export const CREATE_STATE_TABLE_SQL = `create table if not exists public.tenant_migration_state (
-  schema_name text primary key,
+  schema_name text not null,
+  migration_set text not null default '${PLATFORM_SET}',
   version integer not null,
   checksum_digest text not null,
-  updated_at timestamptz not null default now()
+  updated_at timestamptz not null default now(),
+  primary key (schema_name, migration_set)
 )`;
 
-export function selectStateStatement(schema: string): Statement {
-  return { text: 'select version, checksum_digest from public.tenant_migration_state where schema_name = $1', values: [schema] };
+export function selectStateStatement(schema: string, set: string): Statement {
+  return {
+    text: 'select version, checksum_digest from public.tenant_migration_state where schema_name = $1 and migration_set = $2',
+    values: [schema, set],
+  };
 }
 
 /** The summary row's upsert, its values given as SQL (parameters, or literals in a script). */
-function upsertStateSql(schema: string, version: string, digest: string): string {
-  return `insert into public.tenant_migration_state as s (schema_name, version, checksum_digest, updated_at)
-values (${schema}, ${version}, ${digest}, now())
-on conflict (schema_name) do update
+function upsertStateSql(schema: string, set: string, version: string, digest: string): string {
+  return `insert into public.tenant_migration_state as s (schema_name, migration_set, version, checksum_digest, updated_at)
+values (${schema}, ${set}, ${version}, ${digest}, now())
+on conflict (schema_name, migration_set) do update
 set version = excluded.version, checksum_digest = excluded.checksum_digest, updated_at = excluded.updated_at`;
 }
 
-/** Writes a tenant's summary row (same transaction as the migration it follows). */
-export function upsertStateStatement(schema: string, version: number, digest: string): Statement {
-  return { text: upsertStateSql('$1', '$2', '$3'), values: [schema, version, digest] };
+/** Writes a tenant's summary row of one set (same transaction as the migration it follows). */
+export function upsertStateStatement(schema: string, set: string, version: number, digest: string): Statement {
+  return { text: upsertStateSql('$1', '$2', '$3', '$4'), values: [schema, set, version, digest] };
 }
 
 /** `upsertStateStatement` as script text, for the fleet's one-message scripts (simple protocol: no parameters). */
-export function upsertStateScript(schema: string, version: number, digest: string): string {
-  return upsertStateSql(inlineLiteral(schema), String(Math.trunc(version)), inlineLiteral(digest));
+export function upsertStateScript(schema: string, set: string, version: number, digest: string): string {
+  return upsertStateSql(inlineLiteral(schema), inlineLiteral(set), String(Math.trunc(version)), inlineLiteral(digest));
 }
 
 type Applied = { version: number; name: string; checksum: string };
 
 /** The tracking row's INSERT, its values given as SQL (parameters, or literals in a script). */
-function insertAppliedSql(schema: string, version: string, name: string, checksum: string, duration: string): string {
-  return `insert into ${quoteIdentifier(schema)}.schema_migrations (version, name, checksum, duration_ms)
-values (${version}, ${name}, ${checksum}, ${duration})`;
+function insertAppliedSql(
+  schema: string,
+  set: string,
+  version: string,
+  name: string,
+  checksum: string,
+  duration: string,
+): string {
+  return `insert into ${quoteIdentifier(schema)}.schema_migrations (migration_set, version, name, checksum, duration_ms)
+values (${set}, ${version}, ${name}, ${checksum}, ${duration})`;
 }
 
 /**
- * Records a migration. Without `durationMs`, the duration is measured in the server from the
+ * Records a migration of `set`. Without `durationMs`, the duration is measured in the server from the
  * `cgk.migration_started` setting (`START_CLOCK`, same transaction); with it (a no-transaction file, timed in
  * the client), that value is stored.
  */
-export function insertAppliedStatement(schema: string, migration: Applied, durationMs?: number): Statement {
+export function insertAppliedStatement(schema: string, set: string, migration: Applied, durationMs?: number): Statement {
   const duration =
     durationMs === undefined
       ? "((extract(epoch from clock_timestamp()) - current_setting('cgk.migration_started')::numeric) * 1000)::integer"
-      : '$4::integer';
-  const values: unknown[] = [migration.version, migration.name, migration.checksum];
+      : '$5::integer';
+  const values: unknown[] = [set, migration.version, migration.name, migration.checksum];
   if (durationMs !== undefined) values.push(Math.round(durationMs));
-  return { text: `${insertAppliedSql(schema, '$1', '$2', '$3', duration)} returning duration_ms`, values };
+  return { text: `${insertAppliedSql(schema, '$1', '$2', '$3', '$4', duration)} returning duration_ms`, values };
 }
 
 /**
  * `insertAppliedStatement` as script text, for the fleet's one-message scripts. `statement_timestamp()` is
  * when the script arrived: the duration includes the lock and the guard before the file (microseconds).
  */
-export function insertAppliedScript(schema: string, migration: Applied): string {
+export function insertAppliedScript(schema: string, set: string, migration: Applied): string {
   const duration = '(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000)::integer';
   const { name, checksum } = migration;
-  return insertAppliedSql(schema, String(Math.trunc(migration.version)), inlineLiteral(name), inlineLiteral(checksum), duration);
+  const version = String(Math.trunc(migration.version));
+  return insertAppliedSql(schema, inlineLiteral(set), version, inlineLiteral(name), inlineLiteral(checksum), duration);
 }
 
 /** Starts the server-side clock for `insertAppliedStatement`. */
@@ -267,12 +319,13 @@ export const START_CLOCK_ASYNC_COMMIT: Statement = {
 const stateTableReady = new WeakSet<Driver>();
 
 /**
- * Makes sure `public.tenant_migration_state` exists: one short transaction under the lock of `public` (so two
+ * Makes sure `public.tenant_migration_state` exists in its current form, and upgrades the tracking tables of
+ * older releases in place (TRACKING_UPGRADE_SQL): one short transaction under the lock of `public` (so two
  * runners never race on CREATE), skipped after the first success for this driver.
  */
 export async function ensureStateTable(driver: Driver): Promise<void> {
   if (stateTableReady.has(driver)) return;
-  const { tx, results } = await beginLocked(driver, 'public', [{ text: CREATE_STATE_TABLE_SQL }]);
+  const { tx, results } = await beginLocked(driver, 'public', [{ text: CREATE_STATE_TABLE_SQL }, { text: TRACKING_UPGRADE_SQL }]);
   const failure = results.find((r): r is Extract<Settled, { ok: false }> => !r.ok);
   if (failure) {
     await tx.rollback();

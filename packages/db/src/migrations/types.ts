@@ -1,6 +1,9 @@
 import type { Database } from '../database/database.js';
 import type { CgkError } from '../errors/index.js';
+import type { MigrationSets } from '../config/migration-sets.js';
 import type { Migration } from './files.js';
+
+export type { MigrationSetSpec, MigrationSets } from '../config/migration-sets.js';
 
 /** The shapes the migration runner takes and returns, and where its files are by default. */
 
@@ -24,6 +27,8 @@ export interface MigrationResult {
    */
   durationMs?: number;
   error?: CgkError;
+  /** The migration set of an application's file (absent for the platform's own files). */
+  set?: string;
 }
 
 /** The outcome of a run over one schema: one entry per migration file, and the first error (if any). */
@@ -36,12 +41,18 @@ export interface MigrationResultSet {
   failed: boolean;
 }
 
-/** Where the migration files are; the defaults are the directories next to this module. */
+/**
+ * Where the migration files are: the platform's folders (the directories next to this module by default),
+ * then the application's sets (by default those configured by `cgk.config.json` or the environment:
+ * `configuredMigrationSets()`).
+ */
 export interface MigrateOptions {
-  /** Directory of the public migrations; default `src/migrations/public`. */
+  /** Directory of the platform's public migrations; default `src/migrations/public`. */
   publicDir?: string | URL;
-  /** Directory of the tenant migrations; default `src/migrations/tenant`. */
+  /** Directory of the platform's tenant migrations; default `src/migrations/tenant` (a test hook). */
   tenantDir?: string | URL;
+  /** The application's sets; default: the configured ones (`configuredMigrationSets()`). */
+  sets?: Partial<MigrationSets>;
 }
 
 /** Anything that hands out a driver: a `Database`, or a test's wrapper. */
@@ -50,9 +61,16 @@ export type DriverSource = Pick<Database, 'driver'>;
 // Beside the code, and carried in it by the package build (builtin.ts).
 export { DEFAULT_PUBLIC_DIR, DEFAULT_TENANT_DIR } from './builtin.js';
 
-/** The schema a run works on. */
+/** The schema a run works on, and which of its migration sets. */
 export interface RunTarget {
   schema: string;
+  /** The migration set (`platform`, or an application's set name). */
+  set: string;
+  /**
+   * Bound on waiting for a table lock held by traffic (`lock_timeout`, transaction-local), in milliseconds:
+   * a file that would wait longer fails with SQLSTATE 55P03 instead of stalling. Unset: the server's setting.
+   */
+  lockTimeoutMs?: number;
   /** Tenant schemas also keep their row of `public.tenant_migration_state` up to date. */
   tenant: boolean;
   migrations: readonly Migration[];

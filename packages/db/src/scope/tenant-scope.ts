@@ -87,7 +87,9 @@ function tenantPrelude(
   oneStatement: boolean,
 ): Statement {
   const check = `select ${inlineLiteral(schema)}::regnamespace as schema`;
-  const path = inlineLiteral(`${schema}, public`);
+  // The tenant first (its tables win over platform tables of the same name), then the extensions schema
+  // (extension functions, types and operators: docs/setup/DATABASE.md, "Adding your own tables"), then public.
+  const path = inlineLiteral(`${schema}, extensions, public`);
   const tag = roles?.databaseTag;
   if (oneStatement || (roles && !tag)) {
     // The role's name carries the database's tag: computed by the server until the first scope has reported
@@ -99,7 +101,7 @@ function tenantPrelude(
     return { text: `${check}, set_config('search_path', ${path}, true) as search_path${role}` };
   }
   const role = roles && tag ? `; set local role ${inlineLiteral(tenantRoleNameForTag(slug, tag))}` : '';
-  return { text: `${check}; set local search_path to ${inlineLiteral(schema)}, 'public'${role}` };
+  return { text: `${check}; set local search_path to ${inlineLiteral(schema)}, 'extensions', 'public'${role}` };
 }
 
 /** The prelude's refusal of a tenant without a schema (`'tenant_x'::regnamespace`: invalid_schema_name). */

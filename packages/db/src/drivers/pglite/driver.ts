@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type { PGlite } from '@electric-sql/pglite';
 import { loadOptional } from '../../optional.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { contribExtensions } from './extensions.js';
 import { normalizeDriverError } from '../errors.js';
 import { nodePostgresParsers } from './parsers.js';
 import { pgliteSeedFor } from './seed.js';
@@ -46,13 +47,12 @@ export function createPgliteDriver(options: PgliteDriverOptions = {}): Driver {
   const ready = (options.dataDir ? lockDataDir(options.dataDir, undefined, options.onLockWait) : Promise.resolve(undefined)).then(
     async (taken) => {
       dirLock = taken;
-      const seed = await pgliteSeedFor(options.dataDir);
-      const db = await Embedded.create(options.dataDir, { parsers, startParams, ...(seed ? { loadDataDir: seed } : {}) }).catch(
-        (error: unknown) => {
-          dirLock?.release();
-          throw error;
-        },
-      );
+      const [seed, extensions] = await Promise.all([pgliteSeedFor(options.dataDir), contribExtensions()]);
+      const settings = { parsers, startParams, extensions, ...(seed ? { loadDataDir: seed } : {}) };
+      const db = await Embedded.create(options.dataDir, settings).catch((error: unknown) => {
+        dirLock?.release();
+        throw error;
+      });
       // PGlite derives each array type's parser from its element's while it starts; node-postgres has array
       // parsers of its own (numeric[] as numbers, though numeric is a string): theirs win, as on the pg driver.
       Object.assign(db.parsers, parsers);
