@@ -117,3 +117,22 @@ export {
   type AppliedMigration,
   type MigrationStatusOptions,
 } from './migrations/index.js';
+export {
+  forEachTenant,
+  fleetTenants,
+  sqlTask,
+  loadTenantModule,
+  getFleetRun,
+  FleetRunError,
+  TenantModuleError,
+  TenantExecError,
+  type SqlTask,
+  type SqlTaskResult,
+  type FleetRunRecord,
+  type FleetRunInfo,
+  type FleetSelection,
+  type FleetTenant,
+  type ForEachTenantOptions,
+  type TenantResult,
+  type TenantTask,
+} from './fleet/index.js';
