@@ -11,6 +11,7 @@
  *   Baseline: psql printing the same slugs (one query).
  * - Peak RSS of `tenant:exec --json --sql ...` over the big fleet against the same command over 100 of its
  *   tenants (`--status suspended`, 100 tenants set suspended). Goal ≤ 1.2x.
+ * The big fleet is made of light tenants (see withLightFleet); the time row's fleet of real ones.
  *
  * Through the compiled CLI (bench/cgk-dist.mjs, `npm run build`) when it is built, else the repository's bin
  * (TypeScript through tsx). Run alone: `npx tsx bench/exec.bench.ts [--tenants N] [--big N]`.
@@ -21,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Database, setupDatabase } from '../packages/db/src/index.js';
+import { grantTenantRoleSql } from '../packages/db/src/roles/tenant-role.js';
 import {
   alternate,
   createFleet,
@@ -29,6 +31,7 @@ import {
   median,
   positiveInt,
   printTable,
+  rawPool,
   row,
   timeNode,
   type BenchRow,
@@ -67,7 +70,7 @@ export async function runExecBench(options: ExecBenchOptions = {}): Promise<Benc
     const rows = await withFleet(options.tenants ?? 1000, 'x', log, (url, slugs) =>
       timeRows(url, slugs, cwd, options.rounds ?? 3),
     );
-    rows.push(...(await withFleet(options.big ?? 10000, 'y', log, (url, slugs) => bigRows(url, slugs, cwd))));
+    rows.push(...(await withLightFleet(options.big ?? 10000, 'y', log, (url, slugs) => bigRows(url, slugs, cwd))));
     return rows;
   } finally {
     await rm(cwd, { recursive: true, force: true });
@@ -94,6 +97,60 @@ async function withFleet(
     await db.end();
     await scratch.drop();
   }
+}
+
+/** Tenants per transaction of the light fleet. */
+const LIGHT_BATCH = 250;
+
+/**
+ * A scratch database with `n` light tenants: each a registry row, a schema holding only `orders (id, note)`,
+ * and its role with the grants createTenant gives (roles/tenant-role.ts), made in batches of SQL. What the
+ * dry run and the memory rows need (listing, a scope, the no-op update), without the 13-file template:
+ * creating 10,000 real tenants takes over an hour on a shared 2-core machine, and the command's own memory
+ * does not depend on what a tenant's tables hold.
+ */
+async function withLightFleet(
+  n: number,
+  prefix: string,
+  log: (line: string) => void,
+  work: (url: string, slugs: string[]) => Promise<BenchRow[]>,
+): Promise<BenchRow[]> {
+  const scratch = await createScratchDatabase('cgk_bench_exec');
+  const db = new Database({ url: scratch.url });
+  try {
+    await setupDatabase({ db });
+    const slugs = slugsOf(n, prefix);
+    const started = performance.now();
+    const pool = rawPool({ connectionString: scratch.url, max: 4 });
+    try {
+      let next = 0;
+      const worker = async () => {
+        while (next < slugs.length) {
+          const batch = slugs.slice(next, next + LIGHT_BATCH);
+          next += LIGHT_BATCH;
+          await pool.query(`begin;\n${batch.map(lightTenantSql).join('\n')}\ncommit;`);
+          if (next % 2000 < LIGHT_BATCH) log(`${Math.min(next, n)}/${n} light tenants`);
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+    } finally {
+      await pool.end();
+    }
+    log(`${n} light tenants created in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    await db.end();
+    return await work(scratch.url, slugs);
+  } finally {
+    await db.end();
+    await scratch.drop();
+  }
+}
+
+/** One light tenant (see withLightFleet); the role's default privileges are set before the table exists. */
+function lightTenantSql(slug: string): string {
+  return `insert into public.organizations (slug, name, status) values ('${slug}', 'Exec ${slug}', 'active');
+create schema tenant_${slug};
+${grantTenantRoleSql(slug)};
+create table tenant_${slug}.orders (id bigint generated always as identity primary key, note text);`;
 }
 
 /** The no-op update over every tenant: tenant:exec minus start-up against one psql session. */
@@ -159,7 +216,7 @@ async function bigRows(url: string, slugs: string[], cwd: string): Promise<Bench
   }
   return [
     row(
-      `cgk tenant:exec --all --dry-run, ${slugs.length} tenants (whole command) vs psql listing the slugs`,
+      `cgk tenant:exec --all --dry-run, ${slugs.length} light tenants (whole command) vs psql listing the slugs`,
       'ms',
       median(dry.psql),
       median(dry.cli),
@@ -169,7 +226,7 @@ async function bigRows(url: string, slugs: string[], cwd: string): Promise<Bench
       },
     ),
     row(
-      `cgk tenant:exec --json peak RSS, ${slugs.length} tenants vs ${small.length} tenants`,
+      `cgk tenant:exec --json peak RSS, ${slugs.length} light tenants vs ${small.length} of them`,
       'MB',
       median(rss.small),
       median(rss.all),
