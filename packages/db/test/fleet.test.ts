@@ -10,7 +10,9 @@ import {
   setupDatabase,
   sqlTask,
   suspendTenant,
+  type FleetRunInfo,
   type ForEachTenantOptions,
+  type TenantTask,
   type TenantResult,
 } from '../src/index.js';
 import { createAppDatabase, DROP_TIMEOUT_MS, type AppDatabase } from './helpers/database.js';
@@ -42,6 +44,10 @@ describe('forEachTenant (pg)', () => {
     await scratch?.drop();
   }, DROP_TIMEOUT_MS);
 
+  /** The search_path a withTenant scope of `slug` has (what a fleet run's session must have too). */
+  const scopePath = async (slug: string) =>
+    (await db.withTenant(slug, (sql) => sql<{ path: string }>`select current_setting('search_path') as path`)).rows[0]!.path;
+
   const customers = async (slug: string, like: string) =>
     (await db.withTenant(slug, (sql) => sql<{ n: number }>`select count(*)::int as n from customers where email like ${like}`))
       .rows[0]!.n;
@@ -68,7 +74,8 @@ describe('forEachTenant (pg)', () => {
       ['f03', 'CGK_QUERY'],
       ['f07', 'CGK_QUERY'],
     ]);
-    expect(results.find((r) => r.slug === 'f01')?.value).toBe('tenant_f01, public');
+    expect(results.find((r) => r.slug === 'f01')?.value).toBe(await scopePath('f01'));
+    expect(await scopePath('f01')).toMatch(/^tenant_f01, /);
     expect(new Set(seen).size).toBe(10);
     for (const who of seen) expect(who).toMatch(/^ct_/);
     // The failing tenants' inserts were rolled back with their transactions; the others committed.
@@ -177,7 +184,8 @@ describe('forEachTenant (pg)', () => {
         tenants: ['f02'],
       }),
     );
-    expect(who[0]?.value?.rows[0]).toMatchObject({ who: expect.stringMatching(/^ct_/), path: 'tenant_f02, public' });
+    // The same path as a scope's (scope/tenant-scope.ts): the session must find what the scope finds.
+    expect(who[0]?.value?.rows[0]).toMatchObject({ who: expect.stringMatching(/^ct_/), path: await scopePath('f02') });
     // The session's path and role were reset before its connection went back to the pool.
     const after = await Promise.all(
       Array.from({ length: 4 }, () => db.sql`select current_user as who, current_setting('search_path') as path`),
@@ -212,11 +220,64 @@ describe('forEachTenant (pg)', () => {
     }
   });
 
+  it('lets one process at a time run a run: a resume while it runs is refused, having run nothing', {
+    timeout: 30_000,
+  }, async () => {
+    let id: string | undefined;
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const run = forEachTenant(() => gate, { db, tenants: ['f01'], onStart: (info) => (id = info.id) });
+    const first = run.next();
+    while (id === undefined) await new Promise((r) => setTimeout(r, 10));
+    let ran = 0;
+    const error = await collect(forEachTenant(async () => ran++, { db, resume: id })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FleetRunError);
+    expect((error as FleetRunError).message).toMatch(/being run by another process/);
+    expect(ran).toBe(0);
+    release();
+    expect((await first).value).toMatchObject({ slug: 'f01', ok: true });
+    expect((await run.next()).done).toBe(true);
+    expect((await getFleetRun(id, { db })).status).toBe('finished');
+  });
+
   it("keeps the run records out of the tenant roles' reach", async () => {
     const results = await collect(
       forEachTenant((sql) => sql`select count(*) from public.fleet_runs`, { db, record: false, tenants: ['f01'] }),
     );
     expect(results[0]?.error?.code).toBe('CGK_QUERY');
     expect(results[0]?.error?.message).toMatch(/permission denied/);
+  });
+});
+
+describe('forEachTenant on the embedded database (one connection)', () => {
+  it('runs one tenant at a time, records after each commit, and resumes', { timeout: 120_000 }, async () => {
+    const db = new Database({ dataDir: ':memory:' });
+    try {
+      await setupDatabase({ db });
+      for (const slug of ['e1', 'e2', 'e3']) await createTenant({ slug }, { db });
+      let failE2 = true;
+      let info: FleetRunInfo | undefined;
+      const task: TenantTask<string> = async (sql, t) => {
+        await sql`insert into customers (email) values ('emb@x.test')`;
+        if (t.slug === 'e2' && failE2) throw new Error('not yet');
+        return t.slug;
+      };
+      const first = await collect(forEachTenant(task, { db, concurrency: 4, onStart: (i) => (info = i) }));
+      expect(info).toMatchObject({ concurrency: 1, recording: 'after-commit' });
+      expect(first.map((r) => [r.slug, r.ok])).toEqual([
+        ['e1', true],
+        ['e2', false],
+        ['e3', true],
+      ]);
+      failE2 = false;
+      const second = await collect(forEachTenant(task, { db, resume: info!.id! }));
+      expect(second.map((r) => [r.slug, r.ok])).toEqual([['e2', true]]);
+      for (const slug of ['e1', 'e2', 'e3']) {
+        const { rows } = await db.withTenant(slug, (sql) => sql<{ n: number }>`select count(*)::int as n from customers`);
+        expect(rows[0]!.n, slug).toBe(1);
+      }
+    } finally {
+      await db.end();
+    }
   });
 });

@@ -106,11 +106,13 @@ async function openRun(options: ForEachTenantOptions): Promise<OpenRun> {
   const record = options.record !== false || options.resume !== undefined;
   const pool = driver.maxConnections ?? Number.POSITIVE_INFINITY;
   const transaction = options.transaction !== false;
-  const atomic = record && transaction && pool >= 3;
-  const reserved = !record ? 0 : atomic ? 2 : 1;
+  // A real pool (3 connections or more) has room for the run's lock; the embedded database has one connection.
+  const locked = record && pool >= 3;
+  const atomic = locked && transaction;
+  const reserved = !record ? 0 : locked ? 2 : 1;
   const concurrency = Math.max(1, Math.min(Math.floor(options.concurrency ?? 4), pool - reserved));
   const recording = !record ? 'none' : atomic ? 'atomic' : 'after-commit';
-  if (options.resume !== undefined) return resumeRun(driver, options, { concurrency, recording, atomic });
+  if (options.resume !== undefined) return resumeRun(driver, options, { concurrency, recording, locked });
   const selection = normalizeSelection(options);
   const total = await countSelected(driver, selection);
   if (!record) {
@@ -124,7 +126,7 @@ async function openRun(options: ForEachTenantOptions): Promise<OpenRun> {
     transaction,
     total,
   });
-  const lock = atomic ? await lockRun(driver, id) : undefined;
+  const lock = locked ? await lockRun(driver, id) : undefined;
   const info: FleetRunInfo = { id, resumed: false, total, concurrency, recording };
   return { driver, selection, info, recorder: new RunRecorder(driver, id), lock };
 }
@@ -133,7 +135,7 @@ async function openRun(options: ForEachTenantOptions): Promise<OpenRun> {
 async function resumeRun(
   driver: Driver,
   options: ForEachTenantOptions,
-  bound: { concurrency: number; recording: FleetRunInfo['recording']; atomic: boolean },
+  bound: { concurrency: number; recording: FleetRunInfo['recording']; locked: boolean },
 ): Promise<OpenRun> {
   const id = options.resume!;
   refuseSelection(options);
@@ -143,7 +145,7 @@ async function resumeRun(
       hint: 'Resume with the same SQL, file or module the run was started with.',
     });
   }
-  const lock = bound.atomic ? await lockRun(driver, id) : undefined;
+  const lock = bound.locked ? await lockRun(driver, id) : undefined;
   try {
     await settleInDoubt(driver, id);
     const total = await countSelected(driver, recorded.selection, id);

@@ -60,7 +60,8 @@ async function inTransaction<T>(ctx: TaskContext<T>, slug: string, schema: strin
 
 /**
  * A no-transaction run: a connection of its own with the tenant's path and (set-role mode) role for the
- * session, each statement committing on its own; both are reset before the connection goes back.
+ * session, each statement committing on its own; both are reset before the connection goes back. The path
+ * is the one a scope's prelude sets (scope/tenant-scope.ts; fleet.test.ts compares them).
  */
 async function inSession<T>(ctx: TaskContext<T>, slug: string, schema: string): Promise<T> {
   const role = ctx.db.tenantRoleMode === 'set-role' ? await ctx.db.tenantRoleName(slug) : undefined;
