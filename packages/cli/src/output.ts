@@ -95,6 +95,14 @@ export class Output {
     return EXIT_USAGE;
   }
 
+  /**
+   * For a command that streams its one JSON document itself (results of thousands of tenants are not held
+   * in memory): the document counts as sent, so a later `error()` prints only its stderr line.
+   */
+  claimJson(): void {
+    this.#sentJson = true;
+  }
+
   #writeJson(doc: Record<string, unknown>): void {
     if (this.#sentJson) return;
     this.#sentJson = true;

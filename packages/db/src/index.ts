@@ -126,3 +126,22 @@ export {
   type NewMigrationFile,
 } from './migrations/index.js';
 export { configuredMigrationSets, findConfigFile, type ConfigSource } from './config/migration-sets.js';
+export {
+  forEachTenant,
+  fleetTenants,
+  sqlTask,
+  loadTenantModule,
+  getFleetRun,
+  FleetRunError,
+  TenantModuleError,
+  TenantExecError,
+  type SqlTask,
+  type SqlTaskResult,
+  type FleetRunRecord,
+  type FleetRunInfo,
+  type FleetSelection,
+  type FleetTenant,
+  type ForEachTenantOptions,
+  type TenantResult,
+  type TenantTask,
+} from './fleet/index.js';

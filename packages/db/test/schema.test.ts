@@ -222,6 +222,8 @@ describe('the schemas', () => {
     expect(rows.map((r) => r.table_name)).toEqual([
       'api_keys',
       'billing',
+      'fleet_run_tenants',
+      'fleet_runs',
       'magic_links',
       'organizations',
       'schema_migrations',

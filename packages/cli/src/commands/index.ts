@@ -4,6 +4,14 @@ import { registerMigration } from './migration.js';
 import type { Register } from './register.js';
 import { registerSetup } from './setup.js';
 import { registerTenant } from './tenant.js';
+import { registerTenantExec } from './tenant-exec.js';
 
 /** Every command file's registration, in the order `cgk --help` lists them. */
-export const COMMANDS: readonly Register[] = [registerSetup, registerTenant, registerMigrate, registerMigration, registerDoctor];
+export const COMMANDS: readonly Register[] = [
+  registerSetup,
+  registerTenant,
+  registerTenantExec,
+  registerMigrate,
+  registerMigration,
+  registerDoctor,
+];
