@@ -11,6 +11,11 @@ interface TableShape {
   table: string;
   /** The writable columns, quoted by the server (`quote_ident`), in order; generated columns are left out. */
   columns: string;
+  /**
+   * The same columns as read from the source: a column whose type (or element type) is the tenant's own (an
+   * enum of its schema) is cast through text to the target's type of that name.
+   */
+  selects: string;
   identity: boolean;
   insertTriggers: boolean;
 }
@@ -18,11 +23,16 @@ interface TableShape {
 /** Tables (not partitions: rows go through their parent) with their writable columns, as the server quotes them. */
 const SHAPE_SQL = `select c.relname::text as table,
   string_agg(quote_ident(a.attname), ', ' order by a.attnum) filter (where a.attgenerated = '') as columns,
+  string_agg(case when t.typnamespace = n.oid or e.typnamespace = n.oid
+                  then quote_ident(a.attname) || '::text::' || format_type(a.atttypid, a.atttypmod)
+                  else quote_ident(a.attname) end, ', ' order by a.attnum) filter (where a.attgenerated = '') as selects,
   bool_or(a.attidentity = 'a') as identity,
   exists (select 1 from pg_trigger t where t.tgrelid = c.oid and not t.tgisinternal and t.tgtype & 4 <> 0) as insert_triggers
 from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
 join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+join pg_type t on t.oid = a.atttypid
+left join pg_type e on e.oid = t.typelem and t.typelem <> 0
 where n.nspname = $1 and c.relkind in ('r', 'p') and not c.relispartition
 group by c.oid, c.relname
 order by c.relname`;
@@ -32,6 +42,7 @@ async function shapes(tx: Transaction, schema: string): Promise<TableShape[]> {
   return rows.map((r) => ({
     table: String(r.table),
     columns: String(r.columns ?? ''),
+    selects: String(r.selects ?? ''),
     identity: r.identity === true,
     insertTriggers: r.insert_triggers === true,
   }));
@@ -74,7 +85,7 @@ export async function copyRows(tx: Transaction, from: string, to: string, tables
     const ctes = copied.map(
       (t, i) =>
         `c${i} as (insert into ${target}.${quote(t.table)} (${t.columns})${t.identity ? ' overriding system value' : ''}
-  select ${t.columns} from ${source}.${quote(t.table)})`,
+  select ${t.selects} from ${source}.${quote(t.table)})`,
     );
     await tx.query({ text: `with ${ctes.join(',\n')}\nselect 1` });
   }
