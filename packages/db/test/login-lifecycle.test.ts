@@ -34,7 +34,9 @@ describe('pending tenants and rename in login mode (pg)', () => {
     await createPendingTenants(1, { db });
     const { claimed } = await createTenant({ slug: 'claimed_login' }, { db });
     expect(claimed).toBe(true);
-    expect(await storedVerifier('claimed_login')).toBe(await tenantRoleVerifier(SECRET, tenantRoleName('claimed_login', app.name)));
+    expect(await storedVerifier('claimed_login')).toBe(
+      await tenantRoleVerifier(SECRET, tenantRoleName('claimed_login', app.name)),
+    );
     const { rows } = await db.withTenant('claimed_login', (sql) => sql<{ who: string }>`select session_user as who`);
     expect(rows[0]!.who).toBe(tenantRoleName('claimed_login', app.name));
   });
@@ -42,10 +44,15 @@ describe('pending tenants and rename in login mode (pg)', () => {
   it('gives a renamed tenant the password of its new role name; the old slug logs in no more', async () => {
     await db.withTenant('claimed_login', (sql) => sql`insert into customers (email) values ('l@example.com')`);
     await renameTenant('claimed_login', 'renamed_login', { db, cache: false });
-    expect(await storedVerifier('renamed_login')).toBe(await tenantRoleVerifier(SECRET, tenantRoleName('renamed_login', app.name)));
+    expect(await storedVerifier('renamed_login')).toBe(
+      await tenantRoleVerifier(SECRET, tenantRoleName('renamed_login', app.name)),
+    );
     expect(await storedVerifier('claimed_login')).toBeUndefined();
-    const { rows } = await db.withTenant('renamed_login', (sql) => sql<{ who: string; n: number }>`
-      select session_user as who, (select count(*)::int from customers) as n`);
+    const { rows } = await db.withTenant(
+      'renamed_login',
+      (sql) => sql<{ who: string; n: number }>`
+      select session_user as who, (select count(*)::int from customers) as n`,
+    );
     expect(rows[0]).toEqual({ who: tenantRoleName('renamed_login', app.name), n: 1 });
     await expect(db.withTenant('claimed_login', (sql) => sql`select 1`)).rejects.toMatchObject({ code: 'CGK_TENANT_NOT_FOUND' });
   });

@@ -35,7 +35,8 @@ export const registerTenantLifecycle: Register = (program, ctx, done) => {
       out.result({ built: built.length, pending: waiting }, () =>
         opts.count === undefined
           ? `${plural(waiting, 'pending tenant')} waiting to be claimed`
-          : `Built ${plural(built.length, 'pending tenant')} in ${duration(performance.now() - started)}; ${waiting} waiting to be claimed`,
+          : `Built ${plural(built.length, 'pending tenant')} in ${duration(performance.now() - started)}; ` +
+            `${waiting} waiting to be claimed`,
       );
       done(EXIT_OK);
     });

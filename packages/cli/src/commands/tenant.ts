@@ -34,7 +34,8 @@ export const registerTenant: Register = (program, ctx, done) => {
         { tenant: t, migrationsApplied: result.migrationsApplied, durationMs: result.durationMs, claimed: result.claimed },
         () =>
           `Created tenant ${t.slug} ("${t.name}", ${t.status}): schema ${t.schema} ` +
-          `${result.claimed ? 'from a pending tenant' : `with ${plural(result.migrationsApplied, 'migration')}`} in ${duration(result.durationMs)}`,
+          `${result.claimed ? 'from a pending tenant' : `with ${plural(result.migrationsApplied, 'migration')}`} ` +
+          `in ${duration(result.durationMs)}`,
       );
       done(EXIT_OK);
     });

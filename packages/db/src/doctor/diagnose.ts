@@ -10,6 +10,7 @@ import { resolveDriverConfig, type DriverConfig } from '../drivers/driver-config
 import { CacheError, ConfigError, redactSecrets } from '../errors/index.js';
 import { checkPooling, checkUrl, failure } from './config.js';
 import { describeMigrations } from './migrations.js';
+import { checkPendingTenants } from './pending.js';
 import { migrationStatus } from '../migrations/status.js';
 import { loadOptional } from '../optional.js';
 import { checkEncryptionKeys } from '../secrets/encryption.js';
@@ -34,7 +35,7 @@ const MIN_SERVER_MAJOR = 15;
 /**
  * Runs every check and returns them in a fixed order: database url, driver, connection, server, citus (only
  * on a Citus coordinator: nodes, tenant placement, the settings tenants need), pooling,
- * tenant roles, migrations, redis, encryption key. Checks that need the database are skipped (`warn`, saying why) when it
+ * tenant roles, migrations, pending tenants, redis, encryption key. Checks that need the database are skipped (`warn`, saying why) when it
  * cannot be reached. The embedded database is not created by a diagnosis: if its directory does not exist
  * yet, that is reported instead.
  *
@@ -97,8 +98,10 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
     } catch (error) {
       add(failure('migrations', error));
     }
+    add(await checkPendingTenants(db).catch((error: unknown) => failure('pending tenants', error)));
   } else {
     add({ name: 'migrations', status: 'warn', detail: 'skipped: the database was not reached' });
+    add({ name: 'pending tenants', status: 'warn', detail: 'skipped: the database was not reached' });
   }
 
   if (own) await db?.end().catch(() => {});
