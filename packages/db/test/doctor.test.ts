@@ -36,7 +36,7 @@ describe('diagnose()', () => {
       'pooling',
       'tenant roles',
       'migrations',
-      'pending tenants',
+      'pending pool',
       'redis',
       'encryption key',
     ]);
@@ -64,10 +64,10 @@ describe('diagnose()', () => {
         status: 'ok',
         detail: expect.stringMatching(/^public: \d+ applied, 0 pending; tenants: 0 total/),
       });
-      expect(check(after, 'pending tenants')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^none/) });
+      expect(check(after, 'pending pool')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^none/) });
       await createPendingTenants(2, { db });
       const pool = await diagnose({ db, env });
-      expect(check(pool, 'pending tenants')).toMatchObject({ status: 'ok', detail: '2 waiting to be claimed by tenant:create' });
+      expect(check(pool, 'pending pool')).toMatchObject({ status: 'ok', detail: '2 waiting to be claimed by tenant:create' });
       expect(check(pool, 'migrations').detail).toMatch(/tenants: 2 total, 2 up to date/);
       expect(check(after, 'encryption key')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/key [0-9a-f]{8}/) });
       // The caller's database stays open.

@@ -3,11 +3,11 @@ import { QueryError } from '../errors/index.js';
 import type { DoctorCheck } from './types.js';
 
 /**
- * The doctor's `pending tenants` check: how many tenants wait to be claimed by tenant:create (tenant:pending).
+ * The doctor's `pending pool` check: how many tenants wait to be claimed by tenant:create (tenant:pending).
  * A registry from before pending tenants (public migration 008 not applied) has none, and says what to run.
  */
 export async function checkPendingTenants(db: Database): Promise<DoctorCheck> {
-  const name = 'pending tenants';
+  const name = 'pending pool';
   try {
     const { rows } = await db.sql<{ n: number }>`select count(*)::int as n from public.organizations where pending`;
     const n = rows[0]?.n ?? 0;
