@@ -18,10 +18,12 @@ const SOURCE_ROWS = { customers: 20_000, orders: 20_000, products: 2_000 };
 
 async function fillSource(db: Database, slug: string): Promise<void> {
   await db.withTenant(slug, async (sql) => {
-    await sql`insert into customers (email) select 'c' || i || '@example.com' from generate_series(1, ${SOURCE_ROWS.customers}::int) i`;
+    await sql`insert into customers (email)
+              select 'c' || i || '@example.com' from generate_series(1, ${SOURCE_ROWS.customers}::int) i`;
     await sql`insert into orders (order_number, currency, total_cents)
               select 'O-' || i, 'USD', i from generate_series(1, ${SOURCE_ROWS.orders}::int) i`;
-    await sql`insert into products (title, handle) select 'P ' || i, 'p-' || i from generate_series(1, ${SOURCE_ROWS.products}::int) i`;
+    await sql`insert into products (title, handle)
+              select 'P ' || i, 'p-' || i from generate_series(1, ${SOURCE_ROWS.products}::int) i`;
   });
 }
 
