@@ -3,8 +3,8 @@
  *
  *   npm run bench                          the full run (a few minutes)
  *   npm run bench -- --quick               fewer rounds: a smoke run, figures are rough
- *   npm run bench -- --only tenant,cli     only these modules (tenant, lifecycle, migrations, cache, neon, embedded, cli,
- *                                          packaging, exec)
+ *   npm run bench -- --only tenant,cli     only these modules (tenant, lifecycle, pending, migrations, cache, neon, embedded,
+ *                                          cli, packaging, exec)
  *
  * Each module measures its baselines in the same run as ours, interleaved (shared, noisy machines: only
  * ratios mean something). A module whose file is missing is reported "not available", one that throws is
@@ -62,6 +62,7 @@ const MODULES: ModuleSpec[] = [
     options: (q) => (q ? { rounds: 2, perRound: 100, trials: 2 } : {}),
   },
   { name: 'lifecycle', file: 'lifecycle.bench.ts', exportName: 'runLifecycleBench', options: (q) => (q ? { tenants: 8 } : {}) },
+  { name: 'pending', file: 'pending.bench.ts', exportName: 'runPendingBench', options: (q) => (q ? { tenants: 6 } : {}) },
   // The goal is stated for 1,000 tenants; --quick uses 200 (the fleet is built twice).
   {
     name: 'migrations',

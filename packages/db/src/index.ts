@@ -86,7 +86,15 @@ export {
   type CreateTenantResult,
   type CreateTenantOptions,
   type LifecycleOptions,
+  type TenantSeed,
 } from './lifecycle/tenants.js';
+export {
+  createPendingTenants,
+  countPendingTenants,
+  type PendingTenantsOptions,
+} from './lifecycle/pending.js';
+export { cloneTenant, type CloneTenantOptions } from './lifecycle/clone.js';
+export { renameTenant, type RenameTenantOptions, type RenameTenantResult } from './lifecycle/rename.js';
 export { setupDatabase, PLATFORM_TABLES, type SetupReport } from './lifecycle/setup.js';
 export { describeCitus, type CitusReport, type CitusNode } from './citus/describe.js';
 export { diagnose, type DoctorReport, type DoctorCheck, type DoctorStatus, type DiagnoseOptions } from './doctor/index.js';

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Database, diagnose, type DoctorReport } from '../src/index.js';
+import { Database, createPendingTenants, diagnose, type DoctorReport } from '../src/index.js';
 import { migratePublic } from '../src/migrations/index.js';
 import { DROP_TIMEOUT_MS, adminQuery, createAppDatabase, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { closedPort } from './helpers/net.js';
@@ -36,6 +36,7 @@ describe('diagnose()', () => {
       'pooling',
       'tenant roles',
       'migrations',
+      'pending pool',
       'redis',
       'encryption key',
     ]);
@@ -63,6 +64,11 @@ describe('diagnose()', () => {
         status: 'ok',
         detail: expect.stringMatching(/^public: \d+ applied, 0 pending; tenants: 0 total/),
       });
+      expect(check(after, 'pending pool')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^none/) });
+      await createPendingTenants(2, { db });
+      const pool = await diagnose({ db, env });
+      expect(check(pool, 'pending pool')).toMatchObject({ status: 'ok', detail: '2 waiting to be claimed by tenant:create' });
+      expect(check(pool, 'migrations').detail).toMatch(/tenants: 2 total, 2 up to date/);
       expect(check(after, 'encryption key')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/key [0-9a-f]{8}/) });
       // The caller's database stays open.
       await expect(db.sql`select 1`).resolves.toBeTruthy();

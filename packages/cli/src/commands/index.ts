@@ -5,12 +5,14 @@ import type { Register } from './register.js';
 import { registerSetup } from './setup.js';
 import { registerTenant } from './tenant.js';
 import { registerTenantExec } from './tenant-exec.js';
+import { registerTenantLifecycle } from './tenant-lifecycle.js';
 
 /** Every command file's registration, in the order `cgk --help` lists them. */
 export const COMMANDS: readonly Register[] = [
   registerSetup,
   registerTenant,
   registerTenantExec,
+  registerTenantLifecycle,
   registerMigrate,
   registerMigration,
   registerDoctor,

@@ -14,25 +14,28 @@ export const registerTenant: Register = (program, ctx, done) => {
     .command('tenant:create')
     .argument('<slug>', 'lowercase letters, digits and "_", starting with a letter (the schema is tenant_<slug>)')
     .option('--name <name>', 'display name (default: the slug)')
+    .option('--seed <file>', 'SQL file run in the creation transaction as the tenant (its rows); if it fails, nothing is created')
     .summary('create a tenant: its registry row, its schema and its tables')
     .description(
       'Creates the tenant <slug>: a row in public.organizations, the schema tenant_<slug>, and every tenant ' +
         'migration in it, atomically. Run setup:database first.',
     )
     .addHelpText('after', '\nExample:\n  $ npx @cgk/cli tenant:create acme --name "Acme Inc."')
-    .action(async (slug: string, opts: { name?: string }) => {
+    .action(async (slug: string, opts: { name?: string; seed?: string }) => {
       const { assertValidSlug, createTenant } = lib();
       assertValidSlug(slug); // before the database is opened: a typo costs nothing
+      const seed = opts.seed === undefined ? {} : { seed: { script: await readSeed(opts.seed) } };
       const result = await createTenant(
-        { slug, ...(opts.name === undefined ? {} : { name: opts.name }) },
+        { slug, ...(opts.name === undefined ? {} : { name: opts.name }), ...seed },
         { db: ctx.database({ setUp: true }) },
       );
       const t = result.tenant;
       out.result(
-        { tenant: t, migrationsApplied: result.migrationsApplied, durationMs: result.durationMs },
+        { tenant: t, migrationsApplied: result.migrationsApplied, durationMs: result.durationMs, claimed: result.claimed },
         () =>
-          `Created tenant ${t.slug} ("${t.name}", ${t.status}): ` +
-          `schema ${t.schema} with ${plural(result.migrationsApplied, 'migration')} in ${duration(result.durationMs)}`,
+          `Created tenant ${t.slug} ("${t.name}", ${t.status}): schema ${t.schema} ` +
+          `${result.claimed ? 'from a pending tenant' : `with ${plural(result.migrationsApplied, 'migration')}`} ` +
+          `in ${duration(result.durationMs)}`,
       );
       done(EXIT_OK);
     });
@@ -40,16 +43,19 @@ export const registerTenant: Register = (program, ctx, done) => {
   program
     .command('tenant:list')
     .addOption(new Option('--status <status>', 'only tenants with this status').choices(STATUSES))
+    .option('--pending', 'list the pending tenants (tenant:pending) instead, under their placeholder slugs')
     .summary('list the tenants')
     .description('Lists the tenants of public.organizations, oldest first.')
     .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli tenant:list\n  $ npx @cgk/cli tenant:list --status active --json')
-    .action(async (opts: { status?: TenantStatus }) => {
+    .action(async (opts: { status?: TenantStatus; pending?: boolean }) => {
       const tenants = await lib().listTenants({
         db: ctx.database({ setUp: true }),
         ...(opts.status ? { status: opts.status } : {}),
+        ...(opts.pending ? { pending: true } : {}),
       });
       out.result({ tenants }, () => {
         if (tenants.length === 0) {
+          if (opts.pending) return 'No pending tenants. Build some: npx @cgk/cli tenant:pending --count <n>';
           return opts.status ? `No ${opts.status} tenants.` : 'No tenants yet. Create one: npx @cgk/cli tenant:create <slug>';
         }
         return [
@@ -127,3 +133,16 @@ export const registerTenant: Register = (program, ctx, done) => {
       done(EXIT_OK);
     });
 };
+
+/** The --seed file's text; a file that cannot be read is a `ConfigError` naming it, before the database is opened. */
+async function readSeed(path: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new (lib().ConfigError)(
+      `Cannot read the seed file ${path}: ${(error as Error).message}`,
+      'Pass the path of an SQL file.',
+    );
+  }
+}

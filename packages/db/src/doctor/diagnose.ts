@@ -10,6 +10,7 @@ import { resolveDriverConfig, type DriverConfig } from '../drivers/driver-config
 import { CacheError, ConfigError, redactSecrets } from '../errors/index.js';
 import { checkPooling, checkUrl, failure } from './config.js';
 import { describeMigrations } from './migrations.js';
+import { checkPendingTenants } from './pending.js';
 import { migrationStatus } from '../migrations/status.js';
 import { loadOptional } from '../optional.js';
 import { checkEncryptionKeys } from '../secrets/encryption.js';
@@ -34,7 +35,8 @@ const MIN_SERVER_MAJOR = 15;
 /**
  * Runs every check and returns them in a fixed order: database url, driver, connection, server, citus (only
  * on a Citus coordinator: nodes, tenant placement, the settings tenants need), pooling,
- * tenant roles, migrations, redis, encryption key. Checks that need the database are skipped (`warn`, saying why) when it
+ * tenant roles, migrations, pending pool, redis, encryption key.
+ * Checks that need the database are skipped (`warn`, saying why) when it
  * cannot be reached. The embedded database is not created by a diagnosis: if its directory does not exist
  * yet, that is reported instead.
  *
@@ -92,13 +94,10 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   for (const check of await isolationChecks(options.db, env, target, reachable ? db : undefined)) add(check);
 
   if (reachable && db) {
-    try {
-      add(describeMigrations(await migrationStatus(db)));
-    } catch (error) {
-      add(failure('migrations', error));
-    }
+    for (const check of await registryChecks(db)) add(check);
   } else {
     add({ name: 'migrations', status: 'warn', detail: 'skipped: the database was not reached' });
+    add({ name: 'pending pool', status: 'warn', detail: 'skipped: the database was not reached' });
   }
 
   if (own) await db?.end().catch(() => {});
@@ -107,6 +106,12 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   add(checkEncryption(env));
 
   return { ok: checks.every((c) => c.status !== 'fail'), checks, durationMs: Math.round(performance.now() - started) };
+}
+
+/** The checks of what the database holds: migrations, the pending pool. */
+async function registryChecks(db: Database): Promise<DoctorCheck[]> {
+  const migrations = await migrationStatus(db).then(describeMigrations, (error: unknown) => failure('migrations', error));
+  return [migrations, await checkPendingTenants(db).catch((error: unknown) => failure('pending pool', error))];
 }
 
 /** The doctor's own connection: the application role's queries only (the isolation mode is checked apart). */

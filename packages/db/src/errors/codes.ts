@@ -27,4 +27,5 @@ export type CgkErrorCode =
   | 'CGK_INCORRECT_SQL_CALL'
   | 'CGK_EXEC_RUN'
   | 'CGK_EXEC_MODULE'
-  | 'CGK_EXEC_FAILED';
+  | 'CGK_EXEC_FAILED'
+  | 'CGK_CLONE_SOURCE';

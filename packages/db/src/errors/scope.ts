@@ -10,9 +10,7 @@ export class InvalidSlugError extends CgkError {
     reason: string,
   ) {
     super('CGK_INVALID_SLUG', `Invalid tenant slug ${describeValue(slug)}: ${reason}`, {
-      hint:
-        'A slug is 1-56 characters of lowercase letters, digits and "_", starting with a letter (e.g. "acme_store"); ' +
-        'reserved names such as "public" or "pg_*" are refused.',
+      hint: 'A slug is 1-56 characters of lowercase letters, digits and "_", starting with a letter (e.g. "acme_store").',
     });
   }
 }

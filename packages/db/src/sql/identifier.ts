@@ -14,40 +14,15 @@ export const MAX_SLUG_LENGTH = MAX_IDENTIFIER_BYTES - TENANT_SCHEMA_PREFIX.lengt
 
 const SLUG_PATTERN = /^[a-z][a-z0-9_]*$/;
 const IDENTIFIER_PATTERN = /^[a-z_][a-z0-9_]*$/;
-/** Names a tenant may not take: they collide with PostgreSQL or platform names, or read as keywords. */
-const RESERVED_SLUGS = new Set([
-  'public',
-  'information_schema',
-  'default',
-  'postgres',
-  'template0',
-  'template1',
-  'admin',
-  'root',
-  'system',
-  'cgk',
-  'platform',
-  'api',
-  'www',
-  'null',
-  'true',
-  'false',
-  'all',
-  'none',
-  'user',
-  'current_user',
-  'session_user',
-  'select',
-  'table',
-  'schema',
-  'tenant',
-  'tenants',
-]);
 
 /**
  * Throws `InvalidSlugError` unless `slug` is a valid tenant slug: lowercase ASCII letters, digits and `_`,
- * starting with a letter, at most 56 characters (so `tenant_` + slug fits 63 bytes), not reserved, not `pg_*`.
- * Returns the slug, narrowed to string.
+ * starting with a letter, at most 56 characters (so `tenant_` + slug fits 63 bytes). Returns the slug, narrowed
+ * to string. No other name is refused: keywords (`select`, `user`, `table`) and `pg_x` included, because a
+ * slug never reaches SQL alone. The schema is `tenant_{slug}` and the role `ct_{tag}_{slug}`, both plain
+ * identifiers that are no keyword, start with no `pg_` and collide with nothing of PostgreSQL's or the
+ * platform's. Each refusal says which rule would break: a longer name would be truncated by PostgreSQL (two
+ * tenants could share a schema), another character or first letter would need quoting everywhere.
  */
 export function assertValidSlug(slug: unknown): string {
   if (typeof slug !== 'string') throw new InvalidSlugError(slug, 'a slug must be a string');
@@ -67,8 +42,6 @@ export function assertValidSlug(slug: unknown): string {
         : 'it must start with a lowercase letter';
     throw new InvalidSlugError(slug, reason);
   }
-  if (slug.startsWith('pg_')) throw new InvalidSlugError(slug, 'names starting with "pg_" are reserved by PostgreSQL');
-  if (RESERVED_SLUGS.has(slug)) throw new InvalidSlugError(slug, 'this name is reserved');
   return slug;
 }
 
