@@ -85,6 +85,23 @@ export {
   type LifecycleOptions,
 } from './lifecycle/tenants.js';
 export { setupDatabase, PLATFORM_TABLES, type SetupReport } from './lifecycle/setup.js';
+export {
+  exportTenant,
+  importTenant,
+  verifyTenantExport,
+  ExportFileError,
+  ExportIncompatibleError,
+  TransferUnsupportedError,
+  type ExportTenantOptions,
+  type ExportTenantResult,
+  type ImportTenantOptions,
+  type ImportTenantResult,
+  type ExportFileProblem,
+  type ExportHeader,
+  type ExportManifest,
+  type ExportTable,
+  type TableManifest,
+} from './lifecycle/transfer/index.js';
 export { describeCitus, type CitusReport, type CitusNode } from './citus/describe.js';
 export { diagnose, type DoctorReport, type DoctorCheck, type DoctorStatus, type DiagnoseOptions } from './doctor/index.js';
 export {

@@ -305,8 +305,9 @@ export async function repairTenantRoles(options: LifecycleOptions & { slug?: str
 /**
  * How the tenant's role is made: LOGIN on Citus (its workers are reached as the tenant role) and in login
  * mode, where it also gets its password's SCRAM verifier, derived from the secret (`ConfigError` without one).
+ * @internal Also used by importTenant (lifecycle/transfer/), which makes a tenant's role the same way.
  */
-async function grantOptions(db: Database, driver: Driver, slug: string): Promise<GrantOptions> {
+export async function grantOptions(db: Database, driver: Driver, slug: string): Promise<GrantOptions> {
   if (db.tenantRoleMode === 'login') {
     const secret = db.tenantRoleSecret();
     return { login: true, verifier: await tenantRoleVerifier(secret, await db.tenantRoleName(slug)) };
