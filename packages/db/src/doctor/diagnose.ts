@@ -10,6 +10,7 @@ import { resolveDriverConfig, type DriverConfig } from '../drivers/driver-config
 import { CacheError, ConfigError, redactSecrets } from '../errors/index.js';
 import { checkPooling, checkUrl, failure } from './config.js';
 import { describeMigrations } from './migrations.js';
+import { checkLeftovers } from './leftovers.js';
 import { migrationStatus } from '../migrations/status.js';
 import { loadOptional } from '../optional.js';
 import { checkEncryptionKeys } from '../secrets/encryption.js';
@@ -100,6 +101,7 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   } else {
     add({ name: 'migrations', status: 'warn', detail: 'skipped: the database was not reached' });
   }
+  if (reachable && db) add(await checkLeftovers(db, env).catch((error: unknown) => failure('leftovers', error)));
 
   if (own) await db?.end().catch(() => {});
 

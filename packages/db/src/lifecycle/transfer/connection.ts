@@ -25,6 +25,12 @@ export interface TransferConnection {
   end(): Promise<void>;
 }
 
+/** The server's connection string of `db`; the embedded database throws `TransferUnsupportedError`. */
+export function serverUrl(db: Database, what: string): string {
+  if (db.config.driver === 'pglite' || !db.config.url) throw new TransferUnsupportedError(what);
+  return db.config.url;
+}
+
 type CopyModule = { to(text: string): Readable & { rowCount?: number }; from(text: string): Writable & { rowCount?: number } };
 let copyModule: Promise<CopyModule> | undefined;
 
@@ -39,8 +45,7 @@ function loadCopy(): Promise<CopyModule> {
  * `TransferUnsupportedError`; a server that cannot be reached throws `ConnectionError`.
  */
 export async function openTransferConnection(db: Database, what: string): Promise<TransferConnection> {
-  if (db.config.driver === 'pglite' || !db.config.url) throw new TransferUnsupportedError(what);
-  const settings = parsePoolSettings(db.config.url);
+  const settings = parsePoolSettings(serverUrl(db, what));
   const target = settings.redacted;
   const normalize = (error: unknown) => normalizeDriverError(error, target);
   const client = new pg.Client({

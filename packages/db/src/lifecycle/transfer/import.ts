@@ -10,7 +10,7 @@ import { DEFAULT_TENANT_DIR } from '../../migrations/types.js';
 import { grantTenantRoleSql, revokeBookkeepingSql } from '../../roles/tenant-role.js';
 import { assertValidSlug, quoteIdentifier, schemaNameFor } from '../../sql/identifier.js';
 import { getTenant, grantOptions, type LifecycleOptions, type TenantRecord, type TenantStatus } from '../tenants.js';
-import { openTransferConnection } from './connection.js';
+import { openTransferConnection, serverUrl } from './connection.js';
 import { ExportIncompatibleError } from './errors.js';
 import type { ExportHeader, ExportManifest } from './format.js';
 import { copyLoader, setAsideSchemaObjects } from './load.js';
@@ -24,6 +24,8 @@ export interface ImportTenantOptions extends LifecycleOptions {
   status?: TenantStatus;
   /** Directory of tenant migrations; the package's own by default. */
   tenantDir?: string | URL;
+  /** @internal moveTenant: the organization must keep its id (and its platform rows), or nothing is written. */
+  keepId?: boolean;
 }
 
 /** What importTenant() did. */
@@ -59,9 +61,10 @@ export interface ImportTenantResult {
 export async function importTenant(file: string, options: ImportTenantOptions = {}): Promise<ImportTenantResult> {
   const as = options.as === undefined ? undefined : assertValidSlug(options.as);
   const started = performance.now();
+  const db = options.db ?? getDatabase();
+  serverUrl(db, 'Importing a tenant');
   const verified = await readExport(file);
   const slug = as ?? verified.header.slug;
-  const db = options.db ?? getDatabase();
   const plan = await planMigrations(verified.header, options.tenantDir ?? DEFAULT_TENANT_DIR);
   const conn = await openTransferConnection(db, 'Importing a tenant');
   try {
@@ -69,7 +72,7 @@ export async function importTenant(file: string, options: ImportTenantOptions = 
     let outcome: Omit<ImportTenantResult, 'tenant' | 'durationMs' | 'manifest'>;
     try {
       await checkPublicMigrations(tx, verified.header);
-      const kept = await insertOrganization(tx, verified.header, slug, options.status);
+      const kept = await insertOrganization(tx, verified.header, slug, options);
       await createSchema(tx, db, slug);
       await migrateTenantInTransaction(tx, slug, { tenantDir: plan.exportedDir });
       const restore = await setAsideSchemaObjects(tx, schemaNameFor(slug));
@@ -149,13 +152,19 @@ async function checkPublicMigrations(tx: Transaction, header: ExportHeader): Pro
  * The registry row, from the exported one (secrets as they were: ciphertext). Keeps the organization's id
  * when it is free here; otherwise a new id, without the identities only one organization may hold.
  */
-async function insertOrganization(tx: Transaction, header: ExportHeader, slug: string, status?: TenantStatus): Promise<boolean> {
-  const row: Record<string, unknown> = { ...header.organization, slug, ...(status ? { status } : {}) };
+async function insertOrganization(tx: Transaction, header: ExportHeader, slug: string, options: ImportTenantOptions) {
+  const row: Record<string, unknown> = { ...header.organization, slug, ...(options.status ? { status: options.status } : {}) };
   const { rows } = await tx.query({
     text: 'select exists (select 1 from public.organizations where id = $1::uuid) as taken',
     values: [String(row.id)],
   });
   const kept = rows[0]?.taken !== true;
+  if (!kept && options.keepId) {
+    throw new ExportIncompatibleError(
+      `Organization ${String(row.id)} already exists in the target database (under another slug)`,
+      'A move keeps the organization id; drop or rename the other tenant there first.',
+    );
+  }
   if (!kept) for (const column of ['id', 'shopify_store_domain', 'shopify_access_token', 'stripe_account_id']) delete row[column];
   const columns = Object.keys(row).map(quoteIdentifier).join(', ');
   await tx

@@ -8,3 +8,4 @@ export { importTenant, type ImportTenantOptions, type ImportTenantResult } from 
 export { ExportFileError, ExportIncompatibleError, TransferUnsupportedError, type ExportFileProblem } from './errors.js';
 export type { ExportHeader, ExportManifest, ExportTable, TableManifest } from './format.js';
 export { verifyTenantExport } from './verify.js';
+export { moveTenant, type MoveTenantOptions, type MoveTenantResult } from './move.js';
