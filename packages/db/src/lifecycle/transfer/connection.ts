@@ -68,21 +68,23 @@ export async function openTransferConnection(db: Database, what: string): Promis
     queue = run.catch(() => {});
     return run;
   };
-  const session = clientSession(
-    {
-      query: (query, values) => serial(query, values) as never,
-      release: () => {},
-      on: (event, listener) => client.on(event, listener),
-      removeListener: (event, listener) => client.removeListener(event, listener),
-    },
-    normalize,
-    () => normalize(new Error(RELEASED)),
-    pg.types,
-  );
+  // A session per transaction: a transaction's end releases its session for good (drivers/session.ts).
+  const session = () =>
+    clientSession(
+      {
+        query: (query, values) => serial(query, values) as never,
+        release: () => {},
+        on: (event, listener) => client.on(event, listener),
+        removeListener: (event, listener) => client.removeListener(event, listener),
+      },
+      normalize,
+      () => normalize(new Error(RELEASED)),
+      pg.types,
+    );
   return {
     target,
     async begin(mode, prelude = []) {
-      const { tx, results } = await begin(session, [{ text: `set transaction ${mode}` }, ...prelude], {
+      const { tx, results } = await begin(session(), [{ text: `set transaction ${mode}` }, ...prelude], {
         pipelined: false,
         aborted: (cause) => cause,
       });
