@@ -3,6 +3,13 @@ import { registerMigrate } from './migrate.js';
 import type { Register } from './register.js';
 import { registerSetup } from './setup.js';
 import { registerTenant } from './tenant.js';
+import { registerTenantTransfer } from './tenant-transfer.js';
 
 /** Every command file's registration, in the order `cgk --help` lists them. */
-export const COMMANDS: readonly Register[] = [registerSetup, registerTenant, registerMigrate, registerDoctor];
+export const COMMANDS: readonly Register[] = [
+  registerSetup,
+  registerTenant,
+  registerTenantTransfer,
+  registerMigrate,
+  registerDoctor,
+];
