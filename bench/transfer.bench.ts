@@ -108,13 +108,20 @@ async function bigTenant(rows: number, rounds: number, work: string): Promise<Be
     return [
       row(`export, ${n} orders, vs pg_dump -Fc -n`, 'ms', median(s.dump), median(s.exp), { goal: '≤ 1.2x' }),
       row(`import, ${n} orders, vs pg_restore`, 'ms', median(s.restore), median(s.imp), { goal: '≤ 1.2x' }),
-      row(`peak RSS, cgk tenant:export, ${n} orders`, 'MB', 200, exported.rssMB, { goal: '≤ 1.0x', note: 'baseline: the 200 MB goal' }),
-      row(`peak RSS, cgk tenant:import, ${n} orders`, 'MB', 200, imported.rssMB, { goal: '≤ 1.0x', note: 'baseline: the 200 MB goal' }),
+      row(`peak RSS, cgk tenant:export, ${n} orders`, 'MB', 200, exported.rssMB, {
+        goal: '≤ 1.0x',
+        note: 'baseline: the 200 MB goal',
+      }),
+      row(`peak RSS, cgk tenant:import, ${n} orders`, 'MB', 200, imported.rssMB, {
+        goal: '≤ 1.0x',
+        note: 'baseline: the 200 MB goal',
+      }),
     ];
   } finally {
     await db.end();
-    await source.drop();
+    // The restored dumps grant on the source's tenant role: their databases go first.
     for (const t of targets) await t.drop();
+    await source.drop();
   }
 }
 
@@ -126,7 +133,9 @@ async function smallAmongMany(tenants: number, rounds: number, work: string): Pr
     await setupDatabase({ db });
     const slugs = Array.from({ length: tenants }, (_, i) => `t${String(i).padStart(5, '0')}`);
     await createFleet(db, slugs, { label: 'bench', concurrency: 4, log: (line) => console.error(`transfer: ${line}`) });
-    await db.sql.query(`insert into tenant_t00000.orders (currency, total_cents) select 'EUR', g from generate_series(1, 1000) g`);
+    await db.sql.query(
+      `insert into tenant_t00000.orders (currency, total_cents) select 'EUR', g from generate_series(1, 1000) g`,
+    );
     const s = { dump: [] as number[], exp: [] as number[] };
     for (let round = 0; round < rounds * 2; round++) {
       await alternate(round, [

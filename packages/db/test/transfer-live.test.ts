@@ -160,10 +160,12 @@ describe('tenant transfer under traffic, and complete deletion (pg)', () => {
     const left = await src.sql`select 1 from public.users where email = 'g@example.com'
       union all select 1 from public.tenant_migration_state where schema_name = 'tenant_gone'`;
     expect(left.rows).toEqual([]);
-    await expect(dropTenant('gone', { db: src, confirm: true, cache: { url: REDIS_URL } })).rejects.toBeInstanceOf(TenantNotFoundError);
+    await expect(dropTenant('gone', { db: src, confirm: true, cache: { url: REDIS_URL } })).rejects.toBeInstanceOf(
+      TenantNotFoundError,
+    );
   });
 
-  it("doctor finds every kind of leftover, and tenant:drop removes what is left", async () => {
+  it('doctor finds every kind of leftover, and tenant:drop removes what is left', async () => {
     const driver = await src.driver();
     await createTenant({ slug: 'ghost_role' }, { db: src });
     await driver.exec(`delete from public.organizations where slug = 'ghost_role'; drop schema tenant_ghost_role cascade`);
@@ -178,20 +180,31 @@ describe('tenant transfer under traffic, and complete deletion (pg)', () => {
     });
     const report = await diagnose({ db: src, env: { DATABASE_URL: one.url, REDIS_URL } });
     const check = report.checks.find((c) => c.name === 'leftovers');
-    expect(check).toMatchObject({ status: 'warn', detail: expect.stringContaining('ghost_schema'), hint: expect.stringContaining('tenant:drop') });
+    expect(check).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining('ghost_schema'),
+      hint: expect.stringContaining('tenant:drop'),
+    });
     for (const slug of ['ghost_role', 'ghost_schema', 'ghost_cache']) {
       await dropTenant(slug, { db: src, confirm: true, cache: { url: REDIS_URL } });
     }
-    expect(await findLeftovers(src, REDIS_URL)).toMatchObject({ schemasWithoutRow: [], roles: [], summaryRows: [], cacheSlugs: [] });
+    expect(await findLeftovers(src, REDIS_URL)).toMatchObject({
+      schemasWithoutRow: [],
+      roles: [],
+      summaryRows: [],
+      cacheSlugs: [],
+    });
     const after = await diagnose({ db: src, env: { DATABASE_URL: one.url, REDIS_URL } });
     expect(after.checks.find((c) => c.name === 'leftovers')).toMatchObject({ status: 'ok' });
   });
 
   it('a drop whose cache is unreachable says the database part is done, and a second run finishes it', async () => {
     await createTenant({ slug: 'half_gone' }, { db: src });
-    const error = await dropTenant('half_gone', { db: src, confirm: true, cache: { url: 'redis://127.0.0.1:1/0', timeoutMs: 300 } }).catch(
-      (e: unknown) => e,
-    );
+    const error = await dropTenant('half_gone', {
+      db: src,
+      confirm: true,
+      cache: { url: 'redis://127.0.0.1:1/0', timeoutMs: 300 },
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CgkError);
     expect((error as CgkError).code).toBe('CGK_CACHE');
     expect((error as CgkError).hint).toMatch(/tenant:drop half_gone --yes again/);

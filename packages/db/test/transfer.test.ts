@@ -97,19 +97,26 @@ describe('tenant export and import (pg)', () => {
     const { rows: objects } = await dst.sql<{ n: number; comment: string }>`select
       (select count(*)::int from pg_indexes where schemaname = 'tenant_b') as n,
       obj_description('tenant_b.kitchen_sink_note_idx'::regclass, 'pg_class') as comment`;
-    const { rows: original } = await src.sql<{ n: number }>`select count(*)::int as n from pg_indexes where schemaname = 'tenant_a'`;
+    const { rows: original } = await src.sql<{
+      n: number;
+    }>`select count(*)::int as n from pg_indexes where schemaname = 'tenant_a'`;
     expect(objects[0]).toEqual({ n: original[0]!.n, comment: 'kept across an import' });
-    await expect(dst.sql`insert into tenant_b.orders (customer_id, currency) values (gen_random_uuid(), 'EUR')`).rejects.toMatchObject({
+    await expect(
+      dst.sql`insert into tenant_b.orders (customer_id, currency) values (gen_random_uuid(), 'EUR')`,
+    ).rejects.toMatchObject({
       sqlState: '23503',
     });
-    const next = await dst.withTenant('b', (sql) => sql<{ id: string }>`insert into kitchen_sink (note) values ('n') returning id::text`);
+    const next = await dst.withTenant(
+      'b',
+      (sql) => sql<{ id: string }>`insert into kitchen_sink (note) values ('n') returning id::text`,
+    );
     expect(next.rows[0]!.id).toBe('61');
     const users = await dst.sql<{ email: string }>`select u.email from public.users u
       join public.organizations o on o.id = u.organization_id where o.slug = 'b'`;
     expect(users.rows).toEqual([{ email: 'owner@example.com' }]);
   });
 
-  it("keeps the imported tenant isolated: its own role, its own tables only, no platform tables, no DDL", async () => {
+  it('keeps the imported tenant isolated: its own role, its own tables only, no platform tables, no DDL', async () => {
     const who = await dst.withTenant('b', (sql) => sql<{ who: string }>`select current_user as who`);
     expect(who.rows[0]!.who).toBe(tenantRoleName('b', two.name));
     await denied(dst.withTenant('b', (sql) => sql`select * from tenant_other.orders`));
@@ -158,7 +165,9 @@ describe('tenant export and import (pg)', () => {
     const edited = Buffer.from(plain);
     edited.write('c71', at);
     await writeFile(join(work, 'edited.cgk'), gzipSync(edited));
-    const error = await importTenant(join(work, 'edited.cgk'), { db: dst, as: 'edited', tenantDir: sinkDir }).catch((e: unknown) => e);
+    const error = await importTenant(join(work, 'edited.cgk'), { db: dst, as: 'edited', tenantDir: sinkDir }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ExportFileError);
     expect((error as ExportFileError).reason).toBe('checksum');
     expect((error as Error).message).toMatch(/customers/);
@@ -210,7 +219,9 @@ describe('tenant export and import (pg)', () => {
   it('refuses the embedded database with a typed error', async () => {
     const embedded = new Database({ driver: 'pglite', dataDir: ':memory:' });
     try {
-      await expect(exportTenant('a', { db: embedded, out: join(work, 'x.cgk') })).rejects.toBeInstanceOf(TransferUnsupportedError);
+      await expect(exportTenant('a', { db: embedded, out: join(work, 'x.cgk') })).rejects.toBeInstanceOf(
+        TransferUnsupportedError,
+      );
       await expect(importTenant(file, { db: embedded })).rejects.toMatchObject({ code: 'CGK_TRANSFER_UNSUPPORTED' });
     } finally {
       await embedded.end();

@@ -11,9 +11,11 @@ export async function exportAction(ctx: Context, slug: string, opts: { out: stri
   assertValidSlug(slug);
   const result = await exportTenant(slug, { db: ctx.database({ setUp: true }), out: opts.out });
   const m = result.manifest;
-  ctx.out.result({ file: result.file, bytes: result.bytes, manifest: m, durationMs: Math.round(result.durationMs) }, () =>
-    `Exported tenant ${slug} to ${result.file}: ${plural(m.tables.length, 'table')}, ${plural(m.totalRows, 'row')}, ` +
-    `${megabytes(result.bytes)} in ${duration(result.durationMs)}`,
+  ctx.out.result(
+    { file: result.file, bytes: result.bytes, manifest: m, durationMs: Math.round(result.durationMs) },
+    () =>
+      `Exported tenant ${slug} to ${result.file}: ${plural(m.tables.length, 'table')}, ${plural(m.totalRows, 'row')}, ` +
+      `${megabytes(result.bytes)} in ${duration(result.durationMs)}`,
   );
   return EXIT_OK;
 }
@@ -22,7 +24,10 @@ export async function exportAction(ctx: Context, slug: string, opts: { out: stri
 export async function importAction(ctx: Context, file: string, opts: { as?: string }): Promise<number> {
   const { assertValidSlug, importTenant } = lib();
   if (opts.as !== undefined) assertValidSlug(opts.as);
-  const result = await importTenant(file, { db: ctx.database({ setUp: true }), ...(opts.as === undefined ? {} : { as: opts.as }) });
+  const result = await importTenant(file, {
+    db: ctx.database({ setUp: true }),
+    ...(opts.as === undefined ? {} : { as: opts.as }),
+  });
   const t = result.tenant;
   const forward = result.migrationsForward > 0 ? `, then ${plural(result.migrationsForward, 'newer migration')}` : '';
   const copy = result.organizationIdKept ? '' : ' (a new organization id: its users, keys and billing stay with the original)';
@@ -34,7 +39,9 @@ export async function importAction(ctx: Context, file: string, opts: { as?: stri
       organizationIdKept: result.organizationIdKept,
       durationMs: Math.round(result.durationMs),
     },
-    () => `Imported tenant ${t.slug} (${t.status}) from ${file}: ${plural(result.rows, 'row')}${forward}${copy} in ${duration(result.durationMs)}`,
+    () =>
+      `Imported tenant ${t.slug} (${t.status}) from ${file}: ${plural(result.rows, 'row')}${forward}${copy} ` +
+      `in ${duration(result.durationMs)}`,
   );
   return EXIT_OK;
 }
@@ -53,7 +60,8 @@ export async function moveToAction(ctx: Context, slug: string, opts: { to: strin
     },
     () =>
       `Moved tenant ${slug} (${plural(result.rows, 'row')}) in ${duration(result.durationMs)}; ` +
-      `its writes waited ${duration(result.writesHeldMs)}. The old copy is dropped: point the tenant's traffic at the new database.`,
+      `its writes waited ${duration(result.writesHeldMs)}. ` +
+      "The old copy is dropped: point the tenant's traffic at the new database.",
   );
   return EXIT_OK;
 }
@@ -86,7 +94,10 @@ export const registerTenantTransfer: Register = (program, ctx, done) => {
         'creates the tenant in one transaction: registry row, schema, rows, its own role, and the migrations newer ' +
         'than the export. This database needs the same tenant migrations as the export, or newer ones.',
     )
-    .addHelpText('after', '\nExamples:\n  $ npx @cgk/cli tenant:import acme.cgk\n  $ npx @cgk/cli tenant:import acme.cgk --as acme_restored')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ npx @cgk/cli tenant:import acme.cgk\n  $ npx @cgk/cli tenant:import acme.cgk --as acme_restored',
+    )
     .action(async (file: string, opts: { as?: string }) => done(await importAction(ctx, file, opts)));
 
   program
@@ -95,7 +106,7 @@ export const registerTenantTransfer: Register = (program, ctx, done) => {
     .requiredOption('--to <database url>', 'the database to move it to (set up, same or newer migrations)')
     .summary('move a tenant to another database (its writes wait meanwhile)')
     .description(
-      "Suspends the tenant, holds its writes (reads go on), exports it, imports and verifies it in the other database, " +
+      'Suspends the tenant, holds its writes (reads go on), exports it, imports and verifies it in the other database, ' +
         'then drops the old copy; writes that waited fail with CGK_TENANT_NOT_FOUND. On any failure before the switch ' +
         'the tenant stays where it was.',
     )

@@ -110,7 +110,7 @@ export const registerTenant: Register = (program, ctx, done) => {
     .summary('delete a tenant and all its data (needs --yes)')
     .description(
       'Drops the schema tenant_<slug> with all its data, its role, its registry rows (public.organizations and its ' +
-        "users, sessions, API keys, billing) and its cache keys (Redis at REDIS_URL). Run again, it removes what an " +
+        'users, sessions, API keys, billing) and its cache keys (Redis at REDIS_URL). Run again, it removes what an ' +
         'interrupted drop left. Irreversible: refused without --yes.',
     )
     .addHelpText('after', '\nExample:\n  $ npx @cgk/cli tenant:drop acme --yes')
@@ -126,7 +126,9 @@ export const registerTenant: Register = (program, ctx, done) => {
       const removed = await dropTenant(slug, { confirm: true, db: ctx.database({ setUp: true }) });
       out.result(
         { dropped: slug, ...removed },
-        () => `Dropped tenant ${slug} (schema tenant_${slug} and all its data, its role, ${plural(removed.cacheKeysRemoved, 'cache key')})`,
+        () =>
+          `Dropped tenant ${slug} (schema tenant_${slug} and all its data, its role, ` +
+          `${plural(removed.cacheKeysRemoved, 'cache key')})`,
       );
       done(EXIT_OK);
     });

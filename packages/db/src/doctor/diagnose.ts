@@ -92,16 +92,7 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   if (target) add(checkPooling(target));
   for (const check of await isolationChecks(options.db, env, target, reachable ? db : undefined)) add(check);
 
-  if (reachable && db) {
-    try {
-      add(describeMigrations(await migrationStatus(db)));
-    } catch (error) {
-      add(failure('migrations', error));
-    }
-  } else {
-    add({ name: 'migrations', status: 'warn', detail: 'skipped: the database was not reached' });
-  }
-  if (reachable && db) add(await checkLeftovers(db, env).catch((error: unknown) => failure('leftovers', error)));
+  for (const check of await databaseChecks(reachable ? db : undefined, env)) add(check);
 
   if (own) await db?.end().catch(() => {});
 
@@ -109,6 +100,19 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   add(checkEncryption(env));
 
   return { ok: checks.every((c) => c.status !== 'fail'), checks, durationMs: Math.round(performance.now() - started) };
+}
+
+/** The checks that read the database: its migrations, and what dropped tenants left (leftovers.ts). */
+async function databaseChecks(db: Database | undefined, env: NodeJS.ProcessEnv): Promise<DoctorCheck[]> {
+  if (!db) return [{ name: 'migrations', status: 'warn', detail: 'skipped: the database was not reached' }];
+  const checks: DoctorCheck[] = [];
+  try {
+    checks.push(describeMigrations(await migrationStatus(db)));
+  } catch (error) {
+    checks.push(failure('migrations', error));
+  }
+  checks.push(await checkLeftovers(db, env).catch((error: unknown) => failure('leftovers', error)));
+  return checks;
 }
 
 /** The doctor's own connection: the application role's queries only (the isolation mode is checked apart). */

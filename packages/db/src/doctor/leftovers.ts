@@ -49,7 +49,9 @@ export async function findLeftovers(db: Database, redisUrl?: string): Promise<Le
   return {
     schemasWithoutRow: [...schemas].filter((s) => !registry.has(s)).sort(),
     rowsWithoutSchema: [...registry].filter((s) => !schemas.has(s)).sort(),
-    roles: of('role').filter((r) => !expectedRoles.has(r)).sort(),
+    roles: of('role')
+      .filter((r) => !expectedRoles.has(r))
+      .sort(),
     summaryRows: of('summary')
       .map((s) => s.slice(TENANT_SCHEMA_PREFIX.length))
       .filter((s) => !schemas.has(s))
@@ -77,7 +79,8 @@ async function cacheSlugs(url: string): Promise<{ slugs: string[]; note?: string
         const slug = key.slice(4, key.indexOf(':', 4));
         if (isValidSlug(slug)) slugs.add(slug);
       }
-      if (scanned >= MAX_KEYS_SCANNED && cursor !== '0') return { slugs: [...slugs], note: `stopped after ${scanned} cache keys` };
+      if (scanned >= MAX_KEYS_SCANNED && cursor !== '0')
+        return { slugs: [...slugs], note: `stopped after ${scanned} cache keys` };
     } while (cursor !== '0');
     return { slugs: [...slugs] };
   } catch (error) {

@@ -34,7 +34,10 @@ export async function removeTenantObjects(tx: Transaction, slug: string): Promis
   let summary = false;
   // The migration summary is created by the runner on first use; a database without it has nothing to clean.
   if (found.summary_table === true) {
-    const deleted = await tx.query({ text: 'delete from public.tenant_migration_state where schema_name = $1', values: [schema] });
+    const deleted = await tx.query({
+      text: 'delete from public.tenant_migration_state where schema_name = $1',
+      values: [schema],
+    });
     summary = deleted.rowCount > 0;
   }
   await tx.exec(dropTenantRoleSql(slug));

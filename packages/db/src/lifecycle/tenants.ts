@@ -13,12 +13,7 @@ import { assertValidSlug, schemaNameFor } from '../sql/identifier.js';
 import { migrateTenantInTransaction } from '../migrations/runner.js';
 import { clearTenantCacheKeys, removeTenantObjects, type TenantTraces } from './removal.js';
 import type { TenantCacheOptions } from '../cache/index.js';
-import {
-  grantTenantRoleSql,
-  revokeBookkeepingSql,
-  tenantRolesNeedLogin,
-  type GrantOptions,
-} from '../roles/tenant-role.js';
+import { grantTenantRoleSql, revokeBookkeepingSql, tenantRolesNeedLogin, type GrantOptions } from '../roles/tenant-role.js';
 import { tenantRoleVerifier } from '../roles/credentials.js';
 import { encryptSecret } from '../secrets/encryption.js';
 

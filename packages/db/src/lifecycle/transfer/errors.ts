@@ -39,10 +39,14 @@ export class ExportIncompatibleError extends CgkError {
 /** Export, import and move need a server connection that speaks COPY: the embedded database has none here. */
 export class TransferUnsupportedError extends CgkError {
   constructor(what: string) {
-    super('CGK_TRANSFER_UNSUPPORTED', `${what} needs a PostgreSQL server (DATABASE_URL); the embedded database is not supported`, {
-      hint:
-        'Run it against a server: set DATABASE_URL (postgres://...). To move an embedded tenant, run setup:database ' +
-        'and tenant:create on a server and copy the rows with your own script.',
-    });
+    super(
+      'CGK_TRANSFER_UNSUPPORTED',
+      `${what} needs a PostgreSQL server (DATABASE_URL); the embedded database is not supported`,
+      {
+        hint:
+          'Run it against a server: set DATABASE_URL (postgres://...). To move an embedded tenant, run setup:database ' +
+          'and tenant:create on a server and copy the rows with your own script.',
+      },
+    );
   }
 }

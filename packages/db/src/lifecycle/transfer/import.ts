@@ -128,7 +128,9 @@ async function planMigrations(header: ExportHeader, dir: string | URL) {
   if (exported.length === files.length) return { dir, exportedDir: dir, forward: false };
   const exportedDir = await mkdtemp(join(tmpdir(), 'cgk-import-'));
   for (const file of files.slice(0, exported.length)) {
-    await copyFile(file.path, join(exportedDir, file.filename)).catch(() => writeFile(join(exportedDir, file.filename), file.sql));
+    await copyFile(file.path, join(exportedDir, file.filename)).catch(() =>
+      writeFile(join(exportedDir, file.filename), file.sql),
+    );
   }
   return { dir, exportedDir, forward: true };
 }
@@ -174,7 +176,8 @@ async function insertOrganization(tx: Transaction, header: ExportHeader, slug: s
       values: [JSON.stringify(row)],
     })
     .catch((error: unknown) => {
-      const slugTaken = error instanceof QueryError && error.sqlState === '23505' && error.constraint === 'organizations_slug_key';
+      const slugTaken =
+        error instanceof QueryError && error.sqlState === '23505' && error.constraint === 'organizations_slug_key';
       throw slugTaken ? new TenantExistsError(slug) : error;
     });
   return kept;

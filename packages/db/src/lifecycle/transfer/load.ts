@@ -111,7 +111,11 @@ export function copyLoader(
         throw normalizeDriverError(error, conn.target);
       });
       if (stream.rowCount !== content.rows) {
-        throw new ExportFileError(file, 'checksum', `table ${table.name}: ${String(stream.rowCount)} rows loaded, ${content.rows} expected`);
+        throw new ExportFileError(
+          file,
+          'checksum',
+          `table ${table.name}: ${String(stream.rowCount)} rows loaded, ${content.rows} expected`,
+        );
       }
       loader.loaded += content.rows;
     },

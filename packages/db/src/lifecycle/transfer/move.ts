@@ -138,21 +138,25 @@ async function lockTenant(conn: TransferConnection, slug: string, lockTimeoutMs:
       { text: `set local lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}` },
     ]);
     try {
-      if (tables.length > 0) await tx.exec(`lock table ${tables.map((t) => `${schema}.${quoteIdentifier(t)}`).join(', ')} in exclusive mode`);
+      if (tables.length > 0)
+        await tx.exec(`lock table ${tables.map((t) => `${schema}.${quoteIdentifier(t)}`).join(', ')} in exclusive mode`);
       const { rows } = await tx.query({ text: 'select id from public.organizations where slug = $1 for update', values: [slug] });
       if (!rows[0]) throw new TenantNotFoundError(slug);
       for (const table of PLATFORM_TABLES) {
         await tx.query({
-          text: `select count(*) from (select 1 from public.${quoteIdentifier(table)} where organization_id = $1 for update) locked`,
+          text: `select count(*) from (select 1 from public.${quoteIdentifier(table)}
+                 where organization_id = $1 for update) locked`,
           values: [rows[0].id],
         });
       }
-      if ((await tenantTables(tx, slug)).join() !== tables.join()) throw Object.assign(new Error('tables changed'), { retry: true });
+      if ((await tenantTables(tx, slug)).join() !== tables.join())
+        throw Object.assign(new Error('tables changed'), { retry: true });
       await tx.exec('set local lock_timeout = 60000');
       return tx;
     } catch (error) {
       await tx.rollback().catch(() => {});
-      const retry = (error as { retry?: boolean }).retry === true || ['55P03', '40001', '40P01'].some((s) => hasSqlState(error, s));
+      const retry =
+        (error as { retry?: boolean }).retry === true || ['55P03', '40001', '40P01'].some((s) => hasSqlState(error, s));
       if (!retry || attempt >= ATTEMPTS) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     }

@@ -57,7 +57,8 @@ function asFileError(file: string, error: unknown): unknown {
   if (error instanceof FrameError) return new ExportFileError(file, error.problem, error.message);
   const code = (error as { code?: unknown }).code;
   if (code === 'Z_BUF_ERROR') return new ExportFileError(file, 'truncated', 'the compressed stream ends early (cut short)');
-  if (code === 'Z_DATA_ERROR') return new ExportFileError(file, 'corrupted', 'the compressed stream is damaged', { cause: error });
+  if (code === 'Z_DATA_ERROR')
+    return new ExportFileError(file, 'corrupted', 'the compressed stream is damaged', { cause: error });
   if (code === 'ENOENT') return new ExportFileError(file, 'not-an-export', 'no such file', { hint: 'Check the path.' });
   return error;
 }
@@ -86,7 +87,10 @@ class ReadState {
       if (frame.type !== 'H') this.fail('corrupted', 'it does not begin with a header');
       this.header = parseJson(frame.payload, this.file) as ExportHeader;
       if (this.header.format !== FORMAT || this.header.version !== FORMAT_VERSION) {
-        this.fail('corrupted', `format ${String(this.header.format)} ${String(this.header.version)} is not one this version reads`);
+        this.fail(
+          'corrupted',
+          `format ${String(this.header.format)} ${String(this.header.version)} is not one this version reads`,
+        );
       }
       this.headerSha256 = sha256(frame.payload);
       return;
@@ -107,7 +111,8 @@ class ReadState {
     }
     if (frame.type === 'Z') {
       if (!this.manifestBytes) this.fail('corrupted', 'its final checksum comes before its manifest');
-      if (frame.payload.toString() !== sha256(this.manifestBytes)) this.fail('checksum', 'the manifest does not match its checksum');
+      if (frame.payload.toString() !== sha256(this.manifestBytes))
+        this.fail('checksum', 'the manifest does not match its checksum');
       this.closed = true;
       return;
     }
@@ -118,7 +123,8 @@ class ReadState {
     await this.endTable();
     const name = (parseJson(payload, this.file) as { name?: unknown }).name;
     const table = this.header?.tables[this.tables.length];
-    if (this.manifest || !table || table.name !== name) this.fail('corrupted', `table ${String(name)} is not the one the header lists next`);
+    if (this.manifest || !table || table.name !== name)
+      this.fail('corrupted', `table ${String(name)} is not the one the header lists next`);
     this.current = { table, digest: new TableDigest() };
     await this.sink?.startTable(table);
   }
