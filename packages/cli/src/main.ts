@@ -82,7 +82,10 @@ export async function run(
   } finally {
     try {
       // Nothing can have opened a database if @cgk/db was never loaded.
-      if (libLoaded()) await lib().closeDatabase();
+      if (libLoaded()) {
+        await lib().closeDatabase();
+        await lib().closeCache(); // tenant:drop removes the tenant's cache keys
+      }
     } catch (error) {
       if (code === EXIT_OK) code = out.error(error);
     }

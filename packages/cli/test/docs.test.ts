@@ -131,6 +131,8 @@ describe('docs/setup/DATABASE.md', () => {
     await Promise.all([
       scratch?.drop(),
       adminQuery(`drop database if exists "${devName}" with (force)`).then(() => dropTenantRolesOf(devName)),
+      // The guide's second database (tenant:move): cgk_dev_eu.
+      adminQuery(`drop database if exists "${devName}_eu" with (force)`).then(() => dropTenantRolesOf(`${devName}_eu`)),
     ]);
   }, DROP_TIMEOUT_MS);
 

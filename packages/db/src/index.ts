@@ -79,6 +79,8 @@ export {
   suspendTenant,
   activateTenant,
   dropTenant,
+  type DropTenantOptions,
+  type DropTenantResult,
   repairTenantRoles,
   type TenantStatus,
   type TenantRecord,
@@ -96,6 +98,26 @@ export {
 export { cloneTenant, type CloneTenantOptions } from './lifecycle/clone.js';
 export { renameTenant, type RenameTenantOptions, type RenameTenantResult } from './lifecycle/rename.js';
 export { setupDatabase, PLATFORM_TABLES, type SetupReport } from './lifecycle/setup.js';
+export {
+  exportTenant,
+  importTenant,
+  verifyTenantExport,
+  moveTenant,
+  ExportFileError,
+  ExportIncompatibleError,
+  TransferUnsupportedError,
+  type ExportTenantOptions,
+  type ExportTenantResult,
+  type ImportTenantOptions,
+  type ImportTenantResult,
+  type MoveTenantOptions,
+  type MoveTenantResult,
+  type ExportFileProblem,
+  type ExportHeader,
+  type ExportManifest,
+  type ExportTable,
+  type TableManifest,
+} from './lifecycle/transfer/index.js';
 export { describeCitus, type CitusReport, type CitusNode } from './citus/describe.js';
 export { diagnose, type DoctorReport, type DoctorCheck, type DoctorStatus, type DiagnoseOptions } from './doctor/index.js';
 export {

@@ -37,6 +37,7 @@ describe('diagnose()', () => {
       'tenant roles',
       'migrations',
       'pending pool',
+      'leftovers',
       'redis',
       'encryption key',
     ]);

@@ -6,6 +6,7 @@ import { registerSetup } from './setup.js';
 import { registerTenant } from './tenant.js';
 import { registerTenantExec } from './tenant-exec.js';
 import { registerTenantLifecycle } from './tenant-lifecycle.js';
+import { registerTenantTransfer } from './tenant-transfer.js';
 
 /** Every command file's registration, in the order `cgk --help` lists them. */
 export const COMMANDS: readonly Register[] = [
@@ -13,6 +14,7 @@ export const COMMANDS: readonly Register[] = [
   registerTenant,
   registerTenantExec,
   registerTenantLifecycle,
+  registerTenantTransfer,
   registerMigrate,
   registerMigration,
   registerDoctor,

@@ -115,8 +115,9 @@ export const registerTenant: Register = (program, ctx, done) => {
     .option('--yes', 'confirm: drop the schema and every row of the tenant, irreversibly')
     .summary('delete a tenant and all its data (needs --yes)')
     .description(
-      'Drops the schema tenant_<slug> with all its data and removes the tenant from public.organizations. ' +
-        'Irreversible: refused without --yes.',
+      'Drops the schema tenant_<slug> with all its data, its role, its registry rows (public.organizations and its ' +
+        'users, sessions, API keys, billing) and its cache keys (Redis at REDIS_URL). Run again, it removes what an ' +
+        'interrupted drop left. Irreversible: refused without --yes.',
     )
     .addHelpText('after', '\nExample:\n  $ npx @cgk/cli tenant:drop acme --yes')
     .action(async (slug: string, opts: { yes?: boolean }) => {
@@ -128,8 +129,13 @@ export const registerTenant: Register = (program, ctx, done) => {
           `This cannot be undone. Re-run with --yes: npx @cgk/cli tenant:drop ${slug} --yes`,
         );
       }
-      await dropTenant(slug, { confirm: true, db: ctx.database({ setUp: true }) });
-      out.result({ dropped: slug }, () => `Dropped tenant ${slug} (schema tenant_${slug} and all its data)`);
+      const removed = await dropTenant(slug, { confirm: true, db: ctx.database({ setUp: true }) });
+      out.result(
+        { dropped: slug, ...removed },
+        () =>
+          `Dropped tenant ${slug} (schema tenant_${slug} and all its data, its role, ` +
+          `${plural(removed.cacheKeysRemoved, 'cache key')})`,
+      );
       done(EXIT_OK);
     });
 };

@@ -11,6 +11,7 @@ import { CacheError, ConfigError, redactSecrets } from '../errors/index.js';
 import { checkPooling, checkUrl, failure } from './config.js';
 import { describeMigrations } from './migrations.js';
 import { checkPendingTenants } from './pending.js';
+import { checkLeftovers } from './leftovers.js';
 import { migrationStatus } from '../migrations/status.js';
 import { loadOptional } from '../optional.js';
 import { checkEncryptionKeys } from '../secrets/encryption.js';
@@ -93,12 +94,7 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   if (target) add(checkPooling(target));
   for (const check of await isolationChecks(options.db, env, target, reachable ? db : undefined)) add(check);
 
-  if (reachable && db) {
-    for (const check of await registryChecks(db)) add(check);
-  } else {
-    add({ name: 'migrations', status: 'warn', detail: 'skipped: the database was not reached' });
-    add({ name: 'pending pool', status: 'warn', detail: 'skipped: the database was not reached' });
-  }
+  for (const check of await databaseChecks(reachable ? db : undefined, env)) add(check);
 
   if (own) await db?.end().catch(() => {});
 
@@ -108,10 +104,21 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   return { ok: checks.every((c) => c.status !== 'fail'), checks, durationMs: Math.round(performance.now() - started) };
 }
 
-/** The checks of what the database holds: migrations, the pending pool. */
-async function registryChecks(db: Database): Promise<DoctorCheck[]> {
+/** The checks that read the database: its migrations, the pending pool, what dropped tenants left (leftovers.ts). */
+async function databaseChecks(db: Database | undefined, env: NodeJS.ProcessEnv): Promise<DoctorCheck[]> {
+  if (!db) {
+    return ['migrations', 'pending pool', 'leftovers'].map((name) => ({
+      name,
+      status: 'warn' as const,
+      detail: 'skipped: the database was not reached',
+    }));
+  }
   const migrations = await migrationStatus(db).then(describeMigrations, (error: unknown) => failure('migrations', error));
-  return [migrations, await checkPendingTenants(db).catch((error: unknown) => failure('pending pool', error))];
+  return [
+    migrations,
+    await checkPendingTenants(db).catch((error: unknown) => failure('pending pool', error)),
+    await checkLeftovers(db, env).catch((error: unknown) => failure('leftovers', error)),
+  ];
 }
 
 /** The doctor's own connection: the application role's queries only (the isolation mode is checked apart). */

@@ -1,14 +1,15 @@
 import { getDatabase } from '../database/database.js';
 import { ConfirmationRequiredError, TenantNotFoundError } from '../errors/index.js';
 import { assertValidSlug, schemaNameFor } from '../sql/identifier.js';
-import { dropTenantRoleSql, grantTenantRoleSql } from '../roles/tenant-role.js';
+import type { TenantCacheOptions } from '../cache/index.js';
+import { grantTenantRoleSql } from '../roles/tenant-role.js';
+import { clearTenantCacheKeys, removeTenantObjects, type TenantTraces } from './removal.js';
 import { buildTenant } from './build.js';
 import { claimPendingTenant } from './pending.js';
 import {
   commit,
   expectOk,
   grantOptions,
-  isSqlState,
   registry,
   toRecord,
   TENANT_COLUMNS,
@@ -99,12 +100,35 @@ export function activateTenant(slug: string, options: LifecycleOptions = {}): Pr
   return setStatus(slug, 'active', options);
 }
 
+/** Options of dropTenant(). */
+export interface DropTenantOptions extends LifecycleOptions {
+  /** Must be `true`: the drop is irreversible. */
+  confirm: boolean;
+  /**
+   * The shared cache to remove the tenant's keys from (`cgk:{slug}:*`): default Redis at `REDIS_URL` (none
+   * without it: an in-process cache dies with its process); `false` leaves the cache alone.
+   */
+  cache?: TenantCacheOptions | false;
+}
+
+/** What dropTenant() removed. */
+export interface DropTenantResult {
+  /** The registry row (its users, sessions, api keys and billing rows went with it). */
+  registryRow: boolean;
+  schema: boolean;
+  role: boolean;
+  cacheKeysRemoved: number;
+}
+
 /**
- * Deletes a tenant for good: its schema with all its data, its role and its registry row, in one
- * transaction. Refuses with `ConfirmationRequiredError` unless `confirm: true`; throws `TenantNotFoundError`
- * when neither the row nor the schema exists.
+ * Deletes a tenant completely: its registry row (with its platform rows: users, sessions, api keys,
+ * billing), its schema with all its data, its migration summary rows and its role in one transaction, then
+ * its cache keys. Whatever of these a former drop left (a role, cache keys) it removes too, so running it
+ * again finishes an interrupted drop. Refuses with `ConfirmationRequiredError` unless `confirm: true`;
+ * throws `TenantNotFoundError` when there is no trace of the tenant at all; `CacheError` when the cache
+ * cannot be reached (the database part is done then: run it again later).
  */
-export async function dropTenant(slug: string, options: LifecycleOptions & { confirm: boolean }): Promise<void> {
+export async function dropTenant(slug: string, options: DropTenantOptions): Promise<DropTenantResult> {
   assertValidSlug(slug);
   if (options?.confirm !== true) {
     throw new ConfirmationRequiredError(
@@ -112,25 +136,14 @@ export async function dropTenant(slug: string, options: LifecycleOptions & { con
       `Pass { confirm: true } (CLI: npx @cgk/cli tenant:drop ${slug} --yes).`,
     );
   }
-  const schema = schemaNameFor(slug);
   const db = options.db ?? getDatabase();
   const driver = await db.driver();
-  const { tx, results } = await driver.begin([
-    { text: 'delete from public.organizations where slug = $1', values: [slug] },
-    { text: 'select to_regnamespace($1) is not null as found', values: [schema] },
-  ]);
+  const { tx, results } = await driver.begin([{ text: 'delete from public.organizations where slug = $1', values: [slug] }]);
+  let traces: TenantTraces;
+  let registryRow: boolean;
   try {
-    const deleted = expectOk(results[0], slug);
-    const found = expectOk(results[1], slug).rows[0]?.found === true;
-    if (deleted.rowCount === 0 && !found) throw new TenantNotFoundError(slug);
-    await tx.exec(`drop schema if exists ${schema} cascade`);
-    // The migration summary is created by the runner on first use; a database without it has nothing to clean.
-    await tx
-      .query({ text: 'delete from public.tenant_migration_state where schema_name = $1', values: [schema] })
-      .catch((error: unknown) => {
-        if (!isSqlState(error, '42P01')) throw error;
-      });
-    await tx.exec(dropTenantRoleSql(slug));
+    registryRow = expectOk(results[0], slug).rowCount > 0;
+    traces = await removeTenantObjects(tx, slug);
     await commit(tx, slug, 'tenant removal');
     // Login mode: this process's pooled connections of the dropped role go too (the server ended them).
     if (db.tenantRoleMode === 'login') driver.retireRole?.(await db.tenantRoleName(slug));
@@ -138,6 +151,11 @@ export async function dropTenant(slug: string, options: LifecycleOptions & { con
     await tx.rollback();
     throw error;
   }
+  const cacheKeysRemoved = await clearTenantCacheKeys(slug, options.cache);
+  if (!registryRow && !traces.schema && !traces.role && !traces.summary && cacheKeysRemoved === 0) {
+    throw new TenantNotFoundError(slug);
+  }
+  return { registryRow, schema: traces.schema, role: traces.role, cacheKeysRemoved };
 }
 
 async function setStatus(slug: string, status: TenantStatus, options: LifecycleOptions): Promise<TenantRecord> {
