@@ -226,6 +226,7 @@ describe('the schemas', () => {
       'organizations',
       'schema_migrations',
       'sessions',
+      'tenant_limits',
       'tenant_migration_state',
       'users',
     ]);

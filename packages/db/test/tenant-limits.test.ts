@@ -13,6 +13,7 @@ import {
 import { tenantRoleName } from '../src/roles/tenant-role.js';
 import { adminQuery, createTestDatabase, DROP_TIMEOUT_MS, type TestDatabase } from './helpers/database.js';
 import { loginModeDatabase } from './helpers/login.js';
+import { startPgProxy } from './helpers/pg-proxy.js';
 import type { AppDatabase } from './helpers/database.js';
 
 /** Per-tenant limits (lifecycle/limits.ts), stored in public.tenant_limits and applied by every scope. */
@@ -71,7 +72,13 @@ describe('per-tenant limits', () => {
 
   it('refuses bad limits and unknown tenants, changing nothing', async () => {
     await setTenantLimits('third', { maxScopes: 3 }, { db });
-    for (const input of [{ statementTimeout: 'soon' }, { statementTimeout: '0ms' }, { workMem: '10kB' }, { maxScopes: 0 }, { maxScopes: '2.5' }]) {
+    for (const input of [
+      { statementTimeout: 'soon' },
+      { statementTimeout: '0ms' },
+      { workMem: '10kB' },
+      { maxScopes: 0 },
+      { maxScopes: '2.5' },
+    ]) {
       await expect(setTenantLimits('third', { workMem: '1MB', ...input }, { db })).rejects.toBeInstanceOf(InvalidLimitError);
     }
     const error = await setTenantLimits('third', { statementTimeout: 'soon' }, { db }).catch((e: unknown) => e);
@@ -94,7 +101,7 @@ describe('per-tenant limits', () => {
     }
   });
 
-  it('reaches another process within its refresh interval, without a query per scope', async () => {
+  it('reaches another process within its refresh interval', async () => {
     const reader = new Database({ url: scratch.url });
     try {
       configureTenantLimits(reader, { refreshMs: 50 });
@@ -110,7 +117,23 @@ describe('per-tenant limits', () => {
     }
   });
 
-  it("applies the limits with tenant roles off (search_path only)", async () => {
+  it('costs no round trip of its own: a one-query scope of a limited tenant still takes 2', async () => {
+    await setTenantLimits('third', { statementTimeout: '5s', workMem: '2MB' }, { db });
+    const proxy = await startPgProxy(scratch.url);
+    const viaProxy = new Database({ url: `${proxy.url}?pool_max=1` });
+    try {
+      expect(await setting(viaProxy, 'third', 'statement_timeout')).toBe('5s'); // warm: connection, limits read
+      const before = proxy.roundTrips;
+      expect(await setting(viaProxy, 'third', 'work_mem')).toBe('2MB');
+      expect(proxy.roundTrips - before).toBe(2);
+    } finally {
+      await viaProxy.end();
+      await proxy.stop();
+      await setTenantLimits('third', { statementTimeout: null, workMem: null }, { db });
+    }
+  });
+
+  it('applies the limits with tenant roles off (search_path only)', async () => {
     const off = new Database({ url: scratch.url, tenantRoles: false });
     try {
       await setTenantLimits('slow', { statementTimeout: '150ms' }, { db });

@@ -3,6 +3,13 @@ import { registerMigrate } from './migrate.js';
 import type { Register } from './register.js';
 import { registerSetup } from './setup.js';
 import { registerTenant } from './tenant.js';
+import { registerTenantStats } from './tenant-stats.js';
 
 /** Every command file's registration, in the order `cgk --help` lists them. */
-export const COMMANDS: readonly Register[] = [registerSetup, registerTenant, registerMigrate, registerDoctor];
+export const COMMANDS: readonly Register[] = [
+  registerSetup,
+  registerTenant,
+  registerTenantStats,
+  registerMigrate,
+  registerDoctor,
+];

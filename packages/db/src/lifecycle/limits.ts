@@ -2,7 +2,14 @@ import { getDatabase, type Database } from '../database/database.js';
 import { TenantNotFoundError } from '../errors/index.js';
 import { assertValidSlug, quoteIdentifier } from '../sql/identifier.js';
 import { governorOf, type EffectiveLimits, type StoredLimits } from '../stats/governor.js';
-import { limitDefaultsFromEnv, parseCount, parseDurationMs, parseSizeKb, type LimitInput, type TenantLimitDefaults } from '../stats/units.js';
+import {
+  limitDefaultsFromEnv,
+  parseCount,
+  parseDurationMs,
+  parseSizeKb,
+  type LimitInput,
+  type TenantLimitDefaults,
+} from '../stats/units.js';
 import type { LifecycleOptions } from './tenants.js';
 
 /**
@@ -128,7 +135,12 @@ async function effectiveOf(db: Database, slug: string): Promise<EffectiveLimits>
 
 function storedOf(row: Record<string, unknown>): StoredLimits {
   const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-  return { ...NONE, statementTimeoutMs: n(row.statement_timeout_ms), workMemKb: n(row.work_mem_kb), maxScopes: n(row.max_scopes) };
+  return {
+    ...NONE,
+    statementTimeoutMs: n(row.statement_timeout_ms),
+    workMemKb: n(row.work_mem_kb),
+    maxScopes: n(row.max_scopes),
+  };
 }
 
 /**
@@ -140,7 +152,9 @@ async function applyToRole(db: Database, slug: string, own: StoredLimits): Promi
   const role = quoteIdentifier(await db.tenantRoleName(slug));
   const script = [
     `alter role ${role} connection limit ${own.maxScopes ?? -1}`,
-    own.statementTimeoutMs === null ? `alter role ${role} reset statement_timeout` : `alter role ${role} set statement_timeout = ${own.statementTimeoutMs}`,
+    own.statementTimeoutMs === null
+      ? `alter role ${role} reset statement_timeout`
+      : `alter role ${role} set statement_timeout = ${own.statementTimeoutMs}`,
     own.workMemKb === null ? `alter role ${role} reset work_mem` : `alter role ${role} set work_mem = ${own.workMemKb}`,
   ];
   await (await db.driver()).exec(`${script.join('; ')};`);

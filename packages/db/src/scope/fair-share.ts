@@ -40,10 +40,13 @@ class Gate {
           resolve();
         },
       };
-      const timer = setTimeout(() => {
-        queue.splice(queue.indexOf(waiter), 1);
-        reject(new TenantBusyError(slug, limits.maxScopes, performance.now() - started, limits.maxScopesSource));
-      }, waitMs);
+      const timer =
+        waitMs === Number.POSITIVE_INFINITY
+          ? undefined
+          : setTimeout(() => {
+              queue.splice(queue.indexOf(waiter), 1);
+              reject(new TenantBusyError(slug, limits.maxScopes, performance.now() - started, limits.maxScopesSource));
+            }, waitMs);
       queue.push(waiter);
     });
   }
@@ -84,6 +87,7 @@ function shareWaitMs(owner: ScopeOwner): number {
   const url = (owner as { config?: { url?: string } }).config?.url;
   const raw = url ? URL.canParse(url) && new URL(url).searchParams.get('connect_timeout') : null;
   const seconds = raw ? Number(raw) : Number.NaN;
+  if (seconds === 0) return Number.POSITIVE_INFINITY; // connect_timeout=0: the pool waits without limit, and so does the share
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 10_000;
 }
 
@@ -122,7 +126,8 @@ function withLimits(prelude: readonly Statement[], limits: EffectiveLimits): rea
   if (!head || (limits.statementTimeoutMs === undefined && limits.workMemKb === undefined)) return prelude;
   let columns = '';
   if (limits.statementTimeoutMs !== undefined) {
-    columns += `, set_config('statement_timeout', ${inlineLiteral(String(limits.statementTimeoutMs))}, true) as statement_timeout`;
+    const value = inlineLiteral(String(limits.statementTimeoutMs));
+    columns += `, set_config('statement_timeout', ${value}, true) as statement_timeout`;
   }
   if (limits.workMemKb !== undefined) {
     columns += `, set_config('work_mem', ${inlineLiteral(String(limits.workMemKb))}, true) as work_mem`;
@@ -209,7 +214,14 @@ class ScopeRun {
     const waitMs = this.#openedAt === undefined ? undefined : this.#openedAt - this.startedAt;
     if (waitMs !== undefined) c.connectionWait.record(waitMs);
     if (this.#errorCode !== undefined) c.errors.set(this.#errorCode, (c.errors.get(this.#errorCode) ?? 0) + 1);
-    reportScope({ slug: this.slug, startedAt: this.startedAt, endedAt, waitMs, errorCode: this.#errorCode, errorMessage: this.#errorMessage });
+    reportScope({
+      slug: this.slug,
+      startedAt: this.startedAt,
+      endedAt,
+      waitMs,
+      errorCode: this.#errorCode,
+      errorMessage: this.#errorMessage,
+    });
     return error;
   }
 
@@ -217,7 +229,8 @@ class ScopeRun {
   #failed(error: unknown): unknown {
     let typed = error;
     if (error instanceof QueryError && error.sqlState === '57014' && this.limits.statementTimeoutMs !== undefined) {
-      if (/statement timeout/.test(error.message)) typed = new StatementTimeoutError(this.slug, this.limits.statementTimeoutMs, error);
+      if (/statement timeout/.test(error.message))
+        typed = new StatementTimeoutError(this.slug, this.limits.statementTimeoutMs, error);
     }
     if (this.#errorCode === undefined) {
       this.#errorCode = errorCode(typed);

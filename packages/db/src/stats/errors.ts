@@ -19,7 +19,8 @@ export class TenantBusyError extends CgkError {
     const from = source === 'tenant' ? 'its max_scopes' : 'its fair share of the pool';
     super(
       'CGK_TENANT_BUSY',
-      `Tenant "${slug}" already holds ${limit} connections (${from}, ${limit}) and none came free in ${(waitedMs / 1000).toFixed(1)} s`,
+      `Tenant "${slug}" already holds ${limit} connections (${from}, ${limit}) ` +
+        `and none came free in ${(waitedMs / 1000).toFixed(1)} s`,
       {
         hint:
           `Find what keeps its scopes open (npx @cgk/cli tenant:stats), or raise its bound: npx @cgk/cli tenant:limits ${slug} ` +

@@ -102,10 +102,12 @@ export class Governor {
     const own = this.#limits.get(slug);
     const d = this.defaults;
     const share = poolSize === undefined ? Number.POSITIVE_INFINITY : Math.max(2, Math.floor(poolSize * d.share));
+    const bound = own?.maxScopes ?? d.maxScopes ?? share;
     return {
       statementTimeoutMs: own?.statementTimeoutMs ?? d.statementTimeoutMs,
       workMemKb: own?.workMemKb ?? d.workMemKb,
-      maxScopes: own?.maxScopes ?? d.maxScopes ?? share,
+      // A bound of the whole pool or more bounds nothing the pool does not: the pool's own wait and error apply.
+      maxScopes: poolSize !== undefined && bound >= poolSize ? Number.POSITIVE_INFINITY : bound,
       maxScopesSource: own?.maxScopes == null ? 'default' : 'tenant',
     };
   }

@@ -19,7 +19,7 @@ export class DurationHistogram {
 
   /** Adds one duration. */
   record(ms: number): void {
-    const value = ms > 0 ? ms : 0;
+    const value = Math.max(ms, 0);
     const index = value <= FLOOR_MS ? 0 : Math.min(BUCKETS - 1, Math.floor(Math.log2(value / FLOOR_MS) * PER_DOUBLING));
     this.#counts[index]!++;
     this.count++;

@@ -71,12 +71,21 @@ export async function tenantStats(options: TenantStatsOptions = {}): Promise<Ten
   const server = await tableStats(query, capabilities);
   const counters = existingGovernor(db)?.counters;
   let rows = [...server.values()].map((s) => merge(s, counters?.get(s.slug)));
-  const sizes = by === 'size' ? await schemaSizes(query, rows.map((r) => r.slug)) : undefined;
+  const sizes =
+    by === 'size'
+      ? await schemaSizes(
+          query,
+          rows.map((r) => r.slug),
+        )
+      : undefined;
   if (sizes) for (const r of rows) r.sizeBytes = sizes.get(r.slug) ?? 0;
   rows.sort((a, b) => rank(b, by) - rank(a, by) || a.slug.localeCompare(b.slug));
   rows = rows.slice(0, top);
   if (!sizes) {
-    const topSizes = await schemaSizes(query, rows.map((r) => r.slug));
+    const topSizes = await schemaSizes(
+      query,
+      rows.map((r) => r.slug),
+    );
     for (const r of rows) r.sizeBytes = topSizes.get(r.slug) ?? 0;
   }
   return { by, capabilities, tenants: server.size, rows };
@@ -102,7 +111,9 @@ function rank(row: TenantStats, by: TenantStatsOrder): number {
 function merge(server: ServerTenantStats, counters: TenantCounters | undefined): TenantStats {
   const lastScope = counters?.lastScopeAt ? new Date(counters.lastScopeAt) : null;
   const lastActivity =
-    server.lastActivity && lastScope ? (server.lastActivity > lastScope ? server.lastActivity : lastScope) : (server.lastActivity ?? lastScope);
+    server.lastActivity && lastScope
+      ? new Date(Math.max(server.lastActivity.getTime(), lastScope.getTime()))
+      : (server.lastActivity ?? lastScope);
   return {
     ...server,
     lastActivity,

@@ -42,7 +42,8 @@ export async function serverCapabilities(query: Query): Promise<ServerCapabiliti
     text: `select current_setting('server_version_num')::int as version,
       to_regclass('pg_stat_statements') is not null as created,
       exists (select 1 from pg_available_extensions where name = 'pg_stat_statements') as available,
-      'pg_stat_statements' = any(string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ',')) as preloaded`,
+      'pg_stat_statements' = any(string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','))
+        as preloaded`,
   });
   const r = rows[0] ?? {};
   const statements = r.created === true && r.preloaded === true;
@@ -51,7 +52,8 @@ export async function serverCapabilities(query: Query): Promise<ServerCapabiliti
     hint = !r.available
       ? 'the server has no pg_stat_statements (install postgresql-contrib)'
       : !r.preloaded
-        ? "add pg_stat_statements to shared_preload_libraries (postgresql.conf: shared_preload_libraries = 'pg_stat_statements'), restart PostgreSQL, then run: create extension pg_stat_statements"
+        ? 'add pg_stat_statements to shared_preload_libraries (postgresql.conf: shared_preload_libraries = ' +
+          "'pg_stat_statements'), restart PostgreSQL, then run: create extension pg_stat_statements"
         : 'run: create extension pg_stat_statements (in this database)';
   }
   return { serverVersion: Number(r.version), statements, statementsHint: hint };
@@ -68,11 +70,14 @@ const ROLE_OF_SLUG = `'ct_' || left(md5(current_database()), 8) || '_' ||
 export async function tableStats(query: Query, capabilities: ServerCapabilities): Promise<Map<string, ServerTenantStats>> {
   const lastScan = capabilities.serverVersion >= 160000 ? 'max(pg_stat_get_lastscan(c.oid))' : 'null::timestamptz';
   const statements = capabilities.statements
-    ? `left join (select s.userid, sum(s.calls)::float8 as calls, sum(s.total_exec_time)::float8 as time, sum(s.rows)::float8 as rows
+    ? `left join (select s.userid, sum(s.calls)::float8 as calls, sum(s.total_exec_time)::float8 as time,
+           sum(s.rows)::float8 as rows
          from pg_stat_statements s where s.dbid = (select oid from pg_database where datname = current_database())
          group by s.userid) p on p.userid = to_regrole(${ROLE_OF_SLUG})`
     : '';
-  const statementColumns = capabilities.statements ? 'p.calls, p.time, p.rows' : 'null::float8 as calls, null::float8 as time, null::float8 as rows';
+  const statementColumns = capabilities.statements
+    ? 'p.calls, p.time, p.rows'
+    : 'null::float8 as calls, null::float8 as time, null::float8 as rows';
   const { rows } = await query({
     text: `with t as (
         select c.relnamespace,

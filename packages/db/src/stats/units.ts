@@ -27,7 +27,8 @@ export function parseSizeKb(limit: string, value: string | number): number {
 /** A whole number from 1 to 10,000; throws `InvalidLimitError` otherwise. */
 export function parseCount(limit: string, value: string | number): number {
   const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidLimitError(limit, value, 'expected a whole number from 1 to 10000');
+  if (!Number.isInteger(n) || n < 1 || n > 10_000)
+    throw new InvalidLimitError(limit, value, 'expected a whole number from 1 to 10000');
   return n;
 }
 
