@@ -42,6 +42,8 @@ export interface TenantCounters {
 /** The undefined_table / undefined_schema answers of a database set up before the limits existed. */
 const NO_TABLE = new Set(['42P01', '3F000']);
 
+const PRESENT = "select to_regclass('public.tenant_limits') is not null as present";
+
 const LOAD_LIMITS = `select o.slug, l.statement_timeout_ms, l.work_mem_kb, l.max_scopes
   from public.tenant_limits l join public.organizations o on o.id = l.organization_id`;
 
@@ -52,6 +54,7 @@ export class Governor {
   #limits = new Map<string, StoredLimits>();
   #loadedAt = -Infinity;
   #loading: Promise<void> | undefined;
+  #present = false;
 
   constructor(readonly owner: ScopeOwner) {
     this.defaults = limitDefaultsFromEnv();
@@ -116,7 +119,10 @@ export class Governor {
   #load(): Promise<void> {
     this.#loading ??= (async () => {
       try {
-        const { rows } = await this.owner.query({ text: LOAD_LIMITS });
+        // Asked first rather than caught: a failed query costs pg-pool its connection (it destroys a client
+        // released with an error), and a database set up before the limits existed would pay that on every read.
+        this.#present ||= (await this.owner.query({ text: PRESENT })).rows[0]?.present === true;
+        const { rows } = this.#present ? await this.owner.query({ text: LOAD_LIMITS }) : { rows: [] };
         const limits = new Map<string, StoredLimits>();
         for (const r of rows) {
           limits.set(String(r.slug), {
