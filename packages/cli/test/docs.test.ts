@@ -144,6 +144,7 @@ describe('docs/setup/DATABASE.md', () => {
       'npx @cgk/cli setup:database',
       'npx @cgk/cli setup:database',
       'npx @cgk/cli tenant:create acme --name "Acme Inc."',
+      'npx @cgk/cli tenant:limits acme --statement-timeout 5s --work-mem 16MB --max-scopes 3',
       'npx @cgk/cli doctor',
     ]);
     for (const b of blocks)

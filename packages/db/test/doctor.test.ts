@@ -36,6 +36,7 @@ describe('diagnose()', () => {
       'pooling',
       'tenant roles',
       'migrations',
+      'tenant stats',
       'redis',
       'encryption key',
     ]);

@@ -13,6 +13,7 @@ import { describeMigrations } from './migrations.js';
 import { migrationStatus } from '../migrations/status.js';
 import { loadOptional } from '../optional.js';
 import { checkEncryptionKeys } from '../secrets/encryption.js';
+import { checkTenantStatistics } from './statistics.js';
 
 /**
  * `diagnose()`: what `npx @cgk/cli doctor` prints. Looks at the configuration and the services it names and
@@ -97,6 +98,7 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
     } catch (error) {
       add(failure('migrations', error));
     }
+    add(await checkTenantStatistics(db));
   } else {
     add({ name: 'migrations', status: 'warn', detail: 'skipped: the database was not reached' });
   }
