@@ -342,8 +342,7 @@ export function parseLoadArgs(argv: string[]): LoadOptions {
       const dist = argv[++i];
       if (dist !== 'uniform' && dist !== 'zipf') throw new Error(`--dist takes uniform or zipf, not ${String(dist)}`);
       options.dist = dist;
-    }
-    else if (arg === '--quick') continue;
+    } else if (arg === '--quick') continue;
     else throw new Error(`unknown option ${arg}; see the comment at the top of bench/load.ts`);
   }
   return options;

@@ -13,7 +13,17 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Database, configureTenantLimits, type Sql, tenantStats } from '../packages/db/src/index.js';
-import { ADMIN_URL, createFleet, createScratchDatabase, interleave, isMain, median, printTable, row, type BenchRow } from './lib.js';
+import {
+  ADMIN_URL,
+  createFleet,
+  createScratchDatabase,
+  interleave,
+  isMain,
+  median,
+  printTable,
+  row,
+  type BenchRow,
+} from './lib.js';
 import { request } from './load-fleet.js';
 
 const run = promisify(execFile);
@@ -41,8 +51,8 @@ async function neighbours(db: Database, callers: number, ms: number, into: numbe
 }
 
 /** Tenant A: `inFlight` loops of a 200 ms scope until `stop` says so; its refusals (TenantBusyError) counted. */
-function noisy(db: Database, inFlight: number, stop: { now: boolean }, refused: { n: number }): Promise<void[]> {
-  return Promise.all(
+async function noisy(db: Database, inFlight: number, stop: { now: boolean }, refused: { n: number }): Promise<void> {
+  await Promise.all(
     Array.from({ length: inFlight }, async () => {
       while (!stop.now) {
         await db.withTenant('na', (sql) => sql`select pg_sleep(0.2)`).catch(() => refused.n++);
@@ -143,8 +153,14 @@ export async function runTenantStatsBench(options: { seconds?: number; callers?:
     }
     const n = await noisyNeighbour(scratch.url, options.seconds ?? 20, options.callers ?? 10);
     const note = `A: 100 scopes of 200 ms in flight; ${n.alone.length}/${n.withA.length} requests; A refused ${n.refused}x`;
-    rows.push(row('noisy neighbour: B..K median, without A vs with A', 'ms', median(n.alone), median(n.withA), { goal: '≤ 1.50x', note }));
-    rows.push(row('noisy neighbour: B..K p99, without A vs with A', 'ms', percentile(n.alone, 99), percentile(n.withA, 99), { goal: '≤ 3.00x' }));
+    rows.push(
+      row('noisy neighbour: B..K median, without A vs with A', 'ms', median(n.alone), median(n.withA), { goal: '≤ 1.50x', note }),
+    );
+    rows.push(
+      row('noisy neighbour: B..K p99, without A vs with A', 'ms', percentile(n.alone, 99), percentile(n.withA, 99), {
+        goal: '≤ 3.00x',
+      }),
+    );
     rows.push(
       row('noisy neighbour: B..K median, fair share off (before #30)', 'ms', median(n.alone), median(n.withAUnfair), {
         note: `p99 ${percentile(n.withAUnfair, 99).toFixed(0)} ms`,

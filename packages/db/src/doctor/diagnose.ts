@@ -93,12 +93,8 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   for (const check of await isolationChecks(options.db, env, target, reachable ? db : undefined)) add(check);
 
   if (reachable && db) {
-    try {
-      add(describeMigrations(await migrationStatus(db)));
-    } catch (error) {
-      add(failure('migrations', error));
-    }
-    add(await checkTenantStatistics(db));
+    add(await checkMigrations(db));
+    add(await checkTenantStatistics(db)); // never throws
   } else {
     add({ name: 'migrations', status: 'warn', detail: 'skipped: the database was not reached' });
   }
@@ -109,6 +105,15 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   add(checkEncryption(env));
 
   return { ok: checks.every((c) => c.status !== 'fail'), checks, durationMs: Math.round(performance.now() - started) };
+}
+
+/** The `migrations` check: what migrationStatus() finds, or its failure. */
+async function checkMigrations(db: Database): Promise<DoctorCheck> {
+  try {
+    return describeMigrations(await migrationStatus(db));
+  } catch (error) {
+    return failure('migrations', error);
+  }
 }
 
 /** The doctor's own connection: the application role's queries only (the isolation mode is checked apart). */

@@ -12,12 +12,14 @@ export async function checkTenantStatistics(db: Database): Promise<DoctorCheck> 
   try {
     const capabilities = await serverCapabilities(db.query.bind(db));
     if (capabilities.statements) {
-      return { name, status: 'ok', detail: "pg_stat_statements: tenant:stats ranks tenants by their role's statements and time" };
+      const detail = "pg_stat_statements: tenant:stats ranks tenants by their role's statements and time";
+      return { name, status: 'ok', detail };
     }
+    const how = capabilities.statementsHint;
     return {
       name,
       status: 'ok',
-      detail: `from table counters (scans, rows written); for statements and their time per tenant, ${capabilities.statementsHint}`,
+      detail: `from table counters (scans, rows written); for statements and their time per tenant, ${how}`,
     };
   } catch (error) {
     return { name, status: 'ok', detail: `from table counters only (${(error as Error).message})` };
