@@ -5,6 +5,8 @@
  *   npm run bench:load -- --quick          10 against 1,000, shorter phases
  *
  * Options: --tenants N, --seconds S (measured time per side, split in rounds), --rounds R, --callers C (32),
+ * --dist uniform|zipf (how requests pick their tenant: uniformly, or Zipf with exponent 1, the first tenant
+ * the busiest, as tenant traffic is in practice: a few tenants take most of it; default uniform),
  * --params 'k=v&k2=v2' (appended to both connection strings, e.g. pool settings), --keep (leave the big
  * database), --reuse NAME (measure a database a --keep run left instead of building one), --affinity (the
  * hash-routing experiment that preceded the pool's own tenant affinity: each side served by as many
@@ -47,12 +49,15 @@ export interface LoadOptions {
   reuse?: string;
   quick: boolean;
   affinity: boolean;
+  dist: 'uniform' | 'zipf';
 }
 
 interface Side {
   label: string;
   fleet: Fleet;
   route: Router;
+  /** Picks the tenant of the next request. */
+  draw: () => string;
   latenciesUs: number[];
   errors: number;
   measuredMs: number;
@@ -109,15 +114,37 @@ function fnv1a(text: string): number {
   return hash;
 }
 
+/**
+ * How requests pick their tenant. Zipf (exponent 1): the tenant of rank k gets a share proportional to 1/k, so
+ * at 10,000 tenants the first takes ~10% of the requests and the first 100 about half; drawn by binary search
+ * in the cumulative weights.
+ */
+export function drawer(slugs: readonly string[], dist: 'uniform' | 'zipf'): () => string {
+  if (dist === 'uniform') return () => slugs[Math.floor(Math.random() * slugs.length)]!;
+  const cumulative = new Float64Array(slugs.length);
+  let total = 0;
+  for (let k = 0; k < slugs.length; k++) cumulative[k] = total += 1 / (k + 1);
+  return () => {
+    const x = Math.random() * total;
+    let lo = 0;
+    let hi = slugs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return slugs[lo]!;
+  };
+}
+
 /** `callers` loops of one scope on a random tenant each, for `ms`; latencies appended to the side. */
 async function phase(side: Side, callers: number, ms: number): Promise<void> {
-  const { slugs } = side.fleet;
   const started = performance.now();
   const until = started + ms;
   await Promise.all(
     Array.from({ length: callers }, async () => {
       while (performance.now() < until) {
-        const slug = slugs[Math.floor(Math.random() * slugs.length)]!;
+        const slug = side.draw();
         const t = performance.now();
         try {
           await side.route.pick(slug).withTenant(slug, request);
@@ -181,6 +208,7 @@ export async function runLoad(options: LoadOptions) {
         label,
         fleet,
         route: router(withParams(fleet.url, options.params), options.affinity),
+        draw: drawer(fleet.slugs, options.dist),
         latenciesUs: [],
         errors: 0,
         measuredMs: 0,
@@ -265,7 +293,8 @@ export function printLoad(r: LoadReport): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((l) => l[i]!.length)));
   const o = r.options;
   console.log(
-    `\nbench:load: ${o.callers} callers, ${o.seconds} s per side in ${o.rounds} rounds, pool ${r.poolSize} ${o.params}` +
+    `\nbench:load: ${o.callers} callers, ${o.dist ?? 'uniform'} tenants, ${o.seconds} s per side in ${o.rounds} rounds, ` +
+      `pool ${r.poolSize} ${o.params}` +
       (o.affinity ? ', hash routing (one-connection Databases)' : r.poolAffinity ? ', pool_affinity on' : ', pg-pool'),
   );
   for (const cells of [header, widths.map((w) => '-'.repeat(w)), ...rows]) {
@@ -296,6 +325,7 @@ export function parseLoadArgs(argv: string[]): LoadOptions {
     keep: false,
     quick,
     affinity: false,
+    dist: 'uniform',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -308,7 +338,11 @@ export function parseLoadArgs(argv: string[]): LoadOptions {
     else if (arg === '--reuse') options.reuse = argv[++i];
     else if (arg === '--keep') options.keep = true;
     else if (arg === '--affinity') options.affinity = true;
-    else if (arg === '--quick') continue;
+    else if (arg === '--dist') {
+      const dist = argv[++i];
+      if (dist !== 'uniform' && dist !== 'zipf') throw new Error(`--dist takes uniform or zipf, not ${String(dist)}`);
+      options.dist = dist;
+    } else if (arg === '--quick') continue;
     else throw new Error(`unknown option ${arg}; see the comment at the top of bench/load.ts`);
   }
   return options;

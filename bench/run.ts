@@ -4,7 +4,7 @@
  *   npm run bench                          the full run (a few minutes)
  *   npm run bench -- --quick               fewer rounds: a smoke run, figures are rough
  *   npm run bench -- --only tenant,cli     only these modules (tenant, lifecycle, pending, migrations, cache, neon, embedded,
- *                                          cli, packaging, exec)
+ *                                          cli, packaging, exec, tenant-stats)
  *
  * Each module measures its baselines in the same run as ours, interleaved (shared, noisy machines: only
  * ratios mean something). A module whose file is missing is reported "not available", one that throws is
@@ -89,6 +89,13 @@ const MODULES: ModuleSpec[] = [
     file: 'exec.bench.ts',
     exportName: 'runExecBench',
     options: (q) => (q ? { tenants: 200, big: 1000, rounds: 2 } : { tenants: 1000, big: 10000 }),
+  },
+  // Noisy neighbour, statistics cost, tenantStats(): per-tenant statistics, limits and fair share (#30).
+  {
+    name: 'tenant-stats',
+    file: 'tenant-stats.bench.ts',
+    exportName: 'runTenantStatsBench',
+    options: (q) => (q ? { seconds: 6, rounds: 2 } : {}),
   },
 ];
 

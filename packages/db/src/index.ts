@@ -175,3 +175,23 @@ export {
   type TenantResult,
   type TenantTask,
 } from './fleet/index.js';
+export {
+  setTenantLimits,
+  getTenantLimits,
+  configureTenantLimits,
+  tenantLimitDefaults,
+  type TenantLimitsInput,
+  type TenantLimitsReport,
+} from './lifecycle/limits.js';
+export type { EffectiveLimits, StoredLimits } from './stats/governor.js';
+export type { TenantLimitDefaults, LimitInput } from './stats/units.js';
+export { TenantBusyError, StatementTimeoutError, InvalidLimitError } from './stats/errors.js';
+export {
+  tenantStats,
+  type TenantStats,
+  type TenantStatsOptions,
+  type TenantStatsOrder,
+  type TenantStatsReport,
+  type LibraryTenantStats,
+} from './stats/report.js';
+export type { ServerCapabilities, ServerTenantStats } from './stats/server.js';

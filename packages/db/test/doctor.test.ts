@@ -38,6 +38,7 @@ describe('diagnose()', () => {
       'migrations',
       'pending pool',
       'leftovers',
+      'tenant stats',
       'redis',
       'encryption key',
     ]);

@@ -228,6 +228,7 @@ describe('the schemas', () => {
       'organizations',
       'schema_migrations',
       'sessions',
+      'tenant_limits',
       'tenant_migration_state',
       'users',
     ]);

@@ -65,11 +65,12 @@ describe('tenant lifecycle (pg)', () => {
       '006_magic_links.sql',
       '007_fleet_runs.sql',
       '008_tenant_lifecycle.sql',
+      '009_tenant_limits.sql',
     ]);
     expect(first.serverVersion).toMatch(/^\d+/);
     expect(first.target).toContain(scratch.name);
     const second = await setupDatabase({ db });
-    expect(second).toMatchObject({ applied: [], alreadyApplied: 8 });
+    expect(second).toMatchObject({ applied: [], alreadyApplied: 9 });
   });
 
   it('creates a tenant: row, schema with every migration, role, queryable', async () => {

@@ -6,6 +6,7 @@ import { registerSetup } from './setup.js';
 import { registerTenant } from './tenant.js';
 import { registerTenantExec } from './tenant-exec.js';
 import { registerTenantLifecycle } from './tenant-lifecycle.js';
+import { registerTenantStats } from './tenant-stats.js';
 import { registerTenantTransfer } from './tenant-transfer.js';
 
 /** Every command file's registration, in the order `cgk --help` lists them. */
@@ -15,6 +16,7 @@ export const COMMANDS: readonly Register[] = [
   registerTenantExec,
   registerTenantLifecycle,
   registerTenantTransfer,
+  registerTenantStats,
   registerMigrate,
   registerMigration,
   registerDoctor,

@@ -15,6 +15,7 @@ import { checkLeftovers } from './leftovers.js';
 import { migrationStatus } from '../migrations/status.js';
 import { loadOptional } from '../optional.js';
 import { checkEncryptionKeys } from '../secrets/encryption.js';
+import { checkTenantStatistics } from './statistics.js';
 
 /**
  * `diagnose()`: what `npx @cgk/cli doctor` prints. Looks at the configuration and the services it names and
@@ -104,7 +105,10 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorRep
   return { ok: checks.every((c) => c.status !== 'fail'), checks, durationMs: Math.round(performance.now() - started) };
 }
 
-/** The checks that read the database: its migrations, the pending pool, what dropped tenants left (leftovers.ts). */
+/**
+ * The checks that read the database: its migrations, the pending pool, what dropped tenants left (leftovers.ts),
+ * the tenant statistics (statistics.ts).
+ */
 async function databaseChecks(db: Database | undefined, env: NodeJS.ProcessEnv): Promise<DoctorCheck[]> {
   if (!db) {
     return ['migrations', 'pending pool', 'leftovers'].map((name) => ({
@@ -118,6 +122,7 @@ async function databaseChecks(db: Database | undefined, env: NodeJS.ProcessEnv):
     migrations,
     await checkPendingTenants(db).catch((error: unknown) => failure('pending pool', error)),
     await checkLeftovers(db, env).catch((error: unknown) => failure('leftovers', error)),
+    await checkTenantStatistics(db), // never throws
   ];
 }
 

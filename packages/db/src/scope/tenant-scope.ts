@@ -16,6 +16,7 @@ import { TransactionControlError } from '../errors/index.js';
 import { RESET_AFTER_ROLLBACK, RESET_BEFORE_COMMIT } from './session-reset.js';
 import { findTransactionControl } from './transaction-control.js';
 import { loginFailure, loginRole, workerLoginError } from './login.js';
+import { enterScope } from './fair-share.js';
 
 /**
  * withTenant() on a given database; `Database.withTenant` and the module-level `withTenant` both land here.
@@ -165,7 +166,8 @@ class TenantScope implements ActiveScope {
   async #open(first: Statement): Promise<QueryResult> {
     try {
       const owner = this.owner;
-      const driver = await owner.driver();
+      // The tenant's fair share of the pool, its limits and its statistics (scope/fair-share.ts).
+      const driver = enterScope(owner, this.slug, await owner.driver());
       const mode = owner.tenantRoleMode;
       // Login mode: the connection is the tenant role's own, so the prelude switches no role.
       const role = mode === 'login' ? await loginRole(owner, this.slug) : undefined;
