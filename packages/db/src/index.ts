@@ -86,6 +86,13 @@ export {
 } from './lifecycle/tenants.js';
 export { setupDatabase, PLATFORM_TABLES, type SetupReport } from './lifecycle/setup.js';
 export { describeCitus, type CitusReport, type CitusNode } from './citus/describe.js';
+export {
+  moveTenantToNode,
+  parseNodeTarget,
+  type MoveTenantToNodeOptions,
+  type NodeTarget,
+  type TenantNodeMove,
+} from './citus/move.js';
 export { diagnose, type DoctorReport, type DoctorCheck, type DoctorStatus, type DiagnoseOptions } from './doctor/index.js';
 export {
   migratePublic,

@@ -3,6 +3,7 @@ import { registerMigrate } from './migrate.js';
 import type { Register } from './register.js';
 import { registerSetup } from './setup.js';
 import { registerTenant } from './tenant.js';
+import { registerTenantMoveNode } from './tenant-move-node.js';
 
 /** Every command file's registration, in the order `cgk --help` lists them. */
-export const COMMANDS: readonly Register[] = [registerSetup, registerTenant, registerMigrate, registerDoctor];
+export const COMMANDS: readonly Register[] = [registerSetup, registerTenant, registerMigrate, registerDoctor, registerTenantMoveNode];

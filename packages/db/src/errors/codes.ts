@@ -22,4 +22,5 @@ export type CgkErrorCode =
   | 'CGK_ROLE'
   | 'CGK_TRANSACTION_CONTROL'
   | 'CGK_NO_TENANT_SCOPE'
-  | 'CGK_ORM_TRANSACTION';
+  | 'CGK_ORM_TRANSACTION'
+  | 'CGK_CITUS';
