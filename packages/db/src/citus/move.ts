@@ -24,8 +24,9 @@ export interface TenantNodeMove {
 /** Options of `moveTenantToNode`. */
 export interface MoveTenantToNodeOptions {
   /**
-   * Citus's `shard_transfer_mode`: `auto` (default: logical replication, writes continue until the short
-   * switch-over), `block_writes` (writes to the tenant wait for the whole copy), `force_logical`.
+   * Citus's `shard_transfer_mode`: `block_writes` (default: writes to the tenant wait for the whole copy, reads
+   * go on; works on any cluster), `auto` or `force_logical` (logical replication: writes continue until the
+   * short switch-over; needs `wal_level = logical` on the workers).
    */
   transferMode?: 'auto' | 'block_writes' | 'force_logical';
 }
@@ -48,10 +49,10 @@ export function parseNodeTarget(text: string): NodeTarget {
 
 /**
  * Moves a tenant's distributed schema, whole, to another node of the Citus cluster (`citus_schema_move`), and
- * refreshes this process's routing of its scopes. Citus copies the schema's shards (by logical replication
- * by default), blocks writes for the switch-over, then points every node's metadata at the new place: a scope
- * in any process that runs during the move either waits for the switch-over or, routed to the old node
- * afterwards, is taken to the new one by Citus; none writes to the old place. Scopes of this process wait for
+ * refreshes this process's routing of its scopes. Citus copies the schema's shards while writes to them wait
+ * (`block_writes`, the default; by logical replication, only for the switch-over), then points every node's
+ * metadata at the new place: a scope in any process that runs during the move either waits or, routed to the
+ * old node afterwards, is taken to the new one by Citus; none writes to the old place. Scopes of this process wait for
  * the move instead of racing it. Bad input (a slug, a node that is not an active node of the cluster, a tenant
  * that is not distributed, a database that is not Citus) throws before anything moves: `CGK_CITUS`,
  * `CGK_INVALID_SLUG` or `CGK_TENANT_NOT_FOUND`.
@@ -66,7 +67,7 @@ export async function moveTenantToNode(
   options: MoveTenantToNodeOptions = {},
 ): Promise<TenantNodeMove> {
   const schema = schemaNameFor(slug);
-  const mode = options.transferMode ?? 'auto';
+  const mode = options.transferMode ?? 'block_writes';
   if (!MODES.has(mode)) throw new CgkError('CGK_CITUS', `Unknown transfer mode "${mode}"`, { hint: [...MODES].join(', ') });
   const driver = await db.driver();
   const from = await currentNode(driver, slug, schema);
@@ -79,7 +80,9 @@ export async function moveTenantToNode(
       values: [schema, target.host, target.port, mode],
     });
   const placement = placementOf(driver);
-  await (placement ? placement.moving(schema, move) : move());
+  await (placement ? placement.moving(schema, move) : move()).catch((error: unknown) => {
+    throw moveFailure(error, slug, mode);
+  });
   return { slug, from, to: target, moved: true, ms: Math.round(performance.now() - started) };
 }
 
@@ -117,5 +120,18 @@ async function assertNode(driver: Driver, target: NodeTarget): Promise<void> {
     .join(', ');
   throw new CgkError('CGK_CITUS', `${target.host}:${target.port} is not ${node ? 'an active node for tenants' : 'a node'} of the cluster`, {
     hint: `Nodes that can hold tenants: ${nodes || 'none'} (citus_add_node registers one).`,
+  });
+}
+
+/** A failed `citus_schema_move`, typed: the tenant stayed where it was (Citus rolls the move back). */
+function moveFailure(error: unknown, slug: string, mode: string): CgkError {
+  const message = error instanceof Error ? error.message : String(error);
+  const wal = /wal_level/.test(message);
+  return new CgkError('CGK_CITUS', `Tenant "${slug}" was not moved: ${message}`, {
+    hint: wal
+      ? `Transfer mode ${mode} uses logical replication, which needs wal_level = logical on the workers: set it ` +
+        '(a restart), or move with --mode block_writes (writes to the tenant wait during the copy).'
+      : 'Nothing changed: the tenant is still on its node. Check the nodes (npx @cgk/cli doctor) and try again.',
+    cause: error,
   });
 }

@@ -1,5 +1,4 @@
 import type { Driver, Statement } from '../drivers/types.js';
-import { inlineLiteral } from '../sql/identifier.js';
 
 /**
  * Where each distributed tenant schema lives on a Citus cluster, as the coordinator's metadata says, cached
@@ -7,7 +6,7 @@ import { inlineLiteral } from '../sql/identifier.js';
  *
  * The map is read whole once (one query on the coordinator), then kept: a schema it does not know (created
  * since) is asked for alone, and an entry is forgotten when a routed scope finds its schema is not on the node
- * it was sent to (the prelude's locality check, `LOCALITY_CHECK`) or when `moveTenantToNode` moved it. A stale
+ * it was sent to (the prelude's locality check, `localityCheck`) or when `moveTenantToNode` moved it. A stale
  * entry is never a correctness problem: Citus keeps its metadata on every node and takes a query on a schema
  * held elsewhere to the right node itself; it only costs that extra hop (and one worker-to-worker connection).
  */
@@ -18,10 +17,13 @@ export interface NodeAddress {
   port: number;
   /** Citus's group id: 0 is the coordinator. */
   group: number;
+  /** One shard of the schema (all of them move together): what the locality check asks about. */
+  shard: string;
 }
 
 // A schema's node: the placement of any shard of its colocation group (all of them live on one node).
-const PLACEMENT_SQL = `select ns.nspname::text as schema, nd.nodename as host, nd.nodeport as port, nd.groupid as grp
+const PLACEMENT_SQL = `select ns.nspname::text as schema, nd.nodename as host, nd.nodeport as port, nd.groupid as grp,
+  h.shardid::text as shard
 from pg_dist_schema s
 join pg_namespace ns on ns.oid = s.schemaid
 join lateral (select p.logicalrelid from pg_dist_partition p where p.colocationid = s.colocationid limit 1) t on true
@@ -36,17 +38,15 @@ export function placementQuery(schema?: string): Statement {
 }
 
 /**
- * Sent with a routed scope's BEGIN, on the node it was routed to: whether that node holds the schema's shards
- * (its own group). Parameterless (it rides in the prelude's message); the schema name was validated already.
+ * Sent with a routed scope's BEGIN, on the node it was routed to: whether that node (its group) holds the
+ * placement of the schema's shard the map knows (shards keep their id when they move; a schema made again has
+ * new ones). One index lookup; parameterless, so it rides in the prelude's message.
  */
-export function localityCheck(schema: string): Statement {
+export function localityCheck(node: NodeAddress): Statement {
+  if (!/^\d+$/.test(node.shard)) throw new Error(`Not a shard id: ${node.shard}`);
   return {
-    text: `select exists (select 1 from pg_dist_schema s
-  join pg_dist_partition p on p.colocationid = s.colocationid
-  join pg_dist_shard sh on sh.logicalrelid = p.logicalrelid
-  join pg_dist_placement pl on pl.shardid = sh.shardid
-  where s.schemaid = to_regnamespace(${inlineLiteral(schema)}) and pl.groupid = (select groupid from pg_dist_local_group)
-) as local`,
+    text: `select exists (select 1 from pg_dist_placement where shardid = ${node.shard}
+  and groupid = (select groupid from pg_dist_local_group)) as local`,
   };
 }
 
@@ -119,5 +119,5 @@ export class TenantPlacement {
 }
 
 function toAddress(row: Record<string, unknown>): NodeAddress {
-  return { host: String(row.host), port: Number(row.port), group: Number(row.grp) };
+  return { host: String(row.host), port: Number(row.port), group: Number(row.grp), shard: String(row.shard) };
 }

@@ -106,7 +106,7 @@ export function routeScopesOnCitus(url: string, open: (url: string) => Driver): 
       if (knownCitus(coordinator) !== true) return coordinator.begin(prelude, options);
       const node = await router.placement.nodeOf(schema);
       if (!node || node.group === 0) return coordinator.begin(prelude, options);
-      return beginOnNode(nodeDriver(node), prelude, options, schema, router.placement);
+      return beginOnNode(nodeDriver(node), prelude, options, { schema, node }, router.placement);
     },
     acquire: () => coordinator.acquire(),
     ...(coordinator.tenantPoolStats ? { tenantPoolStats: () => coordinator.tenantPoolStats!() } : {}),
@@ -132,21 +132,21 @@ export function routeScopesOnCitus(url: string, open: (url: string) => Driver): 
  * entry is forgotten so the next scope asks the coordinator.
  */
 async function beginOnNode(
-  node: Driver,
+  driver: Driver,
   prelude: readonly Statement[],
   options: BeginOptions | undefined,
-  schema: string,
+  target: { schema: string; node: NodeAddress },
   placement: TenantPlacement,
 ): Promise<{ tx: Transaction; results: Settled[] }> {
   let begun: { tx: Transaction; results: Settled[] };
   try {
     // First, before the prelude switches the role, and so that a failing first statement does not hide its answer.
-    begun = await node.begin([localityCheck(schema), ...prelude], options);
+    begun = await driver.begin([localityCheck(target.node), ...prelude], options);
   } catch (error) {
-    placement.forget(schema);
+    placement.forget(target.schema);
     throw error;
   }
   const check = begun.results.shift();
-  if (!check?.ok || check.result.rows[0]?.local !== true) placement.forget(schema);
+  if (!check?.ok || check.result.rows[0]?.local !== true) placement.forget(target.schema);
   return begun;
 }
