@@ -22,10 +22,12 @@ import { interleave, row, type BenchRow } from './lib.js';
 const CALLERS = 32;
 const WORKERS = CITUS_NODES.slice(1);
 
-interface Variant {
+export interface Variant {
   label: string;
   mode: TenantRoleMode;
   routed: boolean;
+  /** More connection-string parameters (a Citus setting for the session: `options=-c ...`). */
+  params?: string;
 }
 
 const VARIANTS: Variant[] = [
@@ -34,6 +36,13 @@ const VARIANTS: Variant[] = [
   { label: 'login, routed', mode: 'login', routed: true },
   { label: 'set-role, coordinator', mode: 'set-role', routed: false },
   { label: 'login, coordinator', mode: 'login', routed: false },
+  // Citus's own knob instead of routing: no worker connection cached past a transaction, so each scope opens one.
+  {
+    label: 'set-role, coordinator, citus.max_cached_conns_per_worker=0',
+    mode: 'set-role',
+    routed: false,
+    params: `options=${encodeURIComponent('-c citus.max_cached_conns_per_worker=0')}`,
+  },
 ];
 
 interface LoadResult {
@@ -79,9 +88,10 @@ async function peakWhile<T>(database: string, work: () => Promise<T>): Promise<{
   }
 }
 
-async function runLoad(url: string, database: string, variant: Variant, slugs: string[], scopes: number, secret: string) {
+export async function runLoad(url: string, database: string, variant: Variant, slugs: string[], scopes: number, secret: string) {
+  const params = [...(variant.routed ? [] : ['citus_routing=off']), ...(variant.params ? [variant.params] : [])];
   const db = new Database({
-    url: variant.routed ? url : `${url}?citus_routing=off`,
+    url: params.length > 0 ? `${url}?${params.join('&')}` : url,
     tenantRoles: variant.mode,
     tenantRoleSecret: secret,
   });
@@ -115,7 +125,7 @@ async function runLoad(url: string, database: string, variant: Variant, slugs: s
 }
 
 /** Adds tenants `m{from}`..`m{to - 1}`: a schema with `customers`, and the role (LOGIN, derived password). */
-async function addTenants(creator: Database, from: number, to: number): Promise<void> {
+export async function addTenants(creator: Database, from: number, to: number): Promise<void> {
   const slugs = Array.from({ length: to - from }, (_, i) => `m${from + i}`);
   const driver = await creator.driver();
   await inParallel(slugs, 3, (slug) =>
@@ -134,9 +144,15 @@ async function latencyRows(url: string, slugs: string[], count: number): Promise
     const read = (db: Database) => () => db.withTenant(pick(), (sql) => sql`select count(*) from customers where email = ${'x'}`);
     const times = await interleave({ through: read(through), routed: read(routed) }, 8, 40);
     return [
-      row(`withTenant(one read), set-role, 1 caller, random of 20 of ${count} tenants: routed vs coordinator`, 'ms', times.through! / 1000, times.routed! / 1000, {
-        note: 'routed saves the coordinator hop',
-      }),
+      row(
+        `withTenant(one read), set-role, 1 caller, random of 20 of ${count} tenants: routed vs coordinator`,
+        'ms',
+        times.through! / 1000,
+        times.routed! / 1000,
+        {
+          note: 'routed saves the coordinator hop',
+        },
+      ),
     ];
   } finally {
     await Promise.all([routed.end(), through.end()]);
@@ -167,15 +183,19 @@ export async function runCitusTenantsBench(counts: readonly number[], scopes = 3
       const baseline = (before.perSecond + after.perSecond) / 2;
       const describe = (r: LoadResult) =>
         `${r.failed} failed, worker peak ${r.peak} connections${r.firstError ? ` (${r.firstError})` : ''}`;
-      rows.push(row(`${count} tenants, ${base.label} (baseline, before / after)`, 'scopes/s', baseline, baseline, {
-        note: `${before.perSecond.toFixed(0)} / ${after.perSecond.toFixed(0)}; ${describe(before)}, ${describe(after)}`,
-      }));
+      rows.push(
+        row(`${count} tenants, ${base.label} (baseline, before / after)`, 'scopes/s', baseline, baseline, {
+          note: `${before.perSecond.toFixed(0)} / ${after.perSecond.toFixed(0)}; ${describe(before)}, ${describe(after)}`,
+        }),
+      );
       for (const { variant, result } of results) {
         const goal = variant.routed && variant.mode !== 'off' ? '≥ 0.8x, 0 failed' : undefined;
-        rows.push(row(`${count} tenants, ${variant.label}`, 'scopes/s', baseline, result.perSecond, {
-          ...(goal ? { goal } : {}),
-          note: describe(result),
-        }));
+        rows.push(
+          row(`${count} tenants, ${variant.label}`, 'scopes/s', baseline, result.perSecond, {
+            ...(goal ? { goal } : {}),
+            note: describe(result),
+          }),
+        );
       }
       rows.push(...(await latencyRows(cluster.url, slugs, count)));
     }

@@ -6,4 +6,10 @@ import { registerTenant } from './tenant.js';
 import { registerTenantMoveNode } from './tenant-move-node.js';
 
 /** Every command file's registration, in the order `cgk --help` lists them. */
-export const COMMANDS: readonly Register[] = [registerSetup, registerTenant, registerMigrate, registerDoctor, registerTenantMoveNode];
+export const COMMANDS: readonly Register[] = [
+  registerSetup,
+  registerTenant,
+  registerMigrate,
+  registerDoctor,
+  registerTenantMoveNode,
+];

@@ -37,7 +37,10 @@ export function addMoveToNode(program: Command, ctx: Context, done: (code: numbe
     .command('tenant:move')
     .argument('<slug>', 'the tenant')
     .requiredOption('--node <host:port>', 'the Citus node to move it to, as pg_dist_node names it')
-    .option('--mode <mode>', "Citus's shard_transfer_mode: block_writes (default), auto or force_logical (these two need wal_level=logical)")
+    .option(
+      '--mode <mode>',
+      "Citus's shard_transfer_mode: block_writes (default), auto or force_logical (these two need wal_level=logical)",
+    )
     .summary("move a tenant's schema to another Citus node")
     .description(
       "On Citus: moves the tenant's distributed schema, whole, to another node of the cluster (citus_schema_move). " +

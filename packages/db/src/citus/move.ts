@@ -3,7 +3,7 @@ import { placementOf } from '../drivers/citus-router.js';
 import type { Driver } from '../drivers/types.js';
 import { CgkError, TenantNotFoundError } from '../errors/index.js';
 import { schemaNameFor } from '../sql/identifier.js';
-import { placementQuery } from './placement.js';
+import { placementQuery } from '../drivers/citus-placement.js';
 
 /** Where to move a tenant: a node registered in the cluster, as `pg_dist_node` names it. */
 export interface NodeTarget {
@@ -118,9 +118,13 @@ async function assertNode(driver: Driver, target: NodeTarget): Promise<void> {
     .filter((r) => r.usable === true)
     .map((r) => `${r.nodename}:${r.nodeport}`)
     .join(', ');
-  throw new CgkError('CGK_CITUS', `${target.host}:${target.port} is not ${node ? 'an active node for tenants' : 'a node'} of the cluster`, {
-    hint: `Nodes that can hold tenants: ${nodes || 'none'} (citus_add_node registers one).`,
-  });
+  throw new CgkError(
+    'CGK_CITUS',
+    `${target.host}:${target.port} is not ${node ? 'an active node for tenants' : 'a node'} of the cluster`,
+    {
+      hint: `Nodes that can hold tenants: ${nodes || 'none'} (citus_add_node registers one).`,
+    },
+  );
 }
 
 /** A failed `citus_schema_move`, typed: the tenant stayed where it was (Citus rolls the move back). */

@@ -1,9 +1,4 @@
-import {
-  describeWorkerConnections,
-  workerDemand,
-  type WorkerConnections,
-  type WorkerDemand,
-} from '../citus/connections.js';
+import { describeWorkerConnections, workerDemand, type WorkerConnections, type WorkerDemand } from '../citus/connections.js';
 import type { Driver } from '../drivers/types.js';
 import type { TenantRoleMode } from '../roles/mode.js';
 import type { CitusNode, CitusReport } from '../citus/describe.js';
@@ -68,10 +63,10 @@ export function citusConnectionsCheck(
     const opens = need.routed + need.viaCoordinator;
     const free = worker.max - worker.reserved - worker.inUse;
     const processes = Math.floor((worker.max - worker.reserved) / Math.max(1, opens));
+    const from = `${need.routing ? `${need.routed} routed + ` : ''}${need.viaCoordinator} via the coordinator`;
     parts.push(
       `${worker.host}:${worker.port} ${free} free of ${worker.max - worker.reserved} (${worker.inUse} in use), ` +
-        `a process opens up to ${opens} (${need.routing ? `${need.routed} routed + ` : ''}${need.viaCoordinator} via the coordinator)` +
-        `, room for ${processes} such process${processes === 1 ? '' : 'es'}`,
+        `a process opens up to ${opens} (${from}), room for ${processes} such process${processes === 1 ? '' : 'es'}`,
     );
     if (opens > worker.max - worker.reserved) status = 'fail';
     else if (opens > free && status === 'ok') status = 'warn';

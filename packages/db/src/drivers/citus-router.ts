@@ -1,4 +1,4 @@
-import { localityCheck, TenantPlacement, type NodeAddress } from '../citus/placement.js';
+import { localityCheck, TenantPlacement, type NodeAddress } from './citus-placement.js';
 import { knownCitus } from './citus-script.js';
 import type { BeginOptions, Driver, Settled, Statement, Transaction } from './types.js';
 

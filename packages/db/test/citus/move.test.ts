@@ -50,9 +50,14 @@ describe('tenant:move --node on Citus', () => {
     expect(coordinator).toMatchObject({ code: 'CGK_CITUS' });
     const noTenant = await moveTenantToNode(db, 'nobody', { host: '127.0.0.1', port: from! }).catch((e: unknown) => e);
     expect(noTenant).toMatchObject({ code: 'CGK_TENANT_NOT_FOUND' });
-    const logical = await moveTenantToNode(db, 'mv', { host: '127.0.0.1', port: CITUS_NODES.find((p) => p !== from && p !== CITUS_PORT)! }, {
-      transferMode: 'force_logical',
-    }).catch((e: unknown) => e);
+    const logical = await moveTenantToNode(
+      db,
+      'mv',
+      { host: '127.0.0.1', port: CITUS_NODES.find((p) => p !== from && p !== CITUS_PORT)! },
+      {
+        transferMode: 'force_logical',
+      },
+    ).catch((e: unknown) => e);
     // The test cluster runs wal_level = replica: logical replication is refused, typed, with the way out.
     expect(logical).toMatchObject({ code: 'CGK_CITUS' });
     expect((logical as CgkError).hint).toMatch(/block_writes/);
@@ -100,7 +105,9 @@ describe('tenant:move --node on Citus', () => {
     expect((await placementOf(await db.driver())!.nodeOf('tenant_mv'))?.port).toBe(to);
     await other.withTenant('mv', (sql) => sql`select count(*) from customers`);
     expect((await placementOf(await other.driver())!.nodeOf('tenant_mv'))?.port).toBe(to);
-    expect(await db.withTenant('stay', (sql) => sql`select count(*)::int as n from customers`)).toMatchObject({ rows: [{ n: 0 }] });
+    expect(await db.withTenant('stay', (sql) => sql`select count(*)::int as n from customers`)).toMatchObject({
+      rows: [{ n: 0 }],
+    });
   });
 
   it('doctor reports tenants per node and each worker connection headroom against the pools', async () => {
@@ -108,7 +115,11 @@ describe('tenant:move --node on Citus', () => {
     const connections = report.checks.find((c) => c.name === 'citus connections');
     expect(connections).toMatchObject({ status: 'ok' });
     for (const port of CITUS_NODES.slice(1)) {
-      expect(connections!.detail).toMatch(new RegExp(`127\\.0\\.0\\.1:${port} \\d+ free of 97 \\(\\d+ in use\\), a process opens up to 20 \\(10 routed \\+ 10 via the coordinator\\)`));
+      expect(connections!.detail).toMatch(
+        new RegExp(
+          `127\\.0\\.0\\.1:${port} \\d+ free of 97 \\(\\d+ in use\\), a process opens up to 20 \\(10 routed \\+ 10 via the coordinator\\)`,
+        ),
+      );
     }
     const off = new Database({ url: `${cluster.url}?citus_routing=off`, tenantRoles: true });
     try {

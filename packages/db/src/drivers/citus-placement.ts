@@ -1,8 +1,8 @@
-import type { Driver, Statement } from '../drivers/types.js';
+import type { Driver, Statement } from './types.js';
 
 /**
  * Where each distributed tenant schema lives on a Citus cluster, as the coordinator's metadata says, cached
- * per driver so that a tenant scope can be sent straight to the node holding its schema (drivers/citus-router.ts).
+ * per driver so that a tenant scope can be sent straight to the node holding its schema (citus-router.ts).
  *
  * The map is read whole once (one query on the coordinator), then kept: a schema it does not know (created
  * since) is asked for alone, and an entry is forgotten when a routed scope finds its schema is not on the node
