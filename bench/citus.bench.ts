@@ -10,8 +10,12 @@
  * - a one-line fleet migration (`alter table orders add column ...`) over N tenants with migrateTenants()
  *   vs the same ALTER sent raw to each tenant, both 4 at a time, twice each, order alternated.
  *
- *   npm run bench:citus                      # 20 tenants created per side, fleet of 100
- *   npx tsx bench/citus.bench.ts --fleet 30  # smaller
+ * - many tenants (bench/citus-tenants.ts): 32 callers on random tenants, tenant roles on (set-role, login) and
+ *   off, scopes routed to their node or through the coordinator, at 200 and 1,000 tenants.
+ *
+ *   npm run bench:citus                      # 20 tenants created per side, fleet of 100, then 200 and 1,000 tenants
+ *   npx tsx bench/citus.bench.ts --fleet 30 --many 0          # smaller, without the many-tenant rows
+ *   npx tsx bench/citus.bench.ts --only many --many 200 --scopes 1000
  */
 import { mkdtempSync, cpSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +32,7 @@ import {
 import { splitStatements } from '../packages/db/src/sql/split.js';
 import { DEFAULT_TENANT_DIR } from '../packages/db/src/migrations/runner.js';
 import { createCitusDatabase } from '../packages/db/test/helpers/citus.js';
+import { runCitusTenantsBench } from './citus-tenants.js';
 import {
   interleave,
   isMain,
@@ -162,9 +167,23 @@ function flag(name: string): number | undefined {
   return at === -1 ? undefined : Number(process.argv[at + 1]);
 }
 
+/** `--many 200,1000` (the default; `--many 0` skips them), `--only many` (those rows alone). */
+function manyCounts(): number[] {
+  const at = process.argv.indexOf('--many');
+  const text = at === -1 ? '200,1000' : (process.argv[at + 1] ?? '');
+  return text
+    .split(',')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0)
+    .sort((a, b) => a - b);
+}
+
 if (isMain(import.meta.url)) {
   const started = performance.now();
-  const rows = await runCitusBench({ tenants: flag('tenants'), fleet: flag('fleet') });
+  const onlyMany = process.argv.includes('--only') && process.argv[process.argv.indexOf('--only') + 1] === 'many';
+  const rows = onlyMany ? [] : await runCitusBench({ tenants: flag('tenants'), fleet: flag('fleet') });
+  const counts = manyCounts();
+  if (counts.length > 0) rows.push(...(await runCitusTenantsBench(counts, flag('scopes'))));
   printTable('Citus 13 (coordinator + 2 workers, loopback)', rows);
   console.log(`\n${((performance.now() - started) / 1000).toFixed(0)} s in all`);
 }

@@ -119,6 +119,13 @@ export {
   type TableManifest,
 } from './lifecycle/transfer/index.js';
 export { describeCitus, type CitusReport, type CitusNode } from './citus/describe.js';
+export {
+  moveTenantToNode,
+  parseNodeTarget,
+  type MoveTenantToNodeOptions,
+  type NodeTarget,
+  type TenantNodeMove,
+} from './citus/move.js';
 export { diagnose, type DoctorReport, type DoctorCheck, type DoctorStatus, type DiagnoseOptions } from './doctor/index.js';
 export {
   migratePublic,

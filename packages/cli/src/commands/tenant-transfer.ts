@@ -2,6 +2,7 @@ import type { Context } from '../context.js';
 import { lib } from '../lib.js';
 import { EXIT_OK, duration, plural } from '../output.js';
 import type { Register } from './register.js';
+import { type MoveToNodeOptions, moveTenantToNodeAction } from './tenant-move-node.js';
 
 /** `tenant:export`, `tenant:import`, `tenant:move --to`: a tenant's data as one file, and between databases. */
 
@@ -103,13 +104,35 @@ export const registerTenantTransfer: Register = (program, ctx, done) => {
   program
     .command('tenant:move')
     .argument('<slug>', 'the tenant')
-    .requiredOption('--to <database url>', 'the database to move it to (set up, same or newer migrations)')
-    .summary('move a tenant to another database (its writes wait meanwhile)')
-    .description(
-      'Suspends the tenant, holds its writes (reads go on), exports it, imports and verifies it in the other database, ' +
-        'then drops the old copy; writes that waited fail with CGK_TENANT_NOT_FOUND. On any failure before the switch ' +
-        'the tenant stays where it was.',
+    .option('--to <database url>', 'the database to move it to (set up, same or newer migrations)')
+    .option('--node <host:port>', 'on Citus: the node to move its schema to, as pg_dist_node names it')
+    .option(
+      '--mode <mode>',
+      "with --node: Citus's shard_transfer_mode, block_writes (default), auto or force_logical (these two need wal_level=logical)",
     )
-    .addHelpText('after', '\nExample:\n  $ npx @cgk/cli tenant:move acme --to postgres://app@db2.internal:5432/cgk')
-    .action(async (slug: string, opts: { to: string }) => done(await moveToAction(ctx, slug, opts)));
+    .summary('move a tenant to another database (--to) or, on Citus, to another node (--node)')
+    .description(
+      '--to: suspends the tenant, holds its writes (reads go on), exports it, imports and verifies it in the other ' +
+        'database, then drops the old copy; writes that waited fail with CGK_TENANT_NOT_FOUND. On any failure before ' +
+        'the switch the tenant stays where it was. --node (Citus): moves its distributed schema, whole, to another ' +
+        'node of the cluster (citus_schema_move); writes wait during the copy (block_writes; with --mode auto, only ' +
+        'for the switch-over), no scope writes to the old place, and this process routes the tenant to its new node.',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ npx @cgk/cli tenant:move acme --to postgres://app@db2.internal:5432/cgk\n' +
+        '  $ npx @cgk/cli tenant:move acme --node 10.0.0.12:5432',
+    )
+    .action(async (slug: string, opts: { to?: string; node?: string; mode?: MoveToNodeOptions['mode'] }) => {
+      if ((opts.to === undefined) === (opts.node === undefined)) {
+        done(ctx.out.usage('tenant:move needs exactly one of --to <database url> and --node <host:port>'));
+        return;
+      }
+      if (opts.node !== undefined) {
+        await moveTenantToNodeAction(ctx, slug, { node: opts.node, ...(opts.mode === undefined ? {} : { mode: opts.mode }) });
+        done(EXIT_OK);
+        return;
+      }
+      done(await moveToAction(ctx, slug, { to: opts.to! }));
+    });
 };

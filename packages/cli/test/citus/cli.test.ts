@@ -51,4 +51,34 @@ describe('the CLI on Citus', () => {
     const text = await run(['doctor']);
     expect(text.stdout).toMatch(/^ok +citus +Citus 13\./m);
   });
+
+  it('tenant:move --node moves a tenant to the other worker; a bad node is one typed error line, nothing moved', async () => {
+    const placed = async () => {
+      const doctor = json(await run(['doctor', '--json']));
+      return doctor.checks.find((c: { name: string }) => c.name === 'citus').detail as string;
+    };
+    const before = await placed();
+    const help = await run(['tenant:move', '--help']);
+    expect(help.stdout).toMatch(/Example:\n\s+\$ npx @cgk\/cli tenant:move acme --node /);
+    const bad = await run(['tenant:move', 'acme', '--node', 'nowhere']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error CGK_CITUS: "nowhere" is not a node address/);
+    const unknown = await run(['tenant:move', 'acme', '--node', '127.0.0.1:1', '--json']);
+    expect(unknown.code).toBe(1);
+    expect(json(unknown)).toMatchObject({ ok: false, error: { code: 'CGK_CITUS' } });
+    const ports = [...before.matchAll(/127\.0\.0\.1:(\d+) (\d+)/g)].map((m) => Number(m[1]));
+    const moves = [];
+    for (const port of ports) {
+      const moved = await run(['tenant:move', 'acme', '--node', `127.0.0.1:${port}`, '--json']);
+      expect(moved.code, moved.stderr).toBe(0);
+      moves.push(json(moved).move);
+    }
+    // Moved to each worker in turn: to the second it always moves (from the first, where it is by then).
+    expect(moves.at(-1)).toMatchObject({ slug: 'acme', moved: true, from: { port: ports[0] }, to: { port: ports[1] } });
+    const text = await run(['tenant:move', 'acme', '--node', `127.0.0.1:${ports[0]}`]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(
+      new RegExp(`^Moved tenant acme from 127\\.0\\.0\\.1:${ports[1]} to 127\\.0\\.0\\.1:${ports[0]} in `),
+    );
+  });
 });

@@ -1,3 +1,6 @@
+import { describeWorkerConnections, workerDemand, type WorkerConnections, type WorkerDemand } from '../citus/connections.js';
+import type { Driver } from '../drivers/types.js';
+import type { TenantRoleMode } from '../roles/mode.js';
 import type { CitusNode, CitusReport } from '../citus/describe.js';
 import type { DoctorCheck } from './types.js';
 
@@ -38,4 +41,57 @@ export function citusCheck(report: CitusReport, tenantRoles: boolean): DoctorChe
   if (nodes.every((n) => n.role === 'coordinator')) return { name, status: 'warn', detail, hint: HINTS.workers };
   if (report.localTenants > 0) return { name, status: 'warn', detail, hint: HINTS.local };
   return { name, status: 'ok', detail };
+}
+
+/**
+ * The `citus connections` check of `doctor`: for each worker, its free slots (`max_connections` less the
+ * reserved ones and those in use now) against what one application process can open there (`workerDemand`).
+ * Warns when one more process would not fit, fails when scopes are not routed and tenant roles multiply
+ * worker connections past a worker's slots.
+ */
+export function citusConnectionsCheck(
+  workers: readonly WorkerConnections[],
+  unreachable: readonly string[],
+  demand: (worker: WorkerConnections) => WorkerDemand,
+): DoctorCheck {
+  const name = 'citus connections';
+  const parts: string[] = [];
+  let status: DoctorCheck['status'] = unreachable.length > 0 ? 'warn' : 'ok';
+  let short = '';
+  for (const worker of workers) {
+    const need = demand(worker);
+    const opens = need.routed + need.viaCoordinator;
+    const free = worker.max - worker.reserved - worker.inUse;
+    const processes = Math.floor((worker.max - worker.reserved) / Math.max(1, opens));
+    const from = `${need.routing ? `${need.routed} routed + ` : ''}${need.viaCoordinator} via the coordinator`;
+    parts.push(
+      `${worker.host}:${worker.port} ${free} free of ${worker.max - worker.reserved} (${worker.inUse} in use), ` +
+        `a process opens up to ${opens} (${from}), room for ${processes} such process${processes === 1 ? '' : 'es'}`,
+    );
+    if (opens > worker.max - worker.reserved) status = 'fail';
+    else if (opens > free && status === 'ok') status = 'warn';
+    if (opens > free) short ||= `${worker.host}:${worker.port}`;
+  }
+  if (unreachable.length > 0) parts.push(`no answer from ${unreachable.join(', ')}`);
+  const detail = parts.join('; ') || 'no active worker';
+  if (status === 'ok') return { name, status, detail };
+  const routing = workers.length > 0 && demand(workers[0]!).routing;
+  const hint = routing
+    ? `Raise max_connections on ${short || 'the workers'}, or lower pool_max (and tenant_pool_max) in DATABASE_URL, or run` +
+      ' fewer application processes (docs/SCALING.md, "Connections to the workers").'
+    : 'Scopes go through the coordinator, so tenant roles multiply worker connections: remove citus_routing=off from' +
+      ' DATABASE_URL (docs/SCALING.md, "Connections to the workers").';
+  return { name, status, detail, hint };
+}
+
+/** Asks the workers for their slots and builds `citusConnectionsCheck` for `db`'s pools (failures become a `fail`). */
+export async function citusConnections(
+  db: { driver(): Promise<Driver>; config: { url?: string }; tenantRoleMode: TenantRoleMode },
+  report: CitusReport,
+): Promise<DoctorCheck> {
+  const { workers, unreachable } = await describeWorkerConnections(await db.driver());
+  const tenantsOn = (w: WorkerConnections) =>
+    report.nodes.find((n) => n.host === w.host && n.port === w.port && n.role === 'worker')?.tenants ?? 0;
+  const url = db.config.url ?? '';
+  return citusConnectionsCheck(workers, unreachable, (w) => workerDemand(url, db.tenantRoleMode, tenantsOn(w)));
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { DoctorCheck, DoctorReport } from './types.js';
 import { describeCitus } from '../citus/describe.js';
-import { citusCheck } from './citus.js';
+import { citusCheck, citusConnections } from './citus.js';
 import { Database } from '../database/database.js';
 import { checkLoginMode } from './login.js';
 import { tenantRoleModeFromEnv, type TenantRoleMode } from '../roles/mode.js';
@@ -215,6 +215,7 @@ async function checkCitus(db: Database, tenantRoles: boolean, add: (check: Docto
   try {
     const citus = await describeCitus(db);
     if (citus) add(citusCheck(citus, tenantRoles));
+    if (citus) add(await citusConnections(db, citus));
   } catch (error) {
     add(failure('citus', error));
   }

@@ -168,3 +168,11 @@ function shifted(error: unknown, offset: number): unknown {
   moved.stack = error.stack;
   return moved;
 }
+
+/**
+ * Whether `driver` (a `statementPerMessageOnCitus` driver) is known to run on Citus: undefined until its first
+ * transaction (or script) has asked. Never sends anything.
+ */
+export function knownCitus(driver: Driver): boolean | undefined {
+  return detections.get(driver)?.known;
+}

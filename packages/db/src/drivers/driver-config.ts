@@ -66,11 +66,14 @@ export async function openDriver(config: DriverConfig, login?: PgLoginOptions): 
       return config.dataDir ? sharedEmbeddedDriver(config.dataDir, open) : open();
     }
     case 'pg': {
-      const [{ createPgDriver }, { statementPerMessageOnCitus }] = await Promise.all([
+      const [{ createPgDriver }, { statementPerMessageOnCitus }, { routeScopesOnCitus }] = await Promise.all([
         import('./pg/driver.js'),
         import('./citus-script.js'),
+        import('./citus-router.js'),
       ]);
-      return statementPerMessageOnCitus(createPgDriver({ connectionString: requireUrl(config), login }));
+      // On Citus, tenant scopes go to the node holding their schema (citus-router.ts); a pool per node.
+      const open = (url: string) => statementPerMessageOnCitus(createPgDriver({ connectionString: url, login }));
+      return routeScopesOnCitus(requireUrl(config), open);
     }
     case 'vercel':
     case 'neon': {
