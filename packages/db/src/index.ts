@@ -117,3 +117,23 @@ export {
   type AppliedMigration,
   type MigrationStatusOptions,
 } from './migrations/index.js';
+export {
+  listTenantsPage,
+  describeTenant,
+  sampleFleetActivity,
+  readOnlySession,
+  type TenantPage,
+  type TenantPageOptions,
+  type TenantPageRow,
+  type TenantSort,
+  type TenantDetail,
+  type TenantTable,
+  type TenantAppliedMigration,
+  type FleetActivitySample,
+} from './inspect/index.js';
+export {
+  recordOperatorAction,
+  listOperatorActions,
+  type OperatorAction,
+  type OperatorActionInput,
+} from './lifecycle/operator-actions.js';

@@ -63,11 +63,12 @@ describe('tenant lifecycle (pg)', () => {
       '004_api_keys.sql',
       '005_billing.sql',
       '006_magic_links.sql',
+      '007_operator_actions.sql',
     ]);
     expect(first.serverVersion).toMatch(/^\d+/);
     expect(first.target).toContain(scratch.name);
     const second = await setupDatabase({ db });
-    expect(second).toMatchObject({ applied: [], alreadyApplied: 6 });
+    expect(second).toMatchObject({ applied: [], alreadyApplied: 7 });
   });
 
   it('creates a tenant: row, schema with every migration, role, queryable', async () => {

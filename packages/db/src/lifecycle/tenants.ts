@@ -254,7 +254,8 @@ function expectOk(
   throw notSetUp(settled.error) ?? settled.error;
 }
 
-async function registry<T>(query: Promise<T>): Promise<T> {
+/** Runs a query on the registry; a database that was never set up is a `ConfigError` saying so. */
+export async function registry<T>(query: Promise<T>): Promise<T> {
   return query.catch((error: unknown) => {
     throw notSetUp(error) ?? error;
   });

@@ -1,0 +1,148 @@
+import { getDatabase, type Database } from '../database/database.js';
+import { ConfigError } from '../errors/index.js';
+import { registry, type TenantStatus } from '../lifecycle/tenants.js';
+
+/** What the tenants of a page can be ordered by. */
+export type TenantSort = 'slug' | 'name' | 'created' | 'status' | 'size' | 'activity' | 'version';
+
+/** One page of the tenant registry, searched, filtered and ordered (see `listTenantsPage`). */
+export interface TenantPageOptions {
+  db?: Database;
+  /** Matches slugs and names containing it (case-insensitive); `%` and `_` are literal. */
+  search?: string;
+  status?: TenantStatus;
+  sort?: TenantSort;
+  /** Default: ascending for slug, name and status; descending for created, size, activity and version. */
+  descending?: boolean;
+  /** 1-based. */
+  page?: number;
+  /** Tenants per page: 1 to 200, default 50. */
+  pageSize?: number;
+}
+
+/** A tenant as an operator's list shows it. */
+export interface TenantPageRow {
+  slug: string;
+  name: string;
+  status: TenantStatus;
+  createdAt: Date;
+  /** False when the registry row has no schema (a half-dropped or foreign row). */
+  schemaExists: boolean;
+  /** Pages of the schema's tables and indexes as of their last VACUUM/ANALYZE, in bytes (an estimate). */
+  sizeBytes: number;
+  /** Rows read and written in the schema's tables since the server's statistics were reset. */
+  activity: number;
+  /** Highest platform tenant migration applied, from the fleet summary; null when it has none. */
+  migrationVersion: number | null;
+}
+
+export interface TenantPage {
+  tenants: TenantPageRow[];
+  /** Tenants matching the search and filter, on every page. */
+  total: number;
+  page: number;
+  pageSize: number;
+  pages: number;
+}
+
+const SORTS: Record<TenantSort, { column: string; descending: boolean }> = {
+  slug: { column: 'slug', descending: false },
+  name: { column: 'lower(name)', descending: false },
+  status: { column: 'status', descending: false },
+  created: { column: 'created_at', descending: true },
+  size: { column: 'size_bytes', descending: true },
+  activity: { column: 'activity', descending: true },
+  version: { column: 'migration_version', descending: true },
+};
+
+// Sizes and activity come from the catalog and the statistics of the page's schemas only, unless the page is
+// ordered by them: then of every tenant schema, in one pass over pg_class (not one lookup per tenant).
+const MATCHING = `select o.slug, o.name, o.status::text as status, o.created_at, n.oid as nsp, s.version as migration_version
+  from public.organizations o
+  left join pg_namespace n on n.nspname = 'tenant_' || o.slug
+  left join public.tenant_migration_state s on s.schema_name = 'tenant_' || o.slug
+  where ($1::text is null or o.slug ilike $1 escape '\\' or o.name ilike $1 escape '\\')
+    and ($2::text is null or o.status::text = $2)`;
+
+const STATS = (where: string) => `select c.relnamespace as nsp,
+    sum(c.relpages)::float8 * current_setting('block_size')::int as size_bytes,
+    sum(case when c.relkind in ('r', 'p') then pg_stat_get_tuples_returned(c.oid) + pg_stat_get_tuples_fetched(c.oid)
+      + pg_stat_get_tuples_inserted(c.oid) + pg_stat_get_tuples_updated(c.oid) + pg_stat_get_tuples_deleted(c.oid)
+      else 0 end)::float8 as activity
+  from pg_class c where ${where} group by c.relnamespace`;
+
+function pageSql(sort: TenantSort, descending: boolean): string {
+  const order = `${SORTS[sort].column} ${descending ? 'desc' : 'asc'} nulls last, slug`;
+  const outputs = `slug, name, status, created_at, nsp is not null as schema_exists, coalesce(size_bytes, 0) as size_bytes,
+    coalesce(activity, 0) as activity, migration_version, total`;
+  if (sort === 'size' || sort === 'activity') {
+    return `with m as (${MATCHING}),
+  st as (${STATS('c.relnamespace in (select nsp from m where nsp is not null)')})
+select ${outputs} from (select m.*, st.size_bytes, st.activity, count(*) over () as total
+  from m left join st using (nsp)) t order by ${order} limit $3 offset $4`;
+  }
+  return `with p as (select *, count(*) over () as total from (${MATCHING}) m order by ${order} limit $3 offset $4),
+  st as (${STATS('c.relnamespace in (select nsp from p where nsp is not null)')})
+select ${outputs} from p left join st using (nsp) order by ${order}`;
+}
+
+interface PageRow {
+  slug: string;
+  name: string;
+  status: TenantStatus;
+  created_at: Date | string;
+  schema_exists: boolean;
+  size_bytes: number | string;
+  activity: number | string;
+  migration_version: number | null;
+  total: number | string;
+}
+
+/**
+ * One page of tenants for an operator: searched by slug or name, filtered by status, ordered by any column
+ * (size and activity included), with the number of matches. One query per page whatever the number of
+ * tenants: the registry, the fleet's migration summary, and the catalog of only the page's schemas (of every
+ * tenant schema, in one pass, when ordering by size or activity). Read-only.
+ *
+ * @example
+ * const { tenants, total } = await listTenantsPage({ search: 'acme', sort: 'size', page: 1 });
+ */
+export async function listTenantsPage(options: TenantPageOptions = {}): Promise<TenantPage> {
+  const db = options.db ?? getDatabase();
+  const sort = options.sort ?? 'slug';
+  if (!(sort in SORTS)) throw new ConfigError(`Unknown sort "${String(sort)}"`, `One of: ${Object.keys(SORTS).join(', ')}`);
+  const pageSize = Math.min(200, Math.max(1, Math.trunc(options.pageSize ?? 50)));
+  const page = Math.max(1, Math.trunc(options.page ?? 1));
+  const search = options.search?.trim() ? `%${options.search.trim().replace(/[\\%_]/g, '\\$&')}%` : null;
+  const { rows } = await registry(
+    db.sql.query<PageRow>(pageSql(sort, options.descending ?? SORTS[sort].descending), [
+      search,
+      options.status ?? null,
+      pageSize,
+      (page - 1) * pageSize,
+    ]),
+  );
+  const total = rows.length > 0 ? Number(rows[0]!.total) : await countMatching(db, search, options.status);
+  return {
+    tenants: rows.map((r) => ({
+      slug: r.slug,
+      name: r.name,
+      status: r.status,
+      createdAt: new Date(r.created_at),
+      schemaExists: r.schema_exists,
+      sizeBytes: Number(r.size_bytes),
+      activity: Number(r.activity),
+      migrationVersion: r.migration_version === null ? null : Number(r.migration_version),
+    })),
+    total,
+    page,
+    pageSize,
+    pages: Math.max(1, Math.ceil(total / pageSize)),
+  };
+}
+
+/** A page past the last one has no rows to carry the total: asked only then. */
+async function countMatching(db: Database, search: string | null, status: TenantStatus | undefined): Promise<number> {
+  const { rows } = await db.sql.query<{ n: number }>(`select count(*)::int as n from (${MATCHING}) m`, [search, status ?? null]);
+  return Number(rows[0]?.n ?? 0);
+}
