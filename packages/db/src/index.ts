@@ -120,7 +120,7 @@ export {
 export {
   listTenantsPage,
   describeTenant,
-  sampleFleetActivity,
+  snapshotTenantStats,
   readOnlySession,
   type TenantPage,
   type TenantPageOptions,
@@ -129,7 +129,8 @@ export {
   type TenantDetail,
   type TenantTable,
   type TenantAppliedMigration,
-  type FleetActivitySample,
+  type SchemaStats,
+  type TenantStatsSnapshot,
 } from './inspect/index.js';
 export {
   recordOperatorAction,

@@ -60,15 +60,26 @@ function failure(status: number, title: string, message: string, code?: string):
   };
 }
 
+/** The `db` and the latest stats snapshot (when there is one) that every tenants page reads with. */
+async function pageSource(ctx: ViewContext) {
+  const stats = await ctx.sampler.latest();
+  return { db: ctx.db, ...(stats ? { stats } : {}) };
+}
+
 async function overview(ctx: ViewContext): Promise<View> {
   const { db, lib } = ctx;
+  const source = await pageSource(ctx);
   const counts = await Promise.all(
     [...STATUSES].map(
-      async (status) => [status, (await lib.listTenantsPage({ db, status: status as TenantStatus, pageSize: 1 })).total] as const,
+      async (status) =>
+        [status, (await lib.listTenantsPage({ ...source, status: status as TenantStatus, pageSize: 1 })).total] as const,
     ),
   );
   const byStatus = Object.fromEntries(counts);
-  const [status, largest] = await Promise.all([lib.migrationStatus(db), lib.listTenantsPage({ db, sort: 'size', pageSize: 10 })]);
+  const [status, largest] = await Promise.all([
+    lib.migrationStatus(db),
+    lib.listTenantsPage({ ...source, sort: 'size', pageSize: 10 }),
+  ]);
   const activity = ctx.sampler.perMinute();
   return {
     status: 200,
@@ -94,15 +105,16 @@ export function tenantQuery(params: URLSearchParams): TenantQuery {
 
 async function tenants(params: URLSearchParams, ctx: ViewContext): Promise<View> {
   const query = tenantQuery(params);
+  const source = await pageSource(ctx);
   const result = await ctx.lib.listTenantsPage({
-    db: ctx.db,
+    ...source,
     search: query.q,
     sort: query.sort as TenantSort,
     page: query.page,
     ...(query.status ? { status: query.status as TenantStatus } : {}),
     ...(query.dir ? { descending: query.dir === 'desc' } : {}),
   });
-  return { status: 200, title: 'Tenants', body: tenantsPage(result, query, ctx.page), data: result };
+  return { status: 200, title: 'Tenants', body: tenantsPage(result, query, ctx.page, source.stats?.at), data: result };
 }
 
 async function tenant(slug: string, ctx: ViewContext): Promise<View> {
@@ -143,10 +155,11 @@ async function health(ctx: ViewContext): Promise<View> {
 }
 
 async function top(ctx: ViewContext): Promise<View> {
-  const { db, lib } = ctx;
+  const { lib } = ctx;
+  const source = await pageSource(ctx);
   const [bySize, byActivity] = await Promise.all([
-    lib.listTenantsPage({ db, sort: 'size', pageSize: 20 }),
-    lib.listTenantsPage({ db, sort: 'activity', pageSize: 20 }),
+    lib.listTenantsPage({ ...source, sort: 'size', pageSize: 20 }),
+    lib.listTenantsPage({ ...source, sort: 'activity', pageSize: 20 }),
   ]);
   return {
     status: 200,

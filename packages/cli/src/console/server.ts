@@ -33,7 +33,7 @@ const SECURITY_HEADERS = {
  * recorded in public.operator_actions. Resolves once the server listens.
  */
 export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
-  const sampler = new ActivitySampler(() => options.lib.sampleFleetActivity({ db: options.db }), options.sampleIntervalMs);
+  const sampler = new ActivitySampler(() => options.lib.snapshotTenantStats({ db: options.db }), options.sampleIntervalMs);
   const server = createServer((request, response) => {
     handle(request, response, options, sampler).catch((error: unknown) => {
       if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'Internal error');

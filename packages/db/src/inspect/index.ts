@@ -13,5 +13,5 @@ export {
   type TenantDetail,
   type TenantTable,
 } from './tenant-detail.js';
-export { sampleFleetActivity, type FleetActivitySample } from './activity.js';
+export { snapshotTenantStats, type SchemaStats, type TenantStatsSnapshot } from './tenant-stats.js';
 export { readOnlySession } from './read-only.js';

@@ -1,6 +1,7 @@
 import { getDatabase, type Database } from '../database/database.js';
 import { ConfigError } from '../errors/index.js';
 import { registry, type TenantStatus } from '../lifecycle/tenants.js';
+import { SCHEMA_STATS_COLUMNS, STATS_RELKINDS, type TenantStatsSnapshot } from './tenant-stats.js';
 
 /** What the tenants of a page can be ordered by. */
 export type TenantSort = 'slug' | 'name' | 'created' | 'status' | 'size' | 'activity' | 'version';
@@ -18,6 +19,12 @@ export interface TenantPageOptions {
   page?: number;
   /** Tenants per page: 1 to 200, default 50. */
   pageSize?: number;
+  /**
+   * Sizes and activity from an earlier `snapshotTenantStats()`: the page then reads no catalog at all (the
+   * console refreshes one a minute). Without it, the page's own schemas are read from the catalog, and every
+   * tenant schema's when ordering by size or activity (one pass over pg_class: the costly case at 10,000 tenants).
+   */
+  stats?: TenantStatsSnapshot;
 }
 
 /** A tenant as an operator's list shows it. */
@@ -55,8 +62,8 @@ const SORTS: Record<TenantSort, { column: string; descending: boolean }> = {
   version: { column: 'migration_version', descending: true },
 };
 
-// Sizes and activity come from the catalog and the statistics of the page's schemas only, unless the page is
-// ordered by them: then of every tenant schema, in one pass over pg_class (not one lookup per tenant).
+// Sizes and activity come from a snapshot when given; otherwise from the catalog and the statistics of the
+// page's schemas only, unless the page is ordered by them: then of every tenant schema, in one pass over pg_class.
 const MATCHING = `select o.slug, o.name, o.status::text as status, o.created_at, n.oid as nsp, s.version as migration_version
   from public.organizations o
   left join pg_namespace n on n.nspname = 'tenant_' || o.slug
@@ -64,26 +71,35 @@ const MATCHING = `select o.slug, o.name, o.status::text as status, o.created_at,
   where ($1::text is null or o.slug ilike $1 escape '\\' or o.name ilike $1 escape '\\')
     and ($2::text is null or o.status::text = $2)`;
 
-const STATS = (where: string) => `select c.relnamespace as nsp,
-    sum(c.relpages)::float8 * current_setting('block_size')::int as size_bytes,
-    sum(case when c.relkind in ('r', 'p') then pg_stat_get_tuples_returned(c.oid) + pg_stat_get_tuples_fetched(c.oid)
-      + pg_stat_get_tuples_inserted(c.oid) + pg_stat_get_tuples_updated(c.oid) + pg_stat_get_tuples_deleted(c.oid)
-      else 0 end)::float8 as activity
-  from pg_class c where ${where} group by c.relnamespace`;
+const STATS = (where: string) => `select c.relnamespace as nsp, ${SCHEMA_STATS_COLUMNS}
+  from pg_class c where ${where} and ${STATS_RELKINDS} group by c.relnamespace`;
 
-function pageSql(sort: TenantSort, descending: boolean): string {
-  const order = `${SORTS[sort].column} ${descending ? 'desc' : 'asc'} nulls last, slug`;
-  const outputs = `slug, name, status, created_at, nsp is not null as schema_exists, coalesce(size_bytes, 0) as size_bytes,
+const OUTPUTS = `slug, name, status, created_at, nsp is not null as schema_exists, coalesce(size_bytes, 0) as size_bytes,
     coalesce(activity, 0) as activity, migration_version, total`;
+
+function pageSql(sort: TenantSort, descending: boolean, snapshot: boolean): string {
+  const order = `${SORTS[sort].column} ${descending ? 'desc' : 'asc'} nulls last, slug`;
+  if (snapshot) {
+    return `with st as (select * from unnest($5::text[], $6::float8[], $7::float8[]) as st(schema_name, size_bytes, activity)),
+  m as (${MATCHING})
+select ${OUTPUTS} from (select m.*, st.size_bytes, st.activity, count(*) over () as total
+  from m left join st on st.schema_name = 'tenant_' || m.slug) t order by ${order} limit $3 offset $4`;
+  }
   if (sort === 'size' || sort === 'activity') {
     return `with m as (${MATCHING}),
   st as (${STATS('c.relnamespace in (select nsp from m where nsp is not null)')})
-select ${outputs} from (select m.*, st.size_bytes, st.activity, count(*) over () as total
+select ${OUTPUTS} from (select m.*, st.size_bytes, st.activity, count(*) over () as total
   from m left join st using (nsp)) t order by ${order} limit $3 offset $4`;
   }
   return `with p as (select *, count(*) over () as total from (${MATCHING}) m order by ${order} limit $3 offset $4),
   st as (${STATS('c.relnamespace in (select nsp from p where nsp is not null)')})
-select ${outputs} from p left join st using (nsp) order by ${order}`;
+select ${OUTPUTS} from p left join st using (nsp) order by ${order}`;
+}
+
+/** The snapshot as three parallel arrays, the parameters $5-$7 of the snapshot query. */
+function snapshotParams(stats: TenantStatsSnapshot): [string[], number[], number[]] {
+  const entries = Object.entries(stats.schemas);
+  return [entries.map(([name]) => name), entries.map(([, s]) => s.sizeBytes), entries.map(([, s]) => s.activity)];
 }
 
 interface PageRow {
@@ -101,8 +117,8 @@ interface PageRow {
 /**
  * One page of tenants for an operator: searched by slug or name, filtered by status, ordered by any column
  * (size and activity included), with the number of matches. One query per page whatever the number of
- * tenants: the registry, the fleet's migration summary, and the catalog of only the page's schemas (of every
- * tenant schema, in one pass, when ordering by size or activity). Read-only.
+ * tenants: the registry, the fleet's migration summary, and sizes and activity from `options.stats` (no
+ * catalog read) or else from the catalog (see `TenantPageOptions.stats` for what that costs). Read-only.
  *
  * @example
  * const { tenants, total } = await listTenantsPage({ search: 'acme', sort: 'size', page: 1 });
@@ -115,11 +131,12 @@ export async function listTenantsPage(options: TenantPageOptions = {}): Promise<
   const page = Math.max(1, Math.trunc(options.page ?? 1));
   const search = options.search?.trim() ? `%${options.search.trim().replace(/[\\%_]/g, '\\$&')}%` : null;
   const { rows } = await registry(
-    db.sql.query<PageRow>(pageSql(sort, options.descending ?? SORTS[sort].descending), [
+    db.sql.query<PageRow>(pageSql(sort, options.descending ?? SORTS[sort].descending, options.stats !== undefined), [
       search,
       options.status ?? null,
       pageSize,
       (page - 1) * pageSize,
+      ...(options.stats ? snapshotParams(options.stats) : []),
     ]),
   );
   const total = rows.length > 0 ? Number(rows[0]!.total) : await countMatching(db, search, options.status);
