@@ -145,6 +145,7 @@ describe('docs/setup/DATABASE.md', () => {
       'npx @cgk/cli setup:database',
       'npx @cgk/cli tenant:create acme --name "Acme Inc."',
       'npx @cgk/cli doctor',
+      'npx @cgk/cli console --port 0 --json > console.json &',
     ]);
     for (const b of blocks)
       expect([undefined, 'skip (needs Neon)', 'unset DATABASE_URL', 'cwd repository'], `block at line ${b.line}`).toContain(
