@@ -62,7 +62,9 @@ export function tenantsPage(page: TenantPage, query: TenantQuery, ctx: PageConte
 <input name="q" value="${query.q}" placeholder="search slug or name" aria-label="search">
 <select name="status" aria-label="status">${statuses}</select><button type="submit">Search</button></form>
 <p class="muted" id="summary">${count(page.total)} tenant${page.total === 1 ? '' : 's'}${query.q ? ` matching "${query.q}"` : ''}
- · page ${page.page} of ${page.pages}${statsAt ? ` · sizes and activity as of ${when(statsAt)} UTC (sampled every minute)` : ''}</p>
+ · page ${page.page} of ${page.pages}${
+   statsAt ? ` · sizes and activity as of ${when(statsAt)} UTC (sampled every minute)` : ''
+ }</p>
 <table id="tenants"><thead><tr>${head}</tr></thead><tbody>${page.tenants.map((t) => tenantRow(t))}</tbody></table>
 <div class="pager">${
     page.page > 1 ? html`<a rel="prev" href="${tenantsLink(query, { page: page.page - 1 })}">← previous</a>` : ''
