@@ -2,7 +2,8 @@
 # Makes sure the services the tests and benchmarks need are there and answering:
 #   PostgreSQL on 127.0.0.1:5432 (passwordless TCP login as postgres),
 #   Redis on 127.0.0.1:6379,
-#   the pgbouncer binary (tests start their own pgbouncer instances).
+#   the pgbouncer binary (tests start their own pgbouncer instances),
+#   Debian's chromium (the console's browser tests drive it headless).
 # Installs missing Debian packages (one `apt-get update` per run, only when something is missing),
 # starts what is installed but down, waits (bounded) until each answers, and fails loudly otherwise.
 # Idempotent and fast when everything is already up. Run by `npm test`, `npm run bench` and CI.
@@ -109,6 +110,9 @@ if [ "$REDIS_LOCAL" = 1 ] && ! redis_up; then
   redis_installed || missing+=(redis-server)
 fi
 [ -n "$(pgbouncer_bin)" ] || missing+=(pgbouncer)
+# The console's browser tests drive Debian's Chromium headless (playwright-core, no browser download).
+chromium_bin() { command -v chromium 2>/dev/null || true; }
+[ -n "$(chromium_bin)" ] || missing+=(chromium fonts-liberation)
 
 PG_INSTALLED_NOW=0
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -201,3 +205,8 @@ fi
 bouncer="$(pgbouncer_bin)"
 [ -n "$bouncer" ] || die "pgbouncer binary not found after install (expected /usr/sbin/pgbouncer)"
 say "pgbouncer available ($bouncer; tests start their own)"
+
+# --- Chromium (binary only: the console's browser tests start it headless) -----------------------
+
+[ -n "$(chromium_bin)" ] || die "chromium not found after install (expected /usr/bin/chromium)"
+say "chromium available ($(chromium_bin))"

@@ -15,8 +15,10 @@ export interface Context {
    * The database the environment names; prints the embedded-mode note the first time. With `setUp`, for
    * commands that need what setup:database makes: an embedded database that does not exist yet is refused
    * with a `ConfigError` before it is built (building it takes seconds and hundreds of MB just to refuse).
+   * With `readOnly`, every transaction of a server database is read-only (PostgreSQL's
+   * `default_transaction_read_only`, set at connection start); the embedded one is made so by `readOnlySession`.
    */
-  database(options?: { setUp?: boolean }): Database;
+  database(options?: { setUp?: boolean; readOnly?: boolean }): Database;
   /** The driver choice from the environment, without opening anything. */
   driverConfig(): DriverConfig;
 }
@@ -55,7 +57,8 @@ export function createContext(out: Output): Context {
         });
       } else {
         if (cfg.driver === 'pg') giveNodeNavigator();
-        db = configureDatabase({ url: withDefaultConnectTimeout(cfg.url ?? ''), driver: cfg.driver });
+        const url = withDefaultConnectTimeout(cfg.url ?? '');
+        db = configureDatabase({ url: options.readOnly ? withReadOnly(url) : url, driver: cfg.driver });
       }
       return db;
     },
@@ -72,6 +75,18 @@ function withDefaultConnectTimeout(url: string, seconds = CLI_CONNECT_TIMEOUT_SE
     const parsed = new URL(url);
     if (parsed.searchParams.has('connect_timeout')) return url;
     parsed.searchParams.set('connect_timeout', String(seconds));
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** Adds `options=-c default_transaction_read_only=on`: every transaction on these connections is read-only. */
+function withReadOnly(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const given = parsed.searchParams.get('options');
+    parsed.searchParams.set('options', `${given ? `${given} ` : ''}-c default_transaction_read_only=on`);
     return parsed.toString();
   } catch {
     return url;

@@ -150,6 +150,7 @@ describe('docs/setup/DATABASE.md', () => {
       'id=$(npx @cgk/cli tenant:exec --all --file backfill.sql --json | sed -n \'s/^"run": {"id":"\\([0-9a-f-]*\\)".*/\\1/p\')',
       'npx @cgk/cli tenant:limits acme --statement-timeout 5s --work-mem 16MB --max-scopes 3',
       'npx @cgk/cli doctor',
+      'npx @cgk/cli console --port 0 --json > console.json &',
     ]);
     for (const b of blocks)
       expect([undefined, 'skip (needs Neon)', 'unset DATABASE_URL', 'cwd repository'], `block at line ${b.line}`).toContain(

@@ -202,3 +202,24 @@ export {
   type LibraryTenantStats,
 } from './stats/report.js';
 export type { ServerCapabilities, ServerTenantStats } from './stats/server.js';
+export {
+  listTenantsPage,
+  describeTenant,
+  snapshotTenantStats,
+  readOnlySession,
+  type TenantPage,
+  type TenantPageOptions,
+  type TenantPageRow,
+  type TenantSort,
+  type TenantDetail,
+  type TenantTable,
+  type TenantAppliedMigration,
+  type SchemaStats,
+  type TenantStatsSnapshot,
+} from './inspect/index.js';
+export {
+  recordOperatorAction,
+  listOperatorActions,
+  type OperatorAction,
+  type OperatorActionInput,
+} from './lifecycle/operator-actions.js';

@@ -166,6 +166,25 @@ describe.each(backends)('tenant cache on $name', (backend) => {
     await longer.clear();
   });
 
+  it('count() counts only its own live entries: not another tenant, not a tenant whose slug extends it, not expired ones', async () => {
+    const aSlug = slug('a');
+    const a = backend.cache(aSlug);
+    const b = backend.cache(slug('b'));
+    const longer = backend.cache(`${aSlug}_x`);
+    for (let i = 0; i < 1200; i++) await a.set(`k${i}`, i); // more than one SCAN batch
+    await a.set('short-lived', 1, 0.05);
+    await b.set('k', 1);
+    await longer.set('k', 1);
+    await backend.rawSet(`cgk:${aSlug}`, 'not an entry');
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(await a.count()).toBe(1200);
+    expect(await b.count()).toBe(1);
+    expect(await a.clear()).toBe(1200);
+    expect(await a.count()).toBe(0);
+    await b.clear();
+    await longer.clear();
+  });
+
   it('clear() on a larger keyspace (5,000 keys in five tenants, plus unrelated keys) removes exactly one tenant', async () => {
     const tenants = Array.from({ length: 5 }, () => backend.cache(slug('big')));
     const perTenant = 1000;

@@ -66,11 +66,12 @@ describe('tenant lifecycle (pg)', () => {
       '007_fleet_runs.sql',
       '008_tenant_lifecycle.sql',
       '009_tenant_limits.sql',
+      '010_operator_actions.sql',
     ]);
     expect(first.serverVersion).toMatch(/^\d+/);
     expect(first.target).toContain(scratch.name);
     const second = await setupDatabase({ db });
-    expect(second).toMatchObject({ applied: [], alreadyApplied: 9 });
+    expect(second).toMatchObject({ applied: [], alreadyApplied: 10 });
   });
 
   it('creates a tenant: row, schema with every migration, role, queryable', async () => {

@@ -1,3 +1,4 @@
+import { registerConsole } from './console.js';
 import { registerDoctor } from './doctor.js';
 import { registerMigrate } from './migrate.js';
 import { registerMigration } from './migration.js';
@@ -20,4 +21,5 @@ export const COMMANDS: readonly Register[] = [
   registerMigrate,
   registerMigration,
   registerDoctor,
+  registerConsole,
 ];

@@ -48,6 +48,13 @@ export class MemoryStore implements CacheStore {
     return removed;
   }
 
+  async countPrefix(prefix: string): Promise<number> {
+    const now = Date.now();
+    let found = 0;
+    for (const [key, entry] of this.#entries) if (key.startsWith(prefix) && entry.expiresAt > now) found++;
+    return found;
+  }
+
   /** Milliseconds before `key` expires, -1 without expiry, -2 when absent: the same answers as Redis' PTTL. */
   pttl(key: string): number {
     const entry = this.#live(key);

@@ -78,17 +78,32 @@ export class RedisStore implements CacheStore {
    * Redis keeps serving other clients in between. Keys written during the scan may survive it (SCAN's rules).
    */
   async deletePrefix(prefix: string): Promise<number> {
+    let removed = 0;
+    await this.#scanPrefix(prefix, async (mine) => {
+      removed += await this.#run('UNLINK', (client) => client.unlink(...mine));
+    });
+    return removed;
+  }
+
+  async countPrefix(prefix: string): Promise<number> {
+    let found = 0;
+    await this.#scanPrefix(prefix, async (mine) => {
+      found += mine.length;
+    });
+    return found;
+  }
+
+  /** SCAN over the keys under `prefix` (escaped for MATCH), batch by batch; never KEYS. */
+  async #scanPrefix(prefix: string, each: (keys: string[]) => Promise<void>): Promise<void> {
     const pattern = `${escapeGlob(prefix)}*`;
     let cursor = '0';
-    let removed = 0;
     do {
       const [next, keys] = await this.#run('SCAN', (client) => client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
       cursor = next;
       // MATCH already did this; checking again costs nothing and keeps the guarantee local.
       const mine = keys.filter((key) => key.startsWith(prefix));
-      if (mine.length > 0) removed += await this.#run('UNLINK', (client) => client.unlink(...mine));
+      if (mine.length > 0) await each(mine);
     } while (cursor !== '0');
-    return removed;
   }
 
   /** Quits the owned connection (or drops it if Redis does not answer in time); the next command reopens one. */

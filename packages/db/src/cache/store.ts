@@ -15,6 +15,8 @@ export interface CacheStore {
   delete(key: string): Promise<boolean>;
   /** Removes every key that starts with `prefix` (and no other), in batches; returns how many were removed. */
   deletePrefix(prefix: string): Promise<number>;
+  /** How many live keys start with `prefix`, counted in batches (never KEYS). */
+  countPrefix(prefix: string): Promise<number>;
 }
 
 /**

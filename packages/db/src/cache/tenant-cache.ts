@@ -59,6 +59,9 @@ export interface TenantCache {
    * An entry written while `clear()` runs (including by a `getOrSet` loader that was already running) may survive.
    */
   clear(): Promise<number>;
+
+  /** How many live entries this tenant has (SCAN over its prefix on Redis, never KEYS): for operators' views. */
+  count(): Promise<number>;
 }
 
 /** Single-flight lookups in progress, per store, by full key: one map shared by every cache on a store. */
@@ -135,6 +138,10 @@ class BoundTenantCache implements TenantCache {
 
   async clear(): Promise<number> {
     return this.#store.deletePrefix(this.prefix);
+  }
+
+  count(): Promise<number> {
+    return this.#store.countPrefix(this.prefix);
   }
 
   /** The stored key: the prefix, then the caller's key verbatim (glob characters and colons included). */

@@ -5,7 +5,15 @@ import { MigrationError, redactSecrets } from '../errors/index.js';
 import { migratePublic } from '../migrations/runner.js';
 
 /** The platform tables that `setup:database` guarantees. */
-export const PLATFORM_TABLES = ['organizations', 'users', 'sessions', 'api_keys', 'billing', 'magic_links'] as const;
+export const PLATFORM_TABLES = [
+  'organizations',
+  'users',
+  'sessions',
+  'api_keys',
+  'billing',
+  'magic_links',
+  'operator_actions',
+] as const;
 
 /** What setupDatabase() found and did. */
 export interface SetupReport {
