@@ -108,7 +108,8 @@ export const registerTenantTransfer: Register = (program, ctx, done) => {
     .option('--node <host:port>', 'on Citus: the node to move its schema to, as pg_dist_node names it')
     .option(
       '--mode <mode>',
-      "with --node: Citus's shard_transfer_mode, block_writes (default), auto or force_logical (these two need wal_level=logical)",
+      "with --node: Citus's shard_transfer_mode, block_writes (default), auto or force_logical " +
+        '(these two need wal_level=logical)',
     )
     .summary('move a tenant to another database (--to) or, on Citus, to another node (--node)')
     .description(

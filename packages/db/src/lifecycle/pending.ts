@@ -154,7 +154,8 @@ export async function claimPendingTenant(
     const [moved, state, tracked] = await pipeline(tx, [
       { exec: moveNamesSql(placeholder, slug, { verifier: await verifier }) },
       {
-        text: `select version, checksum_digest from public.tenant_migration_state where schema_name = $1 and migration_set = '${PLATFORM_SET}'`,
+        text: `select version, checksum_digest from public.tenant_migration_state
+               where schema_name = $1 and migration_set = '${PLATFORM_SET}'`,
         values: [schema],
       },
       { text: `select count(*)::int as n from ${schema}.schema_migrations where migration_set = '${PLATFORM_SET}'` },
@@ -169,11 +170,13 @@ export async function claimPendingTenant(
     // The application's sets are not compared here: with any configured, the claim always runs the runner (a
     // no-op when they are applied too); without, a pending tenant at the platform's latest needs nothing.
     const appSets = (options.sets?.tenant ?? configuredMigrationSets().tenant).length > 0;
-    const current =
-      !appSets && summary?.version === latest && summary.checksum_digest === prefixDigests(migrations)[latest];
+    const current = !appSets && summary?.version === latest && summary.checksum_digest === prefixDigests(migrations)[latest];
     // Built before the last deployment and not migrated since: brought up to date here, in the same transaction.
-    const applied = current ? 0 : await migrateTenantInTransaction(tx, slug, { tenantDir: options.tenantDir, sets: options.sets });
-    if (!current || expectOk(tracked, slug).rows[0]?.n !== latest) await verifyQueryable(tx, schema, appSets ? undefined : latest);
+    const applied = current
+      ? 0
+      : await migrateTenantInTransaction(tx, slug, { tenantDir: options.tenantDir, sets: options.sets });
+    if (!current || expectOk(tracked, slug).rows[0]?.n !== latest)
+      await verifyQueryable(tx, schema, appSets ? undefined : latest);
     if (input.seed) await runSeed(tx, slug, input.seed, db.tenantRoles);
     await options.within?.(tx);
     await commit(tx, slug, 'tenant creation (claiming a pending tenant)');
