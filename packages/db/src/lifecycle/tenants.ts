@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { getDatabase, type Database } from '../database/database.js';
 import type { Driver, QueryResult, Transaction } from '../drivers/types.js';
 import {
@@ -19,7 +20,7 @@ import {
   type GrantOptions,
 } from '../roles/tenant-role.js';
 import { tenantRoleVerifier } from '../roles/credentials.js';
-import { encryptSecret } from '../secrets/encryption.js';
+import { encryptSecret, shopifyTokenBinding } from '../secrets/encryption.js';
 
 /** Lifecycle of a tenant: its row in `public.organizations`, its schema, its role, all or nothing. */
 
@@ -93,7 +94,9 @@ interface OrganizationRow {
 export async function createTenant(input: CreateTenantInput, options: CreateTenantOptions = {}): Promise<CreateTenantResult> {
   const slug = assertValidSlug(input.slug);
   const schema = schemaNameFor(slug);
-  const token = input.shopifyAccessToken === undefined ? null : encryptSecret(input.shopifyAccessToken);
+  // The id is chosen here so the token can be encrypted bound to its row (secrets/encryption.ts).
+  const id = randomUUID();
+  const token = input.shopifyAccessToken === undefined ? null : encryptSecret(input.shopifyAccessToken, shopifyTokenBinding(id));
   const db = options.db ?? getDatabase();
   const started = performance.now();
   const driver = await db.driver();
@@ -101,8 +104,8 @@ export async function createTenant(input: CreateTenantInput, options: CreateTena
   const { tx, results } = await driver.begin([
     {
       text: `insert into public.organizations
-             (slug, name, status, settings, shopify_store_domain, shopify_access_token, stripe_account_id)
-           values ($1, $2, $3::organization_status, $4::jsonb, $5, $6, $7) returning ${TENANT_COLUMNS}`,
+             (slug, name, status, settings, shopify_store_domain, shopify_access_token, stripe_account_id, id)
+           values ($1, $2, $3::organization_status, $4::jsonb, $5, $6, $7, $8) returning ${TENANT_COLUMNS}`,
       values: [
         slug,
         input.name ?? slug,
@@ -111,6 +114,7 @@ export async function createTenant(input: CreateTenantInput, options: CreateTena
         input.shopifyStoreDomain ?? null,
         token,
         input.stripeAccountId ?? null,
+        id,
       ],
     },
   ]);
