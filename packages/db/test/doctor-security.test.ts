@@ -28,9 +28,9 @@ describe('doctor and tenant:repair against a hostile tenant (login mode)', () =>
     const db = open(app.url);
     try {
       await db.withTenant('a', (sql) => sql`alter role current_user set default_transaction_read_only = on`);
-      expect(await check(db, 'tenant role settings')).toMatchObject({ status: 'warn', hint: expect.stringContaining('tenant:repair') });
+      expect(await check(db, 'role settings')).toMatchObject({ status: 'warn', hint: expect.stringContaining('tenant:repair') });
       await repairTenantRoles({ db });
-      expect(await check(db, 'tenant role settings')).toMatchObject({ status: 'ok' });
+      expect(await check(db, 'role settings')).toMatchObject({ status: 'ok' });
     } finally {
       await db.end();
     }
@@ -40,12 +40,15 @@ describe('doctor and tenant:repair against a hostile tenant (login mode)', () =>
     const db = open(app.url);
     const admin = open(app.adminUrl);
     try {
-      expect(await check(admin, 'tenant passwords')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^1 tenant roles have/) });
+      expect(await check(admin, 'role passwords')).toMatchObject({
+        status: 'ok',
+        detail: expect.stringMatching(/^1 tenant roles have/),
+      });
       await db.withTenant('a', (sql) => sql.query("alter role current_user password 'taken-over'"));
-      expect(await check(admin, 'tenant passwords')).toMatchObject({ status: 'warn' });
-      expect(await check(db, 'tenant passwords')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^not checked/) });
+      expect(await check(admin, 'role passwords')).toMatchObject({ status: 'warn' });
+      expect(await check(db, 'role passwords')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^not checked/) });
       await repairTenantRoles({ db });
-      expect(await check(admin, 'tenant passwords')).toMatchObject({ status: 'ok' });
+      expect(await check(admin, 'role passwords')).toMatchObject({ status: 'ok' });
     } finally {
       await db.end();
       await admin.end();
@@ -55,7 +58,7 @@ describe('doctor and tenant:repair against a hostile tenant (login mode)', () =>
   it('warns that tenant roles can CONNECT to other databases (PUBLIC has CONNECT on postgres)', async () => {
     const db = open(app.url);
     try {
-      const found = await check(db, 'tenant roles elsewhere');
+      const found = await check(db, 'role reach');
       expect(found).toMatchObject({ status: 'warn', hint: expect.stringContaining('REVOKE CONNECT ON DATABASE') });
       expect(found?.detail).toContain('postgres');
     } finally {
@@ -67,8 +70,8 @@ describe('doctor and tenant:repair against a hostile tenant (login mode)', () =>
     const db = open(app.url);
     const admin = open(app.adminUrl);
     try {
-      expect(await check(db, 'application role')).toMatchObject({ status: 'ok' });
-      expect(await check(admin, 'application role')).toMatchObject({
+      expect(await check(db, 'app role')).toMatchObject({ status: 'ok' });
+      expect(await check(admin, 'app role')).toMatchObject({
         status: 'warn',
         detail: expect.stringContaining('COPY ... TO PROGRAM'),
       });
@@ -91,12 +94,19 @@ describe('createTenant in login mode, 4 at a time (#23 item 9)', () => {
       const slugs = Array.from({ length: 12 }, (_, i) => `t${i}`);
       const outcomes: unknown[] = [];
       for (let i = 0; i < slugs.length; i += 4) {
-        const batch = slugs.slice(i, i + 4).map((slug) => createTenant({ slug }, { db }).then(() => 'ok', (e: Error) => e.message));
+        const batch = slugs.slice(i, i + 4).map((slug) =>
+          createTenant({ slug }, { db }).then(
+            () => 'ok',
+            (e: Error) => e.message,
+          ),
+        );
         outcomes.push(...(await Promise.all(batch)));
       }
       expect(outcomes).toEqual(slugs.map(() => 'ok'));
       expect((await listTenants({ db })).map((t) => t.slug).sort()).toEqual([...slugs].sort());
-      const rows = await Promise.all(slugs.map((slug) => db.withTenant(slug, (sql) => sql`select count(*)::int as n from orders`)));
+      const rows = await Promise.all(
+        slugs.map((slug) => db.withTenant(slug, (sql) => sql`select count(*)::int as n from orders`)),
+      );
       expect(rows.map((r) => r.rows[0]!.n)).toEqual(slugs.map(() => 0));
     } finally {
       await db.end();

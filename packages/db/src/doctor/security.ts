@@ -30,7 +30,7 @@ export async function checkEscapeReach(mode: TenantRoleMode, db: Database, env: 
 
 /** A superuser (or a member of pg_execute_server_program / pg_*_server_files) application role: a warning. */
 async function appRoleCheck(db: Database): Promise<DoctorCheck> {
-  const name = 'application role';
+  const name = 'app role';
   try {
     const row = (await db.sql.query<{ app: string; super: boolean; program: boolean; files: boolean }>(APP_ROLE_SQL)).rows[0]!;
     const powers = [row.super && 'SUPERUSER', row.program && 'pg_execute_server_program', row.files && 'pg_*_server_files'];
@@ -53,7 +53,7 @@ async function appRoleCheck(db: Database): Promise<DoctorCheck> {
 
 /** Tenant roles carrying settings of their own (`ALTER ROLE current_user SET ...` from inside a scope). */
 async function settingsCheck(db: Database): Promise<DoctorCheck> {
-  const name = 'tenant role settings';
+  const name = 'role settings';
   try {
     const { rows } = await db.sql.query<{ rolname: string }>(
       `select r.rolname::text as rolname from pg_roles r where ${TENANT_ROLES}
@@ -74,7 +74,7 @@ async function settingsCheck(db: Database): Promise<DoctorCheck> {
 
 /** Tenant roles that may log in and CONNECT to another database of the cluster (PUBLIC has CONNECT by default). */
 async function otherDatabasesCheck(db: Database): Promise<DoctorCheck> {
-  const name = 'tenant roles elsewhere';
+  const name = 'role reach';
   try {
     const { rows } = await db.sql.query<{ rolname: string; datname: string }>(
       `with t as (select r.rolname from pg_roles r where ${TENANT_ROLES} and r.rolcanlogin order by 1 limit 1)
@@ -103,7 +103,7 @@ async function otherDatabasesCheck(db: Database): Promise<DoctorCheck> {
  * readable by superusers only: for any other application role the check says so and does nothing.
  */
 async function passwordCheck(db: Database, env: NodeJS.ProcessEnv): Promise<DoctorCheck> {
-  const name = 'tenant passwords';
+  const name = 'role passwords';
   let verifiers: Array<{ rolname: string; rolpassword: string | null }>;
   try {
     verifiers = (
@@ -117,7 +117,7 @@ async function passwordCheck(db: Database, env: NodeJS.ProcessEnv): Promise<Doct
       status: 'ok',
       detail:
         'not checked: password verifiers (pg_authid) are readable by superusers only. A tenant that changed its own ' +
-        "password shows as refused logins (CGK_CONNECTION, \"refused the tenant role's password\"); run doctor as a " +
+        'password shows as refused logins (CGK_CONNECTION, "refused the tenant role\'s password"); run doctor as a ' +
         'superuser to compare every role, and tenant:repair to set them back',
     };
   }
