@@ -16,7 +16,8 @@ const TENANT_ROLES = `r.rolname like 'ct\\_' || ${DATABASE_TAG_EXPRESSION} || '\
 
 const APP_ROLE_SQL = `select current_user::text as app, r.rolsuper as super,
   pg_has_role(current_user, 'pg_execute_server_program', 'USAGE') as program,
-  pg_has_role(current_user, 'pg_read_server_files', 'USAGE') or pg_has_role(current_user, 'pg_write_server_files', 'USAGE') as files
+  pg_has_role(current_user, 'pg_read_server_files', 'USAGE')
+    or pg_has_role(current_user, 'pg_write_server_files', 'USAGE') as files
 from pg_roles r where r.rolname = current_user`;
 
 /** Every check of this file, for the isolation `mode` in force; `db` reached (pg driver only: PGlite has one user). */
@@ -64,7 +65,9 @@ async function settingsCheck(db: Database): Promise<DoctorCheck> {
     return {
       name,
       status: 'warn',
-      detail: `${rows.length > 5 ? 'more than 5' : rows.length} tenant roles have settings the library did not set (${names.join(', ')})`,
+      detail:
+        `${rows.length > 5 ? 'more than 5' : rows.length} tenant roles have settings the library did not set ` +
+        `(${names.join(', ')})`,
       hint: 'A scope ran ALTER ROLE current_user SET ... (any role may). Run: npx @cgk/cli tenant:repair (resets them all)',
     };
   } catch (error) {
@@ -87,7 +90,8 @@ async function otherDatabasesCheck(db: Database): Promise<DoctorCheck> {
     return {
       name,
       status: 'warn',
-      detail: `tenant roles can log in and CONNECT to ${dbs.length} other databases (${dbs.join(', ')}), e.g. ${rows[0]!.rolname}`,
+      detail:
+        `tenant roles can log in and CONNECT to ${dbs.length} other databases (${dbs.join(', ')}), ` + `e.g. ${rows[0]!.rolname}`,
       hint:
         `On each of them (as its owner): REVOKE CONNECT ON DATABASE <name> FROM PUBLIC, granting it back to the roles ` +
         'that use it; or in pg_hba.conf, before other lines, reject tenant roles for every other database ' +

@@ -121,7 +121,8 @@ export function lockWaitMs(env: NodeJS.ProcessEnv = process.env): number {
 const HOLDER_SQL = `select l.pid, a.application_name, a.usename::text as username, a.state,
   extract(epoch from now() - a.state_change)::integer as state_seconds
 from pg_catalog.pg_locks l left join pg_catalog.pg_stat_activity a on a.pid = l.pid
-where l.locktype = 'advisory' and l.granted and l.objsubid = 1 and l.database = (select oid from pg_database where datname = current_database())
+where l.locktype = 'advisory' and l.granted and l.objsubid = 1
+  and l.database = (select oid from pg_database where datname = current_database())
   and ((l.classid::bigint << 32) | l.objid::bigint) = hashtext($1)::bigint`;
 
 interface Holder {
