@@ -69,9 +69,13 @@ export {
   decryptSecret,
   isEncryptedSecret,
   needsReencryption,
+  reencryptSecret,
+  shopifyTokenBinding,
+  type SecretBinding,
   checkEncryptionKeys,
   type EncryptionKeyStatus,
 } from './secrets/encryption.js';
+export { reencryptOrganizationSecrets, type ReencryptReport } from './secrets/reencrypt.js';
 export {
   createTenant,
   listTenants,

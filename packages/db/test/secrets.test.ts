@@ -3,10 +3,11 @@ import { describe, expect, it } from 'vitest';
 import {
   EncryptionError,
   checkEncryptionKeys,
-  decryptSecret,
-  encryptSecret,
   isEncryptedSecret,
-  needsReencryption,
+  needsReencryption as needsReencryptionOf,
+  encryptSecret as encryptBound,
+  decryptSecret as decryptBound,
+  shopifyTokenBinding,
 } from '../src/index.js';
 
 const keyA = randomBytes(32);
@@ -15,6 +16,11 @@ const idOf = (key: Buffer) => createHash('sha256').update(key).digest('hex').sli
 const envA = { CGK_ENCRYPTION_KEY: keyA.toString('base64') };
 const envB = { CGK_ENCRYPTION_KEY: keyB.toString('base64') };
 const TOKEN = 'shpat_0123456789abcdef0123456789abcdef';
+/** The tests below exercise keys and formats; they all use one row's binding (bindings: secrets-binding.test.ts). */
+const BINDING = shopifyTokenBinding('00000000-0000-4000-8000-000000000001');
+const encryptSecret = (plaintext: string, env?: NodeJS.ProcessEnv) => encryptBound(plaintext, BINDING, env);
+const decryptSecret = (ciphertext: string, env?: NodeJS.ProcessEnv) => decryptBound(ciphertext, BINDING, env);
+const needsReencryption = needsReencryptionOf;
 
 function caught(fn: () => unknown): EncryptionError {
   try {
@@ -33,7 +39,7 @@ describe('encryptSecret / decryptSecret', () => {
     const one = encryptSecret(TOKEN, envA);
     const two = encryptSecret(TOKEN, envA);
     expect(one).not.toBe(two);
-    expect(one).toMatch(new RegExp(`^v1\\.${idOf(keyA)}\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$`));
+    expect(one).toMatch(new RegExp(`^v2\\.${idOf(keyA)}\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$`));
     expect(one).not.toContain('shpat');
     // The organizations CHECK refuses values starting shp??_; ciphertext never does.
     expect(one).not.toMatch(/^shp[a-z]{2}_/);
@@ -116,7 +122,7 @@ describe('encryptSecret / decryptSecret', () => {
     expect(() => decryptSecret(relabelled, { ...envA, CGK_ENCRYPTION_KEYS_OLD: keyB.toString('base64') })).toThrow(
       /failed authentication/,
     );
-    for (const junk of ['', TOKEN, 'v2.abcdef01.a.b.c', 'v1.xyz.a.b.c', `${stored}.extra`]) {
+    for (const junk of ['', TOKEN, 'v3.abcdef01.a.b.c', 'v1.xyz.a.b.c', `${stored}.extra`]) {
       expect(caught(() => decryptSecret(junk, envA)).message).toMatch(/not an encrypted secret/);
     }
   });

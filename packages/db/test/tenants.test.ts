@@ -154,10 +154,11 @@ describe('tenant lifecycle (pg)', () => {
       await createTenant({ slug: 'shop', shopifyAccessToken: 'shpat_0123456789abcdef' }, { db });
       const { rows } = await db.sql<{
         token: string;
-      }>`select shopify_access_token as token from public.organizations where slug = 'shop'`;
+        id: string;
+      }>`select shopify_access_token as token, id from public.organizations where slug = 'shop'`;
       expect(rows[0]!.token).not.toContain('0123456789abcdef');
-      const { decryptSecret } = await import('../src/index.js');
-      expect(decryptSecret(rows[0]!.token)).toBe('shpat_0123456789abcdef');
+      const { decryptSecret, shopifyTokenBinding } = await import('../src/index.js');
+      expect(decryptSecret(rows[0]!.token, shopifyTokenBinding(rows[0]!.id))).toBe('shpat_0123456789abcdef');
     } finally {
       if (previous === undefined) delete process.env.CGK_ENCRYPTION_KEY;
       else process.env.CGK_ENCRYPTION_KEY = previous;

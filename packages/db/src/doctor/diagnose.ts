@@ -16,6 +16,7 @@ import { migrationStatus } from '../migrations/status.js';
 import { loadOptional } from '../optional.js';
 import { checkEncryptionKeys } from '../secrets/encryption.js';
 import { checkTenantStatistics } from './statistics.js';
+import { checkEscapeReach } from './security.js';
 
 /**
  * `diagnose()`: what `npx @cgk/cli doctor` prints. Looks at the configuration and the services it names and
@@ -155,6 +156,7 @@ async function isolationChecks(
   if (typeof mode !== 'string') return [mode];
   const checks = [await checkTenantRoles(mode, db)];
   if (mode === 'login') checks.push(...(await checkLoginMode(env, target, db)));
+  if (db && target?.driver !== 'pglite') checks.push(...(await checkEscapeReach(mode, db, env)));
   return checks;
 }
 

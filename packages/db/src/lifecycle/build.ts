@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { Database } from '../database/database.js';
 import type { Transaction } from '../drivers/types.js';
 import { TenantExistsError } from '../errors/index.js';
 import { migrateTenantInTransaction } from '../migrations/runner.js';
 import { grantTenantRoleSql, revokeBookkeepingSql } from '../roles/tenant-role.js';
-import { encryptSecret } from '../secrets/encryption.js';
+import { encryptSecret, shopifyTokenBinding } from '../secrets/encryption.js';
 import { assertValidSlug, schemaNameFor } from '../sql/identifier.js';
 import {
   commit,
@@ -44,7 +45,9 @@ export async function buildTenant(
 ): Promise<CreateTenantResult> {
   const slug = assertValidSlug(input.slug);
   const schema = schemaNameFor(slug);
-  const token = input.shopifyAccessToken === undefined ? null : encryptSecret(input.shopifyAccessToken);
+  // The id is chosen here so the token can be encrypted bound to its row (secrets/encryption.ts).
+  const id = randomUUID();
+  const token = input.shopifyAccessToken === undefined ? null : encryptSecret(input.shopifyAccessToken, shopifyTokenBinding(id));
   const started = performance.now();
   const driver = await db.driver();
   const grant = db.tenantRoles ? await grantOptions(db, driver, slug) : undefined;
@@ -53,8 +56,8 @@ export async function buildTenant(
   const { tx, results } = await driver.begin([
     {
       text: `insert into public.organizations
-             (slug, name, status, settings, shopify_store_domain, shopify_access_token, stripe_account_id${column})
-           values ($1, $2, $3::organization_status, $4::jsonb, $5, $6, $7${value}) returning ${TENANT_COLUMNS}`,
+             (slug, name, status, settings, shopify_store_domain, shopify_access_token, stripe_account_id, id${column})
+           values ($1, $2, $3::organization_status, $4::jsonb, $5, $6, $7, $8${value}) returning ${TENANT_COLUMNS}`,
       values: [
         slug,
         input.name ?? slug,
@@ -63,6 +66,7 @@ export async function buildTenant(
         input.shopifyStoreDomain ?? null,
         token,
         input.stripeAccountId ?? null,
+        id,
       ],
     },
   ]);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { configuredMigrationSets } from '../config/migration-sets.js';
 import { PLATFORM_SET } from '../migrations/tracking.js';
 import { randomBytes } from 'node:crypto';
@@ -8,7 +9,7 @@ import { loadMigrations, prefixDigests } from '../migrations/files.js';
 import { migrateTenantInTransaction } from '../migrations/runner.js';
 import { DEFAULT_TENANT_DIR } from '../migrations/types.js';
 import { pipeline } from '../migrations/steps.js';
-import { encryptSecret } from '../secrets/encryption.js';
+import { encryptSecret, shopifyTokenBinding } from '../secrets/encryption.js';
 import { assertValidSlug, schemaNameFor } from '../sql/identifier.js';
 import { buildTenant } from './build.js';
 import { moveNamesSql } from './names.js';
@@ -96,7 +97,10 @@ export async function countPendingTenants(options: LifecycleOptions = {}): Promi
 
 /** What the claim's first statement needs. */
 function claimStatement(input: CreateTenantInput, slug: string) {
-  const token = input.shopifyAccessToken === undefined ? null : encryptSecret(input.shopifyAccessToken);
+  // The claimed row takes a new id (a pending tenant has nothing that refers to its id), so that the token is
+  // encrypted bound to the id it will have (secrets/encryption.ts).
+  const id = randomUUID();
+  const token = input.shopifyAccessToken === undefined ? null : encryptSecret(input.shopifyAccessToken, shopifyTokenBinding(id));
   return {
     // SKIP LOCKED: concurrent claims each take a different pending tenant, none waits for another's.
     text: `with picked as (
@@ -104,7 +108,7 @@ function claimStatement(input: CreateTenantInput, slug: string) {
 )
 update public.organizations o
 set slug = $1, name = $2, status = $3::organization_status, settings = $4::jsonb, shopify_store_domain = $5,
-    shopify_access_token = $6, stripe_account_id = $7, pending = false, created_at = now()
+    shopify_access_token = $6, stripe_account_id = $7, pending = false, created_at = now(), id = $8
 from picked where o.id = picked.id
 returning picked.slug as placeholder, o.id, o.slug, o.name, o.status::text as status, o.created_at, o.updated_at`,
     values: [
@@ -115,6 +119,7 @@ returning picked.slug as placeholder, o.id, o.slug, o.name, o.status::text as st
       input.shopifyStoreDomain ?? null,
       token,
       input.stripeAccountId ?? null,
+      id,
     ],
   };
 }

@@ -114,11 +114,22 @@ function createRoleSql(options: GrantOptions): string {
   const create = `  if not exists (select 1 from pg_roles where rolname = r) then
     execute format('create role %I ${login ? 'login' : 'nologin'}${password}', r);`;
   if (options.verifier !== undefined) {
+    // Settings the role gave itself (ALTER ROLE current_user SET ...: any role may) are dropped, and its
+    // password set again (any role may change its own). CONNECT updates the database's one catalog row:
+    // concurrent grants fail with "tuple concurrently updated" (XX000), so they take turns, and only when
+    // the role has no grant yet.
     return `${create}
   else
     execute format('alter role %I login${password}', r);
+    execute format('alter role %I reset all', r);
+    execute format('alter role %I in database %I reset all', r, current_database());
   end if;
-  execute format('grant connect on database %I to %I', current_database(), r);`;
+  if not exists (select 1 from pg_database d, aclexplode(d.datacl) a
+                 where d.datname = current_database() and a.privilege_type = 'CONNECT'
+                   and a.grantee = (select oid from pg_roles where rolname = r)) then
+    perform pg_advisory_xact_lock(hashtext('cgk_grant_connect:' || current_database()));
+    execute format('grant connect on database %I to %I', current_database(), r);
+  end if;`;
   }
   if (!login)
     return `${create}

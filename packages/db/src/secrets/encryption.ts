@@ -2,15 +2,22 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { EncryptionError } from '../errors/index.js';
 
 /**
- * Secrets at rest (today: `organizations.shopify_access_token`), encrypted with AES-256-GCM.
+ * Secrets at rest (today: `organizations.shopify_access_token`), encrypted with AES-256-GCM and bound to the
+ * row and column they are stored in.
  *
  * A ciphertext is one ASCII string, safe in a `text` column:
  *
- *     v1.<keyId>.<iv>.<tag>.<ciphertext>        (iv, tag, ciphertext: base64url, no padding)
+ *     v2.<keyId>.<iv>.<tag>.<ciphertext>        (iv, tag, ciphertext: base64url, no padding)
  *
  * `keyId` is the first 8 hex digits of the SHA-256 of the key, so a reader knows which key wrote a value
- * without storing anything about the key itself. The `v1.<keyId>` prefix is authenticated (GCM additional
- * data): changing any part of the string makes decryption fail.
+ * without storing anything about the key itself. The GCM additional data is `v2.<keyId>` and the binding:
+ * the column (`organizations.shopify_access_token`) and the row's id (the organization's id). Changing any
+ * part of the string makes decryption fail, and so does decrypting it for another row or column: a
+ * ciphertext copied from organization A's row into B's is refused (`CGK_ENCRYPTION`), not read as B's.
+ *
+ * `v1.` values (written before bindings existed) are not bound: they still decrypt, whatever the binding,
+ * and `needsReencryption()` is true for them. Migrate them with `reencryptSecret()` (or the
+ * `reencryptOrganizationSecrets()` pass over the registry, CLI `secrets:reencrypt`).
  *
  * Keys come from the environment: `CGK_ENCRYPTION_KEY` (32 bytes, as base64 or as 64 hex digits) encrypts and
  * decrypts; `CGK_ENCRYPTION_KEYS_OLD` (comma-separated, same formats) only decrypts, so keys can rotate:
@@ -20,7 +27,21 @@ import { EncryptionError } from '../errors/index.js';
  * Generate a key with: `openssl rand -base64 32`.
  */
 
-const VERSION = 'v1';
+/** Where a secret is stored: what its ciphertext is bound to. */
+export interface SecretBinding {
+  /** `table.column`, e.g. `organizations.shopify_access_token` (lower-case identifiers). */
+  column: string;
+  /** The id of the row (e.g. the organization's id). */
+  row: string;
+}
+
+/** The binding of an organization's Shopify access token: `organizations.shopify_access_token` of that row. */
+export function shopifyTokenBinding(organizationId: string): SecretBinding {
+  return { column: 'organizations.shopify_access_token', row: organizationId };
+}
+
+const VERSION = 'v2';
+const UNBOUND_VERSION = 'v1';
 const ALGORITHM = 'aes-256-gcm';
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
@@ -30,7 +51,7 @@ const OLD_KEYS_ENV = 'CGK_ENCRYPTION_KEYS_OLD';
 const GENERATE_HINT =
   `Set ${KEY_ENV} to 32 random bytes as base64 (generate one with: openssl rand -base64 32) in the environment ` +
   'or .env.local; keep it out of the database and of version control.';
-const CIPHERTEXT_PATTERN = /^v1\.([0-9a-f]{8})\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$/;
+const CIPHERTEXT_PATTERN = /^(v[12])\.([0-9a-f]{8})\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$/;
 
 /** One usable key: its bytes and its id (first 8 hex digits of its SHA-256). */
 interface Key {
@@ -39,32 +60,55 @@ interface Key {
 }
 
 /**
- * Encrypts `plaintext` with `CGK_ENCRYPTION_KEY`; every call uses a fresh random IV, so the same plaintext
- * encrypts differently each time. Throws `EncryptionError` when the key is missing or malformed.
+ * Encrypts `plaintext` with `CGK_ENCRYPTION_KEY`, bound to `binding` (the row and column it is stored in);
+ * every call uses a fresh random IV, so the same plaintext encrypts differently each time. Throws
+ * `EncryptionError` when the key is missing or malformed, or the binding is not one.
  *
  * @example
- * const stored = encryptSecret('shpat_0123456789abcdef'); // 'v1.3f2a9c1b.…'
+ * const stored = encryptSecret('shpat_0123456789abcdef', shopifyTokenBinding(org.id)); // 'v2.3f2a9c1b.…'
  */
-export function encryptSecret(plaintext: string, env: NodeJS.ProcessEnv = process.env): string {
+export function encryptSecret(plaintext: string, binding: SecretBinding, env: NodeJS.ProcessEnv = process.env): string {
   if (typeof plaintext !== 'string') throw new EncryptionError('Only strings can be encrypted', 'Pass the secret as a string.');
+  const bound = additionalData(binding);
   const key = currentKey(env);
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv(ALGORITHM, key.bytes, iv, { authTagLength: TAG_BYTES });
-  cipher.setAAD(Buffer.from(`${VERSION}.${key.id}`));
+  cipher.setAAD(Buffer.from(`${VERSION}.${key.id}${bound}`));
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   return [VERSION, key.id, b64url(iv), b64url(cipher.getAuthTag()), b64url(body)].join('.');
 }
 
+/** The binding as additional data; refuses anything that is not one (an env object passed by old code). */
+function additionalData(binding: SecretBinding): string {
+  const ok =
+    typeof binding === 'object' &&
+    binding !== null &&
+    typeof binding.column === 'string' &&
+    /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/.test(binding.column) &&
+    typeof binding.row === 'string' &&
+    binding.row !== '';
+  if (!ok) {
+    throw new EncryptionError(
+      'A secret is encrypted and decrypted for the row and column it is stored in: no binding { column, row } was given',
+      "Pass e.g. shopifyTokenBinding(organization.id), or { column: 'table.column', row: id }.",
+    );
+  }
+  return `|${binding.column}|${binding.row}`;
+}
+
 /**
- * Decrypts a value written by `encryptSecret`, with `CGK_ENCRYPTION_KEY` or, for values written before a
- * rotation, the key of `CGK_ENCRYPTION_KEYS_OLD` whose id the value names. Throws `EncryptionError` when the
- * key is missing or malformed, when no configured key has the value's key id, or when the value is not a
- * ciphertext or was altered (GCM authentication fails). Messages never contain key material or plaintext.
+ * Decrypts a value written by `encryptSecret` for the same `binding`, with `CGK_ENCRYPTION_KEY` or, for values
+ * written before a rotation, the key of `CGK_ENCRYPTION_KEYS_OLD` whose id the value names. A `v1.` value
+ * (unbound, written before bindings) decrypts whatever the binding. Throws `EncryptionError` when the key is
+ * missing or malformed, when no configured key has the value's key id, or when the value is not a
+ * ciphertext, was altered, or belongs to another row or column (GCM authentication fails). Messages never
+ * contain key material or plaintext.
  *
  * @example
- * const token = decryptSecret(org.shopify_access_token);
+ * const token = decryptSecret(org.shopify_access_token, shopifyTokenBinding(org.id));
  */
-export function decryptSecret(ciphertext: string, env: NodeJS.ProcessEnv = process.env): string {
+export function decryptSecret(ciphertext: string, binding: SecretBinding, env: NodeJS.ProcessEnv = process.env): string {
+  const bound = additionalData(binding);
   const current = currentKey(env);
   const match = typeof ciphertext === 'string' ? CIPHERTEXT_PATTERN.exec(ciphertext) : null;
   if (!match) {
@@ -73,7 +117,7 @@ export function decryptSecret(ciphertext: string, env: NodeJS.ProcessEnv = proce
       'The stored value was not written by encryptSecret() or was truncated; store the secret again with encryptSecret().',
     );
   }
-  const [, keyId, ivText, tagText, bodyText] = match as unknown as [string, string, string, string, string];
+  const [, version, keyId, ivText, tagText, bodyText] = match as unknown as [string, string, string, string, string, string];
   const key = keyId === current.id ? current : oldKeys(env).find((k) => k.id === keyId);
   if (!key) {
     throw new EncryptionError(
@@ -87,12 +131,23 @@ export function decryptSecret(ciphertext: string, env: NodeJS.ProcessEnv = proce
   if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) throw tampered(keyId);
   try {
     const decipher = createDecipheriv(ALGORITHM, key.bytes, iv, { authTagLength: TAG_BYTES });
-    decipher.setAAD(Buffer.from(`${VERSION}.${keyId}`));
+    decipher.setAAD(Buffer.from(`${version}.${keyId}${version === UNBOUND_VERSION ? '' : bound}`));
     decipher.setAuthTag(tag);
     return Buffer.concat([decipher.update(Buffer.from(bodyText, 'base64url')), decipher.final()]).toString('utf8');
   } catch (error) {
     throw tampered(keyId, error);
   }
+}
+
+/**
+ * `ciphertext` decrypted for `binding` and encrypted again with the current key and the binding: the
+ * migration of a value for which `needsReencryption()` is true (an old key, or a `v1.` value with no binding).
+ *
+ * @example
+ * if (needsReencryption(stored)) stored = reencryptSecret(stored, shopifyTokenBinding(org.id));
+ */
+export function reencryptSecret(ciphertext: string, binding: SecretBinding, env: NodeJS.ProcessEnv = process.env): string {
+  return encryptSecret(decryptSecret(ciphertext, binding, env), binding, env);
 }
 
 /** True when `value` looks like the output of `encryptSecret` (it is not decrypted or authenticated). */
@@ -101,15 +156,17 @@ export function isEncryptedSecret(value: unknown): value is string {
 }
 
 /**
- * True when `ciphertext` was written with a key other than the current `CGK_ENCRYPTION_KEY`: after a
- * rotation, decrypt such values and encrypt them again.
+ * True when `ciphertext` should be written again: it was written with a key other than the current
+ * `CGK_ENCRYPTION_KEY` (after a rotation), or it is a `v1.` value bound to no row (written before bindings),
+ * or it is not a ciphertext at all. False for `null` / `undefined`: no secret stored, nothing to re-encrypt.
  *
  * @example
- * if (needsReencryption(stored)) stored = encryptSecret(decryptSecret(stored));
+ * if (needsReencryption(stored)) stored = reencryptSecret(stored, shopifyTokenBinding(org.id));
  */
-export function needsReencryption(ciphertext: string, env: NodeJS.ProcessEnv = process.env): boolean {
+export function needsReencryption(ciphertext: string | null | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (ciphertext === null || ciphertext === undefined) return false;
   const match = CIPHERTEXT_PATTERN.exec(ciphertext);
-  return match?.[1] !== currentKey(env).id;
+  return match?.[1] !== VERSION || match[2] !== currentKey(env).id;
 }
 
 /** What `checkEncryptionKeys` found; `status` is for reports (`doctor`), never containing key material. */
