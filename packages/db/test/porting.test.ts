@@ -137,7 +137,6 @@ describe('the porting guide: a unique violation handled by code written for @ver
 
 describe('untyped rows, as code written for @vercel/postgres uses them (checked by npm run typecheck)', () => {
   it("are node-postgres's QueryResultRow: any column, any value", () => {
-    // biome-ignore lint/suspicious/noExplicitAny: the type under test is pg's `{ [column: string]: any }`
     expectTypeOf<Row>().toEqualTypeOf<Record<string, any>>();
     // Compiles only if a column's value is `any`: @vercel/postgres code does arithmetic and passes columns on.
     const ported = (result: QueryResult<Row>): number => result.rows[0]!.total_cents * 2 + result.rows[0]!.count.length;
