@@ -62,8 +62,7 @@ beforeAll(async () => {
     recursive: true,
     filter: (source) => !/[/\\](node_modules|\.next)([/\\]|$)/.test(source),
   });
-  // PGlite for the embedded run, as a user of the embedded database installs it next to @cgk/db.
-  await npmInstall(app.dir, [packed.db, '@electric-sql/pglite@0.5.16']);
+  await npmInstall(app.dir, [packed.db]);
   database = await createTestDatabase('cgk_next');
   const db = new Database({ url: database.url });
   try {

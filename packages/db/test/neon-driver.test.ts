@@ -94,9 +94,10 @@ describe.each(['vercel', 'neon'] as const)('the %s driver through a local WebSoc
     expect(echoed).toEqual({
       rows: [{ v: hostile, n: 42 }],
       rowCount: 1,
+      // node-postgres's seven properties: computed columns come from no table.
       fields: [
-        { name: 'v', dataTypeID: 25 },
-        { name: 'n', dataTypeID: 23 },
+        { name: 'v', tableID: 0, columnID: 0, dataTypeID: 25, dataTypeSize: -1, dataTypeModifier: -1, format: 'text' },
+        { name: 'n', tableID: 0, columnID: 0, dataTypeID: 23, dataTypeSize: 4, dataTypeModifier: -1, format: 'text' },
       ],
       command: 'SELECT',
     });

@@ -3,7 +3,7 @@
  * config form of sql.query, several statements in one text, pg's field descriptions, sql refused when called
  * as a plain function; and the porting guide's unique-violation handler through @cgk/db/vercel-postgres.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { PostgresError, sql as compatSql, withTenant as compatWithTenant } from '../src/compat/vercel-postgres.js';
 import {
   CgkError,
@@ -11,6 +11,8 @@ import {
   QueryError,
   SqlCallError,
   closeDatabase,
+  type QueryResult,
+  type Row,
   configureDatabase,
   createTenant,
   getTenant,
@@ -130,5 +132,14 @@ describe('the porting guide: a unique violation handled by code written for @ver
       .withTenant(SLUG, (sql) => sql`insert into customers (shopify_customer_id) values ('1001')`)
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'CGK_QUERY', sqlState: '23505', constraint: 'customers_shopify_customer_id_key' });
+  });
+});
+
+describe('untyped rows, as code written for @vercel/postgres uses them (checked by npm run typecheck)', () => {
+  it("are node-postgres's QueryResultRow: any column, any value", () => {
+    expectTypeOf<Row>().toEqualTypeOf<Record<string, any>>();
+    // Compiles only if a column's value is `any`: @vercel/postgres code does arithmetic and passes columns on.
+    const ported = (result: QueryResult<Row>): number => result.rows[0]!.total_cents * 2 + result.rows[0]!.count.length;
+    expect(ported({ rows: [{ total_cents: 21, count: 'ab' }], rowCount: 1, fields: [], command: 'SELECT' })).toBe(44);
   });
 });

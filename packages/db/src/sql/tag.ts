@@ -114,7 +114,7 @@ function notTagged(given: unknown): SqlCallError {
   const what = typeof given === 'string' ? 'a string' : Array.isArray(given) ? 'an array' : `${describeType(given)}`;
   return new SqlCallError(
     `sql was called as a function with ${what}; it is a tagged template: sql\`select ... where id = \${id}\``,
-    'Write sql`...` (values in ${} become parameters), or sql.query(text, values) for a text built elsewhere.',
+    'Write sql`...` (each interpolated value becomes a parameter), or sql.query(text, values) for a text built elsewhere.',
   );
 }
 
