@@ -67,6 +67,7 @@ const COMMANDS = [
   'tenant:drop',
   'migrate',
   'migrate:status',
+  'migration:new',
   'doctor',
 ];
 

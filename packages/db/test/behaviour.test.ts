@@ -121,7 +121,7 @@ describe.each(driverFixtures)('behaviour on $name', (fixture) => {
           }),
         ),
       );
-      expect(inScopes.map((r) => r.path)).toEqual(slugs.slice(0, width).map((s) => `tenant_${s}, public`));
+      expect(inScopes.map((r) => r.path)).toEqual(slugs.slice(0, width).map((s) => `tenant_${s}, extensions, public`));
       // ...then as many plain queries at once, which the pool hands those same connections.
       const outside = await Promise.all(
         Array.from(

@@ -35,7 +35,7 @@ export async function runIsolationScenario(db: Database, slugs: string[], scopes
         // current_setting('search_path') is the worker's own; the scope's path lives on the coordinator.
         const before = await scoped<{ tenant: string }>`select tenant from marker`;
         const path = await scoped<{ path: string }>`select current_setting('search_path') as path`;
-        expect([...before.rows, ...path.rows]).toEqual([{ tenant: slug }, { path: `tenant_${slug}, public` }]);
+        expect([...before.rows, ...path.rows]).toEqual([{ tenant: slug }, { path: `tenant_${slug}, extensions, public` }]);
         await scoped`insert into events (op, tenant) values (${op}, ${slug})`;
         await new Promise((r) => setTimeout(r, op % 5));
         const after = await sql<{ tenant: string }>`select tenant from marker`;
