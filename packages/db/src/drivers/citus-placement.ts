@@ -55,6 +55,7 @@ export class TenantPlacement {
   readonly #coordinator: Pick<Driver, 'query'>;
   readonly #nodes = new Map<string, NodeAddress>();
   #loaded: Promise<void> | undefined;
+  readonly #asking = new Map<string, Promise<NodeAddress | undefined>>();
   /** Schemas being moved by this process: their scopes wait for the move to end (moveTenantToNode). */
   readonly #moving = new Map<string, Promise<unknown>>();
 
@@ -73,6 +74,16 @@ export class TenantPlacement {
     await this.#loaded;
     const known = this.#nodes.get(schema);
     if (known) return known;
+    // Scopes of a schema the map does not know yet share one question.
+    let asking = this.#asking.get(schema);
+    if (!asking) {
+      asking = this.#ask(schema).finally(() => this.#asking.delete(schema));
+      this.#asking.set(schema, asking);
+    }
+    return asking;
+  }
+
+  async #ask(schema: string): Promise<NodeAddress | undefined> {
     const { rows } = await this.#coordinator.query(placementQuery(schema));
     const found = rows[0] ? toAddress(rows[0]) : undefined;
     if (found) this.#nodes.set(schema, found);

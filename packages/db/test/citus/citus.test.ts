@@ -115,10 +115,17 @@ describe('on Citus (coordinator + 2 workers)', () => {
     await runIsolationScenario(db, slugs, 600);
   });
 
-  it('a tenant role that may not log in gives CGK_ROLE with the repair command; repair fixes it', async () => {
+  it('a tenant role that may not log in: routed scopes still run; through the coordinator CGK_ROLE names the repair', async () => {
     const role = await roleOf('shop1');
     await db.query({ text: `alter role "${role}" nologin` });
-    const failed = await db.withTenant('shop1', (sql) => sql`select count(*) from customers`).catch((error: unknown) => error);
+    // Routed, the scope runs on its worker in the application's connection (SET LOCAL ROLE): no login as the role.
+    expect((await db.withTenant('shop1', (sql) => sql`select count(*)::int as n from customers`)).rows).toEqual([{ n: 0 }]);
+    // Through the coordinator, Citus logs in to the worker as the tenant role.
+    const through = new Database({ url: `${cluster.url}?citus_routing=off`, tenantRoles: true });
+    const failed = await through
+      .withTenant('shop1', (sql) => sql`select count(*) from customers`)
+      .catch((error: unknown) => error)
+      .finally(() => through.end());
     expect(failed).toMatchObject({ code: 'CGK_ROLE' });
     expect((failed as CgkError).hint).toContain('tenant:repair shop1');
     expect((await describeCitus(db))!.tenantRolesWithoutLogin).toBe(1);
