@@ -42,6 +42,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'packages', 'cli', 'dist', 'main.js');
 const BIN = existsSync(DIST) ? join(ROOT, 'bench', 'cgk-dist.mjs') : join(ROOT, 'packages', 'cli', 'bin', 'cgk.mjs');
 const PEAK = join(ROOT, 'bench', 'peak-rss.mjs');
+const LIVE_HEAP = join(ROOT, 'bench', 'live-heap.mjs');
 const NOOP = 'update orders set note = note where false';
 
 export interface ExecBenchOptions {
@@ -56,10 +57,19 @@ export interface ExecBenchOptions {
 
 const slugsOf = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(5, '0')}`);
 
-/** `cgk <args>` as a process in `cwd` on `url`; wall time, stdout, and (with `rssFile`) its peak RSS written there. */
-function cgk(args: string[], url: string, cwd: string, rssFile?: string) {
-  const env = { ...process.env, DATABASE_URL: url, ...(rssFile ? { CGK_BENCH_RSS_FILE: rssFile } : {}) };
-  return timeNode([...(rssFile ? ['--import', PEAK] : []), BIN, ...args], { cwd, env });
+/** What a measured run writes at its exit: peak RSS (bench/peak-rss.mjs) or largest live heap (bench/live-heap.mjs). */
+type Probe = { kind: 'rss' | 'heap'; file: string };
+
+/** `cgk <args>` as a process in `cwd` on `url`; wall time and stdout; with a probe, its figure written to the probe's file. */
+function cgk(args: string[], url: string, cwd: string, probe?: Probe) {
+  const env = {
+    ...process.env,
+    DATABASE_URL: url,
+    ...(probe?.kind === 'rss' ? { CGK_BENCH_RSS_FILE: probe.file } : {}),
+    ...(probe?.kind === 'heap' ? { CGK_BENCH_HEAP_FILE: probe.file } : {}),
+  };
+  const flags = !probe ? [] : probe.kind === 'rss' ? ['--import', PEAK] : ['--expose-gc', '--import', LIVE_HEAP];
+  return timeNode([...flags, BIN, ...args], { cwd, env });
 }
 
 /** Every row; each fleet in a scratch database of its own, dropped at the end. */
@@ -116,33 +126,40 @@ async function withLightFleet(
   work: (url: string, slugs: string[]) => Promise<BenchRow[]>,
 ): Promise<BenchRow[]> {
   const scratch = await createScratchDatabase('cgk_bench_exec');
-  const db = new Database({ url: scratch.url });
   try {
-    await setupDatabase({ db });
     const slugs = slugsOf(n, prefix);
-    const started = performance.now();
-    const pool = rawPool({ connectionString: scratch.url, max: 4 });
-    try {
-      let next = 0;
-      const worker = async () => {
-        while (next < slugs.length) {
-          const batch = slugs.slice(next, next + LIGHT_BATCH);
-          next += LIGHT_BATCH;
-          await pool.query(`begin;\n${batch.map(lightTenantSql).join('\n')}\ncommit;`);
-          if (next % 2000 < LIGHT_BATCH) log(`${Math.min(next, n)}/${n} light tenants`);
-        }
-      };
-      await Promise.all([worker(), worker(), worker(), worker()]);
-    } finally {
-      await pool.end();
-    }
-    log(`${n} light tenants created in ${((performance.now() - started) / 1000).toFixed(0)} s`);
-    await db.end();
+    await createLightFleet(scratch.url, slugs, log);
     return await work(scratch.url, slugs);
   } finally {
-    await db.end();
     await scratch.drop();
   }
+}
+
+/** Sets the database up and makes the light tenants `slugs` in it (see withLightFleet), 4 batches at a time. */
+export async function createLightFleet(url: string, slugs: string[], log: (line: string) => void): Promise<void> {
+  const db = new Database({ url });
+  try {
+    await setupDatabase({ db });
+  } finally {
+    await db.end();
+  }
+  const started = performance.now();
+  const pool = rawPool({ connectionString: url, max: 4 });
+  try {
+    let next = 0;
+    const worker = async () => {
+      while (next < slugs.length) {
+        const batch = slugs.slice(next, next + LIGHT_BATCH);
+        next += LIGHT_BATCH;
+        await pool.query(`begin;\n${batch.map(lightTenantSql).join('\n')}\ncommit;`);
+        if (next % 2000 === 0 && next <= slugs.length) log(`${next}/${slugs.length} light tenants`);
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+  } finally {
+    await pool.end();
+  }
+  log(`${slugs.length} light tenants created in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
 /** One light tenant (see withLightFleet); the role's default privileges are set before the table exists. */
@@ -196,7 +213,7 @@ async function bigRows(url: string, slugs: string[], cwd: string): Promise<Bench
     url,
     `update public.organizations set status = 'suspended' where slug in (${small.map((s) => `'${s}'`).join(', ')});\n`,
   );
-  const dry = { psql: [] as number[], cli: [] as number[] };
+  const dry = { psql: [] as number[], cli: [] as number[], startup: [] as number[] };
   for (let round = 0; round < 3; round++) {
     await alternate(round, [
       async () => dry.psql.push(await psqlScript(url, 'select slug from public.organizations order by slug;\n')),
@@ -205,13 +222,7 @@ async function bigRows(url: string, slugs: string[], cwd: string): Promise<Bench
         if (!stdout.includes(`${slugs.length} tenants would run`)) throw new Error(`dry run: ${stdout.slice(-200)}`);
         dry.cli.push(ms);
       },
-    ]);
-  }
-  const rss = { small: [] as number[], all: [] as number[] };
-  for (let round = 0; round < 2; round++) {
-    await alternate(round, [
-      async () => rss.small.push(await peakRss(['--status', 'suspended'], url, cwd, small.length)),
-      async () => rss.all.push(await peakRss(['--all'], url, cwd, slugs.length)),
+      async () => dry.startup.push((await timeNode([BIN, 'tenant:create', 'Not_A_Slug'], { cwd, exitCode: 1 })).ms),
     ]);
   }
   return [
@@ -222,33 +233,49 @@ async function bigRows(url: string, slugs: string[], cwd: string): Promise<Bench
       median(dry.cli),
       {
         goal: '< 1 s',
-        note: `cgk per round: ${dry.cli.map((x) => x.toFixed(0)).join(' ')}`,
+        note:
+          `cgk per round: ${dry.cli.map((x) => x.toFixed(0)).join(' ')}; ` +
+          `start-up with @cgk/db loaded ${median(dry.startup).toFixed(0)} ms`,
       },
     ),
-    row(
-      `cgk tenant:exec --json peak RSS, ${slugs.length} light tenants vs ${small.length} of them`,
-      'MB',
-      median(rss.small),
-      median(rss.all),
-      {
-        goal: '≤ 1.2x',
-        note: `${small.length}: ${mbs(rss.small)} MB; ${slugs.length}: ${mbs(rss.all)} MB`,
-      },
-    ),
+    ...(await memoryRows(url, slugs, small.length, cwd)),
   ];
 }
 
 const mbs = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' ');
 
-/** Peak RSS (MB) of one `tenant:exec --json` run over the selection; checks that every tenant succeeded. */
-async function peakRss(selection: string[], url: string, cwd: string, expected: number): Promise<number> {
-  const file = join(cwd, `.rss-${Math.random().toString(36).slice(2)}`);
-  const { stdout } = await cgk(['--json', 'tenant:exec', ...selection, '--sql', NOOP], url, cwd, file);
+/** Peak RSS or largest live heap (MB) of one `tenant:exec --json` run over the selection; every tenant must succeed. */
+async function measure(kind: Probe['kind'], selection: string[], url: string, cwd: string, expected: number): Promise<number> {
+  const file = join(cwd, `.${kind}-${Math.random().toString(36).slice(2)}`);
+  const { stdout } = await cgk(['--json', 'tenant:exec', ...selection, '--sql', NOOP], url, cwd, { kind, file });
   const doc = JSON.parse(stdout) as { succeeded: number };
   if (doc.succeeded !== expected) throw new Error(`tenant:exec succeeded on ${doc.succeeded} of ${expected}`);
   const kb = Number(await readFile(file, 'utf8'));
   await rm(file, { force: true });
   return kb / 1024;
+}
+
+/** Memory at the whole fleet against 100 of its tenants (`--status suspended`): peak RSS, and the live heap. */
+async function memoryRows(url: string, slugs: string[], small: number, cwd: string): Promise<BenchRow[]> {
+  const m = { rssSmall: [] as number[], rssAll: [] as number[], heapSmall: [] as number[], heapAll: [] as number[] };
+  for (let round = 0; round < 2; round++) {
+    await alternate(round, [
+      async () => m.rssSmall.push(await measure('rss', ['--status', 'suspended'], url, cwd, small)),
+      async () => m.rssAll.push(await measure('rss', ['--all'], url, cwd, slugs.length)),
+    ]);
+  }
+  m.heapSmall.push(await measure('heap', ['--status', 'suspended'], url, cwd, small));
+  m.heapAll.push(await measure('heap', ['--all'], url, cwd, slugs.length));
+  const name = (what: string) => `cgk tenant:exec --json ${what}, ${slugs.length} light tenants vs ${small} of them`;
+  return [
+    row(name('peak RSS'), 'MB', median(m.rssSmall), median(m.rssAll), {
+      goal: '≤ 1.2x',
+      note: `${small}: ${mbs(m.rssSmall)} MB; ${slugs.length}: ${mbs(m.rssAll)} MB`,
+    }),
+    row(name('largest live heap (after a full GC, every 200 ms)'), 'MB', median(m.heapSmall), median(m.heapAll), {
+      note: 'what the process holds; the peak RSS above adds the garbage V8 lets accumulate between collections',
+    }),
+  ];
 }
 
 if (isMain(import.meta.url)) {

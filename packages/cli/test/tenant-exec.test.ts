@@ -72,7 +72,7 @@ async function expectTwoFailed(args: string[], mark: string, code: string) {
   return doc;
 }
 
-describe('tenant:exec over 50 tenants, 2 failing', () => {
+describe('tenant:exec over 50 tenants, 2 failing', { timeout: 180_000 }, () => {
   it('--sql: typed errors in --json, exit 1, the other 48 committed', async () => {
     const doc = await expectTwoFailed(['--sql', failingSql('sql')], 'sql', 'CGK_QUERY');
     expect(doc.tenants.find((t) => t.slug === 't01')).toMatchObject({ ok: true, rowCount: 1, rows: [{ one: 1 }] });
@@ -113,7 +113,7 @@ describe('tenant:exec over 50 tenants, 2 failing', () => {
   });
 });
 
-describe('tenant:exec selection', () => {
+describe('tenant:exec selection', { timeout: 180_000 }, () => {
   const slugsOf = async (args: string[]) => {
     const r = await run(['--json', 'tenant:exec', ...args, '--sql', 'select 1']);
     expect(r.code, r.stderr).toBe(0);
@@ -166,7 +166,7 @@ describe('tenant:exec selection', () => {
   });
 });
 
-describe('tenant:exec --resume', () => {
+describe('tenant:exec --resume', { timeout: 180_000 }, () => {
   it('completes exactly the rest of a run killed with SIGKILL halfway: every tenant ran once', { timeout: 180_000 }, async () => {
     // Each tenant inserts its mark, then sleeps (so the kill lands while tenants are in flight).
     const sql = "insert into customers (email) values ('killed@x.test'); select pg_sleep(0.04)";

@@ -118,9 +118,13 @@ export class ExecReport {
   }
 }
 
-/** `--dry-run`: the tenants the run would cover, streamed. */
+/** Lines of a dry run written at once: one write per page of tenants, not one per tenant. */
+const DRY_RUN_CHUNK = 500;
+
+/** `--dry-run`: the tenants the run would cover, streamed (written a chunk of lines at a time). */
 export class DryRunReport {
   #count = 0;
+  #pending: string[] = [];
 
   constructor(private readonly out: Output) {}
 
@@ -132,11 +136,20 @@ export class DryRunReport {
 
   async tenant(t: { slug: string; schema: string; found: boolean }): Promise<void> {
     const first = this.#count++ === 0;
-    if (this.out.json) await write(this.out, `${first ? '\n' : ',\n'}${JSON.stringify(t)}`);
-    else await write(this.out, `${t.slug}${t.found ? '' : '  (not a tenant: would fail with CGK_TENANT_NOT_FOUND)'}\n`);
+    if (this.out.json) this.#pending.push(`${first ? '\n' : ',\n'}${JSON.stringify(t)}`);
+    else this.#pending.push(`${t.slug}${t.found ? '' : '  (not a tenant: would fail with CGK_TENANT_NOT_FOUND)'}\n`);
+    if (this.#pending.length >= DRY_RUN_CHUNK) await this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#pending.length === 0) return;
+    const text = this.#pending.join('');
+    this.#pending = [];
+    await write(this.out, text);
   }
 
   async end(): Promise<number> {
+    await this.#flush();
     if (this.out.json) await write(this.out, `\n],\n"total": ${this.#count},\n"ok": true\n}\n`);
     else await write(this.out, `${plural(this.#count, 'tenant')} would run (dry run: nothing was sent to any tenant)\n`);
     return 0;

@@ -21,6 +21,7 @@ export interface FleetRunRecord {
   total: number;
   succeeded: number;
   failed: number;
+  /** When the run started (`created_at`). */
   startedAt: Date;
   finishedAt: Date | null;
 }
@@ -61,7 +62,7 @@ export async function readRun(driver: Driver, id: string): Promise<FleetRunRecor
   const { rows } = await driver
     .query({
       text: `select id::text as id, label, digest, selection, in_transaction, status, total, succeeded, failed,
-  started_at, finished_at from public.fleet_runs where id = $1::uuid`,
+  created_at, finished_at from public.fleet_runs where id = $1::uuid`,
       values: [id],
     })
     .catch((error: unknown) => {
@@ -79,7 +80,7 @@ export async function readRun(driver: Driver, id: string): Promise<FleetRunRecor
     total: Number(row.total),
     succeeded: Number(row.succeeded),
     failed: Number(row.failed),
-    startedAt: row.started_at as Date,
+    startedAt: row.created_at as Date,
     finishedAt: (row.finished_at as Date | null) ?? null,
   };
 }

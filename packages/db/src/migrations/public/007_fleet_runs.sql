@@ -10,7 +10,7 @@ CREATE TABLE public.fleet_runs (
   total       integer NOT NULL DEFAULT 0,
   succeeded   integer NOT NULL DEFAULT 0,
   failed      integer NOT NULL DEFAULT 0,
-  started_at  timestamptz NOT NULL DEFAULT now(),
+  created_at  timestamptz NOT NULL DEFAULT now(),
   updated_at  timestamptz NOT NULL DEFAULT now(),
   finished_at timestamptz,
   CONSTRAINT fleet_runs_status CHECK (status IN ('running', 'finished', 'stopped')),
@@ -25,15 +25,24 @@ CREATE TABLE public.fleet_run_tenants (
   error_code    text,
   error_message text,
   duration_ms   integer,
+  created_at    timestamptz NOT NULL DEFAULT now(),
   updated_at    timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (run_id, slug),
   CONSTRAINT fleet_run_tenants_status CHECK (status IN ('started', 'succeeded', 'failed'))
 );
 
-CREATE INDEX fleet_runs_started_at_idx ON public.fleet_runs (started_at);
+CREATE INDEX fleet_runs_created_at_idx ON public.fleet_runs (created_at);
+
+CREATE TRIGGER fleet_runs_set_updated_at
+  BEFORE UPDATE ON public.fleet_runs
+  FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+CREATE TRIGGER fleet_run_tenants_set_updated_at
+  BEFORE UPDATE ON public.fleet_run_tenants
+  FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
 
 COMMENT ON TABLE public.fleet_runs IS
-  'One row per forEachTenant / tenant:exec run: what ran (label, digest of the SQL or module), the tenant selection, counts.';
+  'One row per forEachTenant / tenant:exec run (created_at: when it started): what ran (label, digest of the SQL or module), the tenant selection, counts.';
 COMMENT ON COLUMN public.fleet_runs.digest IS
   'SHA-256 of the work (SQL text or module file): --resume refuses other work under the same run id.';
 COMMENT ON TABLE public.fleet_run_tenants IS
