@@ -78,6 +78,12 @@ export async function runPendingBench(options: { tenants?: number } = {}): Promi
         () => timed(full, () => cloneTenant('source', `full${i}`, { db, withData: true, usePending: false })),
       ]);
     }
+    // Reported as soon as measured: dropping the scratch databases waits for a checkpoint, long on a busy server.
+    console.error(
+      `pending bench: cold ${median(cold).toFixed(1)} ms, claimed ${median(claimed).toFixed(1)} ms; ` +
+        `cold ${median(coldAgain).toFixed(1)} ms, clone ${median(cloned).toFixed(1)} ms; ` +
+        `pg_dump | psql ${median(dumps).toFixed(1)} ms, clone --with-data ${median(full).toFixed(1)} ms`,
+    );
     const rowsNote = `${SOURCE_ROWS.customers} customers, ${SOURCE_ROWS.orders} orders, ${SOURCE_ROWS.products} products`;
     return [
       row(`createTenant from the pending pool vs a cold createTenant, median of ${count}`, 'ms', median(cold), median(claimed), {
