@@ -43,6 +43,20 @@ async function dumpRestore(fromUrl: string, toUrl: string, schema: string): Prom
   return performance.now() - started;
 }
 
+/** A pool of `count` pending tenants, then `count` claims against as many cold creates, taking turns. */
+async function measureClaims(db: Database, count: number): Promise<{ cold: number[]; claimed: number[] }> {
+  await createPendingTenants(count, { db, concurrency: 2 });
+  const cold: number[] = [];
+  const claimed: number[] = [];
+  for (let i = 0; i < count; i++) {
+    await alternate(i, [
+      () => timed(cold, () => createTenant({ slug: `cold${i}` }, { db, usePending: false })),
+      () => timed(claimed, () => createTenant({ slug: `warm${i}` }, { db })),
+    ]);
+  }
+  return { cold, claimed };
+}
+
 export async function runPendingBench(options: { tenants?: number } = {}): Promise<BenchRow[]> {
   const count = options.tenants ?? 20;
   const scratch = await createScratchDatabase('cgk_bench_pending');
@@ -50,15 +64,7 @@ export async function runPendingBench(options: { tenants?: number } = {}): Promi
   const db = new Database({ url: scratch.url });
   try {
     await setupDatabase({ db });
-    await createPendingTenants(count, { db, concurrency: 2 });
-    const cold: number[] = [];
-    const claimed: number[] = [];
-    for (let i = 0; i < count; i++) {
-      await alternate(i, [
-        () => timed(cold, () => createTenant({ slug: `cold${i}` }, { db, usePending: false })),
-        () => timed(claimed, () => createTenant({ slug: `warm${i}` }, { db })),
-      ]);
-    }
+    const { cold, claimed } = await measureClaims(db, count);
     await createTenant({ slug: 'source' }, { db, usePending: false });
     await fillSource(db, 'source');
     const coldAgain: number[] = [];
