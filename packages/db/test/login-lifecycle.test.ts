@@ -41,6 +41,24 @@ describe('pending tenants and rename in login mode (pg)', () => {
     expect(rows[0]!.who).toBe(tenantRoleName('claimed_login', app.name));
   });
 
+  it('gives a pending tenant built while tenant roles were off its role when it is claimed', async () => {
+    const off = new Database({ url: app.url, tenantRoles: 'off' });
+    try {
+      await createPendingTenants(1, { db: off });
+    } finally {
+      await off.end();
+    }
+    const { claimed } = await createTenant({ slug: 'roleless' }, { db });
+    expect(claimed).toBe(true);
+    expect(await storedVerifier('roleless')).toBe(await tenantRoleVerifier(SECRET, tenantRoleName('roleless', app.name)));
+    const { rows } = await db.withTenant(
+      'roleless',
+      (sql) => sql<{ who: string; n: number }>`
+      select session_user as who, (select count(*)::int from customers) as n`,
+    );
+    expect(rows[0]).toEqual({ who: tenantRoleName('roleless', app.name), n: 0 });
+  });
+
   it('gives a renamed tenant the password of its new role name; the old slug logs in no more', async () => {
     await db.withTenant('claimed_login', (sql) => sql`insert into customers (email) values ('l@example.com')`);
     await renameTenant('claimed_login', 'renamed_login', { db, cache: false });

@@ -38,7 +38,7 @@ export function moveNamesSql(from: string, to: string, options: MoveNamesOptions
     throw new InvalidIdentifierError('(verifier)', 'a tenant role password must be a SCRAM-SHA-256 verifier');
   }
   const password =
-    options.verifier === undefined ? '' : `\n    execute format('alter role %I password ''${options.verifier}''', t);`;
+    options.verifier === undefined ? '' : `\n    execute format('alter role %I login password ''${options.verifier}''', t);`;
   const end = options.endSessions
     ? `
     begin

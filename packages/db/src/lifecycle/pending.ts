@@ -9,6 +9,7 @@ import { loadMigrations, prefixDigests } from '../migrations/files.js';
 import { migrateTenantInTransaction } from '../migrations/runner.js';
 import { DEFAULT_TENANT_DIR } from '../migrations/types.js';
 import { pipeline } from '../migrations/steps.js';
+import { grantTenantRoleSql, tenantRoleExpression } from '../roles/tenant-role.js';
 import { encryptSecret, shopifyTokenBinding } from '../secrets/encryption.js';
 import { assertValidSlug, schemaNameFor } from '../sql/identifier.js';
 import { buildTenant } from './build.js';
@@ -16,6 +17,7 @@ import { moveNamesSql } from './names.js';
 import {
   commit,
   expectOk,
+  grantOptions,
   isSqlState,
   loginVerifier,
   registry,
@@ -156,7 +158,7 @@ export async function claimPendingTenant(
     const row = expectOk(first, slug).rows[0];
     if (!row) return await rolledBack(tx);
     const placeholder = String(row.placeholder);
-    const [moved, state, tracked] = await pipeline(tx, [
+    const [moved, state, tracked, role] = await pipeline(tx, [
       { exec: moveNamesSql(placeholder, slug, { verifier: await verifier }) },
       {
         text: `select version, checksum_digest from public.tenant_migration_state
@@ -164,11 +166,16 @@ export async function claimPendingTenant(
         values: [schema],
       },
       { text: `select count(*)::int as n from ${schema}.schema_migrations where migration_set = '${PLATFORM_SET}'` },
+      { text: `select exists (select 1 from pg_roles where rolname = ${tenantRoleExpression(slug)}) as found` },
     ]);
     if (moved && !moved.ok) {
       if (isSqlState(moved.error, '42P06')) throw new TenantExistsError(slug);
       if (isSqlState(moved.error, '42710')) return await rolledBack(tx);
       throw moved.error;
+    }
+    // Built while tenant roles were off: its role is made now, as tenant:repair would.
+    if (db.tenantRoles && expectOk(role, slug).rows[0]?.found !== true) {
+      await tx.exec(grantTenantRoleSql(slug, { existingTables: true, ...(await grantOptions(db, driver, slug)) }));
     }
     const summary = expectOk(state, slug).rows[0];
     const latest = migrations.length;
