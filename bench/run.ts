@@ -4,7 +4,7 @@
  *   npm run bench                          the full run (a few minutes)
  *   npm run bench -- --quick               fewer rounds: a smoke run, figures are rough
  *   npm run bench -- --only tenant,cli     only these modules (tenant, lifecycle, migrations, cache, neon, embedded, cli,
- *                                          packaging)
+ *                                          packaging, transfer)
  *
  * Each module measures its baselines in the same run as ours, interleaved (shared, noisy machines: only
  * ratios mean something). A module whose file is missing is reported "not available", one that throws is
@@ -81,6 +81,13 @@ const MODULES: ModuleSpec[] = [
     options: (q) => (q ? { tenants: 200, rounds: 2, creates: 4, startupRuns: 4 } : { tenants: 1000 }),
   },
   { name: 'packaging', file: 'packaging.bench.ts', exportName: 'runPackagingBench', options: (q) => (q ? { runs: 6 } : {}) },
+  // The goals are stated for 1,000,000 order rows and 2,000 tenants (building them takes several minutes).
+  {
+    name: 'transfer',
+    file: 'transfer.bench.ts',
+    exportName: 'runTransferBench',
+    options: (q) => (q ? { rows: 100_000, tenants: 200, rounds: 1 } : {}),
+  },
 ];
 
 // --- goals ---------------------------------------------------------------------------------------------------
