@@ -4,7 +4,7 @@
  *   npm run bench                          the full run (a few minutes)
  *   npm run bench -- --quick               fewer rounds: a smoke run, figures are rough
  *   npm run bench -- --only tenant,cli     only these modules (tenant, lifecycle, pending, migrations, cache, neon, embedded,
- *                                          cli, packaging, exec, tenant-stats)
+ *                                          cli, packaging, exec, tenant-stats, transfer)
  *
  * Each module measures its baselines in the same run as ours, interleaved (shared, noisy machines: only
  * ratios mean something). A module whose file is missing is reported "not available", one that throws is
@@ -96,6 +96,13 @@ const MODULES: ModuleSpec[] = [
     file: 'tenant-stats.bench.ts',
     exportName: 'runTenantStatsBench',
     options: (q) => (q ? { seconds: 6, rounds: 2 } : {}),
+  },
+  // The goals are stated for 1,000,000 order rows and 2,000 tenants (building them takes several minutes).
+  {
+    name: 'transfer',
+    file: 'transfer.bench.ts',
+    exportName: 'runTransferBench',
+    options: (q) => (q ? { rows: 100_000, tenants: 200, rounds: 1 } : {}),
   },
 ];
 

@@ -70,7 +70,7 @@ async function cliRss(args: string[], url: string, work: string): Promise<{ ms: 
 }
 
 /** Export and import of the big tenant vs pg_dump -Fc and pg_restore, and the CLI's peak RSS for both. */
-async function bigTenant(rows: number, rounds: number, work: string): Promise<BenchRow[]> {
+async function bigTenant(rows: number, rounds: number, work: string, show: (rows: BenchRow[]) => void): Promise<BenchRow[]> {
   const source = await createScratchDatabase('cgk_bench_xfer');
   const db = new Database({ url: source.url });
   const targets: ScratchDatabase[] = [];
@@ -105,7 +105,7 @@ async function bigTenant(rows: number, rounds: number, work: string): Promise<Be
     await timeNode([BIN, 'setup:database'], { env: { ...process.env, DATABASE_URL: rssTarget.url }, cwd: work });
     const imported = await cliRss(['tenant:import', join(work, 'rss.cgk')], rssTarget.url, work);
     const n = rows.toLocaleString('en-US');
-    return [
+    const measured = [
       row(`export, ${n} orders, vs pg_dump -Fc -n`, 'ms', median(s.dump), median(s.exp), { goal: '≤ 1.2x' }),
       row(`import, ${n} orders, vs pg_restore`, 'ms', median(s.restore), median(s.imp), { goal: '≤ 1.2x' }),
       row(`peak RSS, cgk tenant:export, ${n} orders`, 'MB', 200, exported.rssMB, {
@@ -117,6 +117,8 @@ async function bigTenant(rows: number, rounds: number, work: string): Promise<Be
         note: 'baseline: the 200 MB goal',
       }),
     ];
+    show(measured);
+    return measured;
   } finally {
     await db.end();
     // The restored dumps grant on the source's tenant role: their databases go first.
@@ -155,7 +157,9 @@ export async function runTransferBench(options: { rows?: number; tenants?: numbe
   const work = await mkdtemp(join(tmpdir(), 'cgk-bench-transfer-'));
   try {
     const rounds = options.rounds ?? 2;
-    const big = await bigTenant(options.rows ?? 1_000_000, rounds, work);
+    // Each part's rows are printed as soon as they are measured: dropping the scratch databases afterwards can take
+    // minutes on a busy server.
+    const big = await bigTenant(options.rows ?? 1_000_000, rounds, work, (rows) => printTable('transfer (big tenant)', rows));
     const many = await smallAmongMany(options.tenants ?? 2000, rounds, work);
     return [...big, ...many];
   } finally {
