@@ -65,6 +65,8 @@ const COMMANDS = [
   'tenant:activate',
   'tenant:repair',
   'tenant:drop',
+  'tenant:stats',
+  'tenant:limits',
   'migrate',
   'migrate:status',
   'doctor',
