@@ -65,13 +65,20 @@ const COMMANDS = [
   'tenant:activate',
   'tenant:repair',
   'tenant:drop',
+  'tenant:pending',
+  'tenant:clone',
+  'tenant:rename',
+  'tenant:exec',
   'tenant:export',
   'tenant:import',
   'tenant:move',
+  'tenant:stats',
+  'tenant:limits',
   'migrate',
   'migrate:status',
   'migration:new',
   'doctor',
+  'console',
 ];
 
 describe('help and usage errors', () => {

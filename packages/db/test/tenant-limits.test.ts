@@ -96,6 +96,8 @@ describe('per-tenant limits', () => {
       expect(await setting(other, 'slow', 'work_mem')).toBe('2MB');
       expect(await setting(other, 'third', 'work_mem')).toBe('16MB');
       expect(() => configureTenantLimits(other, { statementTimeout: 'x' })).toThrow(InvalidLimitError);
+      expect(() => configureTenantLimits(other, { share: 1.5 })).toThrow(/share .*above 0 and at most 1/);
+      expect(() => configureTenantLimits(other, { refreshMs: 0 })).toThrow(InvalidLimitError);
     } finally {
       await other.end();
     }

@@ -1,6 +1,7 @@
 import { getDatabase, type Database } from '../database/database.js';
 import { TenantNotFoundError } from '../errors/index.js';
 import { assertValidSlug, quoteIdentifier } from '../sql/identifier.js';
+import { InvalidLimitError } from '../stats/errors.js';
 import { governorOf, type EffectiveLimits, type StoredLimits } from '../stats/governor.js';
 import {
   limitDefaultsFromEnv,
@@ -115,11 +116,18 @@ export function configureTenantLimits(
   if (workMem!.set) next.workMemKb = workMem!.value ?? undefined;
   if (maxScopes!.set) next.maxScopes = maxScopes!.value ?? undefined;
   if (defaults.share !== undefined) {
-    if (!(defaults.share > 0 && defaults.share <= 1)) parseCount('share (a fraction above 0, at most 1)', Number.NaN);
+    if (!(defaults.share > 0 && defaults.share <= 1)) {
+      throw new InvalidLimitError('share', defaults.share, 'expected a fraction of the pool, above 0 and at most 1');
+    }
     next.share = defaults.share;
   }
   if (defaults.stats !== undefined) next.stats = defaults.stats;
-  if (defaults.refreshMs !== undefined) next.refreshMs = parseCount('refresh interval', defaults.refreshMs);
+  if (defaults.refreshMs !== undefined) {
+    if (!Number.isInteger(defaults.refreshMs) || defaults.refreshMs < 1) {
+      throw new InvalidLimitError('refresh interval (ms)', defaults.refreshMs, 'expected a whole number of milliseconds from 1');
+    }
+    next.refreshMs = defaults.refreshMs;
+  }
   governor.defaults = next;
 }
 

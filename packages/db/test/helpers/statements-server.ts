@@ -28,6 +28,7 @@ async function asServerUser(command: string[]): Promise<void> {
   await (root ? run('su', ['postgres', '-c', quoted]) : run(command[0]!, command.slice(1)));
 }
 
+/** Starts the server (a few seconds: initdb, then start); the caller stops it. Fails loudly without the binaries. */
 export async function startStatementsServer(): Promise<StatementsServer> {
   const dir = await mkdtemp(join(tmpdir(), 'cgk-pss-'));
   await chmod(dir, 0o777);
