@@ -118,10 +118,10 @@ ${t.tables.map(
 <td class="n">${x.rowEstimate < 0 ? 'not analysed' : count(x.rowEstimate)}</td><td class="n">${bytes(x.sizeBytes)}</td></tr>`,
 )}
 </tbody></table>
-<h2>Applied migrations</h2><table id="migrations"><thead><tr><th class="n">Version</th><th>Name</th>
+<h2>Applied migrations</h2><table id="migrations"><thead><tr><th>Set</th><th class="n">Version</th><th>Name</th>
 <th>Checksum (SHA-256)</th><th>Applied</th><th class="n">ms</th></tr></thead><tbody>
 ${t.migrations.map(
-  (m) => html`<tr><td class="n">${m.version}</td><td>${m.name}</td>
+  (m) => html`<tr><td>${m.set}</td><td class="n">${m.version}</td><td>${m.name}</td>
 <td><code>${m.checksum.slice(0, 16)}…</code></td><td>${when(m.appliedAt)}</td><td class="n">${m.durationMs ?? ''}</td></tr>`,
 )}
 </tbody></table>${actionsTable(actions)}`;

@@ -15,6 +15,8 @@ export interface TenantTable {
 
 /** A migration recorded in the tenant's `schema_migrations`. */
 export interface TenantAppliedMigration {
+  /** The migration set: `platform`, or the name of one of the application's sets. */
+  set: string;
   version: number;
   name: string;
   checksum: string;
@@ -136,13 +138,18 @@ async function migrationsOf(db: Database, schema: string): Promise<TenantApplied
   const { rows: found } = await db.sql.query<{ ok: boolean }>('select to_regclass($1) is not null as ok', [table]);
   if (!found[0]?.ok) return [];
   const { rows } = await db.sql.query<{
+    migration_set: string;
     version: number;
     name: string;
     checksum: string;
     applied_at: Date | string;
     duration_ms: number | null;
-  }>(`select version, name, checksum, applied_at, duration_ms from ${table} order by version`);
+  }>(
+    `select migration_set, version, name, checksum, applied_at, duration_ms from ${table}
+     order by migration_set <> 'platform', migration_set, version`,
+  );
   return rows.map((r) => ({
+    set: r.migration_set,
     version: Number(r.version),
     name: r.name,
     checksum: r.checksum,

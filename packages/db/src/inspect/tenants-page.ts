@@ -67,7 +67,7 @@ const SORTS: Record<TenantSort, { column: string; descending: boolean }> = {
 const MATCHING = `select o.slug, o.name, o.status::text as status, o.created_at, n.oid as nsp, s.version as migration_version
   from public.organizations o
   left join pg_namespace n on n.nspname = 'tenant_' || o.slug
-  left join public.tenant_migration_state s on s.schema_name = 'tenant_' || o.slug
+  left join public.tenant_migration_state s on s.schema_name = 'tenant_' || o.slug and s.migration_set = 'platform'
   where ($1::text is null or o.slug ilike $1 escape '\\' or o.name ilike $1 escape '\\')
     and ($2::text is null or o.status::text = $2)`;
 
