@@ -69,7 +69,8 @@ async function inSession<T>(ctx: TaskContext<T>, slug: string, schema: string): 
   let healthy = false;
   try {
     const { rows } = await session.query({
-      text: `select to_regnamespace($1) is not null as found, set_config('search_path', $1 || ', extensions, public', false) as path`,
+      text: `select to_regnamespace($1) is not null as found,
+             set_config('search_path', $1 || ', extensions, public', false) as path`,
       values: [schema],
     });
     if (rows[0]?.found !== true) throw new TenantNotFoundError(slug);

@@ -177,12 +177,8 @@ export async function claimPendingTenant(
     if (db.tenantRoles && expectOk(role, slug).rows[0]?.found !== true) {
       await tx.exec(grantTenantRoleSql(slug, { existingTables: true, ...(await grantOptions(db, driver, slug)) }));
     }
-    const summary = expectOk(state, slug).rows[0];
     const latest = migrations.length;
-    // The application's sets are not compared here: with any configured, the claim always runs the runner (a
-    // no-op when they are applied too); without, a pending tenant at the platform's latest needs nothing.
-    const appSets = (options.sets?.tenant ?? configuredMigrationSets().tenant).length > 0;
-    const current = !appSets && summary?.version === latest && summary.checksum_digest === prefixDigests(migrations)[latest];
+    const { current, appSets } = upToDate(expectOk(state, slug).rows[0], migrations, options);
     // Built before the last deployment and not migrated since: brought up to date here, in the same transaction.
     const applied = current
       ? 0
@@ -202,6 +198,22 @@ export async function claimPendingTenant(
     await tx.rollback().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * Whether a claimed tenant is at the current migrations, from its platform summary row. The application's sets
+ * are not compared: with any configured, the claim always runs the runner (a no-op when they are applied too);
+ * without, a pending tenant at the platform's latest needs nothing.
+ */
+function upToDate(
+  summary: Record<string, unknown> | undefined,
+  migrations: Awaited<ReturnType<typeof loadMigrations>>,
+  options: ClaimOptions,
+): { current: boolean; appSets: boolean } {
+  const appSets = (options.sets?.tenant ?? configuredMigrationSets().tenant).length > 0;
+  const latest = migrations.length;
+  const current = !appSets && summary?.version === latest && summary.checksum_digest === prefixDigests(migrations)[latest];
+  return { current, appSets };
 }
 
 async function rolledBack(tx: Transaction): Promise<undefined> {
