@@ -160,13 +160,7 @@ export async function claimPendingTenant(
     const placeholder = String(row.placeholder);
     const [moved, state, tracked, role] = await pipeline(tx, [
       { exec: moveNamesSql(placeholder, slug, { verifier: await verifier }) },
-      {
-        text: `select version, checksum_digest from public.tenant_migration_state
-               where schema_name = $1 and migration_set = '${PLATFORM_SET}'`,
-        values: [schema],
-      },
-      { text: `select count(*)::int as n from ${schema}.schema_migrations where migration_set = '${PLATFORM_SET}'` },
-      { text: `select exists (select 1 from pg_roles where rolname = ${tenantRoleExpression(slug)}) as found` },
+      ...claimChecks(slug, schema),
     ]);
     if (moved && !moved.ok) {
       if (isSqlState(moved.error, '42P06')) throw new TenantExistsError(slug);
@@ -198,6 +192,19 @@ export async function claimPendingTenant(
     await tx.rollback().catch(() => {});
     throw error;
   }
+}
+
+/** What a claim reads once the names moved: the platform summary row, the tracked count, whether the role exists. */
+function claimChecks(slug: string, schema: string) {
+  return [
+    {
+      text: `select version, checksum_digest from public.tenant_migration_state
+             where schema_name = $1 and migration_set = '${PLATFORM_SET}'`,
+      values: [schema],
+    },
+    { text: `select count(*)::int as n from ${schema}.schema_migrations where migration_set = '${PLATFORM_SET}'` },
+    { text: `select exists (select 1 from pg_roles where rolname = ${tenantRoleExpression(slug)}) as found` },
+  ];
 }
 
 /**
