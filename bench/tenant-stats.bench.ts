@@ -139,7 +139,9 @@ async function statsQuery(url: string) {
   }
 }
 
-export async function runTenantStatsBench(options: { seconds?: number; callers?: number; reuse?: string; rounds?: number } = {}) {
+export async function runTenantStatsBench(
+  options: { seconds?: number; callers?: number; reuse?: string; rounds?: number; print?: boolean } = {},
+) {
   const scratch = await createScratchDatabase('cgk_bench_noisy');
   const rows: BenchRow[] = [];
   try {
@@ -175,6 +177,8 @@ export async function runTenantStatsBench(options: { seconds?: number; callers?:
         note: `cgk tenant:stats --top 20 end to end: ${q.cliMs.toFixed(0)} ms (goal < 1 s at 10,000 tenants)`,
       }),
     );
+    // Printed before the scratch database is dropped: DROP DATABASE waits for a checkpoint, long on a busy server.
+    if (options.print) printTable('per-tenant statistics, limits, fair share (pg, local PostgreSQL)', rows);
     return rows;
   } finally {
     await scratch.drop();
@@ -189,9 +193,6 @@ if (isMain(import.meta.url)) {
   };
   const seconds = value('--seconds');
   const reuse = value('--reuse');
-  printTable(
-    'per-tenant statistics, limits, fair share (pg, local PostgreSQL)',
-    await runTenantStatsBench({ ...(seconds ? { seconds: Number(seconds) } : {}), ...(reuse ? { reuse } : {}) }),
-  );
+  await runTenantStatsBench({ print: true, ...(seconds ? { seconds: Number(seconds) } : {}), ...(reuse ? { reuse } : {}) });
   setTimeout(() => process.exit(), 1000).unref();
 }

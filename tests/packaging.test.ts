@@ -10,7 +10,7 @@ import { REPO_ROOT, npmInstall, packWorkspaces, scratchApp, type Packed } from '
 import { run, runOk } from './helpers/run.js';
 
 const HOOKS = new URL('./helpers/register-hooks.mjs', import.meta.url).pathname;
-const OPTIONAL = ['@electric-sql/pglite', 'ioredis', '@neondatabase/serverless', '@vercel/postgres', 'ws'];
+const OPTIONAL = ['@electric-sql/pglite', 'ioredis', '@neondatabase/serverless', '@vercel/postgres', 'ws', '@opentelemetry/api'];
 
 let packed: Packed;
 /** @cgk/db alone: what a service on plain PostgreSQL installs. */

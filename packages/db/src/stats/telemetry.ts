@@ -15,9 +15,40 @@ interface Instruments {
   errors: Counter;
 }
 
+type Api = typeof import('@opentelemetry/api');
+
 /** undefined: not asked yet; null: not installed (or failed to load); else loaded. */
-let instruments: Instruments | null | undefined;
+let api: Api | null | undefined;
 let loading: Promise<void> | undefined;
+/** The instruments while an SDK is registered; null while only the API's no-ops are (re-checked every second). */
+let instruments: Instruments | null = null;
+let checkedAt = Number.NEGATIVE_INFINITY;
+
+/**
+ * The instruments, when an SDK registered a tracer or meter provider; null otherwise. Without one, the API's
+ * no-op spans still cost a few µs a scope, so none are made; an SDK registered later is seen within a second.
+ */
+function active(loaded: Api): Instruments | null {
+  const now = performance.now();
+  if (now - checkedAt < 1000) return instruments;
+  checkedAt = now;
+  const tracerProvider = loaded.trace.getTracerProvider() as { getDelegate?: () => object };
+  const tracing = (tracerProvider.getDelegate?.() ?? tracerProvider).constructor.name !== 'NoopTracerProvider';
+  const metering = loaded.metrics.getMeterProvider().constructor.name !== 'NoopMeterProvider';
+  if (!tracing && !metering) return (instruments = null);
+  if (instruments) return instruments;
+  const meter = loaded.metrics.getMeter('@cgk/db');
+  instruments = {
+    tracer: loaded.trace.getTracer('@cgk/db'),
+    duration: meter.createHistogram('cgk.tenant_scope.duration', { unit: 'ms', description: 'Tenant scope duration' }),
+    wait: meter.createHistogram('cgk.tenant_scope.connection_wait', {
+      unit: 'ms',
+      description: "Time from a tenant scope's first statement to its open transaction",
+    }),
+    errors: meter.createCounter('cgk.tenant_scope.errors', { description: 'Tenant scopes that failed, by code' }),
+  };
+  return instruments;
+}
 
 /** What one finished scope reports. */
 export interface ScopeReport {
@@ -38,20 +69,12 @@ export interface ScopeReport {
  */
 export function loadTelemetry(): Promise<void> {
   loading ??= import(/* webpackIgnore: true */ '@opentelemetry/api').then(
-    (api) => {
-      const meter = api.metrics.getMeter('@cgk/db');
-      instruments = {
-        tracer: api.trace.getTracer('@cgk/db'),
-        duration: meter.createHistogram('cgk.tenant_scope.duration', { unit: 'ms', description: 'Tenant scope duration' }),
-        wait: meter.createHistogram('cgk.tenant_scope.connection_wait', {
-          unit: 'ms',
-          description: "Time from a tenant scope's first statement to its open transaction",
-        }),
-        errors: meter.createCounter('cgk.tenant_scope.errors', { description: 'Tenant scopes that failed, by code' }),
-      };
+    (loaded) => {
+      api = loaded;
+      checkedAt = Number.NEGATIVE_INFINITY;
     },
     () => {
-      instruments = null;
+      api = null;
     },
   );
   return loading;
@@ -59,11 +82,12 @@ export function loadTelemetry(): Promise<void> {
 
 /** Records one finished scope: a span with its real start and end, and the metrics; nothing without the API. */
 export function reportScope(report: ScopeReport): void {
-  if (instruments === undefined) {
+  if (api === undefined) {
     void loadTelemetry();
     return;
   }
-  if (instruments === null) return;
+  const instruments = api && active(api);
+  if (!instruments) return;
   const attributes = { 'cgk.tenant': report.slug };
   const origin = performance.timeOrigin;
   const span = instruments.tracer.startSpan('cgk.tenant_scope', { startTime: origin + report.startedAt, attributes });
