@@ -124,15 +124,15 @@ export function enterScope(owner: ScopeOwner, slug: string, driver: Driver): Dri
 function withLimits(prelude: readonly Statement[], limits: EffectiveLimits): readonly Statement[] {
   const [head, ...rest] = prelude;
   if (!head || (limits.statementTimeoutMs === undefined && limits.workMemKb === undefined)) return prelude;
-  let columns = '';
-  if (limits.statementTimeoutMs !== undefined) {
-    const value = inlineLiteral(String(limits.statementTimeoutMs));
-    columns += `, set_config('statement_timeout', ${value}, true) as statement_timeout`;
-  }
-  if (limits.workMemKb !== undefined) {
-    columns += `, set_config('work_mem', ${inlineLiteral(String(limits.workMemKb))}, true) as work_mem`;
-  }
-  return [{ ...head, text: head.text + columns }, ...rest];
+  const settings: [string, string][] = [];
+  if (limits.statementTimeoutMs !== undefined) settings.push(['statement_timeout', String(limits.statementTimeoutMs)]);
+  if (limits.workMemKb !== undefined) settings.push(['work_mem', String(limits.workMemKb)]);
+  // The prelude is one select (more columns), or, in its cheapest form, several statements ending in a
+  // `set local` (more `set local` statements: a column added there would be a syntax error).
+  const text = head.text.includes(';')
+    ? head.text + settings.map(([name, value]) => `; set local ${name} to ${inlineLiteral(value)}`).join('')
+    : head.text + settings.map(([name, value]) => `, set_config('${name}', ${inlineLiteral(value)}, true) as ${name}`).join('');
+  return [{ ...head, text }, ...rest];
 }
 
 /** One scope from its first statement to the end of its transaction. */
