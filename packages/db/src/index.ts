@@ -207,6 +207,7 @@ export {
 } from './stats/report.js';
 export type { ServerCapabilities, ServerTenantStats } from './stats/server.js';
 export {
+  countTenantsByStatus,
   listTenantsPage,
   describeTenant,
   snapshotTenantStats,

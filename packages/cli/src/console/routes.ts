@@ -69,14 +69,8 @@ async function pageSource(ctx: ViewContext) {
 async function overview(ctx: ViewContext): Promise<View> {
   const { db, lib } = ctx;
   const source = await pageSource(ctx);
-  const counts = await Promise.all(
-    [...STATUSES].map(
-      async (status) =>
-        [status, (await lib.listTenantsPage({ ...source, status: status as TenantStatus, pageSize: 1 })).total] as const,
-    ),
-  );
-  const byStatus = Object.fromEntries(counts);
-  const [status, largest] = await Promise.all([
+  const [byStatus, status, largest] = await Promise.all([
+    lib.countTenantsByStatus({ db }),
     lib.migrationStatus(db),
     lib.listTenantsPage({ ...source, sort: 'size', pageSize: 10 }),
   ]);

@@ -1,5 +1,6 @@
 /** Read-only views of the fleet for operators (the console and scripts): one page of tenants, one tenant, activity. */
 export {
+  countTenantsByStatus,
   listTenantsPage,
   type TenantPage,
   type TenantPageOptions,

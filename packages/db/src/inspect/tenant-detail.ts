@@ -126,8 +126,13 @@ export async function describeTenant(slug: string, options: { db?: Database } = 
 
 async function tablesOf(db: Database, schema: string): Promise<TenantTable[]> {
   const { rows } = await db.sql.query<{ name: string; estimate: number | string; size: number | string }>(
+    // Through pg_depend's index (a table depends on its schema), not a scan of pg_class by relnamespace, which
+    // has no index of its own: at 10,000 tenants pg_class holds hundreds of thousands of rows.
     `select c.relname as name, c.reltuples::float8 as estimate, pg_total_relation_size(c.oid)::float8 as size
-     from pg_class c where c.relnamespace = to_regnamespace($1) and c.relkind in ('r', 'p') order by c.relname`,
+     from pg_depend d join pg_class c on c.oid = d.objid
+     where d.classid = 'pg_class'::regclass and d.refclassid = 'pg_namespace'::regclass
+       and d.refobjid = to_regnamespace($1) and d.deptype = 'n' and c.relkind in ('r', 'p')
+     order by c.relname`,
     [schema],
   );
   return rows.map((r) => ({ name: r.name, rowEstimate: Number(r.estimate), sizeBytes: Number(r.size) }));

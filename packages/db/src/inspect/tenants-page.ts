@@ -74,6 +74,22 @@ const MATCHING = `select o.slug, o.name, o.status::text as status, o.created_at,
 const STATS = (where: string) => `select c.relnamespace as nsp, ${SCHEMA_STATS_COLUMNS}
   from pg_class c where ${where} and ${STATS_RELKINDS} group by c.relnamespace`;
 
+/**
+ * The same for the few schemas of one page, found through pg_depend's index (each table depends on its schema,
+ * each index on its table) instead of a scan of pg_class, which has no index on relnamespace.
+ */
+const PAGE_STATS = (nsps: string) => `with t as (
+    select d.refobjid as nsp, d.objid from pg_depend d
+    where d.classid = 'pg_class'::regclass and d.refclassid = 'pg_namespace'::regclass and d.deptype = 'n'
+      and d.refobjid = any (array(${nsps}))
+  ), rels as (
+    select t.nsp, t.objid as oid from t
+    union all
+    select t.nsp, i.indexrelid from t join pg_index i on i.indrelid = t.objid
+  )
+  select rels.nsp, ${SCHEMA_STATS_COLUMNS}
+  from rels join pg_class c on c.oid = rels.oid where ${STATS_RELKINDS} group by rels.nsp`;
+
 const OUTPUTS = `slug, name, status, created_at, nsp is not null as schema_exists, coalesce(size_bytes, 0) as size_bytes,
     coalesce(activity, 0) as activity, migration_version, total`;
 
@@ -92,7 +108,7 @@ select ${OUTPUTS} from (select m.*, st.size_bytes, st.activity, count(*) over ()
   from m left join st using (nsp)) t order by ${order} limit $3 offset $4`;
   }
   return `with p as (select *, count(*) over () as total from (${MATCHING}) m order by ${order} limit $3 offset $4),
-  st as (${STATS('c.relnamespace in (select nsp from p where nsp is not null)')})
+  st as (${PAGE_STATS('select nsp from p where nsp is not null')})
 select ${OUTPUTS} from p left join st using (nsp) order by ${order}`;
 }
 
@@ -162,4 +178,21 @@ export async function listTenantsPage(options: TenantPageOptions = {}): Promise<
 async function countMatching(db: Database, search: string | null, status: TenantStatus | undefined): Promise<number> {
   const { rows } = await db.sql.query<{ n: number }>(`select count(*)::int as n from (${MATCHING}) m`, [search, status ?? null]);
   return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * How many tenants the registry holds in each status, in one query (pending tenants, which are not yet
+ * anybody's, are not counted). Every status is present, with 0 when none has it.
+ */
+export async function countTenantsByStatus(options: { db?: Database } = {}): Promise<Record<TenantStatus, number>> {
+  const db = options.db ?? getDatabase();
+  const { rows } = await registry(
+    db.sql.query<{ status: TenantStatus; n: number }>(
+      `select status::text as status, count(*)::int as n from public.organizations
+       where not coalesce((to_jsonb(organizations) ->> 'pending')::boolean, false) group by 1`,
+    ),
+  );
+  const counts: Record<TenantStatus, number> = { active: 0, suspended: 0, onboarding: 0 };
+  for (const r of rows) counts[r.status] = Number(r.n);
+  return counts;
 }
