@@ -5,14 +5,14 @@
  * recognised across copies; a copy of another version keeps its own state and is refused the embedded
  * database by name. See process/shared.ts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Database, createTenant, setupDatabase } from '../src/index.js';
-import { createTestDatabase, adminQuery, type TestDatabase } from './helpers/database.js';
+import { DROP_TIMEOUT_MS, createTestDatabase, adminQuery, type TestDatabase } from './helpers/database.js';
 
 type Library = typeof import('../src/index.js');
 
@@ -68,7 +68,7 @@ afterAll(async () => {
   await database?.drop();
   rmSync(outRoot, { recursive: true, force: true });
   for (const dir of embeddedDirs) rmSync(join(dir, '..'), { recursive: true, force: true });
-});
+}, DROP_TIMEOUT_MS);
 
 describe('two bundled copies of one version in one process', () => {
   it('are two modules, with one default Database between them', () => {
@@ -133,6 +133,24 @@ describe('two bundled copies of one version in one process', () => {
     } finally {
       await first.end();
       await second.end();
+    }
+  }, 60_000);
+});
+
+describe('the embedded data directory lock', () => {
+  it("takes over a lock naming this process's pid that this process does not hold (left by an earlier process)", async () => {
+    const dir = embeddedDir();
+    mkdirSync(dir, { recursive: true });
+    // A container restarted as pid 1 finds the lock file its previous life (also pid 1) left.
+    writeFileSync(`${dir}.lock`, String(process.pid));
+    const db = new Database({ dataDir: dir, tenantRoles: 'off' });
+    const started = Date.now();
+    try {
+      expect((await db.sql<{ n: number }>`select 1 as n`).rows).toEqual([{ n: 1 }]);
+      // Not the 30 s wait for "another process".
+      expect(Date.now() - started).toBeLessThan(25_000);
+    } finally {
+      await db.end();
     }
   }, 60_000);
 });
