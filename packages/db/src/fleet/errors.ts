@@ -1,4 +1,4 @@
-import { CgkError, type CgkErrorOptions } from '../errors/base.js';
+import { CgkError, ERROR_CLASS, type CgkErrorOptions } from '../errors/base.js';
 
 /** The errors of fleet runs (forEachTenant, `cgk tenant:exec`). Public through index.ts. */
 
@@ -7,6 +7,7 @@ import { CgkError, type CgkErrorOptions } from '../errors/base.js';
  * given other work or another selection than the run recorded, run records missing (public migration 007).
  */
 export class FleetRunError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'FleetRunError';
   constructor(message: string, options: CgkErrorOptions = {}) {
     super('CGK_EXEC_RUN', message, options);
   }
@@ -14,6 +15,7 @@ export class FleetRunError extends CgkError {
 
 /** A `--module` file that cannot be loaded, or that has no default export function. */
 export class TenantModuleError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'TenantModuleError';
   constructor(
     readonly file: string,
     message: string,
@@ -28,6 +30,7 @@ export class TenantModuleError extends CgkError {
  * `cause`; or, for a whole run, the tenants that failed (`failed`: their slugs).
  */
 export class TenantExecError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'TenantExecError';
   constructor(message: string, options: CgkErrorOptions & { failed?: string[] } = {}) {
     super('CGK_EXEC_FAILED', message, options);
     this.failed = options.failed ?? [];

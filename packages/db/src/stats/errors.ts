@@ -1,4 +1,4 @@
-import { CgkError } from '../errors/base.js';
+import { CgkError, ERROR_CLASS } from '../errors/base.js';
 
 /** The typed errors of per-tenant limits and the fair share of the pool. Exported from the package's index. */
 
@@ -7,6 +7,7 @@ import { CgkError } from '../errors/base.js';
  * no slot came free within the wait: this tenant's burst queued behind itself, and now gives up.
  */
 export class TenantBusyError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'TenantBusyError';
   constructor(
     readonly slug: string,
     /** The most scopes the tenant may hold at once in this process. */
@@ -32,6 +33,7 @@ export class TenantBusyError extends CgkError {
 
 /** A statement in a tenant scope ran past the tenant's statement timeout and was cancelled by the server. */
 export class StatementTimeoutError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'StatementTimeoutError';
   /** PostgreSQL's query_canceled. */
   readonly sqlState = '57014';
 
@@ -52,6 +54,7 @@ export class StatementTimeoutError extends CgkError {
 
 /** A limit that is not a duration, a size or a count in range; nothing was changed. */
 export class InvalidLimitError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'InvalidLimitError';
   constructor(
     readonly limit: string,
     readonly value: unknown,

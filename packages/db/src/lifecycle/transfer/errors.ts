@@ -1,4 +1,4 @@
-import { CgkError, type CgkErrorOptions } from '../../errors/index.js';
+import { CgkError, type CgkErrorOptions, ERROR_CLASS } from '../../errors/base.js';
 
 /** The typed errors of tenant export, import and move. */
 
@@ -10,6 +10,7 @@ export type ExportFileProblem = 'not-an-export' | 'truncated' | 'corrupted' | 'c
  * checksum, a row count or the manifest does not match). `importTenant` throws it before it writes anything.
  */
 export class ExportFileError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'ExportFileError';
   constructor(
     readonly file: string,
     readonly reason: ExportFileProblem,
@@ -31,6 +32,7 @@ export class ExportFileError extends CgkError {
  * migration applied to the exported tenant is not the same file here (checksums differ).
  */
 export class ExportIncompatibleError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'ExportIncompatibleError';
   constructor(message: string, hint: string) {
     super('CGK_EXPORT_INCOMPATIBLE', message, { hint });
   }
@@ -38,6 +40,7 @@ export class ExportIncompatibleError extends CgkError {
 
 /** Export, import and move need a server connection that speaks COPY: the embedded database has none here. */
 export class TransferUnsupportedError extends CgkError {
+  static override readonly [ERROR_CLASS]: string = 'TransferUnsupportedError';
   constructor(what: string) {
     super(
       'CGK_TRANSFER_UNSUPPORTED',
