@@ -39,7 +39,8 @@ describe.each(['pg', 'pglite'] as const)('pending tenants, on %s', (target) => {
     return rows[0]!;
   }
 
-  it('builds pending tenants: migrated, hidden from listTenants, counted, listed when asked', async () => {
+  // The embedded database serialises everything on one connection: on a loaded machine these take minutes.
+  it('builds pending tenants: migrated, hidden from listTenants, counted, listed when asked', { timeout: 300_000 }, async () => {
     const made = await createPendingTenants(20, { db: f.db, concurrency: 3 });
     expect(new Set(made).size).toBe(20);
     expect(await countPendingTenants({ db: f.db })).toBe(20);
@@ -50,7 +51,9 @@ describe.each(['pg', 'pglite'] as const)('pending tenants, on %s', (target) => {
     expect(status.tenants).toMatchObject({ total: 20, upToDate: 20, pending: 0 });
   });
 
-  it('gives 50 concurrent createTenant calls against a pool of 20 pending tenants 50 distinct, complete tenants', async () => {
+  it('gives 50 concurrent createTenant calls against a pool of 20 pending tenants 50 distinct, complete tenants', {
+    timeout: 300_000,
+  }, async () => {
     const slugs = Array.from({ length: 50 }, (_, i) => `rush${i}`);
     const results: CreateTenantResult[] = await Promise.all(slugs.map((slug) => createTenant({ slug }, { db: f.db })));
     expect(results.filter((r) => r.claimed)).toHaveLength(20);
@@ -72,7 +75,9 @@ describe.each(['pg', 'pglite'] as const)('pending tenants, on %s', (target) => {
     await expectIsolated(f, 'rush1', 'rush2');
   });
 
-  it('seeds a claimed tenant inside the claim, as the tenant; a failing seed leaves nothing and the pool as it was', async () => {
+  it('seeds a claimed tenant inside the claim, as the tenant; a failing seed leaves nothing and the pool as it was', {
+    timeout: 120_000,
+  }, async () => {
     await createPendingTenants(1, { db: f.db });
     const seeded = await createTenant(
       {
@@ -123,7 +128,7 @@ describe.each(['pg', 'pglite'] as const)('pending tenants, on %s', (target) => {
     expect(counts.rows).toEqual([{ c: 1, p: 1 }]);
   });
 
-  it('refuses a taken slug without using up a pending tenant', async () => {
+  it('refuses a taken slug without using up a pending tenant', { timeout: 120_000 }, async () => {
     await createPendingTenants(1, { db: f.db });
     await expect(createTenant({ slug: 'seeded' }, { db: f.db })).rejects.toBeInstanceOf(TenantExistsError);
     expect(await countPendingTenants({ db: f.db })).toBe(1);
@@ -140,7 +145,9 @@ describe.each(['pg', 'pglite'] as const)('pending tenants, on %s', (target) => {
     expect(rows).toEqual([{ n: 1 }]);
   });
 
-  it('migrates pending tenants with the fleet, and brings a stale one up to date when it is claimed', async () => {
+  it('migrates pending tenants with the fleet, and brings a stale one up to date when it is claimed', {
+    timeout: 120_000,
+  }, async () => {
     const extra = await tenantDirWith({});
     try {
       await createTenant({ slug: 'drain' }, { db: f.db }); // takes the one left by the previous test
