@@ -92,7 +92,7 @@ export async function describeTenant(slug: string, options: { db?: Database } = 
       `select id, slug, name, status::text as status, created_at, updated_at, shopify_store_domain,
          shopify_access_token is not null as has_token, stripe_account_id, settings,
          to_regnamespace($2) is not null as schema_exists
-       from public.organizations where slug = $1`,
+       from public.organizations where slug = $1 and not pending`,
       [slug, schema],
     ),
   );

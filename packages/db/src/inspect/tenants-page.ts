@@ -68,7 +68,7 @@ const MATCHING = `select o.slug, o.name, o.status::text as status, o.created_at,
   from public.organizations o
   left join pg_namespace n on n.nspname = 'tenant_' || o.slug
   left join public.tenant_migration_state s on s.schema_name = 'tenant_' || o.slug and s.migration_set = 'platform'
-  where ($1::text is null or o.slug ilike $1 escape '\\' or o.name ilike $1 escape '\\')
+  where not o.pending and ($1::text is null or o.slug ilike $1 escape '\\' or o.name ilike $1 escape '\\')
     and ($2::text is null or o.status::text = $2)`;
 
 const STATS = (where: string) => `select c.relnamespace as nsp, ${SCHEMA_STATS_COLUMNS}
@@ -131,7 +131,7 @@ interface PageRow {
 }
 
 /**
- * One page of tenants for an operator: searched by slug or name, filtered by status, ordered by any column
+ * One page of tenants for an operator (pending tenants, made in advance, are not listed): searched by slug or name, filtered by status, ordered by any column
  * (size and activity included), with the number of matches. One query per page whatever the number of
  * tenants: the registry, the fleet's migration summary, and sizes and activity from `options.stats` (no
  * catalog read) or else from the catalog (see `TenantPageOptions.stats` for what that costs). Read-only.
@@ -189,7 +189,7 @@ export async function countTenantsByStatus(options: { db?: Database } = {}): Pro
   const { rows } = await registry(
     db.sql.query<{ status: TenantStatus; n: number }>(
       `select status::text as status, count(*)::int as n from public.organizations
-       where not coalesce((to_jsonb(organizations) ->> 'pending')::boolean, false) group by 1`,
+       where not pending group by 1`,
     ),
   );
   const counts: Record<TenantStatus, number> = { active: 0, suspended: 0, onboarding: 0 };
