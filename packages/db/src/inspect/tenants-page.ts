@@ -131,7 +131,8 @@ interface PageRow {
 }
 
 /**
- * One page of tenants for an operator (pending tenants, made in advance, are not listed): searched by slug or name, filtered by status, ordered by any column
+ * One page of tenants for an operator (pending tenants, made in advance, are not listed): searched by slug or
+ * name, filtered by status, ordered by any column
  * (size and activity included), with the number of matches. One query per page whatever the number of
  * tenants: the registry, the fleet's migration summary, and sizes and activity from `options.stats` (no
  * catalog read) or else from the catalog (see `TenantPageOptions.stats` for what that costs). Read-only.
