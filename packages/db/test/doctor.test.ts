@@ -35,6 +35,7 @@ describe('diagnose()', () => {
       'server',
       'pooling',
       'tenant roles',
+      'app role',
       'migrations',
       'pending pool',
       'leftovers',

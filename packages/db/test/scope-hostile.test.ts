@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database, createTenant, setupDatabase, type Sql } from '../src/index.js';
 import { type AppDatabase, DROP_TIMEOUT_MS, adminQuery } from './helpers/database.js';
 import { loginModeDatabase } from './helpers/login.js';
+import { tenantRoleName } from '../src/roles/tenant-role.js';
 import { startPgBouncer, type PgBouncerInstance } from './helpers/pgbouncer.js';
 
 /**
@@ -29,7 +30,7 @@ beforeAll(async () => {
   app = await loginModeDatabase('cgk_hostile', {
     secret: SECRET,
     appPassword: APP_PASSWORD,
-    slugs: ['a', 'b', 'half'],
+    slugs: ['a', 'b', 'half', 'gone'],
     seed: async (db) => {
       // A platform sequence anyone may move, so that even a tenant role would move it if it ran the statement.
       await db.sql`create sequence public.probe_seq`;
@@ -41,7 +42,10 @@ beforeAll(async () => {
   // A tenant whose schema an operator dropped by hand: its role (which can log in) is left.
   const admin = new pg.Client({ connectionString: app.adminUrl });
   await admin.connect();
-  await admin.query('drop schema tenant_half cascade').finally(() => admin.end());
+  // A tenant whose role an operator dropped by hand: its schema is left.
+  const gone = tenantRoleName('gone', app.name);
+  await admin.query('drop schema tenant_half cascade');
+  await admin.query(`drop owned by "${gone}"; drop role "${gone}"`).finally(() => admin.end());
   bouncer = await startPgBouncer({ targetUrl: app.url, auth: 'scram-sha-256', defaultPoolSize: 1 });
 }, 120_000);
 
@@ -140,6 +144,17 @@ describe.each(vias.flatMap((via) => modes.map((mode) => [via, mode] as const)))(
     const seen = await outcome(other.withTenant(next, (sql) => sql`select lastval()::text as v`));
     expect(seen).toMatchObject({ code: 'CGK_QUERY', sqlState: '55000' });
   });
+});
+
+describe('a tenant whose role was dropped by hand, login mode (#23 item 9)', () => {
+  it.each(vias)(
+    'is CGK_ROLE with the repair hint, also where the server only says "password authentication failed" (%s)',
+    async (via) => {
+      const db = open(via, 'login');
+      const result = await outcome(db.withTenant('gone', (sql) => sql`select 1`));
+      expect(result).toMatchObject({ code: 'CGK_ROLE' });
+    },
+  );
 });
 
 describe.each(['set-role', 'off'] as const)('hostile scopes (embedded PostgreSQL, %s mode)', (mode) => {

@@ -119,7 +119,7 @@ describe('reencryptOrganizationSecrets: the migration of v1 values (real Postgre
     await setupDatabase({ db });
     await createTenant({ slug: 'old' }, { db });
     await createTenant({ slug: 'new', shopifyAccessToken: 'shpat_nnnnnnnnnnnnnnnn' }, { db });
-    await createTenant({ slug: 'none' }, { db });
+    await createTenant({ slug: 'notoken' }, { db });
     await db.sql`update organizations set shopify_access_token = ${legacyV1('shpat_oooooooooooooooo')} where slug = 'old'`;
   }, 120_000);
   afterAll(async () => {

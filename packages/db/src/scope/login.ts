@@ -29,13 +29,18 @@ export async function loginFailure(db: ScopeOwner, slug: string, schema: string,
   if (!(error instanceof ConnectionError)) return error;
   const message = error.message;
   if (!NO_ROLE.test(message) && !NO_LOGIN.test(message) && !REFUSED_PASSWORD.test(message)) return error;
-  const found = await db
-    .query({ text: 'select to_regnamespace($1) is not null as found', values: [schema] })
-    .then((r) => r.rows[0]?.found === true)
-    .catch(() => true);
+  // Under password authentication a missing role is refused like a wrong password (the server does not say
+  // which): whether the role exists is asked in the same query.
+  const { found, role } = await db
+    .query({
+      text: 'select to_regnamespace($1) is not null as found, exists (select 1 from pg_roles where rolname = $2) as role',
+      values: [schema, await db.tenantRoleName(slug)],
+    })
+    .then((r) => ({ found: r.rows[0]?.found === true, role: r.rows[0]?.role === true }))
+    .catch(() => ({ found: true, role: true }));
   if (!found) return new TenantNotFoundError(slug, error);
   const repair = `npx @cgk/cli tenant:repair ${slug}`;
-  if (NO_ROLE.test(message) || NO_LOGIN.test(message)) {
+  if (NO_ROLE.test(message) || NO_LOGIN.test(message) || !role) {
     const why = NO_LOGIN.test(message) ? 'may not log in' : 'does not exist';
     return new CgkError('CGK_ROLE', `Tenant "${slug}": its database role ${why}, and tenant roles are in login mode`, {
       hint: `Give it LOGIN and its password with: ${repair} (with the same CGK_TENANT_ROLE_SECRET as the application)`,
