@@ -225,6 +225,7 @@ describe('the schemas', () => {
       'fleet_run_tenants',
       'fleet_runs',
       'magic_links',
+      'operator_actions',
       'organizations',
       'schema_migrations',
       'sessions',
