@@ -146,9 +146,9 @@ describe('docs/setup/DATABASE.md', () => {
       'npx @cgk/cli setup:database',
       'npx @cgk/cli setup:database',
       'npx @cgk/cli tenant:create acme --name "Acme Inc."',
+      'npx @cgk/cli tenant:limits acme --statement-timeout 5s --work-mem 16MB --max-scopes 3',
       "cat > backfill.sql <<'SQL'",
       'id=$(npx @cgk/cli tenant:exec --all --file backfill.sql --json | sed -n \'s/^"run": {"id":"\\([0-9a-f-]*\\)".*/\\1/p\')',
-      'npx @cgk/cli tenant:limits acme --statement-timeout 5s --work-mem 16MB --max-scopes 3',
       'npx @cgk/cli doctor',
       'npx @cgk/cli console --port 0 --json > console.json &',
     ]);
