@@ -59,7 +59,7 @@ describe('the CLI on Citus', () => {
     };
     const before = await placed();
     const help = await run(['tenant:move', '--help']);
-    expect(help.stdout).toMatch(/Examples?:\n[^]*\$ npx @cgk\/cli tenant:move acme --node /);
+    expect(help.stdout).toMatch(/Examples?:\n[\s\S]*\$ npx @cgk\/cli tenant:move acme --node /);
     const bad = await run(['tenant:move', 'acme', '--node', 'nowhere']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^error CGK_CITUS: "nowhere" is not a node address/);
