@@ -1,17 +1,25 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
+
+/**
+ * node:crypto, loaded when the console first needs it: a static import would be hoisted into the CLI's one-file
+ * bundle and loaded by every `cgk --help` (tests/packaging.test.ts checks that it is not).
+ */
+function crypto(): typeof import('node:crypto') {
+  return createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+}
 
 /** The cookie that carries the access token after the first visit (HttpOnly, SameSite=Strict). */
 export const COOKIE = 'cgk_console';
 
 /** A fresh one-time access token: 32 random bytes, URL-safe. Printed once by `cgk console`, never stored. */
 export function newToken(): string {
-  return randomBytes(32).toString('base64url');
+  return crypto().randomBytes(32).toString('base64url');
 }
 
 /** The CSRF token of a console session: derived from the access token, so it needs no storage. */
 export function csrfToken(token: string): string {
-  return createHmac('sha256', token).update('cgk-console-csrf').digest('base64url');
+  return crypto().createHmac('sha256', token).update('cgk-console-csrf').digest('base64url');
 }
 
 /** Constant-time comparison of two strings (different lengths are unequal without leaking where). */
@@ -19,7 +27,7 @@ export function sameSecret(given: string | undefined, expected: string): boolean
   if (given === undefined) return false;
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return a.length === b.length && crypto().timingSafeEqual(a, b);
 }
 
 /** The token a request presents: `Authorization: Bearer <token>`, the console's cookie, or `?token=` in the URL. */

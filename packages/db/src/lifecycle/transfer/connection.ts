@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Database } from '../../database/database.js';
 import { normalizeDriverError } from '../../drivers/errors.js';
 import { parsePoolSettings } from '../../drivers/pool-settings.js';
@@ -48,7 +48,9 @@ export async function openTransferConnection(db: Database, what: string): Promis
   const settings = parsePoolSettings(serverUrl(db, what));
   const target = settings.redacted;
   const normalize = (error: unknown) => normalizeDriverError(error, target);
-  const client = new pg.Client({
+  // pg is loaded here, not at the top: importing @cgk/db must not load it (tests/packaging.test.ts).
+  const { default: pgModule } = await import('pg');
+  const client = new pgModule.Client({
     ...pgSslSettings(settings.connectionString),
     connectionTimeoutMillis: settings.connectTimeoutMs,
   } as pg.ClientConfig);
@@ -79,7 +81,7 @@ export async function openTransferConnection(db: Database, what: string): Promis
       },
       normalize,
       () => normalize(new Error(RELEASED)),
-      pg.types,
+      pgModule.types,
     );
   return {
     target,
